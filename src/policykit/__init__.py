@@ -1,0 +1,62 @@
+"""policykit: the We Select candidate privacy policy (2022-06-22) as typed, executable, verified code.
+
+>>> import policykit
+>>> policy = policykit.load_policy()
+>>> policy.decide({...}).explain()     # doctest: +SKIP
+
+See ``docs/`` for the tutorial, the how-to pages and the generated auditor pages.
+"""
+
+from policykit._disclosure import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
+from policykit._policy import Policy, load_policy
+from policykit._rules import Clause, Rule, RuleSet, bundled_rules_dir, load_rules
+from policykit._vocabulary import (
+    DataCategory,
+    LegalBasis,
+    Obligation,
+    Operation,
+    Purpose,
+    ReasonCode,
+    RecipientKind,
+    RequestOutcome,
+    RetentionMode,
+    Vocabulary,
+)
+from policykit.errors import (
+    DefinitionError,
+    EngineError,
+    PolicyKitError,
+    QueryError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CandidateStatus",
+    "Clause",
+    "DataCategory",
+    "Decision",
+    "DefinitionError",
+    "DisclosureRequest",
+    "EngineError",
+    "LegalBasis",
+    "Obligation",
+    "Operation",
+    "Outcome",
+    "Policy",
+    "PolicyKitError",
+    "Purpose",
+    "QueryError",
+    "ReasonCode",
+    "Recipient",
+    "RecipientKind",
+    "RequestOutcome",
+    "RetentionMode",
+    "Rule",
+    "RuleSet",
+    "Vocabulary",
+    "__version__",
+    "bundled_rules_dir",
+    "load_policy",
+    "load_rules",
+]

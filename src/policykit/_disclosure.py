@@ -1,0 +1,448 @@
+"""Disclosure questions and their answers: ``DisclosureRequest`` in, ``Decision`` out.
+
+A request is first checked for shape (pydantic), then against the vocabulary of the policy that
+answers it, then reduced to the normalised facts of ``_facts.disclosure_schema``. Only the facts
+reach the engine; only the facts key the memo.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
+
+from policykit.errors import (
+    RequestValidationError,
+    UnknownRequestTermError,
+    did_you_mean,
+)
+
+if TYPE_CHECKING:
+    from policykit._rules import Rule, RuleSet
+
+__all__ = [
+    "CandidateStatus",
+    "Decision",
+    "DisclosureRequest",
+    "Outcome",
+    "Recipient",
+    "parse_date",
+    "validation_message",
+]
+
+
+def parse_date(value: Any) -> Any:
+    """Accept a ``date`` or an ISO ``YYYY-MM-DD`` string; refuse datetimes, numbers and other forms."""
+    if isinstance(value, dt.datetime):
+        raise ValueError(f"expected a calendar date, got the timestamp {value.isoformat()}")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
+        except ValueError:
+            _bad_date(value)
+    raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+
+
+def _bad_date(value: str) -> Any:
+    raise ValueError(f"expected a real calendar date as YYYY-MM-DD, got {value!r}")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(parse_date)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Recipient(_Model):
+    """Who would receive the data (inputs.md, ``recipient.*``)."""
+
+    kind: str
+    country: str
+    active_assignment: StrictBool = False
+    confidentiality_undertaking: StrictBool = False
+    data_agreement_signed: StrictBool = False
+    relevant_to_candidate_competence: StrictBool = False
+    receives_copy: StrictBool | None = None
+    specific_process_requirement: StrictBool = False
+    legitimate_need_kul: StrictBool = False
+    legal_obligation: StrictBool = False
+    legal_obligation_jurisdiction: str | None = None
+    role: Literal["controller", "processor", "sub_processor"] | None = None
+    gdpr_transfer_mechanism: Literal["adequacy_decision", "scc", "bcr"] | None = None
+    subprocessors_in_eea: StrictBool = True
+
+
+class CandidateStatus(_Model):
+    """The candidate's consent and objection status (inputs.md, ``candidate.*``)."""
+
+    consent_status: Literal["given", "withdrawn"] = "given"
+    consent_withdrawn_on: IsoDate | None = None
+    objection_in_writing: StrictBool = False
+    objection_received_on: IsoDate | None = None
+    explicit_consent_special_category: StrictBool = False
+    special_category_relevant: StrictBool = False
+    consent_to_sale: StrictBool = False
+    latest_application: IsoDate | None = None
+    anonymised: StrictBool = False
+
+
+class DisclosureRequest(_Model):
+    """May these data go to this recipient for this purpose? (inputs.md, "Disclosure")."""
+
+    operation: str
+    data_categories: tuple[str, ...] = Field(min_length=1)
+    purpose: str
+    contains_special_category: StrictBool = False
+    contains_criminal_data: StrictBool = False
+    art10_statutory_basis: StrictBool = False
+    identifiable: StrictBool = True
+    min_cell_size: StrictInt | None = Field(default=None, ge=0)
+    disclosed_context: tuple[str, ...] = ()
+    as_of: IsoDate | None = None
+    recipient: Recipient
+    candidate: CandidateStatus = CandidateStatus()
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> DisclosureRequest:
+        """Build a request from a mapping shaped like a case's ``inputs``; errors are
+        :class:`~policykit.errors.RequestValidationError`."""
+        if isinstance(data, DisclosureRequest):
+            return data
+        if not isinstance(data, Mapping):
+            raise RequestValidationError(
+                f"expected a DisclosureRequest or a mapping of its fields, got {type(data).__name__}"
+            )
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise RequestValidationError(validation_message("disclosure request", exc)) from None
+
+
+def validation_message(what: str, exc: ValidationError) -> str:
+    """One readable line per problem: where, what was expected, what was given."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "missing":
+            lines.append(f"{where}: expected a value, found none")
+        elif err["type"] == "extra_forbidden":
+            lines.append(f"{where}: unexpected field")
+        else:
+            msg = err["msg"]
+            msg = msg.removeprefix("Value error, ")
+            lines.append(f"{where}: {msg[0].lower() + msg[1:]} (got {err.get('input')!r})")
+    return f"invalid {what}: " + "; ".join(lines)
+
+
+def _check(value: str, choices: Sequence[str], what: str, field: str) -> None:
+    if value not in choices:
+        raise UnknownRequestTermError(
+            f"{field}: expected {what}, got {value!r}" + did_you_mean(value, choices)
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# decisions
+
+
+class Outcome:
+    """What the rules say for one set of normalised facts; shared by every request with those facts."""
+
+    __slots__ = (
+        "allowed", "by_category", "category_reasons", "clauses", "deciding_rule", "obligations",
+        "reasons", "rule_ids",
+    )
+
+    def __init__(
+        self,
+        *,
+        allowed: bool,
+        reasons: tuple[str, ...],
+        obligations: tuple[str, ...],
+        by_category: Mapping[str, bool],
+        category_reasons: Mapping[str, tuple[str, ...]],
+        rule_ids: tuple[str, ...],
+        clauses: tuple[str, ...],
+        deciding_rule: str | None,
+    ) -> None:
+        self.allowed = allowed
+        self.reasons = reasons
+        self.obligations = obligations
+        self.by_category = by_category
+        self.category_reasons = category_reasons
+        self.rule_ids = rule_ids
+        self.clauses = clauses
+        self.deciding_rule = deciding_rule
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return all(getattr(self, s) == getattr(other, s) for s in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash((self.allowed, self.reasons, self.rule_ids))
+
+    def __repr__(self) -> str:
+        return f"Outcome(allowed={self.allowed}, reasons={self.reasons}, rule_ids={self.rule_ids})"
+
+
+def combine(
+    rules: Sequence[Rule],
+    fired: Sequence[tuple[int, frozenset[str] | None]],
+    categories: Sequence[str],
+    purpose_clause: str | None,
+    recipient_clause: str | None,
+) -> Outcome:
+    """Combine fired rules into an outcome: per category, a forbid overrides a permit and no permit
+    means deny; the request is allowed when every category is; reasons follow rule order."""
+    forbids: dict[str, list[int]] = {c: [] for c in categories}
+    permits: dict[str, list[int]] = {c: [] for c in categories}
+    fired_indexes: set[int] = set()
+    for index, scope in fired:
+        fired_indexes.add(index)
+        target = forbids if rules[index].effect == "forbid" else permits
+        for c in categories if scope is None else scope.intersection(categories):
+            target[c].append(index)
+    by_category = {c: not forbids[c] and bool(permits[c]) for c in categories}
+    allowed = all(by_category.values())
+    category_reasons: dict[str, tuple[str, ...]] = {}
+    for c in categories:
+        rs = [rules[i].reason or "" for i in sorted(forbids[c])]
+        if not forbids[c] and not permits[c]:
+            rs.append("NO_APPLICABLE_PERMIT")
+        category_reasons[c] = tuple(dict.fromkeys(rs))
+    forbid_order = sorted({i for c in categories for i in forbids[c]})
+    reasons = [rules[i].reason or "" for i in forbid_order]
+    if any(not forbids[c] and not permits[c] for c in categories):
+        reasons.append("NO_APPLICABLE_PERMIT")
+    ordered = sorted(fired_indexes)
+    deciding = rules[forbid_order[0]] if forbid_order else None
+    clauses: list[str] = []
+    obligations: list[str] = []
+    if allowed:
+        for i in ordered:
+            if rules[i].effect == "permit":
+                clauses.extend(rules[i].clauses)
+                obligations.extend(rules[i].obligations)
+        if purpose_clause:
+            clauses.append(purpose_clause)
+    else:
+        if deciding is not None:
+            clauses.extend(deciding.clauses)
+        elif not reasons or reasons[0] == "NO_APPLICABLE_PERMIT":
+            clauses.append("P-TP-1")
+        if recipient_clause:
+            clauses.append(recipient_clause)
+    return Outcome(
+        allowed=allowed,
+        reasons=tuple(dict.fromkeys(reasons)),
+        obligations=tuple(dict.fromkeys(obligations)),
+        by_category=by_category,
+        category_reasons=category_reasons,
+        rule_ids=tuple(rules[i].id for i in ordered),
+        clauses=tuple(dict.fromkeys(clauses)),
+        deciding_rule=deciding.id if deciding is not None else None,
+    )
+
+
+class Decision:
+    """The answer to a disclosure question, able to explain itself.
+
+    ``allowed``, ``reasons`` (deny reasons, the deciding one first), ``obligations`` (duties attached
+    to an allow), ``by_category`` (which requested categories may go), ``rule_ids`` (the rules that
+    fired), ``clauses`` (the clauses behind the decision), ``policy_version`` and ``explain()``.
+    """
+
+    __slots__ = ("_outcome", "_policy", "request")
+
+    def __init__(self, outcome: Outcome, request: DisclosureRequest, policy: Any) -> None:
+        self._outcome = outcome
+        self.request = request
+        self._policy = policy
+
+    @property
+    def allowed(self) -> bool:
+        """Whether every requested category may go."""
+        return self._outcome.allowed
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why not: the reason codes of the forbids that applied, the deciding one first."""
+        return self._outcome.reasons
+
+    @property
+    def reason(self) -> str | None:
+        """The deciding reason, or ``None`` for an allow."""
+        return self._outcome.reasons[0] if self._outcome.reasons else None
+
+    @property
+    def obligations(self) -> tuple[str, ...]:
+        """Duties that come with an allow (empty on a deny)."""
+        return self._outcome.obligations
+
+    @property
+    def by_category(self) -> Mapping[str, bool]:
+        """For each requested category, whether it may go."""
+        return self._outcome.by_category
+
+    @property
+    def category_reasons(self) -> Mapping[str, tuple[str, ...]]:
+        """For each requested category, the reasons it may not go (empty when it may)."""
+        return self._outcome.category_reasons
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """The rules that fired, in decision order."""
+        return self._outcome.rule_ids
+
+    @property
+    def deciding_rule(self) -> str | None:
+        """The rule whose forbid decided a deny, or ``None``."""
+        return self._outcome.deciding_rule
+
+    @property
+    def clauses(self) -> tuple[str, ...]:
+        """The clause ids behind the decision."""
+        return self._outcome.clauses
+
+    @property
+    def policy_version(self) -> str:
+        """The version of the policy that decided, e.g. ``2022-06-22``."""
+        version: str = self._policy.version
+        return version
+
+    @property
+    def outcome(self) -> Outcome:
+        """The request-independent part of the decision (what the memo stores)."""
+        return self._outcome
+
+    def explain(self) -> str:
+        """A plain-English account: what was asked, which rules fired and why, the clauses quoted."""
+        from policykit._explain import explain_decision
+
+        return explain_decision(self, self._policy)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as JSON-ready data."""
+        return {
+            "allowed": self.allowed,
+            "reasons": list(self.reasons),
+            "obligations": list(self.obligations),
+            "by_category": dict(self.by_category),
+            "rule_ids": list(self.rule_ids),
+            "clauses": list(self.clauses),
+            "policy_version": self.policy_version,
+        }
+
+    def __repr__(self) -> str:
+        verdict = "allowed" if self.allowed else f"denied {', '.join(self.reasons)}"
+        return f"<Decision {verdict} rules={list(self.rule_ids)}>"
+
+
+# ------------------------------------------------------------------------------------------------
+# normalisation
+
+
+def check_terms(request: DisclosureRequest, rules: RuleSet) -> None:
+    """Check every vocabulary term of a request; unknown ones raise with a "did you mean"."""
+    vocab = rules.vocabulary
+    _check(request.operation, vocab.ids("operations"), "an operation", "operation")
+    cats = vocab.ids("data_categories")
+    for i, c in enumerate(request.data_categories):
+        _check(c, cats, "a data category", f"data_categories[{i}]")
+    _check(request.recipient.kind, vocab.ids("recipient_kinds"), "a recipient kind", "recipient.kind")
+    if vocab.country(request.recipient.country) is None:
+        raise UnknownRequestTermError(
+            f"recipient.country: expected an ISO 3166-1 alpha-2 code such as SE, got "
+            f"{request.recipient.country!r}"
+            + did_you_mean(request.recipient.country.upper(), [c.code for c in vocab.countries])
+        )
+
+
+def _effective(
+    flag: bool, on: dt.date | None, as_of: dt.date, latest_application: dt.date | None
+) -> bool:
+    """A withdrawal or objection counts when it happened on or before ``as_of`` and no later
+    application (fresh consent, P-INTRO-3) superseded it."""
+    if not flag:
+        return False
+    if on is None:
+        return True
+    if on > as_of:
+        return False
+    return not (latest_application is not None and on < latest_application <= as_of)
+
+
+def normalise(
+    request: DisclosureRequest, rules: RuleSet, today: dt.date
+) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """Reduce a checked request to its facts (in schema order, without ``category``) and its
+    categories (in vocabulary order)."""
+    vocab = rules.vocabulary
+    r = request.recipient
+    c = request.candidate
+    as_of = request.as_of or today
+    operation = request.operation
+    receives_copy = r.receives_copy
+    if receives_copy and operation in ("show", "disclose"):
+        operation = "transfer"
+    purpose = request.purpose
+    if purpose not in vocab.ids("purposes") and purpose not in vocab.ids("out_of_policy_purposes"):
+        purpose = "unlisted"
+    country = vocab.country(r.country)
+    jurisdiction = (r.legal_obligation_jurisdiction or "").strip().upper()
+    jur = "none" if not jurisdiction else jurisdiction if jurisdiction in ("SE", "EU") else "other"
+    withdrawn = _effective(
+        c.consent_status == "withdrawn" or c.consent_withdrawn_on is not None,
+        c.consent_withdrawn_on, as_of, c.latest_application,
+    )
+    objected = _effective(
+        c.objection_in_writing or c.objection_received_on is not None,
+        c.objection_received_on, as_of, c.latest_application,
+    )
+    context_ok = set(vocab.referee_identification_context)
+    min_cell = rules.parameters.aggregate_min_cell
+    values = {
+        "operation": operation,
+        "purpose": purpose,
+        "recipient.kind": r.kind,
+        "recipient.in_eea": bool(country and country.in_eea),
+        "recipient.subprocessors_in_eea": r.subprocessors_in_eea,
+        "recipient.active_assignment": r.active_assignment,
+        "recipient.confidentiality_undertaking": r.confidentiality_undertaking,
+        "recipient.data_agreement_signed": r.data_agreement_signed,
+        "recipient.relevant_to_candidate_competence": r.relevant_to_candidate_competence,
+        "recipient.specific_process_requirement": r.specific_process_requirement,
+        "recipient.legitimate_need_kul": r.legitimate_need_kul,
+        "recipient.legal_obligation": r.legal_obligation,
+        "recipient.legal_obligation_jurisdiction": jur,
+        "data.contains_special_category": request.contains_special_category,
+        "data.contains_criminal_data": request.contains_criminal_data,
+        "data.art10_statutory_basis": request.art10_statutory_basis,
+        "data.identifiable": request.identifiable,
+        "data.min_cell_size_met": request.min_cell_size is not None and request.min_cell_size >= min_cell,
+        "data.context_beyond_identification": any(x not in context_ok for x in request.disclosed_context),
+        "candidate.consent_withdrawn": withdrawn,
+        "candidate.objected": objected,
+        "candidate.explicit_consent_special_category": c.explicit_consent_special_category,
+        "candidate.special_category_relevant": c.special_category_relevant,
+        "candidate.anonymised": c.anonymised,
+    }
+    fields = rules.disclosure.facts
+    key = tuple(values[name] for name in fields if name != "category")
+    wanted = set(request.data_categories)
+    categories = tuple(cat for cat in vocab.ids("data_categories") if cat in wanted)
+    return key, categories

@@ -1,0 +1,160 @@
+"""``load_policy()`` and ``Policy``: the public entry point that answers questions.
+
+A ``Policy`` holds one loaded, checked rule set and the engine rulesets compiled from it. Answers
+come from the durable-rules engine; a bounded memo keyed by the normalised facts sits on top, and
+every memo entry is an outcome the engine produced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dateutil import tz
+
+from policykit._disclosure import (
+    Decision,
+    DisclosureRequest,
+    Outcome,
+    check_terms,
+    combine,
+    normalise,
+)
+from policykit._engine import EngineRules
+from policykit._rules import RuleSet, load_rules
+
+__all__ = ["Policy", "load_policy"]
+
+MemoKey = tuple[tuple[Any, ...], tuple[str, ...]]
+
+
+class Policy:
+    """One loaded policy: ask it ``decide(request)``.
+
+    Policies are independent: each has its own engine rulesets and memo, so several policies (or
+    versions, or copies of one) can live in one process. A policy is safe to share between threads.
+    Use it as a context manager, or call :meth:`close`, to free its engine rulesets early.
+    """
+
+    def __init__(self, rules: RuleSet, *, memo_size: int = 65_536) -> None:
+        self.rules = rules
+        vocab = rules.vocabulary
+        disclosure = rules.disclosure
+        self._zone = tz.gettz(rules.parameters.timezone)
+        self._fact_names = tuple(name for name in disclosure.facts if name != "category")
+        self._disclosure_engine = EngineRules(
+            f"disclosure_{rules.fingerprint}",
+            [r.condition for r in disclosure.rules],
+            disclosure.facts,
+            vocab.ids("data_categories"),
+        )
+        self._purpose_clauses = {p.id: p.clause for p in vocab.purposes}
+        self._kind_clauses = {k.id: k.clause for k in vocab.recipient_kinds}
+        self._purpose_at = self._fact_names.index("purpose")
+        self._kind_at = self._fact_names.index("recipient.kind")
+        self._memo: dict[MemoKey, Outcome] = {}
+        self._memo_size = memo_size
+        self._memo_lock = threading.Lock()
+        self._memo_hits = 0
+        self._memo_misses = 0
+
+    # ---------------------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """The policy version, e.g. ``2022-06-22``."""
+        return self.rules.meta.version
+
+    @property
+    def name(self) -> str:
+        """The policy's name."""
+        return self.rules.meta.name
+
+    def __repr__(self) -> str:
+        return f"<Policy {self.name!r} version={self.version} rules={str(self.rules.directory)!r}>"
+
+    def __enter__(self) -> Policy:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Delete this policy's engine rulesets. Questions asked afterwards raise ``EngineError``
+        unless the memo already holds the answer."""
+        self._disclosure_engine.close()
+
+    def today(self) -> dt.date:
+        """Today's date in the policy's time zone (the default ``as_of``)."""
+        return dt.datetime.now(self._zone).date()
+
+    # ---------------------------------------------------------------------------------------
+    def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision:
+        """May these data go to this recipient, for this purpose? Returns an explained ``Decision``.
+
+        ``request`` is a :class:`DisclosureRequest` or a mapping shaped like the ``inputs`` of a
+        disclosure case. Malformed requests raise a :class:`~policykit.errors.QueryError`; they are
+        never answered with an allow.
+        """
+        req = request if isinstance(request, DisclosureRequest) else DisclosureRequest.parse(request)
+        check_terms(req, self.rules)
+        key = normalise(req, self.rules, self.today())
+        outcome = self._memo.get(key)
+        if outcome is None:
+            self._memo_misses += 1
+            outcome = self._evaluate(*key)
+            self._remember(key, outcome)
+        else:
+            self._memo_hits += 1
+        return Decision(outcome, req, self)
+
+    def evaluate_facts(self, facts: Mapping[str, Any], categories: tuple[str, ...]) -> Outcome:
+        """Ask the engine directly, bypassing the memo: the outcome for normalised facts (keyed by
+        field name, without ``category``) and categories. Used by the analysis tools and tests."""
+        key = tuple(facts[name] for name in self._fact_names)
+        cats = tuple(c for c in self.rules.vocabulary.ids("data_categories") if c in set(categories))
+        return self._evaluate(key, cats)
+
+    def _evaluate(self, key: tuple[Any, ...], categories: tuple[str, ...]) -> Outcome:
+        facts = dict(zip(self._fact_names, key, strict=True))
+        fired = self._disclosure_engine.evaluate(facts, categories)
+        return combine(
+            self.rules.disclosure.rules,
+            [(r.rule_index, r.categories) for r in fired],
+            categories,
+            self._purpose_clauses.get(key[self._purpose_at]),
+            self._kind_clauses.get(key[self._kind_at]),
+        )
+
+    def _remember(self, key: MemoKey, outcome: Outcome) -> None:
+        with self._memo_lock:
+            if len(self._memo) >= self._memo_size:
+                # drop the oldest tenth; insertion order is age order
+                for old in list(self._memo)[: max(1, self._memo_size // 10)]:
+                    del self._memo[old]
+            self._memo[key] = outcome
+
+    def memo_info(self) -> dict[str, int]:
+        """Memo statistics: ``size``, ``max_size``, ``hits``, ``misses``."""
+        return {
+            "size": len(self._memo),
+            "max_size": self._memo_size,
+            "hits": self._memo_hits,
+            "misses": self._memo_misses,
+        }
+
+    def clear_memo(self) -> None:
+        """Forget every memoised outcome (the next questions go to the engine)."""
+        with self._memo_lock:
+            self._memo.clear()
+
+
+def load_policy(rules_dir: str | Path | None = None, *, memo_size: int = 65_536) -> Policy:
+    """Load a policy: the bundled We Select policy, or the rules directory at ``rules_dir``.
+
+    Every rule file is checked; a problem raises a :class:`~policykit.errors.DefinitionError` that
+    names the file, the line and the nearest valid term.
+    """
+    return Policy(load_rules(rules_dir), memo_size=memo_size)

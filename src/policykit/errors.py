@@ -1,0 +1,157 @@
+"""Errors raised by policykit.
+
+Every error has a stable ``code`` (documented in ``docs/errors.md``) and a message in the form
+*expected what, got what, where*. Definition-time errors (a rule file or an annotated model that is
+wrong) are kept apart from query-time errors (a question that is wrong); a refusal is never an
+error, it is a :class:`~policykit.Decision` with ``allowed=False``::
+
+    PolicyKitError
+    ├── DefinitionError             the policy or a user's model is wrong; found when loading
+    │   ├── RuleFileError           a rule file is missing, unreadable or not valid YAML
+    │   ├── RuleSchemaError         a rule file has a missing, extra or mistyped field
+    │   ├── UnknownTermError        a term (category, purpose, field, predicate…) is not defined
+    │   ├── UnknownClauseError      a clause id is not in the clause register
+    │   ├── DuplicateIdError        two rules, terms or clauses share an id
+    │   ├── ConditionError          a condition is malformed or can never hold
+    │   ├── ClauseCoverageError     a clause is neither enforced by a rule nor documented
+    │   └── AnnotationError         a field of a user's model has no valid data category
+    ├── QueryError                  a question is wrong; found when it is asked
+    │   ├── RequestValidationError  a missing, extra or mistyped field in a question
+    │   ├── UnknownRequestTermError a term in a question is not in the vocabulary
+    │   └── InvalidDateError        an impossible, malformed or inconsistent date
+    └── EngineError                 the rules engine failed; never turned into an allow
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = [
+    "AnnotationError",
+    "ClauseCoverageError",
+    "ConditionError",
+    "DefinitionError",
+    "DuplicateIdError",
+    "EngineError",
+    "InvalidDateError",
+    "PolicyKitError",
+    "QueryError",
+    "RequestValidationError",
+    "RuleFileError",
+    "RuleSchemaError",
+    "UnknownClauseError",
+    "UnknownRequestTermError",
+    "UnknownTermError",
+    "did_you_mean",
+]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest of ``choices``, or ``""`` if none is close."""
+    close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class PolicyKitError(Exception):
+    """Root of every error policykit raises."""
+
+    code = "policykit"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DefinitionError(PolicyKitError):
+    """The policy's rule files, or a model annotated with data categories, are wrong."""
+
+    code = "definition"
+
+    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None) -> None:
+        self.file = str(file) if file is not None else None
+        self.line = line
+        where = ""
+        if self.file is not None:
+            where = f"{self.file}:{line}: " if line is not None else f"{self.file}: "
+        super().__init__(where + message)
+        self.detail = message
+
+
+class RuleFileError(DefinitionError):
+    """A rule file is missing, unreadable, or not valid YAML."""
+
+    code = "rules.file"
+
+
+class RuleSchemaError(DefinitionError):
+    """A rule file has a missing, extra or wrongly typed field."""
+
+    code = "rules.schema"
+
+
+class UnknownTermError(DefinitionError):
+    """A rule file uses a term that is not defined (a category, purpose, fact field, predicate…)."""
+
+    code = "rules.unknown_term"
+
+
+class UnknownClauseError(DefinitionError):
+    """A rule or term cites a clause id that is not in the clause register."""
+
+    code = "rules.unknown_clause"
+
+
+class DuplicateIdError(DefinitionError):
+    """Two rules, terms, predicates or clauses share an id."""
+
+    code = "rules.duplicate_id"
+
+
+class ConditionError(DefinitionError):
+    """A rule condition is malformed, or can never hold."""
+
+    code = "rules.condition"
+
+
+class ClauseCoverageError(DefinitionError):
+    """A clause is marked as enforced but no rule cites it, or documented-only but a rule cites it."""
+
+    code = "rules.clause_coverage"
+
+
+class AnnotationError(DefinitionError):
+    """A field of a user's pydantic model carries no data category, or an unknown one."""
+
+    code = "model.annotation"
+
+
+class QueryError(PolicyKitError, ValueError):
+    """A question put to the policy is malformed. Never answered with an allow."""
+
+    code = "query"
+
+
+class RequestValidationError(QueryError):
+    """A question has a missing, extra or wrongly typed field."""
+
+    code = "query.invalid"
+
+
+class UnknownRequestTermError(QueryError):
+    """A question uses a term (category, recipient kind, country…) that is not in the vocabulary."""
+
+    code = "query.unknown_term"
+
+
+class InvalidDateError(QueryError):
+    """A date in a question is malformed, impossible, or inconsistent with the other dates."""
+
+    code = "query.invalid_date"
+
+
+class EngineError(PolicyKitError):
+    """The rules engine failed while answering. policykit never turns this into an allow."""
+
+    code = "engine.failure"
