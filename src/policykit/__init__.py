@@ -9,6 +9,7 @@ See ``docs/`` for the tutorial, the how-to pages and the generated auditor pages
 
 from policykit._disclosure import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
 from policykit._policy import Policy, load_policy
+from policykit._records import Category, check_model
 from policykit._rules import Clause, Rule, RuleSet, bundled_rules_dir, load_rules
 from policykit._vocabulary import (
     DataCategory,
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CandidateStatus",
+    "Category",
     "Clause",
     "DataCategory",
     "Decision",
@@ -57,6 +59,7 @@ __all__ = [
     "Vocabulary",
     "__version__",
     "bundled_rules_dir",
+    "check_model",
     "load_policy",
     "load_rules",
 ]

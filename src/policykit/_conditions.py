@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any as AnyType
-from typing import Union
 
 from policykit.errors import ConditionError, UnknownTermError, did_you_mean
 
@@ -124,7 +123,7 @@ class Ref:
     condition: Condition
 
 
-Condition = Union[Const, Test, All, Any, Not, Ref]
+Condition = Const | Test | All | Any | Not | Ref
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from policykit._conditions import All, Any, Condition, Const, Field, Not, Ref, Test, Value
+from policykit._conditions import All, Condition, Const, Field, Not, Ref, Test, Value
 
 __all__ = ["Cube", "cube_contains", "disjoint", "intersect", "subtract", "to_cubes"]
 

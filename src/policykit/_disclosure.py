@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
 )
 
+from policykit._explain import explain_decision
 from policykit.errors import (
     RequestValidationError,
     UnknownRequestTermError,
@@ -331,8 +332,6 @@ class Decision:
 
     def explain(self) -> str:
         """A plain-English account: what was asked, which rules fired and why, the clauses quoted."""
-        from policykit._explain import explain_decision
-
         return explain_decision(self, self._policy)
 
     def to_dict(self) -> dict[str, Any]:

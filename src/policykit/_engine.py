@@ -24,6 +24,7 @@ every requested category at once.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -242,8 +243,5 @@ def _rule_name(message: str) -> str:
 def _delete(handle: int | None, lock: threading.Lock) -> None:
     if handle is None:
         return
-    with lock:
-        try:
-            durable_rules_engine.delete_ruleset(handle)
-        except Exception:  # pragma: no cover - nothing more can be done at teardown
-            pass
+    with lock, contextlib.suppress(Exception):  # nothing more can be done at teardown
+        durable_rules_engine.delete_ruleset(handle)

@@ -66,7 +66,9 @@ def _notes(decision: Decision, policy: Policy) -> list[str]:
         if not flag or on is None:
             continue
         if on > as_of:
-            notes.append(f"The {label} on {on} comes after {as_of}, the date of the disclosure, so it does not count yet.")
+            notes.append(
+                f"The {label} on {on} comes after {as_of}, the date of the disclosure, so it does not count yet."
+            )
         elif c.latest_application is not None and on < c.latest_application <= as_of:
             notes.append(
                 f"The {label} on {on} was superseded by the application on {c.latest_application}: "

@@ -27,6 +27,7 @@ from policykit._conditions import (
     Condition,
     Not,
     Ref,
+    fields_of,
     negation_normal_form,
     parse_condition,
     partial,
@@ -49,6 +50,7 @@ from policykit.errors import (
     ClauseCoverageError,
     ConditionError,
     DuplicateIdError,
+    RuleFileError,
     RuleSchemaError,
     UnknownClauseError,
     UnknownTermError,
@@ -201,8 +203,6 @@ class Rule(_Frozen):
     @property
     def category_scoped(self) -> bool:
         """Whether the rule is judged per data category (its condition tests ``category``)."""
-        from policykit._conditions import fields_of
-
         return "category" in fields_of(self.condition)
 
 
@@ -721,23 +721,23 @@ class _Loader:
             for t in getattr(vocab, kind):
                 by_vocab.update(x for x in (t.clause, *t.clauses) if x)
         name = "clauses.yaml"
-        for i, c in enumerate(clauses):
+        for i, clause in enumerate(clauses):
             where = self.line(name, ("clauses", i, "enforcement"))
-            if c.enforcement == "rules" and c.id not in by_rules:
+            if clause.enforcement == "rules" and clause.id not in by_rules:
                 raise ClauseCoverageError(
-                    f"clause {c.id} is marked 'enforcement: rules' but no rule cites it; cite it from a "
+                    f"clause {clause.id} is marked 'enforcement: rules' but no rule cites it; cite it from a "
                     "rule, or mark it 'documented' with a reason",
                     file=name, line=where,
                 )
-            if c.enforcement == "vocabulary" and c.id not in by_vocab:
+            if clause.enforcement == "vocabulary" and clause.id not in by_vocab:
                 raise ClauseCoverageError(
-                    f"clause {c.id} is marked 'enforcement: vocabulary' but no vocabulary term cites it",
+                    f"clause {clause.id} is marked 'enforcement: vocabulary' but no vocabulary term cites it",
                     file=name, line=where,
                 )
-            if c.enforcement == "documented" and c.id in by_rules:
+            if clause.enforcement == "documented" and clause.id in by_rules:
                 raise ClauseCoverageError(
-                    f"clause {c.id} is marked 'documented' (not enforced) but cited by "
-                    f"{', '.join(sorted(by_rules[c.id]))}; mark it 'enforcement: rules'",
+                    f"clause {clause.id} is marked 'documented' (not enforced) but cited by "
+                    f"{', '.join(sorted(by_rules[clause.id]))}; mark it 'enforcement: rules'",
                     file=name, line=where,
                 )
 
@@ -746,8 +746,6 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
     """Load and check a rules directory (the bundled one by default) into a :class:`RuleSet`."""
     path = bundled_rules_dir() if directory is None else Path(directory)
     if not path.is_dir():
-        from policykit.errors import RuleFileError
-
         raise RuleFileError("expected a rules directory, found none", file=path)
     loader = _Loader(path)
     sections, clauses = loader.clauses()

@@ -1,0 +1,94 @@
+"""Swedish statutory date arithmetic (Lag 1930:173 om beräkning av lagstadgad tid, 1 §) on dateutil.
+
+A period of years or months ends on the day with the same number in the end month; where the end
+month has no such day, on the last day of that month. So 2024-02-29 + 2 years = 2026-02-28, and
+2025-01-31 + 1 month = 2025-02-28. A period of years is never a count of days: 2023-03-01 + 2 years
+is 2025-03-01, where "730 days" would give 2025-02-28. ``dateutil.relativedelta`` clamps the day to
+the end of the month exactly this way.
+
+Timestamps become calendar dates in Europe/Stockholm (A-27): 2024-02-29T23:30Z is 2024-03-01.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from dateutil import parser, tz
+from dateutil.relativedelta import relativedelta
+
+from policykit.errors import InvalidDateError
+
+__all__ = ["STOCKHOLM", "add_months_sv", "add_years_sv", "local_date", "parse_day", "today_in"]
+
+STOCKHOLM = "Europe/Stockholm"
+
+
+def add_years_sv(day: dt.date, years: int) -> dt.date:
+    """``day`` plus ``years`` calendar years, the Swedish way: 2024-02-29 + 2 → 2026-02-28."""
+    result: dt.date = day + relativedelta(years=years)
+    return result
+
+
+def add_months_sv(day: dt.date, months: int) -> dt.date:
+    """``day`` plus ``months`` calendar months, the Swedish way: 2025-01-31 + 1 → 2025-02-28."""
+    result: dt.date = day + relativedelta(months=months)
+    return result
+
+
+def _zone(name: str) -> dt.tzinfo:
+    zone = tz.gettz(name)
+    if zone is None:
+        raise InvalidDateError(f"timezone: expected an IANA time zone such as {STOCKHOLM}, got {name!r}")
+    return zone
+
+
+def today_in(zone: str = STOCKHOLM) -> dt.date:
+    """Today's date in ``zone``."""
+    return dt.datetime.now(_zone(zone)).date()
+
+
+def local_date(value: Any, zone: str = STOCKHOLM, *, field: str = "date") -> dt.date:
+    """The calendar date of ``value`` in ``zone``.
+
+    ``value`` is a ``date``, an aware ``datetime``, an ISO date (``2024-03-01``) or an ISO 8601
+    timestamp with a zone (``2024-02-29T23:30:00Z``). A timestamp without a zone is refused: its day
+    would depend on where the code runs. Errors name ``field``.
+    """
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidDateError(
+                f"{field}: expected a timestamp with a time zone (e.g. 2024-02-29T23:30:00Z), "
+                f"got {value.isoformat()} without one"
+            )
+        return value.astimezone(_zone(zone)).date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) == 10:
+            return parse_day(text, field=field)
+        try:
+            stamp = parser.isoparse(text)
+        except (ValueError, OverflowError):
+            raise InvalidDateError(
+                f"{field}: expected an ISO date (YYYY-MM-DD) or ISO 8601 timestamp, got {value!r}"
+            ) from None
+        return local_date(stamp, zone, field=field)
+    raise InvalidDateError(
+        f"{field}: expected a date (YYYY-MM-DD) or a timestamp with a zone, got {type(value).__name__} {value!r}"
+    )
+
+
+def parse_day(value: Any, *, field: str = "date") -> dt.date:
+    """A calendar date from a ``date`` or an ISO ``YYYY-MM-DD`` string; impossible dates are refused."""
+    if isinstance(value, dt.datetime):
+        raise InvalidDateError(f"{field}: expected a calendar date, got the timestamp {value.isoformat()}")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidDateError(f"{field}: expected a real calendar date as YYYY-MM-DD, got {value!r}") from None
+    raise InvalidDateError(f"{field}: expected a date as YYYY-MM-DD, got {value!r}")
