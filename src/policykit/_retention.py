@@ -23,8 +23,7 @@ from dateutil import parser as date_parser
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError
 from pydantic_core import PydanticCustomError
 
-from policykit._dates import STOCKHOLM, add_months_sv, add_years_sv, local_date
-from policykit._disclosure import validation_message
+from policykit._dates import STOCKHOLM, add_months_sv, add_years_sv, local_date, today_in
 from policykit._retention_explain import TRIGGER_WORDS, explain_retention
 from policykit.errors import (
     EngineError,
@@ -186,7 +185,7 @@ class RetentionFacts(_Model):
     never matters. ``as_of`` defaults to today in Europe/Stockholm.
     """
 
-    applications: tuple[EventDate, ...] = ()
+    applications: Annotated[tuple[EventDate, ...], BeforeValidator(_events)] = ()
     timezone: str = STOCKHOLM
     consent_withdrawn_on: Annotated[tuple[EventDate, ...], BeforeValidator(_events)] = ()
     objection_received_on: EventDate | None = None
@@ -244,7 +243,17 @@ def _query_error(exc: ValidationError) -> QueryError:
             f"{where}: unexpected field" + did_you_mean(field_name, known)
             + (f"; expected one of {', '.join(known)}" if known else "")
         )
-    return RequestValidationError(validation_message("retention facts", exc))
+    lines = []
+    for e in errors:
+        where = _where(e["loc"])
+        if e["type"] == "missing":
+            lines.append(f"{where}: expected a value, found none")
+        elif e["type"] == "extra_forbidden":
+            lines.append(f"{where}: unexpected field")
+        else:
+            msg = str(e["msg"]).removeprefix("Value error, ")
+            lines.append(f"{where}: {msg[0].lower() + msg[1:]} (got {e.get('input')!r})")
+    return RequestValidationError("invalid retention facts: " + "; ".join(lines))
 
 
 def _known_fields(loc: Sequence[Any]) -> list[str]:
@@ -296,7 +305,7 @@ def read_facts(facts: RetentionFacts, rules: RetentionRules, params: Parameters,
     as_of = facts.as_of or today
     given = facts.as_of is not None
     r = Reading(as_of=as_of, as_of_given=given, zone=zone, anchor_mode=params.retention_anchor)
-    local_date(dt.date(2000, 1, 1), zone, field="timezone")  # an unknown zone fails here, named
+    today_in(zone)  # an unknown zone fails here, naming the field
 
     apps = []
     for i, a in enumerate(facts.applications):
