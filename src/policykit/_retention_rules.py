@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from policykit._conditions import FALSE, Condition, negation_normal_form, parse_condition, partial
+from policykit._conditions import Condition, parse_condition
 from policykit._conditions import Field as FactField
 from policykit._cubes import Cube, intersect, subtract, to_cubes
 from policykit._facts import retention_schema
@@ -323,7 +323,7 @@ def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> Re
                     file=name, line=loader.line(name, (*path, "ambiguities", j)),
                 )
         when = parse_condition(r.when, schema, conditions, file=name, line_of=doc.line, path=(*path, "when"))
-        if partial(negation_normal_form(when), {}, schema) == FALSE:
+        if not to_cubes(when, schema):
             raise ConditionError(
                 f"expected a condition that can hold, but rule {r.id!r} can never apply",
                 file=name, line=loader.line(name, (*path, "when")),
