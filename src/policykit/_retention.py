@@ -19,11 +19,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from dateutil import parser as date_parser
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError
 from pydantic_core import PydanticCustomError
 
-from policykit._dates import STOCKHOLM, add_months_sv, add_years_sv, local_date, today_in
+from policykit._dates import STOCKHOLM, add_months_sv, add_years_sv, local_date, parse_day, parse_moment, today_in
 from policykit._retention_explain import TRIGGER_WORDS, explain_retention
 from policykit.errors import (
     EngineError,
@@ -70,44 +69,18 @@ def _date_error(message: str) -> PydanticCustomError:
 
 def _event(value: Any) -> Any:
     """A date or an aware timestamp (ISO strings accepted); naive timestamps are refused."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise _date_error(
-                f"expected a timestamp with a time zone (e.g. 2024-02-29T23:30:00Z), got "
-                f"{value.isoformat()} without one"
-            )
-        return value
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) == 10:
-            try:
-                return dt.date.fromisoformat(text)
-            except ValueError:
-                raise _date_error(f"expected a real calendar date as YYYY-MM-DD, got {value!r}") from None
-        try:
-            stamp = date_parser.isoparse(text)
-        except (ValueError, OverflowError):
-            raise _date_error(
-                f"expected an ISO date (YYYY-MM-DD) or an ISO 8601 timestamp with a zone, got {value!r}"
-            ) from None
-        return _event(stamp)
-    raise _date_error(f"expected a date (YYYY-MM-DD) or a timestamp with a zone, got {value!r}")
+    try:
+        return parse_moment(value, field="")
+    except InvalidDateError as exc:
+        raise _date_error(exc.message.removeprefix(": ")) from None
 
 
 def _day(value: Any) -> Any:
     """A calendar date (ISO ``YYYY-MM-DD`` accepted); timestamps and other forms are refused."""
-    if isinstance(value, dt.datetime):
-        raise _date_error(f"expected a calendar date, got the timestamp {value.isoformat()}")
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str) and len(value.strip()) == 10:
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            raise _date_error(f"expected a real calendar date as YYYY-MM-DD, got {value!r}") from None
-    raise _date_error(f"expected a date as YYYY-MM-DD, got {value!r}")
+    try:
+        return parse_day(value, field="")
+    except InvalidDateError as exc:
+        raise _date_error(exc.message.removeprefix(": ")) from None
 
 
 def _events(value: Any) -> Any:
