@@ -12,6 +12,7 @@ import pytest
 
 import policykit
 from policykit import _engine
+from policykit._disclosure import normalise
 from policykit.errors import EngineError
 from tests.acceptance.cases import load_cases
 
@@ -110,8 +111,6 @@ def test_a_rule_fires_at_most_once_per_category_group() -> None:
 
 
 def _engine_key(policy: policykit.Policy, req: policykit.DisclosureRequest) -> tuple[Any, ...]:
-    from policykit._disclosure import normalise
-
     return normalise(req, policy.rules, policy.today())
 
 
