@@ -272,13 +272,18 @@ def _check_not_after(day: dt.date, as_of: dt.date, where: str, given: bool) -> N
         )
 
 
+_KNOWN_ZONES: set[str] = set()
+
+
 def read_facts(facts: RetentionFacts, rules: RetentionRules, params: Parameters, today: dt.date) -> Reading:
     """Check the facts for consistency and reduce them to dates and yes/no facts (model.md §8.2)."""
     zone = facts.timezone
     as_of = facts.as_of or today
     given = facts.as_of is not None
     r = Reading(as_of=as_of, as_of_given=given, zone=zone, anchor_mode=params.retention_anchor)
-    today_in(zone)  # an unknown zone fails here, naming the field
+    if zone not in _KNOWN_ZONES:
+        today_in(zone)  # an unknown zone fails here, naming the field
+        _KNOWN_ZONES.add(zone)
 
     apps = []
     for i, a in enumerate(facts.applications):
