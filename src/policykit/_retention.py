@@ -315,13 +315,18 @@ def read_facts(facts: RetentionFacts, rules: RetentionRules, params: Parameters,
     oral_undocumented = False
     set_fields = facts.model_fields_set
     if facts.objection_received_on is None:
-        for name in ("objection_form", "objection_documented_in_writing_by_controller"):
-            if name in set_fields and (name != "objection_documented_in_writing_by_controller"
-                                       or facts.objection_documented_in_writing_by_controller):
-                raise RequestValidationError(
-                    f"objection_received_on: expected the date the objection was received, since {name} is "
-                    "given, found none"
-                )
+        # the default form (email) and an unset flag may be spelt out; anything else needs a date
+        spelt = [
+            name for name, value in (
+                ("objection_form", facts.objection_form != "email"),
+                ("objection_documented_in_writing_by_controller", facts.objection_documented_in_writing_by_controller),
+            ) if value and name in set_fields
+        ]
+        if spelt:
+            raise RequestValidationError(
+                f"objection_received_on: expected the date the objection was received, since {spelt[0]} is "
+                "given, found none"
+            )
     else:
         day = local_date(facts.objection_received_on, zone, field="objection_received_on")
         _check_not_after(day, as_of, "objection_received_on", given)

@@ -420,3 +420,20 @@ def test_closed_policy_fails_closed_without_memo() -> None:
     policy.close()
     with pytest.raises(policykit.EngineError):
         policy.retention(BASE)
+
+
+def test_default_objection_fields_may_be_spelt_out(bundled_policy: policykit.Policy) -> None:
+    """A template that spells out the defaults (form email, no date) is accepted; a documented flag
+    without a date is not."""
+    v = bundled_policy.retention({"applications": ["2024-01-10"], "objection_received_on": None,
+                                  "objection_form": "email", "consent_withdrawn_on": None, "disputes": []})
+    assert v.retention_mode == "indefinite_while_relevant"
+    with pytest.raises(RequestValidationError, match="since objection_documented_in_writing_by_controller is given"):
+        bundled_policy.retention({"applications": ["2024-01-10"], "objection_documented_in_writing_by_controller": True})
+
+
+def test_anonymise_now_erases_the_identifying_set(bundled_policy: policykit.Policy) -> None:
+    """When consent ends after the window, erase_now is exactly the vocabulary's identifying categories."""
+    v = verdict(bundled_policy, applications=["2020-01-10"], consent_withdrawn_on="2024-03-05")
+    identifying = tuple(c.id for c in bundled_policy.rules.vocabulary.data_categories if c.identifying)
+    assert v.erase_now == identifying
