@@ -566,7 +566,9 @@ class RetentionVerdict:
     The contract (DESIGN.md): ``retention_mode``, ``latest_application_date``, ``retain_until``
     (inclusive), ``anonymise_on`` (the first day no identifying datum may exist), ``deadline`` (the
     latest day to confirm anonymisation when it is due at once), ``permitted_purposes``, ``reasons``,
-    ``clauses`` and ``explain()``. Also: ``rule_ids``, ``erase_now``, ``review_on``, ``due``,
+    ``clauses`` and ``explain()``. Also: ``rule_ids``, ``erase_now`` (what the rules erase at once,
+    decided by the facts, plus special-category items and accounting records whose own date has come
+    by ``as_of``), ``erase_on_anonymisation`` (what goes on ``anonymise_on``), ``review_on``, ``due``,
     ``legal_hold``, ``trigger_date``, ``trigger``, ``window_anchor``, ``anchor``,
     ``bookkeeping_retain_until``, ``bookkeeping``, ``special_category_erase_on``,
     ``special_category``, ``ambiguities``, ``as_of``, ``policy_version`` and ``to_dict()``.
@@ -574,7 +576,7 @@ class RetentionVerdict:
 
     __slots__ = (
         "_policy", "anchor", "anonymise_on", "as_of", "bookkeeping", "bookkeeping_retain_until", "deadline",
-        "due", "erase_now", "facts", "latest_application_date", "legal_hold", "outcome", "parameters",
+        "due", "erase_now", "erase_on_anonymisation", "facts", "latest_application_date", "legal_hold", "outcome", "parameters",
         "permitted_purposes",
         "reading", "reasons", "retain_until", "retention_mode", "review_on", "special_category",
         "special_category_erase_on", "trigger", "trigger_date", "window_anchor",
@@ -588,6 +590,7 @@ class RetentionVerdict:
     review_on: dt.date | None
     permitted_purposes: tuple[str, ...]
     erase_now: tuple[str, ...]
+    erase_on_anonymisation: tuple[str, ...]
     legal_hold: bool
     due: bool
     as_of: dt.date
@@ -661,6 +664,7 @@ class RetentionVerdict:
             "due": self.due,
             "legal_hold": self.legal_hold,
             "erase_now": list(self.erase_now),
+            "erase_on_anonymisation": list(self.erase_on_anonymisation),
             "permitted_purposes": list(self.permitted_purposes),
             "trigger_date": _iso(self.trigger_date),
             "trigger": list(self.trigger),
@@ -768,11 +772,12 @@ def compute_verdict(
     erase_dates = [s.erase_on for s in specials if s.erase_on is not None]
     special_erase_on = min(erase_dates) if erase_dates else None
 
-    erase: list[str] = []
-    if due:
-        erase.extend(retention.anonymisation_erase.all if rule.mode != "bookkeeping" else ("bookkeeping_record",))
-    else:
-        erase.extend(rule.erase_now.all)
+    # what the rules erase at once (decided by the facts), plus the parallel tracks that are due
+    erase: list[str] = list(rule.erase_now.all)
+    on_anonymisation = (
+        () if anonymise_on is None
+        else ("bookkeeping_record",) if rule.mode == "bookkeeping" else retention.anonymisation_erase.all
+    )
     if any(s.due for s in specials):
         erase.append("special_category_data")
     if any(b.due for b in books):
@@ -788,7 +793,10 @@ def compute_verdict(
     reasons.extend(r.title + "." for r in outcome.rules if r is not rule)
     reasons.extend(notes)
     if due:
-        reasons.append(f"As of {as_of} the anonymisation date {anonymise_on} has come: anonymise now (P-RET-4).")
+        reasons.append(
+            f"As of {as_of} the anonymisation date {anonymise_on} has come: anonymise now, erasing "
+            f"{', '.join(on_anonymisation)} (P-RET-4)."
+        )
     del vocab
     return RetentionVerdict(
         _policy=policy,
@@ -800,6 +808,7 @@ def compute_verdict(
         review_on=review_on,
         permitted_purposes=rule.permitted_purposes or (),
         erase_now=tuple(dict.fromkeys(erase)),
+        erase_on_anonymisation=on_anonymisation,
         legal_hold=holds,
         due=due,
         as_of=as_of,

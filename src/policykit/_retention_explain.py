@@ -148,6 +148,9 @@ def explain_retention(v: RetentionVerdict, policy: Policy) -> str:
     lines.extend("  " + line for line in _dates_lines(v))
     if v.due:
         lines.append(f"  DUE: as of {v.as_of} the anonymisation date has come.")
+    if v.erase_on_anonymisation:
+        lines += ["", f"Erase on {v.anonymise_on}:"]
+        lines.extend(_wrap(", ".join(v.erase_on_anonymisation), "  "))
     if v.legal_hold:
         lines.extend(_wrap(
             "LEGAL HOLD: a discrimination dispute is pending; no review or job may anonymise or erase the "

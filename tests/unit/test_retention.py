@@ -229,17 +229,20 @@ def test_resolution_before_a_late_trigger_moves_nothing(bundled_policy: policyki
     assert v.rule_ids == ("RET-ANONYMISE-NOW",)
 
 
-def test_due_evidence_window_erases_the_identifying_set(bundled_policy: policykit.Policy) -> None:
-    """Once anonymise_on has come, erase_now is the whole identifying set, not just non-evidence data."""
+def test_due_flips_on_anonymise_on_and_erase_now_follows_the_facts(bundled_policy: policykit.Policy) -> None:
+    """due turns true on anonymise_on; erase_now stays what the rules erase at once, and the whole
+    identifying set is named as what goes on anonymisation."""
     before = verdict(bundled_policy, **BASE, as_of="2025-12-31")
     after = verdict(bundled_policy, **BASE, as_of="2026-01-01")
     assert (before.due, after.due) == (False, True)
     assert before.retention_mode == after.retention_mode == "evidence_window"
-    assert "name" not in before.erase_now
+    assert before.erase_now == after.erase_now == ("linkedin_profile", "talent_pool_tags", "marketing_attributes")
     vocab = bundled_policy.rules.vocabulary
-    identifying = {c.id for c in vocab.data_categories if c.identifying}
-    assert identifying <= set(after.erase_now)
-    assert "bookkeeping_record" not in after.erase_now
+    identifying = tuple(c.id for c in vocab.data_categories if c.identifying)
+    assert after.erase_on_anonymisation == identifying
+    assert "bookkeeping_record" not in after.erase_on_anonymisation
+    assert any("anonymise now" in r for r in after.reasons)
+    assert not any("anonymise now" in r for r in before.reasons)
 
 
 def test_special_items_before_the_process_closes(bundled_policy: policykit.Policy) -> None:
