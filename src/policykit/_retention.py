@@ -576,8 +576,8 @@ class RetentionVerdict:
 
     __slots__ = (
         "_policy", "anchor", "anonymise_on", "as_of", "bookkeeping", "bookkeeping_retain_until", "deadline",
-        "due", "erase_now", "erase_on_anonymisation", "facts", "latest_application_date", "legal_hold", "outcome", "parameters",
-        "permitted_purposes",
+        "due", "erase_now", "erase_on_anonymisation", "facts", "latest_application_date", "legal_hold",
+        "outcome", "parameters", "permitted_purposes",
         "reading", "reasons", "retain_until", "retention_mode", "review_on", "special_category",
         "special_category_erase_on", "trigger", "trigger_date", "window_anchor",
     )
