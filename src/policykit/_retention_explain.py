@@ -103,9 +103,9 @@ def _dates_lines(v: RetentionVerdict) -> list[str]:
         lines.append("anonymise_on   none until the dispute is finally resolved (A-09)")
     if v.bookkeeping_retain_until is not None:
         lines.append(
-            f"bookkeeping    kept until {v.bookkeeping_retain_until} = 31 December of the year the financial "
-            "year ended + 7 years (Bokföringslagen 7 kap. 2 §)"
+            f"bookkeeping    {v.bookkeeping_retain_until} = 31 Dec. of the year the financial year ended + 7 years"
         )
+        lines.append("               (Bokföringslagen 7 kap. 2 §)")
     if v.special_category:
         for s in v.special_category:
             when = s.erase_on if s.erase_on is not None else "not yet fixed"
