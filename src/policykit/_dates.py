@@ -4,7 +4,8 @@ A period of years or months ends on the day with the same number in the end mont
 month has no such day, on the last day of that month. So 2024-02-29 + 2 years = 2026-02-28, and
 2025-01-31 + 1 month = 2025-02-28. A period of years is never a count of days: 2023-03-01 + 2 years
 is 2025-03-01, where "730 days" would give 2025-02-28. ``dateutil.relativedelta`` clamps the day to
-the end of the month exactly this way.
+the end of the month exactly this way. Both are memoised (dates repeat across candidates, and a
+nightly job over a million of them asks for the same few thousand sums).
 
 Timestamps become calendar dates in Europe/Stockholm (A-27): 2024-02-29T23:30Z is 2024-03-01.
 """
@@ -12,6 +13,7 @@ Timestamps become calendar dates in Europe/Stockholm (A-27): 2024-02-29T23:30Z i
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any
 
 from dateutil import parser, tz
@@ -24,12 +26,14 @@ __all__ = ["STOCKHOLM", "add_months_sv", "add_years_sv", "local_date", "parse_da
 STOCKHOLM = "Europe/Stockholm"
 
 
+@lru_cache(maxsize=1 << 16)
 def add_years_sv(day: dt.date, years: int) -> dt.date:
     """``day`` plus ``years`` calendar years, the Swedish way: 2024-02-29 + 2 → 2026-02-28."""
     result: dt.date = day + relativedelta(years=years)
     return result
 
 
+@lru_cache(maxsize=1 << 16)
 def add_months_sv(day: dt.date, months: int) -> dt.date:
     """``day`` plus ``months`` calendar months, the Swedish way: 2025-01-31 + 1 → 2025-02-28."""
     result: dt.date = day + relativedelta(months=months)
