@@ -50,7 +50,6 @@ from typing import TYPE_CHECKING, Any
 
 from policykit._conditions import (
     All,
-    Any as AnyOf,
     Condition,
     Const,
     Field,
@@ -62,6 +61,9 @@ from policykit._conditions import (
     negation_normal_form,
     partial,
 )
+from policykit._conditions import (
+    Any as AnyOf,
+)
 from policykit._disclosure import CandidateStatus, DisclosureRequest, Outcome, Recipient
 from policykit._facts import UNLISTED_PURPOSE
 
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
     from policykit._rules import RuleSet
 
 __all__ = [
+    "PREFERRED",
     "Partition",
     "Region",
     "compose",
@@ -80,6 +83,14 @@ __all__ = [
 ]
 
 Cube = dict[str, frozenset[Value]]
+# representatives take a request's defaults where they can (inputs.md), so examples read naturally
+PREFERRED: dict[str, Value] = {
+    "purpose": "present_candidates_to_clients",
+    "recipient.in_eea": True,
+    "recipient.subprocessors_in_eea": True,
+    "data.identifiable": True,
+    "category": "name",
+}
 # an edge of the partition DAG: field, class of values, the class's first value (in domain order),
 # bits of the conditions that became true on it, and the child node (None at a leaf)
 _Edge = tuple[str, frozenset[Value], Value, int, "tuple[_Edge, ...] | None"]
@@ -130,10 +141,16 @@ class Partition:
         conditions: Sequence[Condition],
         schema: Mapping[str, Field],
         within: Condition | None = None,
+        prefer: Mapping[str, Value] | None = None,
     ) -> None:
         self.schema = dict(schema)
         self.conditions = tuple(conditions)
         self.within = within
+        # the value a representative point takes for a field where the cube allows it
+        self._prefer = {name: f.domain[0] for name, f in self.schema.items()}
+        for name, value in (prefer or {}).items():
+            if name in self.schema and value in self.schema[name].domain:
+                self._prefer[name] = value
         self._order = {name: i for i, name in enumerate(self.schema)}
         self._fields: dict[Condition, frozenset[str]] = {}
         self._memo: dict[Any, tuple[_Edge, ...]] = {}
@@ -195,7 +212,8 @@ class Partition:
             child = self._node(sub_guard, tuple(sub_live)) if sub_live or sub_guard != Const(True) else None
             if child == ():  # every branch below was cut off by the guard
                 continue
-            edges.append((field, frozenset(values), values[0], mask, child))
+            first = self._prefer[field] if self._prefer[field] in values else values[0]
+            edges.append((field, frozenset(values), first, mask, child))
         result = tuple(edges)
         self._memo[key] = result
         return result
@@ -266,14 +284,14 @@ class Partition:
         ``parts`` (for spreading the work over processes)."""
         if self._empty:
             return
-        point = {name: f.domain[0] for name, f in self.schema.items()}
+        point = dict(self._prefer)
         total = math.prod(len(f.domain) for f in self.schema.values())
         if self._root is None:
             if part == 0:
                 yield Region(0, {}, point, self._mask0, total)
             return
         sizes = {name: len(f.domain) for name, f in self.schema.items()}
-        first_values = {name: f.domain[0] for name, f in self.schema.items()}
+        first_values = self._prefer
         counter = 0
         cube: Cube = {}
 
@@ -295,12 +313,16 @@ class Partition:
         yield from walk(self._root, self._mask0, 1, 1)
 
     def representative(self, cube: Mapping[str, frozenset[Value]]) -> dict[str, Value]:
-        """The cube's representative point: for each field, the first value of its domain that the
-        cube allows."""
+        """The cube's representative point: for each field, its preferred value if the cube allows
+        it, else the first value of its domain that the cube allows."""
         point: dict[str, Value] = {}
         for name, f in self.schema.items():
             allowed = cube.get(name)
-            point[name] = f.domain[0] if allowed is None else next(v for v in f.domain if v in allowed)
+            prefer = self._prefer[name]
+            if allowed is None or prefer in allowed:
+                point[name] = prefer
+            else:
+                point[name] = next(v for v in f.domain if v in allowed)
         return point
 
     def random_point(self, cube: Mapping[str, frozenset[Value]], rng: random.Random) -> dict[str, Value]:
@@ -320,7 +342,7 @@ def disclosure_partition(
     order: condition ``i`` is rule ``i``), then for the ``extra`` conditions (indexes after the
     rules'), restricted to where ``within`` holds."""
     conditions = [r.condition for r in rules.disclosure.rules] + list(extra)
-    return Partition(conditions, rules.disclosure.facts, within)
+    return Partition(conditions, rules.disclosure.facts, within, PREFERRED)
 
 
 def outcome_of(policy: Policy, point: Mapping[str, Value]) -> Outcome:

@@ -257,15 +257,15 @@ def load_invariants(rules: RuleSet, path: str | Path | None = None) -> tuple[Inv
     obligations = rules.vocabulary.ids("obligations")
     out: list[Invariant] = []
     for i, inv in enumerate(raw.invariants):
-        path: tuple[str | int, ...] = ("invariants", i)
+        where: tuple[str | int, ...] = ("invariants", i)
         if not inv.clauses:
             raise RuleSchemaError(
                 f"expected invariant {inv.id!r} to cite at least one clause, got none",
-                file=name, line=loader.line(name, (*path, "clauses")),
+                file=name, line=loader.line(name, (*where, "clauses")),
             )
-        loader.check_clauses(inv.clauses, name, (*path, "clauses"))
+        loader.check_clauses(inv.clauses, name, (*where, "clauses"))
         e = inv.expect
-        epath = (*path, "expect")
+        epath = (*where, "expect")
         for key, values, choices, what in (
             ("reason_in", e.reason_in, reasons, "a reason code"),
             ("reasons_include", e.reasons_include, reasons, "a reason code"),
@@ -295,21 +295,21 @@ def load_invariants(rules: RuleSet, path: str | Path | None = None) -> tuple[Inv
                 f"invariant {inv.id!r} expects an allow and deny reasons at once; an allow has no reasons",
                 file=name, line=loader.line(name, epath),
             )
-        for_all = TRUE
+        for_all: Condition = TRUE
         if inv.for_all is not None:
             for_all = parse_condition(
-                inv.for_all, schema, predicates, file=name, line_of=doc.line, path=(*path, "for_all")
+                inv.for_all, schema, predicates, file=name, line_of=doc.line, path=(*where, "for_all")
             )
             if partial(negation_normal_form(for_all), {}, schema) == FALSE:
                 raise ConditionError(
                     f"expected a for_all condition that can hold, but invariant {inv.id!r} covers no question",
-                    file=name, line=loader.line(name, (*path, "for_all")),
+                    file=name, line=loader.line(name, (*where, "for_all")),
                 )
         out.append(
             Invariant(
                 id=inv.id, title=inv.title, description=" ".join(inv.description.split()),
                 clauses=tuple(inv.clauses), for_all=for_all, expect=expectation,
-                file=name, line=loader.line(name, path),
+                file=name, line=loader.line(name, where),
             )
         )
     return tuple(out)

@@ -80,7 +80,7 @@ class ReferenceEvaluator:
         uncovered = any(not forbids[c] and not permits[c] for c in cats)
         reasons = _unique([self._reason(i) for i in forbid_any] + ([NO_PERMIT] if uncovered else []))
         category_reasons = {
-            c: _unique([self._reason(i) for i in forbids[c]] + ([NO_PERMIT] if not forbids[c] and not permits[c] else []))
+            c: _unique([self._reason(i) for i in forbids[c]] + ([] if forbids[c] or permits[c] else [NO_PERMIT]))
             for c in cats
         }
         deciding = self._rules[forbid_any[0]] if forbid_any else None

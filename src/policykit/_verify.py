@@ -17,6 +17,7 @@ same partition (its order is fixed) and takes every ``jobs``-th cube.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import multiprocessing
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-import json
 
 from policykit._analysis import Partition, disclosure_partition, request_data
 from policykit._conditions import All, Condition, Not, Value, render
@@ -101,6 +101,7 @@ class VerifyReport:
     seconds: float
     jobs: int
     differential: bool
+    restricted: bool
     invariants: list[InvariantResult]
     rule_cubes: dict[str, int]
     rule_points: dict[str, int]
@@ -125,6 +126,7 @@ class VerifyReport:
             "seconds": round(self.seconds, 2),
             "jobs": self.jobs,
             "differential": self.differential,
+            "restricted_to_invariants": self.restricted,
             "allowed": {"cubes": self.allowed_cubes, "questions": self.allowed_points},
             "engine_mismatches": self.mismatch_count,
             "mismatches": [
@@ -187,7 +189,9 @@ class _PartResult:
     mismatches: list[Mismatch] = field(default_factory=list)
 
 
-def _partition_for(rules: RuleSet, invariants: Sequence[Invariant], restrict: bool) -> tuple[Partition, list[tuple[int, int]]]:
+def _partition_for(
+    rules: RuleSet, invariants: Sequence[Invariant], restrict: bool
+) -> tuple[Partition, list[tuple[int, int]]]:
     """The rules' and the invariants' conditions together (the rules first, so that bit ``i`` is
     rule ``i``), and each invariant's slots shifted past the rules."""
     conditions, slots = _invariant_conditions(invariants)
@@ -390,6 +394,7 @@ def verify(
         seconds=time.perf_counter() - start,
         jobs=max(1, jobs),
         differential=differential,
+        restricted=restrict and bool(invs),
         invariants=results,
         rule_cubes=dict(zip(ids, total.rule_cubes, strict=True)),
         rule_points=dict(zip(ids, total.rule_points, strict=True)),
@@ -454,10 +459,11 @@ def render_report(
     as decisions, and (``show_coverage``) which rules the cubes and the cases exercise."""
     rules = policy.rules
     d = rules.disclosure
+    scope = "the questions the chosen invariants cover" if report.restricted else "every question"
     lines = [
         f"policykit verify: {rules.meta.name} {report.version} ({report.directory})",
         "",
-        f"Space: {_num(report.points)} single-category questions in {_num(report.cubes)} cubes, on each of",
+        f"Space ({scope}): {_num(report.points)} single-category questions in {_num(report.cubes)} cubes, on each of",
         "which every rule and every invariant is constant; one engine call per cube "
         f"({report.seconds:.1f} s, {report.jobs} job{'s' if report.jobs != 1 else ''}).",
         f"Allowed: {_num(report.allowed_points)} questions ({_num(report.allowed_cubes)} cubes).",
@@ -483,7 +489,10 @@ def render_report(
         lines.append(f"         {_num(r.points)} questions in {_num(r.cubes)} cubes")
     for r in failed:
         inv = r.invariant
-        say = lambda c: render(c, d.facts)  # noqa: E731
+
+        def say(c: Condition) -> str:
+            return render(c, d.facts)
+
         lines += [
             "",
             f"FAILED {inv.id}: {inv.title}",
@@ -513,7 +522,7 @@ def render_report(
                 f"{_num(report.rule_cubes[rule.id]):>8} cubes  {case_text}"
             )
         never = [rid for rid, n in report.rule_cubes.items() if n == 0]
-        if never:
+        if never and not report.restricted:
             lines.append("  Rules no question fires (dead rules): " + ", ".join(never))
         if coverage is not None:
             unexercised = [rid for rid, cases in coverage.items() if not cases]

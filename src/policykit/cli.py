@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +24,12 @@ except ImportError:  # pragma: no cover
     Progress = None  # type: ignore[assignment,misc]
 
 import policykit
-from policykit.errors import PolicyKitError
+from policykit._diff import diff as run_diff
+from policykit._diff import render_diff
+from policykit._invariants import load_invariants
+from policykit._verify import case_coverage, render_report
+from policykit._verify import verify as run_verify
+from policykit.errors import PolicyKitError, did_you_mean
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -253,7 +259,102 @@ def check(rules_dir: Path | None) -> None:
         f"  {len(rules.clauses)} clauses: "
         + ", ".join(f"{n} {mode}" for mode, n in sorted(by_mode.items()))
     )
+    try:
+        invariants = load_invariants(rules)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    click.echo(f"  {len(invariants)} invariants")
     click.echo("  ok")
+
+
+def _default_cases() -> list[Path]:
+    """The acceptance cases of a checkout, when run from one."""
+    return [p for p in (Path("tests/acceptance/cases"), Path("examples/requests")) if p.is_dir()]
+
+
+@main.command()
+@rules_option
+@click.option("--invariants", "invariants_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="An invariants file to check instead of the rules directory's invariants.yaml.")
+@click.option("--only", "only", multiple=True, metavar="ID",
+              help="Check only this invariant (repeatable); only the questions it covers are enumerated.")
+@click.option("--coverage", is_flag=True, help="List, per rule, the questions and acceptance cases that fire it.")
+@click.option("--cases", "cases", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Directories of acceptance cases (*.yaml) or requests (*.json) for --coverage "
+              "[default: tests/acceptance/cases and examples/requests, where they exist].")
+@click.option("--differential", is_flag=True,
+              help="Also compare every answer with the independent reference evaluator.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--max-counterexamples", type=click.IntRange(0, 100), default=3, show_default=True,
+              help="Counterexamples to show per failing invariant.")
+@click.option("--jobs", type=click.IntRange(0, 64), default=0,
+              help="Processes to spread the work over; 0 uses every core (at most 4).")
+def verify(
+    *, rules_dir: Path | None, invariants_file: Path | None, only: tuple[str, ...], coverage: bool,
+    cases: tuple[Path, ...], differential: bool, as_json: bool, max_counterexamples: int, jobs: int,
+) -> None:
+    """Check every invariant against the engine's answer to every possible disclosure question.
+
+    The normalised question space is split into cubes on which every rule and invariant is constant,
+    and one question per cube is asked of the engine. Exit status 1 when an invariant fails or the
+    engine disagrees with the rules.
+    """
+    policy = _load(rules_dir)
+    try:
+        invariants = load_invariants(policy.rules, invariants_file)
+        if only:
+            known = {i.id for i in invariants}
+            unknown = [i for i in only if i not in known]
+            if unknown:
+                suggestions = "".join(did_you_mean(u, known) for u in unknown)
+                _fail(f"unknown invariant {', '.join(unknown)}{suggestions}")
+            invariants = tuple(i for i in invariants if i.id in set(only))
+        workers = jobs or min(4, os.cpu_count() or 1)
+        report = run_verify(
+            policy, invariants, restrict=bool(only), max_counterexamples=max_counterexamples,
+            differential=differential, jobs=workers,
+        )
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    case_map = None
+    if coverage:
+        dirs = list(cases) or _default_cases()
+        case_map = case_coverage(policy, dirs) if dirs else None
+    if as_json:
+        data = report.to_dict()
+        if case_map is not None:
+            data["cases_firing"] = case_map
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_report(report, policy, coverage=case_map, show_coverage=coverage))
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("old", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("new", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@click.option("--examples", type=click.IntRange(0, 20), default=3, show_default=True,
+              help="Example requests to show per group of changes.")
+def diff(old: Path, new: Path, as_json: bool, examples: int) -> None:
+    """List every disclosure question whose answer changes between two rules directories.
+
+    Changes are grouped by the rule responsible, with counts and example requests. Differences in
+    how raw inputs are read (the countries inside the EU/EEA, referee context, the minimum aggregate
+    cell) are compared too.
+    """
+    old_policy = _load(old)
+    new_policy = _load(new)
+    try:
+        report = run_diff(old_policy, new_policy, examples=examples)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_diff(report, relative_to={str(old_policy.rules.directory): str(old),
+                                                    str(new_policy.rules.directory): str(new)}))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,8 @@ error, it is a :class:`~policykit.Decision` with ``allowed=False``::
     │   ├── DuplicateIdError        two rules, terms or clauses share an id
     │   ├── ConditionError          a condition is malformed or can never hold
     │   ├── ClauseCoverageError     a clause is neither enforced by a rule nor documented
-    │   └── AnnotationError         a field of a user's model has no valid data category
+    │   ├── AnnotationError         a field of a user's model has no valid data category
+    │   └── IncomparableRulesError  two rule sets cannot be diffed: their fact vocabularies differ
     ├── QueryError                  a question is wrong; found when it is asked
     │   ├── RequestValidationError  a missing, extra or mistyped field in a question
     │   ├── UnknownRequestTermError a term in a question is not in the vocabulary
@@ -35,6 +36,7 @@ __all__ = [
     "DefinitionError",
     "DuplicateIdError",
     "EngineError",
+    "IncomparableRulesError",
     "InvalidDateError",
     "PolicyKitError",
     "QueryError",
@@ -125,6 +127,12 @@ class AnnotationError(DefinitionError):
     """A field of a user's pydantic model carries no data category, or an unknown one."""
 
     code = "model.annotation"
+
+
+class IncomparableRulesError(DefinitionError):
+    """Two rule sets cannot be compared question by question: their fact fields or domains differ."""
+
+    code = "analysis.incomparable"
 
 
 class QueryError(PolicyKitError, ValueError):
