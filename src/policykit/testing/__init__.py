@@ -170,7 +170,7 @@ def disclosure_requests(policy: Policy | RuleSet | None = None, **fixed: Fixed) 
         "contains_criminal_data": st.booleans(),
         "art10_statutory_basis": st.booleans(),
         "identifiable": st.booleans(),
-        "min_cell_size": st.none() | st.integers(min_value=0, max_value=40) | st.integers(min_value=0, max_value=10**30),
+        "min_cell_size": st.none() | st.integers(0, 40) | st.integers(0, 10**30),
         "disclosed_context": contexts,
         "as_of": st.none() | _DAYS | _DAYS.map(dt.date.isoformat),
         "candidate": candidate,
@@ -204,9 +204,11 @@ def malformed_disclosure_requests(policy: Policy | RuleSet | None = None) -> st.
         "countries": {c.code for c in vocab.countries} | set(vocab.country_aliases),
     }
     unknown_word = st.text(alphabet=string.ascii_letters + "_åäöé\u200b🙂ＳＥ", min_size=1, max_size=20)
-    not_bool = st.sampled_from([0, 1, "true", "yes", None, [], 1.0, "ja"])
-    not_int = st.sampled_from([-1, -(10**30), 1.5, "10", True, [], None]).filter(lambda v: v is not None)
-    bad_dates = st.sampled_from(["2024-02-30", "2023-13-01", "yesterday", "2024-01-01T10:00:00Z", "20240101", "", 20240101])
+    not_bool: st.SearchStrategy[Any] = st.sampled_from([0, 1, "true", "yes", None, [], 1.0, "ja"])
+    not_int: st.SearchStrategy[Any] = st.sampled_from([-1, -(10**30), 1.5, "10", True, [], None]).filter(lambda v: v is not None)
+    bad_dates = st.sampled_from(
+        ["2024-02-30", "2023-13-01", "yesterday", "2024-01-01T10:00:00Z", "20240101", "", 20240101]
+    )
 
     def drop(path: tuple[str, ...]) -> Any:
         def go(d: dict[str, Any]) -> dict[str, Any]:
@@ -258,11 +260,13 @@ def malformed_disclosure_requests(policy: Policy | RuleSet | None = None) -> st.
         .map(lambda b: setter(b[0], ("operation",), b[1])),
         st.tuples(base, st.sampled_from([7, None, [], "recruitment_client"]))
         .map(lambda b: setter(b[0], ("recipient",), b[1])),
-        st.tuples(base, st.sampled_from([49, None, ["SE"], 4.2])).map(lambda b: setter(b[0], ("recipient", "country"), b[1])),
+        st.tuples(base, st.sampled_from([49, None, ["SE"], 4.2]))
+        .map(lambda b: setter(b[0], ("recipient", "country"), b[1])),
         # values outside a closed set
         st.tuples(base, st.sampled_from(["revoked", "GIVEN", "", "withdrawn "]))
         .map(lambda b: setter(b[0], ("candidate", "consent_status"), b[1])),
-        st.tuples(base, st.sampled_from(["owner", "Controller", ""])).map(lambda b: setter(b[0], ("recipient", "role"), b[1])),
+        st.tuples(base, st.sampled_from(["owner", "Controller", ""]))
+        .map(lambda b: setter(b[0], ("recipient", "role"), b[1])),
         # impossible or malformed dates
         st.tuples(base, bad_dates).map(lambda b: setter(b[0], ("as_of",), b[1])),
         st.tuples(base, bad_dates).map(lambda b: setter(b[0], ("candidate", "consent_withdrawn_on"), b[1])),
