@@ -35,15 +35,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from policykit._conditions import (
-    FALSE,
-    TRUE,
-    Condition,
-    Field,
-    negation_normal_form,
-    parse_condition,
-    partial,
-)
+from policykit._conditions import TRUE, Condition, Field, parse_condition
+from policykit._cubes import to_cubes
 from policykit._yaml import load_yaml
 from policykit.errors import ConditionError, DuplicateIdError, RuleSchemaError
 
@@ -300,7 +293,7 @@ def load_invariants(rules: RuleSet, path: str | Path | None = None) -> tuple[Inv
             for_all = parse_condition(
                 inv.for_all, schema, predicates, file=name, line_of=doc.line, path=(*where, "for_all")
             )
-            if partial(negation_normal_form(for_all), {}, schema) == FALSE:
+            if not to_cubes(for_all, schema):
                 raise ConditionError(
                     f"expected a for_all condition that can hold, but invariant {inv.id!r} covers no question",
                     file=name, line=loader.line(name, (*where, "for_all")),
