@@ -153,7 +153,8 @@ def disclosure_requests(policy: Policy | RuleSet | None = None, **fixed: Fixed) 
     vocab = rules.vocabulary
     fixed = dict(fixed)
     recipient = _recipient(rules, fixed.pop("recipient", {}))
-    candidate = _candidate(fixed.pop("candidate", {}))
+    pinned_candidate = fixed.pop("candidate", {})
+    candidate = _candidate(pinned_candidate)
     purposes = st.sampled_from([*vocab.ids("purposes"), *vocab.ids("out_of_policy_purposes")]) | _odd_text()
     contexts = st.lists(
         st.sampled_from([*vocab.referee_identification_context, "interview_feedback", "salary"]) | _odd_text(),
@@ -175,6 +176,8 @@ def disclosure_requests(policy: Policy | RuleSet | None = None, **fixed: Fixed) 
         "as_of": st.none() | _DAYS | _DAYS.map(dt.date.isoformat),
         "candidate": candidate,
     }
+    if pinned_candidate:
+        required["candidate"] = optional.pop("candidate")
     for name, value in fixed.items():
         required[name] = _strategy(value)
         optional.pop(name, None)

@@ -1,0 +1,50 @@
+"""The reference evaluator against the engine, on random requests naming any categories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+
+import policykit
+from policykit import _policy
+from policykit._disclosure import Outcome, combine
+from policykit._reference import ReferenceEvaluator
+from policykit.testing import disclosure_requests, reference_outcome
+
+POLICY = policykit.load_policy(memo_size=0)
+
+
+@given(disclosure_requests())
+def test_engine_and_reference_agree_on_random_requests(request: policykit.DisclosureRequest) -> None:
+    """Whole multi-category requests: the engine's outcome equals the reference's, field by field."""
+    assert POLICY.decide(request).outcome == reference_outcome(POLICY, request)
+
+
+def test_the_reference_catches_a_broken_combination(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A combination that lets a permit override a forbid disagrees with the reference, so the
+    differential check would fail."""
+    def permissive(*args: Any, **kwargs: Any) -> Outcome:
+        out = combine(*args, **kwargs)
+        cats = out.by_category
+        return Outcome(allowed=True, reasons=(), obligations=out.obligations, by_category=dict.fromkeys(cats, True),
+                       category_reasons={c: () for c in cats}, rule_ids=out.rule_ids, clauses=out.clauses,
+                       deciding_rule=None)
+
+    monkeypatch.setattr(_policy, "combine", permissive)
+    with policykit.load_policy(memo_size=0) as policy:
+        request = {"operation": "sell", "data_categories": ["name"], "purpose": "sell_data",
+                   "recipient": {"kind": "other_third_party", "country": "US"}}
+        assert policy.decide(request).outcome != reference_outcome(policy, request)
+
+
+def test_rule_truths_are_remembered_by_the_fields_they_test(bundled_policy: policykit.Policy) -> None:
+    """Remembering a rule's truth by its fields' values changes no answer."""
+    reference = ReferenceEvaluator(bundled_policy.rules)
+    schema = bundled_policy.rules.disclosure.facts
+    facts = {n: f.domain[0] for n, f in schema.items() if n != "category"}
+    first = reference.outcome(facts, ("name", "photo"))
+    second = reference.outcome(facts, ("photo", "name", "name"))
+    assert first == second
+    assert tuple(first.by_category) == ("name", "photo")
