@@ -1,0 +1,156 @@
+"""Robustness: malformed requests and broken rule files give an answer or a PolicyKitError, never
+another exception, and a malformed request is never allowed."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import policykit
+from policykit._invariants import load_invariants
+from policykit.errors import DefinitionError, PolicyKitError, QueryError
+from policykit.testing import disclosure_requests, malformed_disclosure_requests, retention_facts
+
+POLICY = policykit.load_policy()
+RULES_DIR = policykit.bundled_rules_dir()
+
+odd_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=10**18, max_value=10**40),
+    st.floats(allow_nan=True), st.text(max_size=30),
+    st.sampled_from(["", " ", "\u200b", "ＳＥ", "Å", "🙂", "NO", "yes", "2024-02-30", "x" * 5000]),
+    st.lists(st.text(max_size=5), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+@given(malformed_disclosure_requests())
+def test_malformed_requests_raise_query_errors(data: Any) -> None:
+    """Every malformed request is refused with a QueryError whose message names what was wrong."""
+    with pytest.raises(QueryError) as info:
+        POLICY.decide(data)
+    assert str(info.value)
+
+
+@given(disclosure_requests(), st.data())
+def test_any_field_set_to_anything_answers_or_refuses(request: policykit.DisclosureRequest, data: st.DataObject) -> None:
+    """Replace one field (anywhere in the request) with an arbitrary value: the policy either answers
+    (the value was acceptable) or raises a QueryError; nothing else escapes."""
+    raw = request.model_dump(mode="json")
+    parts = [(None, k) for k in raw] + [(p, k) for p in ("recipient", "candidate") for k in raw[p]]
+    part, key = data.draw(st.sampled_from(parts))
+    target = raw if part is None else raw[part]
+    target[key] = data.draw(odd_values)
+    try:
+        decision = POLICY.decide(raw)
+    except QueryError:
+        return
+    assert isinstance(decision.allowed, bool)
+
+
+@given(st.dictionaries(st.text(max_size=12), odd_values, max_size=6) | odd_values)
+def test_garbage_is_never_allowed(data: Any) -> None:
+    """Arbitrary mappings and values are refused with a QueryError (no required field survives)."""
+    with pytest.raises(QueryError):
+        POLICY.decide(data)
+
+
+@given(retention_facts(), st.data())
+def test_retention_answers_or_refuses(facts: policykit.RetentionFacts, data: st.DataObject) -> None:
+    """retention() with one field of consistent facts replaced by anything answers or raises a
+    PolicyKitError."""
+    raw = facts.model_dump(mode="json")
+    key = data.draw(st.sampled_from(sorted(raw)))
+    raw[key] = data.draw(odd_values)
+    try:
+        POLICY.retention(raw)
+    except PolicyKitError:
+        pass
+
+
+# ---- broken rule files --------------------------------------------------------------------------
+
+FILES = ["policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml",
+         "retention.yaml", "invariants.yaml"]
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out.extend(_paths(v, (*prefix, k)))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out.extend(_paths(v, (*prefix, i)))
+    return out
+
+
+def _mutate(data: Any, path: tuple[Any, ...], how: str, value: Any) -> Any:
+    parent = data
+    for step in path[:-1]:
+        parent = parent[step]
+    last = path[-1]
+    if how == "delete":
+        if isinstance(parent, dict):
+            del parent[last]
+        else:
+            parent.pop(last)
+    elif how == "rename" and isinstance(parent, dict):
+        parent[f"{last}x" if isinstance(last, str) else str(last)] = parent.pop(last)
+    else:
+        parent[last] = value
+    return data
+
+
+_DOCS = {name: (RULES_DIR / name).read_text(encoding="utf-8") for name in FILES}
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(FILES), st.data())
+def test_broken_rule_files_raise_definition_errors(name: str, data: st.DataObject) -> None:
+    """Mutating one node of one rule file (deleting it, renaming a key, or replacing it with a value
+    of another type, a huge number, odd unicode) either still loads or raises a DefinitionError that
+    names the file; never another exception."""
+    from policykit._yaml import _Loader as YamlLoader  # noqa: PLC0415 - YAML 1.2 booleans, as the loader reads them
+
+    doc = yaml.load(_DOCS[name], Loader=YamlLoader)  # noqa: S506 - a safe loader subclass
+    path = data.draw(st.sampled_from(_paths(doc)))
+    how = data.draw(st.sampled_from(["delete", "rename", "replace"]))
+    value = data.draw(odd_values)
+    mutated = _mutate(doc, path, how, value)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "rules"
+        shutil.copytree(RULES_DIR, copy)
+        (copy / name).write_text(yaml.safe_dump(mutated, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        try:
+            rules = policykit.load_rules(copy)
+            load_invariants(rules)
+        except DefinitionError as exc:
+            assert exc.file is not None, exc
+            return
+
+
+@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("text", ["", "- a\n- b\n", "key: [unclosed\n", "\ufeff\u200b: 1\n", "a: 1\na: 2\n"])
+def test_unreadable_rule_files_raise_definition_errors(tmp_path: Path, name: str, text: str) -> None:
+    """An empty file, a list, bad YAML, odd unicode or a duplicate key is a DefinitionError naming the file."""
+    copy = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, copy)
+    (copy / name).write_text(text, encoding="utf-8")
+    with pytest.raises(DefinitionError) as info:
+        load_invariants(policykit.load_rules(copy))
+    assert name in str(info.value)
+
+
+def test_bytes_that_are_not_utf8_raise_a_definition_error(tmp_path: Path) -> None:
+    """A rule file that is not UTF-8 text is refused with the file named."""
+    copy = tmp_path / "rules"
+    shutil.copytree(RULES_DIR, copy)
+    (copy / "disclosure.yaml").write_bytes(b"\xff\xfe\x00rules")
+    with pytest.raises(DefinitionError, match="disclosure.yaml"):
+        policykit.load_rules(copy)
