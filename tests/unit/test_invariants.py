@@ -85,7 +85,7 @@ def test_a_good_file_loads(tmp_path: Path, rules: policykit.RuleSet) -> None:
     ],
 )
 def test_mistakes_name_the_file_and_line(
-    tmp_path: Path, rules: policykit.RuleSet, old: str, new: str, error: type[Exception], words: str
+    tmp_path: Path, rules: policykit.RuleSet, old: str, new: str, *, error: type[Exception], words: str
 ) -> None:
     """Each kind of mistake is its own error, naming inv.yaml and a line."""
     with pytest.raises(error) as info:

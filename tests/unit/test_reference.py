@@ -29,7 +29,7 @@ def test_the_reference_catches_a_broken_combination(monkeypatch: pytest.MonkeyPa
         out = combine(*args, **kwargs)
         cats = out.by_category
         return Outcome(allowed=True, reasons=(), obligations=out.obligations, by_category=dict.fromkeys(cats, True),
-                       category_reasons={c: () for c in cats}, rule_ids=out.rule_ids, clauses=out.clauses,
+                       category_reasons=dict.fromkeys(cats, ()), rule_ids=out.rule_ids, clauses=out.clauses,
                        deciding_rule=None)
 
     monkeypatch.setattr(_policy, "combine", permissive)

@@ -8,11 +8,11 @@ import textwrap
 from typing import Any
 
 import pytest
+from examples.candidate_model import Candidate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import policykit
-from examples.candidate_model import Candidate
 from policykit.errors import PolicyKitError, QueryError
 from policykit.testing import (
     assert_allowed,
