@@ -158,3 +158,11 @@ def test_the_plugin_loads_another_rules_directory(pytester: pytest.Pytester) -> 
     '''))
     result = pytester.runpytest("-p", "no:cacheprovider", "--policykit-rules", str(rules))
     result.assert_outcomes(passed=1)
+
+
+@settings(max_examples=300)
+@given(retention_facts())
+def test_timestamped_applications_fall_on_their_own_stockholm_day(facts: policykit.RetentionFacts) -> None:
+    """Regression: timestamps late in the UTC day fell on the next Stockholm day, so a withdrawal drawn
+    for the UTC day came before the first application and retention() refused the facts."""
+    POLICY.retention(facts)

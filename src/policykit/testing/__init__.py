@@ -307,9 +307,12 @@ def retention_facts(**fixed: Fixed) -> st.SearchStrategy[RetentionFacts]:
         first = min(apps)
         later = st.dates(min_value=first, max_value=dt.date(2037, 12, 31))
         stamped = draw(st.booleans())
+        # a timestamp's Stockholm date must be the drawn day (later dates are drawn from it): before
+        # 22:00 UTC it is, in winter (UTC+1) and summer (UTC+2) alike
         facts: dict[str, Any] = {
             "applications": [
-                f"{a.isoformat()}T{draw(st.integers(0, 23)):02d}:30:00+00:00" if stamped else a.isoformat()
+                f"{a.isoformat()}T{draw(st.integers(0, 21)):02d}:30:00{draw(st.sampled_from(['Z', '+00:00']))}"
+                if stamped else a.isoformat()
                 for a in apps
             ],
         }
