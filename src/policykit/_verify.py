@@ -17,6 +17,7 @@ same partition (its order is fixed) and takes every ``jobs``-th cube.
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import json
 import multiprocessing
 import time
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from policykit._analysis import Partition, disclosure_partition, request_data
-from policykit._conditions import All, Condition, Not, Value, render
+from policykit._conditions import All, Condition, Not, Value, evaluate, render
 from policykit._conditions import Any as AnyOf
 from policykit._invariants import Invariant, violation
 from policykit._reference import ReferenceEvaluator
@@ -109,11 +110,13 @@ class VerifyReport:
     allowed_points: int
     mismatch_count: int
     mismatches: list[Mismatch]
+    retention_points: int = 0
+    retention_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """Whether every invariant holds and the engine agreed everywhere."""
-        return self.mismatch_count == 0 and all(r.ok for r in self.invariants)
+        return self.mismatch_count == 0 and not self.retention_problems and all(r.ok for r in self.invariants)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -129,6 +132,7 @@ class VerifyReport:
             "restricted_to_invariants": self.restricted,
             "allowed": {"cubes": self.allowed_cubes, "questions": self.allowed_points},
             "engine_mismatches": self.mismatch_count,
+            "retention": {"fact_combinations": self.retention_points, "problems": self.retention_problems},
             "mismatches": [
                 {"kind": m.kind, "cube": m.index, "facts": m.point, "engine": m.engine, "expected": m.expected}
                 for m in self.mismatches
@@ -386,6 +390,7 @@ def verify(
         for j, inv in enumerate(invs)
     ]
     ids = [r.id for r in rules.disclosure.rules]
+    retention_points, retention_problems = (0, []) if restrict else check_retention(policy)
     return VerifyReport(
         directory=str(rules.directory),
         version=rules.version,
@@ -402,7 +407,36 @@ def verify(
         allowed_points=total.allowed_points,
         mismatch_count=total.mismatch_count,
         mismatches=total.mismatches,
+        retention_points=retention_points,
+        retention_problems=retention_problems,
     )
+
+
+def check_retention(policy: Policy, limit: int = 10) -> tuple[int, list[str]]:
+    """Every combination of the retention facts through the engine: it must fire exactly the rules
+    whose conditions hold, and exactly one of them must decide the mode. Returns how many
+    combinations were checked and the first problems found."""
+    retention = policy.rules.retention
+    names = list(retention.facts)
+    problems: list[str] = []
+    count = 0
+    for values in itertools.product((False, True), repeat=len(names)):
+        point = dict(zip(names, values, strict=True))
+        count += 1
+        expected = tuple(r.id for r in retention.rules if evaluate(r.when, point))
+        modes = [r.id for r in retention.rules if r.id in expected and r.decides == "mode"]
+        if len(modes) != 1:
+            problems.append(f"{point}: expected exactly one mode rule, the conditions give {modes}")
+        else:
+            try:
+                fired = policy.evaluate_retention_facts(point).rule_ids
+            except PolicyKitError as exc:  # pragma: no cover - the engine failed
+                fired = (f"error: {exc}",)
+            if fired != expected:
+                problems.append(f"{point}: the engine fired {list(fired)}, the conditions hold for {list(expected)}")
+        if len(problems) >= limit:
+            break
+    return count, problems
 
 
 # ------------------------------------------------------------------------------------------------
@@ -480,6 +514,15 @@ def render_report(
     else:
         check = "the rules' conditions and the reference evaluator" if report.differential else "the rules' conditions"
         lines.append(f"The engine fired exactly the rules {check} call for, on every cube.")
+    if report.retention_points:
+        if report.retention_problems:
+            lines.append(f"RETENTION: problems among {_num(report.retention_points)} fact combinations:")
+            lines.extend(f"  {p}" for p in report.retention_problems)
+        else:
+            lines.append(
+                f"Retention: all {_num(report.retention_points)} combinations of its yes/no facts through the "
+                "engine; it fired exactly the rules whose conditions hold, one mode each time."
+            )
     failed = [r for r in report.invariants if not r.ok]
     lines += ["", f"Invariants: {len(report.invariants) - len(failed)} of {len(report.invariants)} hold."]
     for r in report.invariants:

@@ -157,3 +157,13 @@ def test_coverage_lists_rules_no_case_exercises(bundled_policy: policykit.Policy
     assert "Rule coverage" in result.output
     assert "D10-PERMIT-RECRUITMENT-CLIENT" in result.output
     assert "Rules no case exercises:" in result.output
+
+
+def test_every_retention_fact_combination_is_checked(bundled_policy: policykit.Policy) -> None:
+    """The retention family's whole fact space goes through the engine: exactly the rules whose
+    conditions hold fire, one mode each time."""
+    from policykit._verify import check_retention  # noqa: PLC0415
+
+    count, problems = check_retention(bundled_policy)
+    assert count == 2 ** len(bundled_policy.rules.retention.facts)
+    assert problems == []
