@@ -21,6 +21,12 @@ from typing import Any, Literal
 from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from policykit._accountability import (
+    Interpretation,
+    ProcessingRecord,
+    load_interpretations,
+    load_processing_record,
+)
 from policykit._conditions import (
     FALSE,
     All,
@@ -73,7 +79,15 @@ __all__ = [
     "load_rules",
 ]
 
-RULE_FILES = ("policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml")
+RULE_FILES = (
+    "policy.yaml",
+    "vocabulary.yaml",
+    "countries.yaml",
+    "clauses.yaml",
+    "disclosure.yaml",
+    "interpretations.yaml",
+    "processing.yaml",
+)
 
 
 class _Frozen(BaseModel):
@@ -238,6 +252,8 @@ class RuleSet(_Frozen):
     sections: tuple[ClauseSection, ...]
     clauses: tuple[Clause, ...]
     disclosure: DisclosureRules
+    interpretations: tuple[Interpretation, ...]
+    processing: ProcessingRecord
 
     @property
     def version(self) -> str:
@@ -255,6 +271,13 @@ class RuleSet(_Frozen):
     def rules(self) -> tuple[Rule, ...]:
         """Every rule of every family."""
         return self.disclosure.rules
+
+    def interpretation(self, interpretation_id: str) -> Interpretation:
+        """The entry of the register of interpretations with this id, e.g. ``A-18``."""
+        for i in self.interpretations:
+            if i.id == interpretation_id:
+                return i
+        raise KeyError(interpretation_id)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -753,6 +776,9 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
     vocab = loader.vocabulary()
     disclosure = loader.disclosure(vocab)
     loader.coverage(clauses, vocab, disclosure.rules, disclosure.predicates)
+    every_rule = disclosure.rules
+    interpretations = load_interpretations(loader, every_rule, disclosure.predicates, params)
+    processing = load_processing_record(loader, vocab, every_rule)
     return RuleSet(
         directory=path,
         fingerprint=loader.fingerprint,
@@ -762,4 +788,6 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
         sections=sections,
         clauses=clauses,
         disclosure=disclosure,
+        interpretations=interpretations,
+        processing=processing,
     )
