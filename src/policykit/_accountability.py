@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from policykit._vocabulary import Term
-from policykit.errors import RuleSchemaError
+from policykit.errors import RuleSchemaError, UnknownTermError, did_you_mean
 
 if TYPE_CHECKING:
     from policykit._rules import Parameters, Predicate, Rule, _Loader
@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 INTERPRETATION_ID = re.compile(r"A-\d{2}")
+MENTION = re.compile(r"\bA-\d{2}\b")
 
 
 class _Frozen(BaseModel):
@@ -195,6 +196,18 @@ def load_interpretations(
                 line=loader.line(name, path),
             )
         )
+    known = [entry.id for entry in out]
+    cited = [(r.id, f"{r.title} {r.description}", r.source.file, r.source.line) for r in rules]
+    cited += [(f"predicate {p.name}", f"{p.title} {p.description}", p.source.file, p.source.line)
+              for p in predicates.values()]
+    for what, text, file, line in cited:
+        for mention in MENTION.findall(text):
+            if mention not in known:
+                raise UnknownTermError(
+                    f"expected {what} to cite an entry of the register of interpretations "
+                    f"(interpretations.yaml), got {mention!r}" + did_you_mean(mention, known),
+                    file=file, line=line,
+                )
     return tuple(sorted(out, key=lambda x: x.id))
 
 

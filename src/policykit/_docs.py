@@ -434,7 +434,9 @@ def _clause_register(docs: Docs) -> str:
     ):
         for term in getattr(rules.vocabulary, kind):
             for cid in dict.fromkeys(x for x in (term.clause, *term.clauses) if x):
-                defining.setdefault(cid, []).append(f"{label} [{code(term.id)}](vocabulary.md#{anchor(kind)})")
+                defining.setdefault(cid, []).append(
+                    f"{label} [{code(term.id)}](vocabulary.md#{kind.replace('_', '-')})"
+                )
     interpreting: dict[str, list[str]] = {}
     for entry in rules.interpretations:
         for cid in entry.clauses:
@@ -709,14 +711,20 @@ def _matrices_page(docs: Docs) -> str:
 # record of processing activities (Art. 30)
 
 
+def personal_categories(rules: RuleSet) -> list[str]:
+    """The data categories that are personal data (aggregates that pass the anonymity test are not)."""
+    return [c.id for c in rules.vocabulary.data_categories if c.identifiability != "none"]
+
+
 def _recipients_of(docs: Docs, purpose: str, country: str = "SE") -> dict[str, list[str]]:
-    """Recipient kind → operations allowed for some category, for one purpose, in the standard context."""
+    """Recipient kind → operations allowed for some category of personal data, for one purpose, in the
+    standard context."""
     rules = docs.rules
     vocab = rules.vocabulary
     out: dict[str, list[str]] = {}
     for kind in vocab.ids("recipient_kinds"):
         for op in vocab.ids("operations"):
-            for category in vocab.ids("data_categories"):
+            for category in personal_categories(rules):
                 ok, _, _, _ = docs.decide(standard_request(rules, op, category, kind, purpose, country=country))
                 if ok:
                     out.setdefault(kind, []).append(op)
@@ -725,14 +733,14 @@ def _recipients_of(docs: Docs, purpose: str, country: str = "SE") -> dict[str, l
 
 
 def _outside_eea_permits(docs: Docs, purpose: str) -> list[str]:
-    """The permit rules under which anything may go outside the EU/EEA for a purpose."""
+    """The permit rules under which personal data may go outside the EU/EEA for a purpose."""
     rules = docs.rules
     vocab = rules.vocabulary
     outside = next(c.code for c in vocab.countries if not c.in_eea)
     permits: dict[str, None] = {}
     for kind in vocab.ids("recipient_kinds"):
         for op in vocab.ids("operations"):
-            for category in vocab.ids("data_categories"):
+            for category in personal_categories(rules):
                 ok, _, fired, _ = docs.decide(standard_request(rules, op, category, kind, purpose, country=outside))
                 if ok:
                     for rid in fired:
@@ -798,9 +806,11 @@ def _record_page(docs: Docs) -> str:
             rows,
         ),
         "",
-        "Recipients are the kinds that may receive at least one data category for the purpose when every "
-        "condition the rules ask of them holds; the [decision matrices](disclosure-matrices.md) show which "
-        "categories, and the [disclosure rules](disclosure.md) the conditions.",
+        "Recipients are the kinds that may receive at least one category of personal data for the purpose "
+        "when every condition the rules ask of them holds; the [decision matrices](disclosure-matrices.md) "
+        "show which categories, and the [disclosure rules](disclosure.md) the conditions. Aggregated "
+        "statistics that pass the anonymity test are not personal data and may be shared with anyone "
+        f"({docs.clause_link('P-AGG-3')}); they are left out of the recipients and transfers above.",
         "",
         "## Data subjects",
         "",
