@@ -151,15 +151,30 @@ class EngineRules:
             tests = _cube_json(dict(rule.cube), self._schema)
             definition[rule.name] = {"all": [{"m": {"$and": [{_MARKER: 1}, *tests]}}], "pri": priority}
         definition[_SENTINEL] = {"all": [{"m": {_MARKER: 1}}], "pri": len(self.rules) + 1}
-        self.name = f"policykit_{label}_{next(_counter)}_{uuid.uuid4().hex[:12]}"
+        self._label = label
+        self._json = json.dumps(definition)
         self._lock = threading.Lock()
+        self._holder: dict[str, Any] = {"handle": None}
+        self.name = ""
+        self._create()
+        self._finalizer = weakref.finalize(self, _delete, self._holder, self._lock)
+
+    def _create(self) -> None:
+        """Create the engine ruleset under a name no other ruleset in the process has."""
+        self.name = f"policykit_{self._label}_{next(_counter)}_{uuid.uuid4().hex[:12]}"
         try:
-            self._handle: int | None = durable_rules_engine.create_ruleset(
-                self.name, json.dumps(definition)
-            )
+            self._holder["handle"] = durable_rules_engine.create_ruleset(self.name, self._json)
         except Exception as exc:  # the binding raises its own error type
             raise EngineError(f"durable-rules rejected ruleset {self.name}: {exc}") from exc
-        self._finalizer = weakref.finalize(self, _delete, self._handle, self._lock)
+
+    def _reset(self) -> None:
+        """Discard a ruleset whose state may be inconsistent after a failure, and start a clean one.
+        Called with the lock held."""
+        old, self._holder["handle"] = self._holder["handle"], None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                durable_rules_engine.delete_ruleset(old)
+        self._create()
 
     @property
     def closed(self) -> bool:
@@ -171,7 +186,7 @@ class EngineRules:
         self._finalizer()
 
     def payload(self, facts: Mapping[str, Value], categories: Sequence[str]) -> str:
-        """The JSON fact for one question: every field, every category flag, and the marker."""
+        """The JSON fact for one question: every field, every category-group flag, and the marker."""
         fact: dict[str, Any] = {"sid": _SID, "id": "q", _MARKER: 1}
         for f in self._fields:
             fact[f.key] = facts[f.name]
@@ -182,8 +197,7 @@ class EngineRules:
 
     def evaluate(self, facts: Mapping[str, Value], categories: Sequence[str]) -> list[CompiledRule]:
         """Ask the engine: the compiled rules that fire for these facts, in priority order."""
-        payload = self.payload(facts, categories)
-        names = self._fire(payload)
+        names = self._fire(self.payload(facts, categories))
         if not names or names[-1] != _SENTINEL:
             raise EngineError(
                 f"durable-rules did not complete the evaluation in {self.name}: fired {names!r}, "
@@ -194,14 +208,11 @@ class EngineRules:
     def _fire(self, payload: str) -> list[str]:
         names: list[str] = []
         with self._lock:
-            handle = self._handle
+            handle = self._holder["handle"]
             if not self._finalizer.alive or handle is None:
                 raise EngineError(f"the engine ruleset {self.name} is closed")
             try:
                 result = durable_rules_engine.assert_fact(handle, payload)
-            except Exception as exc:
-                raise EngineError(f"durable-rules failed to assert a fact in {self.name}: {exc}") from exc
-            try:
                 if result[0] != 0:
                     raise EngineError(
                         f"durable-rules returned status {result[0]} for a fact in {self.name}; expected 0"
@@ -210,28 +221,30 @@ class EngineRules:
                 action = durable_rules_engine.start_action_for_state(handle, state)
                 if action:
                     names.append(_rule_name(action[1]))
-                    while True:
-                        message = durable_rules_engine.complete_and_start_action(handle, state)
-                        if not message:
-                            break
+                    while message := durable_rules_engine.complete_and_start_action(handle, state):
                         names.append(_rule_name(message))
-            except EngineError:
-                raise
+                durable_rules_engine.retract_fact(handle, payload)
             except Exception as exc:
+                # After a failure the session may hold a half-taken action or the fact itself; a
+                # ruleset holds no state between questions, so replace it with a clean one.
+                self._reset()
+                if isinstance(exc, EngineError):
+                    raise
                 raise EngineError(f"durable-rules failed while evaluating in {self.name}: {exc}") from exc
-            finally:
-                try:
-                    durable_rules_engine.retract_fact(handle, payload)
-                except Exception as exc:  # pragma: no cover - would leave state behind
-                    raise EngineError(f"durable-rules failed to retract a fact in {self.name}: {exc}") from exc
         return names
 
     def stored_facts(self) -> int:
-        """How many facts the engine holds for the session (the session state only, when idle)."""
+        """How many facts the engine holds for the session (none, or the session state, when idle)."""
         with self._lock:
-            if self._handle is None or not self._finalizer.alive:
+            handle = self._holder["handle"]
+            if handle is None or not self._finalizer.alive:
                 return 0
-            return len(json.loads(durable_rules_engine.get_facts(self._handle, _SID)))
+            try:
+                return len(json.loads(durable_rules_engine.get_facts(handle, _SID)))
+            except Exception as exc:
+                if "309" in str(exc):  # ERR_SID_NOT_FOUND: no question asked yet, nothing stored
+                    return 0
+                raise EngineError(f"durable-rules could not list the facts of {self.name}: {exc}") from exc
 
 
 def _rule_name(message: str) -> str:
@@ -240,8 +253,9 @@ def _rule_name(message: str) -> str:
     return message[start : message.index('"', start)]
 
 
-def _delete(handle: int | None, lock: threading.Lock) -> None:
-    if handle is None:
-        return
-    with lock, contextlib.suppress(Exception):  # nothing more can be done at teardown
-        durable_rules_engine.delete_ruleset(handle)
+def _delete(holder: dict[str, Any], lock: threading.Lock) -> None:
+    with lock:
+        handle, holder["handle"] = holder["handle"], None
+        if handle is not None:
+            with contextlib.suppress(Exception):  # nothing more can be done at teardown
+                durable_rules_engine.delete_ruleset(handle)

@@ -37,6 +37,8 @@ class Policy:
     Policies are independent: each has its own engine rulesets and memo, so several policies (or
     versions, or copies of one) can live in one process. A policy is safe to share between threads.
     Use it as a context manager, or call :meth:`close`, to free its engine rulesets early.
+    ``memo_size`` bounds the memo of outcomes by normalised facts; 0 turns the memo off, so every
+    question goes to the engine.
     """
 
     def __init__(self, rules: RuleSet, *, memo_size: int = 65_536) -> None:
@@ -129,6 +131,8 @@ class Policy:
         )
 
     def _remember(self, key: MemoKey, outcome: Outcome) -> None:
+        if self._memo_size <= 0:
+            return
         with self._memo_lock:
             if len(self._memo) >= self._memo_size:
                 # drop the oldest tenth; insertion order is age order
