@@ -79,6 +79,24 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return "\n".join(lines)
 
 
+def wrap(identifier: str) -> str:
+    """An identifier that a browser may break after each underscore (for narrow table columns)."""
+    return identifier.replace("_", "_<wbr>")
+
+
+def fields(items: Iterable[tuple[str, str]]) -> str:
+    """Labelled values as a list: ``- **Label:** value``."""
+    return "\n".join(f"- **{label}:** {value}" for label, value in items)
+
+
+FULL_WIDTH = "---\nhide:\n  - navigation\n  - toc\n---\n"
+
+
+def is_generated(text: str) -> bool:
+    """Whether a page was written by the generator (it carries the do-not-edit marker near its top)."""
+    return GENERATED in text.split("\n", 8)[:8]
+
+
 def code(text: str) -> str:
     """Inline code."""
     return f"`{text}`"
@@ -315,35 +333,34 @@ def _overview(docs: Docs) -> str:
         "",
         "## The policy",
         "",
-        table(
-            ["", ""],
+        fields(
             [
-                ["Policy", f"{meta.title} ({meta.name})"],
-                ["Version", meta.version],
-                ["Language of the original", meta.language],
-                ["Original text", code(meta.source_text) if meta.source_text else "–"],
-                ["Rules fingerprint", code(rules.fingerprint)],
-                ["Clauses", f"{len(rules.clauses)}: " + ", ".join(
-                    f"{n} enforced by {mode}" if mode != "documented" else f"{n} documented only"
-                    for mode, n in sorted(by_mode.items()))],
-                ["Rules", ", ".join(f"{len(f.rules(rules))} {f.name}" for f in families)],
-                ["Interpretations", f"{len(rules.interpretations)} (A-01 to A-{len(rules.interpretations):02d})"],
-            ],
+                ("Policy", meta.name),
+                ("Version", meta.version),
+                ("Language of the original", code(meta.language)),
+                ("Original text", code(meta.source_text) if meta.source_text else "–"),
+                ("Clauses", f"{len(rules.clauses)}: {by_mode.get('rules', 0)} enforced by rules, "
+                 f"{by_mode.get('vocabulary', 0)} defining terms of the vocabulary, "
+                 f"{by_mode.get('documented', 0)} documented only"),
+                ("Rules", ", ".join(f"{len(f.rules(rules))} {f.name}" for f in families)),
+                ("Interpretations", f"{len(rules.interpretations)}"),
+                ("Rules fingerprint", code(rules.fingerprint)
+                 + " (changes with any change to the rule files)"),
+            ]
         ),
         "",
         "## The controller",
         "",
-        table(
-            ["", ""],
+        fields(
             [
-                ["Controller", c.name],
-                ["Organisation number", c.organisation_number],
-                ["Address", c.address],
-                ["Telephone", c.telephone],
-                ["E-mail", c.email],
-                ["Supervisory authority", f"[{meta.supervisory_authority.name}]({meta.supervisory_authority.url})"],
-                ["Clauses", docs.clause_links(c.clauses)],
-            ],
+                ("Controller", c.name),
+                ("Organisation number", c.organisation_number),
+                ("Address", c.address),
+                ("Telephone", c.telephone),
+                ("E-mail", c.email),
+                ("Supervisory authority", f"[{meta.supervisory_authority.name}]({meta.supervisory_authority.url})"),
+                ("Clauses", docs.clause_links(c.clauses)),
+            ]
         ),
         "",
         "## How to read these pages",
@@ -499,31 +516,31 @@ def _rule_block(docs: Docs, rule: Rule, schema: Mapping[str, Field], titles: Map
     vocab = docs.rules.vocabulary
     condition = render(rule.when, schema, titles)
     verdict = "Forbidden" if rule.effect == "forbid" else "Permitted"
-    plain = f"{verdict} when {condition}"
+    plain = f"**{verdict}** when {condition}"
     if exemptions:
         plain += ", unless " + " or ".join(exemptions)
-    rows: list[list[str]] = [
-        ["Effect", _effect_text(rule)],
-    ]
+    items: list[tuple[str, str]] = []
     if rule.reason:
-        rows.append(["Reason", f"{code(rule.reason)}: {vocab.term('reason_codes', rule.reason).en}"])
+        items.append(("Effect", f"forbid, reason {code(rule.reason)}: {vocab.term('reason_codes', rule.reason).en}"))
+    else:
+        items.append(("Effect", "permit"))
     if rule.obligations:
-        rows.append(["Obligations", "<br>".join(
-            f"{code(o)}: {vocab.term('obligations', o).en}" for o in rule.obligations)])
-    rows.append(["Clauses", docs.clause_links(rule.clauses)])
+        items.append(("Obligations", "; ".join(
+            f"{code(o)} ({vocab.term('obligations', o).en.rstrip('.')})" for o in rule.obligations)))
+    items.append(("Clauses", docs.clause_links(rule.clauses)))
     interps = docs.interpretations_of_rule(rule)
     if interps:
-        rows.append(["Interpretations", ", ".join(docs.interpretation_link(i) for i in interps)])
-    rows.append(["Judged", "per data category" if rule.category_scoped else "for the whole request"])
-    rows.append(["Defined in", code(rule.source.file)])
+        items.append(("Interpretations", ", ".join(docs.interpretation_link(i) for i in interps)))
+    scope = "per data category" if rule.category_scoped else "for the whole request"
+    items.append(("Judged", f"{scope}; defined in {code(rule.source.file)}"))
     return [
         f"### {rule.id}",
         "",
         f"**{sentence(rule.title)}** {sentence(rule.description)}",
         "",
-        f"> {sentence(plain)}",
+        sentence(plain),
         "",
-        table(["", ""], rows),
+        fields(items),
         "",
     ]
 
@@ -646,7 +663,7 @@ def _matrices_page(docs: Docs) -> str:
     kinds = vocab.ids("recipient_kinds")
     purposes = vocab.ids("purposes")
     lines = [
-        GENERATED,
+        FULL_WIDTH + GENERATED,
         "",
         "# Decision matrices",
         "",
@@ -658,19 +675,23 @@ def _matrices_page(docs: Docs) -> str:
         "",
         "Every question asks about one data category, in a context where everything a rule may require of "
         "the recipient or the candidate is in place, so that a refusal shows what the policy itself rules "
-        "out:",
+        "out. The recipient is in Sweden, a client has an active assignment in which the candidate is "
+        "considered, both agreements are signed, a check is required by the process (with a legitimate need "
+        "for a credit check), an authority asks under a Swedish legal obligation, the candidate's consent is "
+        "in force, and aggregated statistics pass the anonymity test. Special-category data are covered by "
+        "explicit consent and relevant; criminal-offence data have no statutory basis, so they are refused "
+        "wherever the rules ask for one.",
+        "",
+        '<details markdown="1">',
+        "<summary>Every fact of the standard context</summary>",
         "",
         *_context_lines(docs),
         "",
-        "So the recipient is in Sweden, a client has an active assignment in which the candidate is "
-        "considered, both agreements are signed, a check is required by the process (with a legitimate need "
-        "for a credit check), an authority asks under a Swedish legal obligation, and aggregated statistics "
-        "pass the anonymity test. Special-category data are covered by explicit consent and relevant; "
-        "criminal-offence data have no statutory basis, so they are refused wherever the rules ask for one.",
+        "</details>",
         "",
         "## How to read a cell",
         "",
-        "- **✓ T07** — allowed for the purpose in that row of the purpose table (P-SYF-T07); "
+        "- **✓ T07** — allowed for the purpose in that row of the purpose table (P-SYF-T07), listed below; "
         "**✓ any** — allowed for every purpose.",
         "- **a reason code** — refused for every purpose; the code is the deciding reason for the purpose that "
         "comes closest to being allowed (the one refused latest in the decision steps). "
@@ -682,10 +703,8 @@ def _matrices_page(docs: Docs) -> str:
              for t in vocab.purposes],
         ),
         "",
-        "Columns are recipient kinds, numbered as follows:",
-        "",
-        table(["Column", "Recipient kind", "Who"],
-              [[f"R{k + 1}", code(kind), vocab.recipient_kind(kind).en] for k, kind in enumerate(kinds)]),
+        "Rows are data categories and columns recipient kinds; both are explained in the "
+        "[vocabulary](vocabulary.md#recipient-kinds).",
         "",
     ]
     for op in vocab.operations:
@@ -693,17 +712,25 @@ def _matrices_page(docs: Docs) -> str:
         lines += [f"## {op.id}", "", sentence(op.description or op.en), ""]
         rows = []
         for category in vocab.ids("data_categories"):
-            row = [code(category)]
+            row = [f"**{wrap(category)}**"]
             for kind in kinds:
                 c = matrix[category, kind]
                 if not c.allowed:
-                    row.append(c.reason or "")
+                    row.append(f'<span class="no">{wrap(c.reason or "")}</span>')
                 elif len(c.allowed_purposes) == len(purposes):
-                    row.append("✓ any")
+                    row.append('<span class="ok">✓ any</span>')
                 else:
-                    row.append("✓ " + ", ".join(purpose_code(rules, p) for p in c.allowed_purposes))
+                    allowed = ", ".join(purpose_code(rules, p) for p in c.allowed_purposes)
+                    row.append(f'<span class="ok">✓ {allowed}</span>')
             rows.append(row)
-        lines += [table(["Data category", *[f"R{k + 1}" for k in range(len(kinds))]], rows), ""]
+        lines += [
+            '<div class="matrix" markdown="1">',
+            "",
+            table(["Data category", *[wrap(kind) for kind in kinds]], rows),
+            "",
+            "</div>",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -787,7 +814,7 @@ def _record_page(docs: Docs) -> str:
         ])
     c = meta.controller
     lines = [
-        GENERATED,
+        FULL_WIDTH + GENERATED,
         "",
         "# Record of processing activities",
         "",
@@ -800,11 +827,15 @@ def _record_page(docs: Docs) -> str:
         f"**Controller:** {c.name} ({c.organisation_number}), {c.address}; {c.email}, {c.telephone}. "
         f"**Policy version:** {meta.version}.",
         "",
+        '<div class="matrix" markdown="1">',
+        "",
         table(
             ["Purpose", "Legal basis (stated)", "Data subjects", "Personal data", "Recipients (operations allowed)",
              "Transfers to third countries", "Retention", "Security measures"],
             rows,
         ),
+        "",
+        "</div>",
         "",
         "Recipients are the kinds that may receive at least one category of personal data for the purpose "
         "when every condition the rules ask of them holds; the [decision matrices](disclosure-matrices.md) "
@@ -1157,7 +1188,7 @@ def write_pages(pages: Mapping[str, str], out: Path) -> list[str]:
             target.write_text(text, encoding="utf-8", newline="\n")
             changed.append(path)
     for stale in sorted(p for p in out.rglob("*.md") if p.relative_to(out).as_posix() not in pages):
-        if stale.read_text(encoding="utf-8").startswith(GENERATED):
+        if is_generated(stale.read_text(encoding="utf-8")):
             stale.unlink()
             changed.append(stale.relative_to(out).as_posix())
     return changed
