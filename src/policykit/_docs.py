@@ -114,7 +114,7 @@ def sentence(text: str) -> str:
     if not text:
         return text
     text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "?", "!", ")")) else text + "."
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def dpv_terms(terms: Sequence[str]) -> str:
@@ -797,20 +797,19 @@ def _record_page(docs: Docs) -> str:
                 vocab.term("legal_bases", b).en for b in purpose.recommended_legal_bases
             ) + f" ({docs.interpretation_link('A-23')})"
         recipients = _recipients_of(docs, activity.purpose)
-        recipient_text = "<br>".join(f"{code(k)} ({', '.join(ops)})" for k, ops in recipients.items()) or "none"
+        recipient_text = "<br>".join(f"{wrap(k)} ({', '.join(ops)})" for k, ops in recipients.items()) or "none"
         permits = _outside_eea_permits(docs, activity.purpose)
         transfers = f"None: every recipient outside the EU/EEA is refused ({docs.clause_link('P-LAG-1')})"
         if permits:
             transfers += ", except under " + ", ".join(docs.rule_link(p) for p in permits)
         rows.append([
-            f"**{purpose.en}**<br>{code(activity.purpose)}, {docs.clause_link(purpose.clause or '')}",
+            f"**{purpose.en}**<br>{wrap(activity.purpose)}, {docs.clause_link(purpose.clause or '')}",
             bases,
             "; ".join(subjects[s].en.split(",")[0].split(" (")[0] for s in activity.data_subjects),
-            ", ".join(code(c) for c in activity.data_categories),
+            ", ".join(wrap(c) for c in activity.data_categories),
             recipient_text,
             transfers,
-            activity.retention + "<br>Modes: " + codes(activity.retention_modes),
-            "[all measures](#security-measures)",
+            activity.retention + "<br>*Modes:* " + ", ".join(wrap(m) for m in activity.retention_modes),
         ])
     c = meta.controller
     lines = [
@@ -822,7 +821,8 @@ def _record_page(docs: Docs) -> str:
         "legal bases and data categories come from the vocabulary; data subjects, retention and security "
         "measures from `rules/processing.yaml`; the **recipients** and the **transfers to third countries** "
         "are computed by asking the engine, in the [standard context](disclosure-matrices.md#the-standard-context), "
-        "which recipient kinds may receive any data category for the purpose, inside and outside the EU/EEA.",
+        "which recipient kinds may receive a category of personal data for the purpose, inside and outside the "
+        "EU/EEA. The [security measures](#security-measures) below protect every activity.",
         "",
         f"**Controller:** {c.name} ({c.organisation_number}), {c.address}; {c.email}, {c.telephone}. "
         f"**Policy version:** {meta.version}.",
@@ -831,7 +831,7 @@ def _record_page(docs: Docs) -> str:
         "",
         table(
             ["Purpose", "Legal basis (stated)", "Data subjects", "Personal data", "Recipients (operations allowed)",
-             "Transfers to third countries", "Retention", "Security measures"],
+             "Transfers to third countries", "Retention"],
             rows,
         ),
         "",

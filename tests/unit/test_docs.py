@@ -181,9 +181,11 @@ def test_matrix_reason_is_from_the_purpose_refused_latest(bundled_policy: policy
 def test_record_recipients_are_computed(pages: dict[str, str]) -> None:
     """The record lists the recruitment client for presenting candidates, and no third-country transfer."""
     record = pages["record-of-processing.md"]
-    row = next(line for line in record.splitlines() if "`present_candidates_to_clients`, [P-SYF-T07]" in line)
-    assert "`recruitment_client` (transfer, disclose, show)" in row
-    assert "`other_third_party`" not in row
+    row = next(line for line in record.splitlines() if "[P-SYF-T07](clauses.md#p-syf-t07) |" in line)
+    row = row.replace("<wbr>", "")
+    assert "present_candidates_to_clients" in row
+    assert "recruitment_client (transfer, disclose, show)" in row
+    assert "other_third_party" not in row
     assert "None: every recipient outside the EU/EEA is refused" in row
 
 
