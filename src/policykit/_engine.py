@@ -50,10 +50,10 @@ from policykit.errors import EngineError
 
 __all__ = ["CompiledRule", "EngineRules"]
 
-_MARKER = "pk_q"
+_MARKER = "q_"
 _SENTINEL = "pk_sentinel"
 _SID = "0"
-_GROUP = "pk_group_"
+_GROUP = "g"
 _counter = itertools.count()
 
 
@@ -68,18 +68,19 @@ class CompiledRule:
     cube: tuple[tuple[str, frozenset[Value]], ...]
 
 
-def _cube_json(cube: Cube, schema: Mapping[str, Field]) -> list[dict[str, Any]]:
+def _cube_json(cube: Cube, schema: Mapping[str, Field], keys: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Engine tests for a cube; ``keys`` gives each field's (short) key in the fact."""
     tests: list[dict[str, Any]] = []
     for name in sorted(cube):
-        field = schema[name]
+        key = keys[name]
         values = sorted(cube[name], key=str)
-        excluded = sorted(set(field.domain) - cube[name], key=str)
+        excluded = sorted(set(schema[name].domain) - cube[name], key=str)
         if len(values) == 1:
-            tests.append({field.key: values[0]})
+            tests.append({key: values[0]})
         elif len(excluded) < len(values):
-            tests.extend({"$neq": {field.key: v}} for v in excluded)
+            tests.extend({"$neq": {key: v}} for v in excluded)
         else:  # the values of one field exclude each other, so this still fires once
-            tests.append({"$or": [{field.key: v} for v in values]})
+            tests.append({"$or": [{key: v} for v in values]})
     return tests
 
 
@@ -118,6 +119,15 @@ def _compile(
     return compiled, list(groups_seen)
 
 
+class _GroupKeys(dict[str, str]):
+    """Field keys, plus the group flags, whose key is their name."""
+
+    def __missing__(self, name: str) -> str:
+        if name.startswith(_GROUP):
+            return name
+        raise KeyError(name)
+
+
 class _FlagSchema(dict[str, Field]):
     """The fact schema plus one boolean flag per category group: does the question name any
     category of the group?"""
@@ -144,11 +154,22 @@ class EngineRules:
         self._schema = _FlagSchema(schema)
         self._categories = tuple(categories)
         self._fields = tuple(f for f in schema.values() if f.name != "category")
+        self.field_names = tuple(f.name for f in self._fields)
+        # short keys keep the fact small: the engine parses and hashes every property of it
+        self._keys = tuple(f"f{i}" for i in range(len(self._fields)))
+        keymap = dict(zip(self.field_names, self._keys, strict=True))
+        # JSON text of every value of every field (domains are finite), and the fact's template
+        self._json_values = tuple({v: json.dumps(v) for v in f.domain} for f in self._fields)
+        self._template = (
+            json.dumps({"sid": _SID, "id": "q", _MARKER: 1})[:-1]
+            + "".join(f', "{key}": %s' for key in self._keys)
+        )
+        self._group_json: dict[tuple[str, ...], str] = {}
         self.rules, self._groups = _compile(conditions, schema, categories)
         self._by_name = {r.name: r for r in self.rules}
         definition: dict[str, Any] = {}
         for priority, rule in enumerate(self.rules):
-            tests = _cube_json(dict(rule.cube), self._schema)
+            tests = _cube_json(dict(rule.cube), self._schema, _GroupKeys(keymap))
             definition[rule.name] = {"all": [{"m": {"$and": [{_MARKER: 1}, *tests]}}], "pri": priority}
         definition[_SENTINEL] = {"all": [{"m": {_MARKER: 1}}], "pri": len(self.rules) + 1}
         self._label = label
@@ -187,23 +208,36 @@ class EngineRules:
 
     def payload(self, facts: Mapping[str, Value], categories: Sequence[str]) -> str:
         """The JSON fact for one question: every field, every category-group flag, and the marker."""
-        fact: dict[str, Any] = {"sid": _SID, "id": "q", _MARKER: 1}
-        for f in self._fields:
-            fact[f.key] = facts[f.name]
-        chosen = frozenset(categories)
-        for i, group in enumerate(self._groups):
-            fact[_GROUP + str(i)] = not chosen.isdisjoint(group)
-        return json.dumps(fact)
+        return self._payload(tuple(facts[name] for name in self.field_names), tuple(categories))
+
+    def _payload(self, values: tuple[Value, ...], categories: tuple[str, ...]) -> str:
+        groups = self._group_json.get(categories)
+        if groups is None:
+            chosen = frozenset(categories)
+            flags = {_GROUP + str(i): not chosen.isdisjoint(g) for i, g in enumerate(self._groups)}
+            groups = json.dumps(flags)[1:-1]
+            if len(self._group_json) < 65_536:
+                self._group_json[categories] = groups
+        try:
+            fact = self._template % tuple([m[v] for m, v in zip(self._json_values, values, strict=True)])
+        except (KeyError, ValueError) as exc:
+            raise EngineError(f"a fact value is outside its field's domain: {exc}") from exc
+        return f"{fact}, {groups}}}" if groups else fact + "}"
 
     def evaluate(self, facts: Mapping[str, Value], categories: Sequence[str]) -> list[CompiledRule]:
         """Ask the engine: the compiled rules that fire for these facts, in priority order."""
-        names = self._fire(self.payload(facts, categories))
+        return self.evaluate_values(tuple(facts[name] for name in self.field_names), tuple(categories))
+
+    def evaluate_values(self, values: tuple[Value, ...], categories: tuple[str, ...]) -> list[CompiledRule]:
+        """As :meth:`evaluate`, with the facts as a tuple in the order of ``field_names``."""
+        names = self._fire(self._payload(values, categories))
         if not names or names[-1] != _SENTINEL:
             raise EngineError(
                 f"durable-rules did not complete the evaluation in {self.name}: fired {names!r}, "
                 f"expected the sentinel rule last"
             )
-        return [self._by_name[n] for n in names[:-1]]
+        by_name = self._by_name
+        return [by_name[n] for n in names[:-1]]
 
     def _fire(self, payload: str) -> list[str]:
         names: list[str] = []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
+import pytest
 from dateutil import tz
 
 import policykit
@@ -68,3 +70,26 @@ def test_policy_reports_its_version_and_name(bundled_policy: policykit.Policy) -
 def test_today_is_a_stockholm_date(bundled_policy: policykit.Policy) -> None:
     """The default as_of is today's date in the policy's time zone."""
     assert bundled_policy.today() == dt.datetime.now(tz.gettz("Europe/Stockholm")).date()
+
+
+def test_a_mutated_request_dict_is_answered_afresh() -> None:
+    """Remembering answers per request never serves a stale answer for a changed mapping."""
+    with policykit.load_policy() as policy:
+        request = copy.deepcopy(next(c["inputs"] for c in load_cases("disclosure") if c["id"] == "D01"))
+        assert policy.decide(request).allowed
+        request["recipient"]["country"] = "US"
+        assert policy.decide(request).reasons == ("OUTSIDE_EU_EEA",)
+
+
+def test_a_remembered_answer_that_depends_on_today_expires_with_the_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request dated by 'today' (no as_of) is re-judged when the day changes."""
+    request = policykit.DisclosureRequest.parse({
+        **next(c["inputs"] for c in load_cases("disclosure") if c["id"] == "D01"),
+        "candidate": {"consent_status": "withdrawn", "consent_withdrawn_on": "2030-01-02"},
+    })
+    with policykit.load_policy() as policy:
+        monkeypatch.setattr(policy, "today", lambda: dt.date(2030, 1, 1))
+        assert policy.decide(request).allowed
+        assert policy.decide(request).allowed  # remembered
+        monkeypatch.setattr(policy, "today", lambda: dt.date(2030, 1, 2))
+        assert policy.decide(request).reasons == ("CONSENT_WITHDRAWN",)
