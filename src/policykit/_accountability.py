@@ -14,7 +14,8 @@ with a file-and-line error like any other rule file.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,10 +23,11 @@ from policykit._vocabulary import Term
 from policykit.errors import RuleSchemaError, UnknownTermError, did_you_mean
 
 if TYPE_CHECKING:
-    from policykit._rules import Parameters, Predicate, Rule, _Loader
+    from policykit._rules import Parameters, Predicate, _Loader
     from policykit._vocabulary import Vocabulary
 
 __all__ = [
+    "CitingRule",
     "DataSubject",
     "Interpretation",
     "ProcessingActivity",
@@ -37,6 +39,22 @@ __all__ = [
 
 INTERPRETATION_ID = re.compile(r"A-\d{2}")
 MENTION = re.compile(r"\bA-\d{2}\b")
+
+
+class CitingRule(Protocol):
+    """What the register needs of a rule of any family: its id, its words and the clauses it cites."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    @property
+    def clauses(self) -> tuple[str, ...]: ...
 
 
 class _Frozen(BaseModel):
@@ -160,7 +178,7 @@ def _one_line(text: str | None) -> str | None:
 
 def load_interpretations(
     loader: _Loader,
-    rules: tuple[Rule, ...],
+    rules: Sequence[CitingRule],
     predicates: dict[str, Predicate],
     parameters: Parameters,
 ) -> tuple[Interpretation, ...]:
@@ -197,7 +215,10 @@ def load_interpretations(
             )
         )
     known = [entry.id for entry in out]
-    cited = [(r.id, f"{r.title} {r.description}", r.source.file, r.source.line) for r in rules]
+    cited: list[tuple[str, str, str | None, int | None]] = []
+    for r in rules:
+        source = getattr(r, "source", None)
+        cited.append((r.id, f"{r.title} {r.description}", getattr(source, "file", None), getattr(source, "line", None)))
     cited += [(f"predicate {p.name}", f"{p.title} {p.description}", p.source.file, p.source.line)
               for p in predicates.values()]
     for what, text, file, line in cited:
@@ -211,7 +232,7 @@ def load_interpretations(
     return tuple(sorted(out, key=lambda x: x.id))
 
 
-def load_processing_record(loader: _Loader, vocab: Vocabulary, rules: tuple[Rule, ...]) -> ProcessingRecord:
+def load_processing_record(loader: _Loader, vocab: Vocabulary, rules: Sequence[CitingRule]) -> ProcessingRecord:
     """Load ``processing.yaml``: one activity for each purpose, every term checked."""
     from policykit._rules import _validate  # noqa: PLC0415 - _rules imports this module
 

@@ -9,9 +9,8 @@ record are computed by asking the engine itself, so the documentation cannot dri
 Output is deterministic: the same rules give byte-identical pages (no timestamps, no set ordering,
 no absolute paths), so a diff of the pages shows exactly what a rule change changed.
 
-Rule families plug in through :data:`FAMILIES`: a :class:`FamilyDocs` names the family (the
-``Rule.family`` of its rules), its page, how to tell whether the loaded rule set has it, and the
-function that writes its page. The clause register, the interpretations and the vocabulary link to
+Rule families plug in through :data:`FAMILIES`: a :class:`FamilyDocs` names the family, lists its
+rules, says whether the loaded rule set has it, and writes its page. The clause register, the interpretations and the vocabulary link to
 a rule through its family's page, so a new family needs nothing but its entry.
 """
 
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from policykit._accountability import CitingRule
 from policykit._conditions import Field, render
 from policykit._dates import add_years_sv
 from policykit._disclosure import DisclosureRequest, normalise
@@ -130,9 +130,10 @@ def dpv_terms(terms: Sequence[str]) -> str:
 class FamilyDocs:
     """How one rule family is documented.
 
-    ``name`` is the ``Rule.family`` of its rules; ``path`` its page; ``present`` tells whether a rule
-    set has the family; ``rules`` lists its rules; ``page`` writes its page (``None`` while the rule
-    set has no such family, which writes a short page saying so).
+    ``name`` names the family; ``path`` is its page; ``present`` tells whether a rule set has the
+    family; ``rules`` lists its rules (any rule with an id, a title, a description and clauses);
+    ``page`` writes its page, and ``extra_pages`` any further pages (the disclosure matrices). While a
+    rule set has no such family, its page says so.
     """
 
     name: str
@@ -140,7 +141,7 @@ class FamilyDocs:
     path: str
     summary: str
     present: Callable[[RuleSet], bool]
-    rules: Callable[[RuleSet], tuple[Rule, ...]]
+    rules: Callable[[RuleSet], Sequence[CitingRule]]
     page: Callable[[Docs], str]
     extra_pages: Callable[[Docs], dict[str, str]] = field(default=lambda docs: {})
 
@@ -155,13 +156,15 @@ class Docs:
 
     # links ---------------------------------------------------------------------------------
     def family_of(self, rule_id: str) -> FamilyDocs:
-        """The family documentation of a rule."""
-        for rule in self.rules.rules:
-            if rule.id == rule_id:
-                for family in FAMILIES:
-                    if family.name == rule.family:
-                        return family
+        """The family documentation of a rule: the family that lists it."""
+        for family in FAMILIES:
+            if any(rule.id == rule_id for rule in family.rules(self.rules)):
+                return family
         raise KeyError(rule_id)
+
+    def every_rule(self) -> list[CitingRule]:
+        """The rules of every family present, family by family."""
+        return [rule for family in FAMILIES if family.present(self.rules) for rule in family.rules(self.rules)]
 
     def rule_link(self, rule_id: str) -> str:
         """A link to a rule on its family's page."""
@@ -191,10 +194,12 @@ class Docs:
         known = {i.id for i in self.rules.interpretations}
         return [m for m in dict.fromkeys(MENTION.findall(text)) if m in known]
 
-    def interpretations_of_rule(self, rule: Rule) -> list[str]:
-        """Interpretations a rule implements: those naming it, and those its text cites."""
+    def interpretations_of_rule(self, rule: CitingRule) -> list[str]:
+        """Interpretations a rule implements: those naming it, those it names (``ambiguities``), and
+        those its text cites."""
         named = [i.id for i in self.rules.interpretations if rule.id in i.rules]
-        return sorted(set(named) | set(self.mentions(f"{rule.title} {rule.description}")))
+        own = [a for a in getattr(rule, "ambiguities", ()) if a in {i.id for i in self.rules.interpretations}]
+        return sorted({*named, *own, *self.mentions(f"{rule.title} {rule.description}")})
 
     # the engine ----------------------------------------------------------------------------
     def decide(self, request: Mapping[str, Any]) -> tuple[bool, str | None, tuple[str, ...], str | None]:
@@ -438,7 +443,7 @@ def _steps_table(docs: Docs) -> str:
 def _clause_register(docs: Docs) -> str:
     rules = docs.rules
     enforcing: dict[str, list[str]] = {}
-    for rule in rules.rules:
+    for rule in docs.every_rule():
         for cid in rule.clauses:
             enforcing.setdefault(cid, []).append(docs.rule_link(rule.id))
     for p in rules.disclosure.predicates.values():
@@ -503,12 +508,6 @@ def _clause_register(docs: Docs) -> str:
 
 # ------------------------------------------------------------------------------------------------
 # the disclosure family
-
-
-def _effect_text(rule: Rule) -> str:
-    if rule.effect == "forbid":
-        return f"**forbid**, reason {code(rule.reason or '')}"
-    return "**permit**"
 
 
 def _rule_block(docs: Docs, rule: Rule, schema: Mapping[str, Field], titles: Mapping[str, str],
@@ -871,8 +870,8 @@ def _record_page(docs: Docs) -> str:
 def _interpretations_page(docs: Docs) -> str:
     rules = docs.rules
     cited_by: dict[str, list[str]] = {}
-    for rule in rules.rules:
-        for aid in docs.mentions(f"{rule.title} {rule.description}"):
+    for rule in docs.every_rule():
+        for aid in docs.interpretations_of_rule(rule):
             cited_by.setdefault(aid, []).append(rule.id)
     summary = []
     blocks: list[str] = []
@@ -936,10 +935,11 @@ def _vocabulary_page(docs: Docs) -> str:
     vocab = rules.vocabulary
     by_reason: dict[str, list[str]] = {}
     by_obligation: dict[str, list[str]] = {}
-    for rule in rules.rules:
-        if rule.reason:
-            by_reason.setdefault(rule.reason, []).append(rule.id)
-        for o in rule.obligations:
+    for rule in docs.every_rule():
+        reason = getattr(rule, "reason", None)
+        if reason:
+            by_reason.setdefault(reason, []).append(rule.id)
+        for o in getattr(rule, "obligations", ()):
             by_obligation.setdefault(o, []).append(rule.id)
 
     def clause_of(t: Any) -> str:
