@@ -10,8 +10,9 @@ Output is deterministic: the same rules give byte-identical pages (no timestamps
 no absolute paths), so a diff of the pages shows exactly what a rule change changed.
 
 Rule families plug in through :data:`FAMILIES`: a :class:`FamilyDocs` names the family, lists its
-rules, says whether the loaded rule set has it, and writes its page. The clause register, the interpretations and the vocabulary link to
-a rule through its family's page, so a new family needs nothing but its entry.
+rules, says whether the loaded rule set has it, and writes its page. The clause register, the
+interpretations and the vocabulary link to a rule through its family's page, so a new family needs
+nothing but its entry.
 """
 
 from __future__ import annotations
