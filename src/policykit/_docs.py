@@ -886,7 +886,7 @@ def _interpretations_page(docs: Docs) -> str:
         if entry.parameters:
             carried.append("parameters " + codes(entry.parameters))
         summary.append([docs.interpretation_link(entry.id), entry.title, docs.clause_links(entry.clauses),
-                        ", ".join(docs.rule_link(r) for r in implementing) or "–"])
+                        ", ".join(docs.rule_link(r) for r in implementing) or "no rule yet (see the entry)"])
         blocks += [
             f'<a id="{anchor(entry.id)}"></a>',
             "",
@@ -905,7 +905,7 @@ def _interpretations_page(docs: Docs) -> str:
             blocks += [f"**Implemented by** {'; '.join(carried)}.", ""]
         if entry.note:
             blocks += [f"**{'Note' if carried else 'Carried by'}.** {sentence(entry.note)}", ""]
-    resolved = sum(1 for row in summary if row[3] != "–")
+    resolved = sum(1 for row in summary if not row[3].startswith("no rule"))
     lines = [
         GENERATED,
         "",
