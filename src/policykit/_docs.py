@@ -951,7 +951,7 @@ def _vocabulary_page(docs: Docs) -> str:
 
     bases = {b.id: b for b in vocab.legal_bases}
     lines = [
-        GENERATED,
+        FULL_WIDTH + GENERATED,
         "",
         "# Vocabulary",
         "",
@@ -973,6 +973,8 @@ def _vocabulary_page(docs: Docs) -> str:
         "erased on anonymisation; *free text* cannot be de-identified; *evidence* is kept during the evidence "
         "window.",
         "",
+        '<div class="matrix" markdown="1">',
+        "",
         table(["Id", "Svenska", "English", "Identifiability", "Art. 9", "Art. 10", "Portability",
                "Identifying / free text / evidence", "DPV", "Clause"],
               [[code(t.id), t.sv or "–", t.en, t.identifiability, t.art9, t.art10,
@@ -980,6 +982,8 @@ def _vocabulary_page(docs: Docs) -> str:
                 " / ".join("yes" if x else "no" for x in (t.identifying, t.free_text, t.evidence)),
                 dpv_terms(t.dpv), clause_of(t)]
                for t in vocab.data_categories]),
+        "",
+        "</div>",
         "",
         "## Legal bases",
         "",
