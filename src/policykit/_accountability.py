@@ -218,7 +218,8 @@ def load_interpretations(
     cited: list[tuple[str, str, str | None, int | None]] = []
     for r in rules:
         source = getattr(r, "source", None)
-        cited.append((r.id, f"{r.title} {r.description}", getattr(source, "file", None), getattr(source, "line", None)))
+        text = " ".join((r.title, r.description, *getattr(r, "ambiguities", ())))
+        cited.append((r.id, text, getattr(source, "file", None), getattr(source, "line", None)))
     cited += [(f"predicate {p.name}", f"{p.title} {p.description}", p.source.file, p.source.line)
               for p in predicates.values()]
     for what, text, file, line in cited:

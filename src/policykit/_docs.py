@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policykit._accountability import CitingRule
-from policykit._conditions import Field, render
+from policykit._conditions import FALSE, Condition, Field, partial, render
 from policykit._dates import add_years_sv
 from policykit._disclosure import DisclosureRequest, normalise
 
 if TYPE_CHECKING:
     from policykit._policy import Policy
+    from policykit._retention_rules import RetentionRule
     from policykit._rules import Rule, RuleSet
 
 __all__ = [
@@ -185,10 +186,10 @@ class Docs:
         """A link to an entry of the register of interpretations."""
         return f"[{interpretation_id}](interpretations.md#{anchor(interpretation_id)})"
 
-    @staticmethod
-    def predicate_link(name: str) -> str:
-        """A link to a disclosure predicate."""
-        return f"[{code(name)}](disclosure.md#{anchor(name)})"
+    def predicate_link(self, name: str) -> str:
+        """A link to a predicate on its family's page."""
+        page = "retention.md" if name in self.rules.retention.predicates else "disclosure.md"
+        return f"[{code(name)}]({page}#{anchor(name)})"
 
     def mentions(self, text: str) -> list[str]:
         """The interpretation ids a text cites, in order, that the register holds."""
@@ -447,7 +448,7 @@ def _clause_register(docs: Docs) -> str:
     for rule in docs.every_rule():
         for cid in rule.clauses:
             enforcing.setdefault(cid, []).append(docs.rule_link(rule.id))
-    for p in rules.disclosure.predicates.values():
+    for p in (*rules.disclosure.predicates.values(), *rules.retention.predicates.values()):
         for cid in p.clauses:
             enforcing.setdefault(cid, []).append("predicate " + docs.predicate_link(p.name))
     defining: dict[str, list[str]] = {}
@@ -1080,31 +1081,220 @@ def _pending_family_page(title: str, what: str, clause_ids: Sequence[str], vocab
     return page
 
 
+def requires(cond: Condition, fact: str, value: bool) -> bool:
+    """Whether a condition can hold only when ``fact`` has ``value``."""
+    return partial(cond, {fact: not value}) == FALSE
+
+
+RETENTION_EXAMPLES = (
+    # latest application, withdrawal (model.md §8.2, the worked examples)
+    ("2023-12-31", "2024-04-02"),
+    ("2024-02-29", "2024-06-01"),
+    ("2023-03-01", "2023-10-10"),
+    ("2020-01-10", "2024-03-05"),
+    ("2024-02-29", None),
+)
+
+
+def _retention_diagram(docs: Docs) -> list[str]:
+    """A Mermaid state diagram of the retention modes, read off the mode rules.
+
+    A mode rule that needs consent to have ended starts from the mode of the rule that needs it not to
+    have ended (the active record); one that needs a dispute resolved after the window starts from the
+    mode of the rule that needs a dispute pending; any other starts the diagram. A rule that sets
+    ``anonymise_on`` or a ``deadline`` leads on to anonymisation."""
+    r = docs.rules.retention
+    modes = [x for x in r.rules if x.decides == "mode"]
+
+    def mode_where(fact: str, value: bool, also: tuple[str, bool] | None = None) -> str | None:
+        for x in modes:
+            if requires(x.when, fact, value) and (also is None or requires(x.when, *also)):
+                return x.mode
+        return None
+
+    active = mode_where("triggered", False, ("has_applications", True))
+    held = mode_where("dispute_pending", True, ("triggered", True))
+    lines = ["```mermaid", "stateDiagram-v2", "    direction LR"]
+    states = list(dict.fromkeys(x.mode for x in modes if x.mode))
+    for state in states:
+        lines.append(f"    state \"{state}\" as {state}")
+    lines.append('    state "anonymised (P-RET-4)" as anonymised')
+    for x in modes:
+        source = "[*]"
+        if requires(x.when, "triggered", True) and x.mode != active:
+            source = active or "[*]"
+            if requires(x.when, "dispute_resolved_after_window", True) and held:
+                source = held
+        if source != x.mode:
+            lines.append(f"    {source} --> {x.mode} : {x.id}")
+    for x in modes:
+        if x.anonymise_on is not None and x.mode == "bookkeeping":
+            lines.append(f"    {x.mode} --> [*] : records erased on anonymise_on")
+        elif x.anonymise_on is not None:
+            lines.append(f"    {x.mode} --> anonymised : on anonymise_on")
+    if active and any(x.id for x in r.rules if requires(x.when, "superseded_trigger", True)):
+        fresh = next(x.id for x in r.rules if requires(x.when, "superseded_trigger", True))
+        for state in states:
+            if state in (m.mode for m in modes if requires(m.when, "triggered", True)) and state != active:
+                lines.append(f"    {state} --> {active} : new application ({fresh})")
+    lines.append("```")
+    return list(dict.fromkeys(lines))
+
+
 def _date_rules(docs: Docs) -> list[str]:
-    """The statutory date arithmetic the retention rules use, computed by policykit's own functions."""
-    examples = [dt.date(2024, 2, 29), dt.date(2024, 2, 28), dt.date(2023, 3, 1), dt.date(2023, 12, 31)]
+    """The statutory date arithmetic, and the worked examples answered by ``policy.retention()``."""
+    r = docs.rules.retention
+    params = docs.rules.parameters
     rows = []
-    for day in examples:
+    for latest, withdrawn in RETENTION_EXAMPLES:
+        facts: dict[str, Any] = {"applications": [latest], "as_of": withdrawn or latest}
+        if withdrawn:
+            facts["consent_withdrawn_on"] = withdrawn
+        v = docs.policy.retention(facts)
+        rows.append([latest, withdrawn or "–", code(v.retention_mode),
+                     str(v.retain_until or "–"), str(v.anonymise_on or "–"), str(v.deadline or "–")])
+    arithmetic = []
+    for day in (dt.date(2024, 2, 29), dt.date(2024, 2, 28), dt.date(2023, 3, 1)):
         until = add_years_sv(day, 2)
-        rows.append([day.isoformat(), until.isoformat(), (until + dt.timedelta(days=1)).isoformat(),
-                     (day + dt.timedelta(days=730)).isoformat()])
+        arithmetic.append([day.isoformat(), until.isoformat(), (day + dt.timedelta(days=730)).isoformat()])
     return [
         "## Date rules",
         "",
-        f"Periods of years and months are counted the Swedish statutory way (Lag 1930:173, 1 §; "
-        f"{docs.interpretation_link('A-05')}): the same day number in the end month, or the last day of that "
-        "month where the day does not exist. `retain_until` is the last day the data must still exist; "
-        "`anonymise_on` is the next day (\"Därefter\", P-RET-4). Application timestamps become calendar "
-        f"dates in {docs.rules.parameters.timezone} ({docs.interpretation_link('A-27')}).",
+        f"The evidence window ends on **{r.evidence_window.describe(params)}** (`retain_until`, the last day "
+        "the data must still exist); anonymisation follows the next day (`anonymise_on`, \"Därefter\", "
+        f"{docs.clause_link('P-RET-4')}). Periods of years and months are counted the Swedish statutory way "
+        f"(Lag 1930:173, 1 §; {docs.interpretation_link('A-05')}): the same day number in the end month, or "
+        "the last day of that month where the day does not exist. Timestamps become calendar dates in "
+        f"{params.timezone} ({docs.interpretation_link('A-27')}); the window runs from "
+        f"{code(params.retention_anchor)} ({docs.interpretation_link('A-04')}).",
         "",
-        "Computed with `policykit`'s date arithmetic:",
+        "**The leap day.** An application on 2024-02-29 is kept until **2026-02-28** (there is no "
+        "29 February 2026) and anonymised on **2026-03-01**. Counting 730 days instead would end a day "
+        "early from 2023-03-01:",
         "",
-        table(["Latest application", "+ 2 years (retain_until)", "anonymise_on", "730 days would give"], rows),
+        table(["Latest application", "+ 2 years", "730 days would give"], arithmetic),
         "",
-        "The leap day: 2024-02-29 + 2 years is **2026-02-28** (there is no 29 February 2026), so the data are "
-        "anonymised on **2026-03-01**. From 2023-03-01, counting 730 days would wrongly end a day early.",
+        "The worked examples of the policy model, answered by `policy.retention()` on the day of the "
+        "withdrawal:",
+        "",
+        table(["Latest application", "Consent withdrawn", "Mode", "retain_until", "anonymise_on", "deadline"],
+              rows),
         "",
     ]
+
+
+def _retention_rule_block(docs: Docs, rule: RetentionRule) -> list[str]:
+    r = docs.rules.retention
+    params = docs.rules.parameters
+    titles = {n: p.title for n, p in r.predicates.items()}
+    items: list[tuple[str, str]] = [("Decides", code(rule.decides))]
+    if rule.mode:
+        items.append(("Mode", f"{code(rule.mode)}: {docs.rules.vocabulary.term('retention_modes', rule.mode).en}"))
+    for label, spec in (("Retain until", rule.retain_until), ("Anonymise on", rule.anonymise_on),
+                        ("Deadline", rule.deadline), ("Review on", rule.review_on), ("Erase on", rule.erase_on)):
+        if spec is not None:
+            items.append((label, spec.describe(params)))
+    if rule.legal_hold:
+        items.append(("Legal hold", "nothing may be anonymised while it lasts"))
+    if rule.permitted_purposes is not None:
+        items.append(("Permitted purposes", codes(rule.permitted_purposes)))
+    if rule.erase_now.all:
+        items.append(("Erased at once", codes(rule.erase_now.all)))
+    items.append(("Clauses", docs.clause_links(rule.clauses)))
+    interps = docs.interpretations_of_rule(rule)
+    if interps:
+        items.append(("Interpretations", ", ".join(docs.interpretation_link(i) for i in interps)))
+    items.append(("Defined in", code(rule.source.file)))
+    return [
+        f"### {rule.id}",
+        "",
+        f"**{sentence(rule.title)}** {sentence(rule.description)}",
+        "",
+        sentence(f"**Applies** when {render(rule.when, r.facts, titles)}"),
+        "",
+        fields(items),
+        "",
+    ]
+
+
+TRACKS = (
+    ("mode", "The record's mode", "Exactly one of these applies to every combination of facts."),
+    ("bookkeeping", "Accounting records", "Runs beside the record's mode (Bokföringslagen 7 kap. 2 §)."),
+    ("special_category", "Special-category data held with explicit consent", ""),
+    ("special_category_without_consent", "Special-category data held without explicit consent", ""),
+    ("note", "Notes", "What a verdict must also say; a note may set a legal hold."),
+)
+
+
+def _retention_page(docs: Docs) -> str:
+    rules = docs.rules
+    r = rules.retention
+    vocab = rules.vocabulary
+    titles = {n: p.title for n, p in r.predicates.items()}
+    modes = [x for x in r.rules if x.decides == "mode"]
+    trigger_rows = []
+    for mode in vocab.retention_modes:
+        entering = [x for x in modes if x.mode == mode.id]
+        trigger_rows.append([
+            code(mode.id), mode.en,
+            "<br>".join(f"{docs.rule_link(x.id)}: {render(x.when, r.facts, titles)}" for x in entering) or "–",
+        ])
+    lines = [
+        GENERATED,
+        "",
+        "# Retention rules",
+        "",
+        f"When must a candidate's record be anonymised? `policy.retention(facts)` answers from the {len(r.rules)} "
+        "rules below. The candidate's dates are first reduced to yes/no facts (the latest application, the "
+        "first withdrawal, objection or erasure request after it, disputes, accounting records); the engine "
+        "then fires the rules that hold, each deciding one track, and the dates the rules name are computed "
+        "with the Swedish statutory arithmetic. The [guide to retention](../retention.md) shows how to ask.",
+        "",
+        "## Modes and their triggers",
+        "",
+        table(["Mode", "Meaning", "Entered by"], trigger_rows),
+        "",
+        "## State diagram",
+        "",
+        "Read off the mode rules: a rule that needs consent to have ended leads from the active record, one "
+        "that needs a dispute resolved leads from the legal hold, and a mode with an `anonymise_on` date leads "
+        "on to anonymisation. Without a network connection the diagram shows as its source text; the table "
+        "above says the same.",
+        "",
+        *_retention_diagram(docs),
+        "",
+        *_date_rules(docs),
+        "## Rules",
+        "",
+    ]
+    for track, title, text in TRACKS:
+        track_rules = [x for x in r.rules if x.decides == track]
+        if not track_rules:
+            continue
+        lines += [f"## {title}", "", *([text, ""] if text else [])]
+        for rule in track_rules:
+            lines += _retention_rule_block(docs, rule)
+    lines += ["## Predicates", ""]
+    for p in r.predicates.values():
+        lines += [
+            f"### {p.name}",
+            "",
+            f"**{sentence(p.title)}** {sentence(p.description)}",
+            "",
+            f"Holds when {render(p.condition, r.facts, titles)}.",
+            "",
+            f"Clauses: {docs.clause_links(p.clauses)}.",
+            "",
+        ]
+    lines += [
+        "## Facts",
+        "",
+        "The yes/no facts the retention rules are written over; a candidate's dates are reduced to them first.",
+        "",
+        table(["Fact", "Meaning"], [[code(f.name), _field_meaning(f)] for f in r.facts.values()]),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1138,13 +1328,10 @@ FAMILIES: tuple[FamilyDocs, ...] = (
         name="retention",
         title="Retention rules",
         path="retention.md",
-        summary="How long data are kept: the retention modes, their triggers and the date rules.",
-        present=_absent,
-        rules=_none,
-        page=_pending_family_page(
-            "Retention rules", "retention", ["P-RET-1", "P-RET-2", "P-RET-3", "P-RET-4"], "retention_modes",
-            _date_rules,
-        ),
+        summary="How long data are kept: the modes and their triggers, a state diagram, the date rules.",
+        present=lambda rules: True,
+        rules=lambda rules: rules.retention.rules,
+        page=_retention_page,
     ),
     FamilyDocs(
         name="requests",
