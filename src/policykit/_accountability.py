@@ -102,7 +102,6 @@ class ProcessingActivity(_Frozen):
     data_subjects: tuple[str, ...]
     data_categories: tuple[str, ...]
     retention: str
-    retention_modes: tuple[str, ...]
 
 
 class ProcessingRecord(_Frozen):
@@ -159,7 +158,6 @@ class _RawActivity(_Raw):
     data_subjects: list[str]
     data_categories: list[str]
     retention: str
-    retention_modes: list[str]
 
 
 class _RawProcessingFile(_Raw):
@@ -252,7 +250,6 @@ def load_processing_record(loader: _Loader, vocab: Vocabulary, rules: Sequence[C
     subjects = [s.id for s in raw.data_subjects]
     purposes = vocab.ids("purposes")
     categories = vocab.ids("data_categories")
-    modes = vocab.ids("retention_modes")
     for i, a in enumerate(raw.activities):
         path: tuple[str | int, ...] = ("activities", i)
         loader.check_term(a.purpose, purposes, "a purpose", name, (*path, "purpose"))
@@ -261,8 +258,6 @@ def load_processing_record(loader: _Loader, vocab: Vocabulary, rules: Sequence[C
                               (*path, "data_subjects", j))
         for j, c in enumerate(a.data_categories):
             loader.check_term(c, categories, "a data category", name, (*path, "data_categories", j))
-        for j, mode in enumerate(a.retention_modes):
-            loader.check_term(mode, modes, "a retention mode", name, (*path, "retention_modes", j))
     missing = [p for p in purposes if p not in {a.purpose for a in raw.activities}]
     if missing:
         raise RuleSchemaError(
@@ -281,7 +276,6 @@ def load_processing_record(loader: _Loader, vocab: Vocabulary, rules: Sequence[C
                     ProcessingActivity(
                         purpose=a.purpose, data_subjects=tuple(a.data_subjects),
                         data_categories=tuple(a.data_categories), retention=" ".join(a.retention.split()),
-                        retention_modes=tuple(a.retention_modes),
                     )
                     for a in raw.activities
                 ),

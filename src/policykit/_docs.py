@@ -778,6 +778,16 @@ def _outside_eea_permits(docs: Docs, purpose: str) -> list[str]:
     return sorted(permits, key=order.index)
 
 
+def _modes_permitting(docs: Docs, purpose: str) -> list[str]:
+    """The retention modes in which the retention rules still permit a purpose."""
+    modes: dict[str, None] = {}
+    for rule in docs.rules.retention.rules:
+        if rule.decides == "mode" and rule.mode and purpose in (rule.permitted_purposes or ()):
+            modes[rule.mode] = None
+    order = docs.rules.vocabulary.ids("retention_modes")
+    return sorted(modes, key=order.index)
+
+
 def _record_page(docs: Docs) -> str:
     rules = docs.rules
     vocab = rules.vocabulary
@@ -810,7 +820,8 @@ def _record_page(docs: Docs) -> str:
             ", ".join(wrap(c) for c in activity.data_categories),
             recipient_text,
             transfers,
-            activity.retention + "<br>*Modes:* " + ", ".join(wrap(m) for m in activity.retention_modes),
+            activity.retention + "<br>*Used in modes:* " + (", ".join(
+                wrap(m) for m in _modes_permitting(docs, activity.purpose)) or "none"),
         ])
     c = meta.controller
     lines = [
@@ -820,7 +831,8 @@ def _record_page(docs: Docs) -> str:
         "",
         "The record GDPR Art. 30(1) asks of a controller, one row per purpose of the policy. The purposes, "
         "legal bases and data categories come from the vocabulary; data subjects, retention and security "
-        "measures from `rules/processing.yaml`; the **recipients** and the **transfers to third countries** "
+        "measures from `rules/processing.yaml`; the modes in which a purpose may still use the data from the "
+        "[retention rules](retention.md); the **recipients** and the **transfers to third countries** "
         "are computed by asking the engine, in the [standard context](disclosure-matrices.md#the-standard-context), "
         "which recipient kinds may receive a category of personal data for the purpose, inside and outside the "
         "EU/EEA. The [security measures](#security-measures) below protect every activity.",

@@ -37,7 +37,7 @@ def test_bundled_record_has_one_activity_per_purpose() -> None:
     """Every purpose of the vocabulary has an activity, in vocabulary order."""
     rules = policykit.load_rules()
     assert [a.purpose for a in rules.processing.activities] == list(rules.vocabulary.ids("purposes"))
-    assert rules.processing.activity("bookkeeping").retention_modes == ("bookkeeping",)
+    assert rules.processing.activity("bookkeeping").data_categories == ("name", "bookkeeping_record")
 
 
 def test_unknown_rule_in_an_interpretation_names_file_line_and_nearest(rules_copy: Path) -> None:
@@ -90,16 +90,16 @@ def test_a_rule_citing_an_unknown_interpretation(rules_copy: Path) -> None:
 
 
 def test_processing_record_terms_are_checked(rules_copy: Path) -> None:
-    """Categories, data subjects, retention modes and enforcing rules of the record must exist."""
+    """Categories, data subjects and enforcing rules of the record must exist."""
     path = rules_copy / "processing.yaml"
     edit(path, "data_categories: [aggregated_statistics]", "data_categories: [aggregate_statistics]")
     with pytest.raises(UnknownTermError, match="did you mean 'aggregated_statistics'"):
         policykit.load_rules(rules_copy)
     edit(path, "data_categories: [aggregate_statistics]", "data_categories: [aggregated_statistics]")
-    edit(path, "retention_modes: [bookkeeping]", "retention_modes: [book_keeping]")
-    with pytest.raises(UnknownTermError, match="a retention mode"):
+    edit(path, "data_subjects: [candidate, referee]", "data_subjects: [candidate, referees]")
+    with pytest.raises(UnknownTermError, match="did you mean 'referee'"):
         policykit.load_rules(rules_copy)
-    edit(path, "retention_modes: [book_keeping]", "retention_modes: [bookkeeping]")
+    edit(path, "data_subjects: [candidate, referees]", "data_subjects: [candidate, referee]")
     edit(path, "rules: [D7-MISSING-AGREEMENTS]", "rules: [D7-MISSING-AGREEMENT]")
     with pytest.raises(UnknownTermError, match="did you mean 'D7-MISSING-AGREEMENTS'"):
         policykit.load_rules(rules_copy)
