@@ -74,7 +74,7 @@ def test_every_rule_appears_on_its_family_page(bundled_policy: policykit.Policy,
             for clause in rule.clauses:
                 assert f"[{clause}](clauses.md#{anchor(clause)})" in section, rule.id
     every = {r.id for f in FAMILIES if f.present(rules) for r in f.rules(rules)}
-    assert every == {r.id for r in rules.rules}
+    assert {r.id for r in rules.rules} <= every
 
 
 def test_disclosure_rules_appear_with_their_parts(bundled_policy: policykit.Policy, pages: dict[str, str]) -> None:
