@@ -8,7 +8,7 @@ name their rules after policykit's:
   the forbid rules that fired in policykit; for an allow, the satisfied permits, exactly policykit's
   fired permits.
 * Casbin reports the row that decided: for a deny, the first deny row matched, which must be
-  policykit's deciding rule (rows follow the order of disclosure.yaml); for an allow, an allow row
+  policykit's deciding rule (rows follow policykit's rule order); for an allow, an allow row
   whose rule fired in policykit.
 
 The precomputed table of the dict-lookup floor is built from the same answers.
