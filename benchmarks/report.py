@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import Stats
 
-__all__ = ["Row", "Target", "judge", "render"]
+__all__ = ["README_END", "README_START", "Row", "Target", "judge", "render", "update_readme"]
+
+README_START = "<!-- benchmark table: start (written by python benchmarks/run.py --update-readme) -->"
+README_END = "<!-- benchmark table: end -->"
 
 
 @dataclass
@@ -102,15 +106,15 @@ def _ratio(value: float | None) -> str:
     return f"{value:.2f}×" if value < 10 else f"{value:,.0f}×"
 
 
-def render(results: dict[str, Any], rows: list[Row]) -> str:
-    """The Markdown report: where it ran, what was checked, and the table."""
+def render(results: dict[str, Any], rows: list[Row], *, title: bool = True) -> str:
+    """The Markdown report: where it ran, what was checked, and the table (``title=False``: without
+    the heading, for the README)."""
     m = results["machine"]
     eq = results["equivalence"]
     load = ", ".join(f"{x:.2f}" for x in m["load_average"] or [])
     quick = " (QUICK RUN: a check of the harness, not for publication)" if results["quick"] else ""
     lines = [
-        f"# policykit side-by-side benchmark{quick}",
-        "",
+        *([f"# policykit side-by-side benchmark{quick}", ""] if title else []),
         f"- machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), load average {load} at the start",
         f"- {m['python']} on {m['platform']}; {m['date']}; commit {m['commit']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v),
@@ -144,3 +148,13 @@ def render(results: dict[str, Any], rows: list[Row]) -> str:
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, text: str) -> None:
+    """Replace what stands between the README's benchmark markers with ``text``."""
+    content = readme.read_text(encoding="utf-8")
+    start, end = content.find(README_START), content.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{readme} has no benchmark markers ({README_START} ... {README_END})")
+    head = content[: start + len(README_START)]
+    readme.write_text(f"{head}\n{text.strip()}\n{content[end:]}", encoding="utf-8")

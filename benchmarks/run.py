@@ -39,7 +39,7 @@ if __package__ in (None, ""):  # run as a file: make the repository's benchmarks
 import policykit  # noqa: E402
 from benchmarks import equivalence, retention  # noqa: E402
 from benchmarks.measure import Stats, machine_info, stats, throughput  # noqa: E402
-from benchmarks.report import Row, judge, render  # noqa: E402
+from benchmarks.report import Row, judge, render, update_readme  # noqa: E402
 from benchmarks.workload import SHAPE, Question, sample, to_mapping, to_typed, workload  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latest.json"
@@ -273,9 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-time", type=float, help="seconds per repetition")
     parser.add_argument("--memory-decisions", type=int, help="decisions in the memory stream")
     parser.add_argument("--retention-stream", type=int, help="candidates in the retention stream")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="also write the table into README.md's Performance section (not with --quick)")
     parser.add_argument("--skip", action="append", default=[], choices=["loading", "memory", "retention"],
                         help="leave out a part (repeatable)")
     args = parser.parse_args(argv)
+    if args.update_readme and args.quick:
+        parser.error("--update-readme publishes the table: run the full benchmark, without --quick")
     settings = Settings.of(args)
 
     machine = machine_info()
@@ -317,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     out.with_suffix(".md").write_text(text, encoding="utf-8")
     _log(f"wrote {out} and {out.with_suffix('.md')}")
+    if args.update_readme:
+        update_readme(ROOT / "README.md", render(results, rows, title=False))
+        _log(f"wrote the table into {ROOT / 'README.md'}")
     return 0
 
 

@@ -3,6 +3,7 @@ disclosure rules and the check that they agree with policykit, the timing helper
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from benchmarks import equivalence, workload
 from benchmarks.engines import CasbinDisclosure, CedarDisclosure
 from benchmarks.measure import Stats, throughput
 from benchmarks.memory import probe
-from benchmarks.report import Row, judge, render
+from benchmarks.report import README_END, README_START, Row, judge, render, update_readme
+from benchmarks.run import main
 from benchmarks.workload import Question
 
 POLICIES = Path(__file__).resolve().parents[2] / "benchmarks" / "policies"
@@ -236,3 +238,46 @@ def test_the_table_shows_every_row_with_its_verdict() -> None:
     assert "| policykit_warm_typed | 600,000 | decisions/s |" in text
     assert "≥ 500,000/s · ≥ 10× cedarpy | PASS · PASS |" in text
     assert "| database sweep | — |" in text and "slot: another issue" in text
+
+
+def test_update_readme_rewrites_only_what_stands_between_the_markers(tmp_path: Path) -> None:
+    """The README's table is replaced; the text around the markers is kept."""
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\nafter\n", encoding="utf-8")
+    update_readme(readme, "| new | table |\n")
+    assert readme.read_text(encoding="utf-8") == f"intro\n{README_START}\n| new | table |\n{README_END}\nafter\n"
+    with pytest.raises(ValueError, match="no benchmark markers"):
+        update_readme(_without_markers(tmp_path), "x")
+
+
+def _without_markers(tmp_path: Path) -> Path:
+    path = tmp_path / "plain.md"
+    path.write_text("no markers here\n", encoding="utf-8")
+    return path
+
+
+def test_the_project_readme_has_a_place_for_the_table() -> None:
+    """`run.py --update-readme` can find the Performance section's markers."""
+    text = (POLICIES.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert text.index(README_START) < text.index(README_END)
+    assert "python benchmarks/run.py" in text
+
+
+@pytest.mark.slow
+def test_a_short_run_writes_the_table_and_the_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command end to end, with the shortest settings: equivalence, timings, table, JSON."""
+    pytest.importorskip("cedarpy")
+    pytest.importorskip("casbin")
+    out = tmp_path / "results" / "run.json"
+    status = main(["--quick", "--repeats", "1", "--min-time", "0.01", "--skip", "loading", "--skip", "memory",
+                   "--skip", "retention", "--out", str(out)])
+    assert status == 0
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["quick"] is True and results["equivalence"]["disagreements"] == 0
+    assert results["workload"] == {**results["workload"], "questions": 48_000, "allowed": 1_044}
+    ids = [m["id"] for m in results["measurements"]]
+    assert ids[:4] == ["policykit_warm_typed", "policykit_warm_mapping", "policykit_warm_many", "policykit_cold_typed"]
+    assert {"cedarpy", "cedarpy_batch", "pycasbin", "dict_floor", "db_sweep"} <= set(ids)
+    table = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert table in capsys.readouterr().out
+    assert "QUICK RUN" in table and "| policykit decide(), warm, typed DisclosureRequest |" in table
