@@ -3,13 +3,25 @@
 >>> import policykit
 >>> policy = policykit.load_policy()
 >>> policy.decide({...}).explain()     # doctest: +SKIP
+>>> policy.retention({"applications": ["2023-12-31"], "consent_withdrawn_on": "2024-04-02"}).anonymise_on
+datetime.date(2026, 1, 1)
 
 See ``docs/`` for the tutorial, the how-to pages and the generated auditor pages.
 """
 
+from policykit._anonymise import AnonymisationReport, Anonymised, FieldAction
 from policykit._disclosure import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
 from policykit._policy import Policy, load_policy
 from policykit._records import Category, check_model
+from policykit._retention import (
+    BookkeepingRecord,
+    BookkeepingStatus,
+    Dispute,
+    RetentionFacts,
+    RetentionVerdict,
+    SpecialCategoryItem,
+    SpecialCategoryStatus,
+)
 from policykit._rules import Clause, Rule, RuleSet, bundled_rules_dir, load_rules
 from policykit._vocabulary import (
     DataCategory,
@@ -26,6 +38,7 @@ from policykit._vocabulary import (
 from policykit.errors import (
     DefinitionError,
     EngineError,
+    InvalidDateError,
     PolicyKitError,
     QueryError,
 )
@@ -33,6 +46,10 @@ from policykit.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnonymisationReport",
+    "Anonymised",
+    "BookkeepingRecord",
+    "BookkeepingStatus",
     "CandidateStatus",
     "Category",
     "Clause",
@@ -40,7 +57,10 @@ __all__ = [
     "Decision",
     "DefinitionError",
     "DisclosureRequest",
+    "Dispute",
     "EngineError",
+    "FieldAction",
+    "InvalidDateError",
     "LegalBasis",
     "Obligation",
     "Operation",
@@ -53,9 +73,13 @@ __all__ = [
     "Recipient",
     "RecipientKind",
     "RequestOutcome",
+    "RetentionFacts",
     "RetentionMode",
+    "RetentionVerdict",
     "Rule",
     "RuleSet",
+    "SpecialCategoryItem",
+    "SpecialCategoryStatus",
     "Vocabulary",
     "__version__",
     "bundled_rules_dir",

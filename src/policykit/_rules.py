@@ -13,7 +13,7 @@ evaluator, the documentation generator and the analysis tools. No reader parses 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -71,7 +71,12 @@ __all__ = [
     "load_rules",
 ]
 
-RULE_FILES = ("policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml")
+RULE_FILES = (
+    "policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml", "retention.yaml",
+)
+
+
+RetentionAnchor = Literal["latest_application", "latest_application_or_process_closed"]
 
 
 class _Frozen(BaseModel):
@@ -128,10 +133,18 @@ class PolicyMeta(_Frozen):
 
 
 class Parameters(_Frozen):
-    """Numbers and settings the rules depend on."""
+    """Numbers and settings the rules depend on.
+
+    ``retention_anchor`` is where the evidence window starts: ``latest_application`` (the policy's
+    text, P-RET-3) or ``latest_application_or_process_closed`` (the later of the latest application
+    and the process-closed date, model.md A-04). ``review_interval_months`` is how long after the
+    latest activity an active candidate's relevance is reviewed (A-33).
+    """
 
     aggregate_min_cell: int = Field(ge=5)
     timezone: str
+    retention_anchor: RetentionAnchor = "latest_application"
+    review_interval_months: int = Field(default=24, ge=1, le=120)
 
     @field_validator("timezone")
     @classmethod
@@ -236,6 +249,7 @@ class RuleSet(_Frozen):
     sections: tuple[ClauseSection, ...]
     clauses: tuple[Clause, ...]
     disclosure: DisclosureRules
+    retention: RetentionRules
 
     @property
     def version(self) -> str:
@@ -250,9 +264,9 @@ class RuleSet(_Frozen):
         raise KeyError(clause_id)
 
     @property
-    def rules(self) -> tuple[Rule, ...]:
-        """Every rule of every family."""
-        return self.disclosure.rules
+    def rules(self) -> tuple[Rule | RetentionRule, ...]:
+        """Every rule of every family: the disclosure rules, then the retention rules."""
+        return (*self.disclosure.rules, *self.retention.rules)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -287,6 +301,8 @@ class _RawMeta(_Raw):
 class _RawParameters(_Raw):
     aggregate_min_cell: int
     timezone: str
+    retention_anchor: str = "latest_application"
+    review_interval_months: int = 24
 
 
 class _RawPolicyFile(_Raw):
@@ -613,7 +629,8 @@ class _Loader:
             err = exc.errors()[0]
             field = str(err["loc"][0])
             raise RuleSchemaError(
-                f"at 'parameters.{field}': {_pydantic_message(err)}",
+                f"at 'parameters.{field}': {_pydantic_message(err)}"
+                + did_you_mean(str(err.get("input")), _PARAMETER_CHOICES.get(field, ())),
                 file=name,
                 line=self.line(name, ("parameters", field)),
             ) from None
@@ -710,13 +727,13 @@ class _Loader:
             rules=tuple(rules),
         )
 
-    def coverage(self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule],
-                 predicates: Mapping[str, Predicate]) -> None:
+    def coverage(self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule | RetentionRule],
+                 predicates: Iterable[Predicate]) -> None:
         by_rules: dict[str, list[str]] = {}
         for r in rules:
             for c in r.clauses:
                 by_rules.setdefault(c, []).append(r.id)
-        for p in predicates.values():
+        for p in predicates:
             for c in p.clauses:
                 by_rules.setdefault(c, []).append(f"predicate {p.name}")
         by_vocab: set[str] = set()
@@ -755,7 +772,11 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
     meta, params = loader.meta()
     vocab = loader.vocabulary()
     disclosure = loader.disclosure(vocab)
-    loader.coverage(clauses, vocab, disclosure.rules, disclosure.predicates)
+    retention = load_retention(loader, vocab, params)
+    loader.coverage(
+        clauses, vocab, [*disclosure.rules, *retention.rules],
+        [*disclosure.predicates.values(), *retention.predicates.values()],
+    )
     return RuleSet(
         directory=path,
         fingerprint=loader.fingerprint,
@@ -765,4 +786,15 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
         sections=sections,
         clauses=clauses,
         disclosure=disclosure,
+        retention=retention,
     )
+
+
+_PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
+    "retention_anchor": ("latest_application", "latest_application_or_process_closed"),
+}
+
+# The retention family's loader reuses this module's helpers, so it is imported once they exist.
+from policykit._retention_rules import RetentionRule, RetentionRules, load_retention  # noqa: E402
+
+RuleSet.model_rebuild()
