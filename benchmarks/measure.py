@@ -13,6 +13,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -21,15 +22,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 __all__ = [
+    "ROOT",
     "Stats",
     "machine_info",
     "peak_rss_mb",
     "rss_mb",
+    "run_python",
     "stats",
     "throughput",
 ]
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,18 @@ def throughput(
     return stats(rates)
 
 
+def run_python(args: list[str], timeout: float) -> str:
+    """Run this Python in a fresh process at the repository's root; its last line of output."""
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": path},
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"python {' '.join(args)} failed with status {done.returncode}:\n{done.stderr}")
+    return done.stdout.strip().splitlines()[-1]
+
+
 def _status_kb(field: str) -> float | None:
     try:
         with open("/proc/self/status", encoding="ascii") as status:
@@ -134,9 +150,8 @@ def _package(name: str) -> str | None:
 
 
 def _git(*args: str) -> str | None:
-    root = Path(__file__).resolve().parent.parent
     try:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10)
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()

@@ -67,7 +67,8 @@ def judge(rows: list[Row]) -> None:
                     row.ratios[key] = row.stats.median / base
 
     def stream_of_a_million(row: Row, m: float) -> bool | None:
-        if row.extra.get("retention_stream", {}).get("candidates", 0) < 1_000_000:
+        details = row.extra.get("retention_stream") or row.extra.get("retention_cli") or {}
+        if details.get("candidates", 0) < 1_000_000:
             return None  # a shorter stream (a quick run) says nothing about this target
         return m < 30
 
@@ -86,6 +87,8 @@ def judge(rows: list[Row]) -> None:
         "retention_warm": [("≥ 50,000/s", lambda _, m: m >= 50_000)],
         "retention_stream": [("< 30 s for 1,000,000", stream_of_a_million)],
         "retention_stream_memory": [("flat (≤ 20 MiB)", lambda _, m: m <= 20)],
+        "retention_cli": [("< 30 s for 1,000,000", stream_of_a_million)],
+        "retention_cli_memory": [("flat (≤ 20 MiB)", lambda _, m: m <= 20)],
     }
     for row in rows:
         for text, ok in targets.get(row.id, []):

@@ -18,8 +18,6 @@ import datetime as dt
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -27,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import policykit
-from benchmarks.measure import Stats, peak_rss_mb, rss_mb, throughput
+from benchmarks.measure import Stats, peak_rss_mb, rss_mb, run_python, throughput
 from benchmarks.report import Row
 
 __all__ = ["available", "candidates", "measure", "stream"]
 
 AS_OF = dt.date(2026, 6, 1)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def candidates(n: int, seed: int = 2022) -> Iterator[dict[str, Any]]:
@@ -67,54 +64,85 @@ def available() -> bool:
     return hasattr(policykit.Policy, "retention")
 
 
+_CLI_PROBE = """
+import json, sys, time
+from benchmarks.measure import peak_rss_mb
+from policykit.cli import main
+start = time.perf_counter()
+main(args=sys.argv[1:], standalone_mode=False)
+print(json.dumps({"seconds": time.perf_counter() - start, "peak_rss_mb": peak_rss_mb()}))
+"""
+
+
+def _write_lines(path: Path, n: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for facts in candidates(n, seed=99):
+            out.write(json.dumps(facts) + "\n")
+
+
+def _one(value: float) -> Stats:
+    return Stats(value, value, value, (value,))
+
+
 def measure(
     repeats: int, min_time: float, n_candidates: int, n_stream: int, *, log: Callable[[str], None]
 ) -> list[Row]:
     """The retention rows of the table (slots until ``retention()`` exists)."""
     labels = {
-        "retention_cold": "policykit retention(), cold (engine every time), per candidate",
-        "retention_warm": "policykit retention(), warm, per candidate",
-        "retention_stream": f"policykit retention(), {n_stream:,} candidates streamed from JSON lines",
-        "retention_stream_memory": "memory growth over the retention stream",
+        "retention_cold": ("policykit retention(), cold (engine every time), per candidate", "candidates/s"),
+        "retention_warm": ("policykit retention(), warm, per candidate", "candidates/s"),
+        "retention_stream": (f"policykit retention(), {n_stream:,} candidates streamed from JSON lines", "s"),
+        "retention_stream_memory": ("memory growth over that stream", "MiB"),
+        "retention_cli": (f"policykit retention FILE.jsonl (command line), {n_stream:,} candidates", "s"),
+        "retention_cli_memory": ("peak memory of that command above a 10,000-line run", "MiB"),
     }
-    units = {"retention_cold": "candidates/s", "retention_warm": "candidates/s",
-             "retention_stream": "s", "retention_stream_memory": "MiB"}
     if not available():
-        return [Row(k, v, units[k], pending="slot: retention() is not on main yet") for k, v in labels.items()]
+        pending = "slot: retention() is not on main yet"
+        return [Row(key, label, unit, pending=pending) for key, (label, unit) in labels.items()]
+
+    def row(key: str, value: Stats, **kw: Any) -> Row:
+        label, unit = labels[key]
+        return Row(key, label, unit, value, **kw)
+
     data = list(candidates(n_candidates))
     rows = []
     with policykit.load_policy(memo_size=0) as cold, policykit.load_policy() as warm:
         for key, policy in (("retention_cold", cold), ("retention_warm", warm)):
-            log(f"timing: {labels[key]} ...")
+            log(f"timing: {labels[key][0]} ...")
             ask = policy.retention
 
             def loop(chunk: list[Any], ask: Any = ask) -> None:
                 for facts in chunk:
                     ask(facts)
 
-            rows.append(Row(key, labels[key], units[key],
-                             throughput(loop, data, repeats=repeats, min_time=min_time)))
-    log(f"retention stream: writing {n_stream:,} candidates and reading them back in a fresh process ...")
+            rows.append(row(key, throughput(loop, data, repeats=repeats, min_time=min_time)))
+
     with tempfile.TemporaryDirectory(prefix="policykit-bench-") as tmp:
-        path = Path(tmp) / "candidates.jsonl"
-        with path.open("w", encoding="utf-8") as out:
-            for facts in candidates(n_stream, seed=99):
-                out.write(json.dumps(facts) + "\n")
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.retention", str(path)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600, check=True,
-        )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    seconds, growth = result["seconds"], result["growth_mb"]
-    rows.append(Row("retention_stream", labels["retention_stream"], "s",
-                     Stats(seconds, seconds, seconds, (seconds,)), extra={"retention_stream": result},
-                     note=f"{result['candidates'] / seconds:,.0f} candidates/s; RSS "
-                          f"{result['rss_at_checkpoint_mb']:.0f} → {result['rss_at_end_mb']:.0f} MiB, "
-                          f"peak {result['peak_rss_mb']:.0f} MiB"))
-    rows.append(Row("retention_stream_memory",
-                     f"memory growth from {result['checkpoint']:,} to {result['candidates']:,} streamed candidates",
-                     "MiB", Stats(growth, growth, growth, (growth,))))
+        full, short = Path(tmp) / "candidates.jsonl", Path(tmp) / "first-10000.jsonl"
+        log(f"retention stream: writing {n_stream:,} candidates as JSON lines ...")
+        _write_lines(full, n_stream)
+        _write_lines(short, min(10_000, n_stream))
+        log("retention stream: json.loads and retention() per line, in a fresh process ...")
+        api = json.loads(run_python(["-m", "benchmarks.retention", str(full)], timeout=3600))
+        log("retention stream: the policykit retention command, in fresh processes ...")
+        cli = {
+            name: json.loads(run_python(["-c", _CLI_PROBE, "retention", str(path), "--output", os.devnull],
+                                        timeout=3600))
+            for name, path in (("full", full), ("first_10000", short))
+        }
+    seconds = api["seconds"]
+    rows.append(row("retention_stream", _one(seconds), extra={"retention_stream": api},
+                    note=f"{api['candidates'] / seconds:,.0f} candidates/s through the API in a fresh process; RSS "
+                         f"{api['rss_at_checkpoint_mb']:.0f} → {api['rss_at_end_mb']:.0f} MiB, "
+                         f"peak {api['peak_rss_mb']:.0f} MiB"))
+    rows.append(row("retention_stream_memory", _one(api["growth_mb"])))
+    cli_seconds = cli["full"]["seconds"]
+    rows.append(row("retention_cli", _one(cli_seconds), extra={"retention_cli": {**cli, "candidates": n_stream}},
+                    note=f"{n_stream / cli_seconds:,.0f} candidates/s, loading the policy and writing a JSON "
+                         f"verdict per line included; peak RSS {cli['first_10000']['peak_rss_mb']:.0f} MiB for "
+                         f"10,000 lines, {cli['full']['peak_rss_mb']:.0f} MiB for {n_stream:,}"))
+    rows.append(row("retention_cli_memory",
+                    _one(cli["full"]["peak_rss_mb"] - cli["first_10000"]["peak_rss_mb"])))
     return rows
 
 

@@ -24,7 +24,6 @@ import argparse
 import gc
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -32,15 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a file: make the repository's benchmarks package importable
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import policykit  # noqa: E402
-from benchmarks import equivalence, retention  # noqa: E402
-from benchmarks.measure import Stats, machine_info, stats, throughput  # noqa: E402
-from benchmarks.report import Row, judge, render, update_readme  # noqa: E402
-from benchmarks.workload import SHAPE, Question, sample, to_mapping, to_typed, workload  # noqa: E402
+import policykit
+from benchmarks import equivalence, retention
+from benchmarks.measure import ROOT, Stats, machine_info, run_python, stats, throughput
+from benchmarks.report import Row, judge, render, update_readme
+from benchmarks.workload import SHAPE, Question, sample, to_mapping, to_typed, workload
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latest.json"
 
@@ -81,18 +79,6 @@ class Settings:
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _python(args: list[str], timeout: float) -> str:
-    """Run this Python in a fresh process at the repository root; its last line of output."""
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    done = subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env={**os.environ, "PYTHONPATH": path},
-        capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout.strip().splitlines()[-1]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -223,7 +209,7 @@ print(json.dumps({"import": t1 - t0, "load": t2 - t1}))
 def measure_loading(settings: Settings) -> list[Row]:
     """``load_policy()``: the first load in a fresh process, and loading again in this one."""
     _log(f"timing: load_policy() in {settings.load_runs} fresh processes ...")
-    fresh = [json.loads(_python(["-c", _LOAD_PROBE], timeout=120)) for _ in range(settings.load_runs)]
+    fresh = [json.loads(run_python(["-c", _LOAD_PROBE], timeout=120)) for _ in range(settings.load_runs)]
     again = []
     for _ in range(settings.load_runs):
         gc.collect()
@@ -243,7 +229,7 @@ def measure_loading(settings: Settings) -> list[Row]:
 def measure_memory(settings: Settings) -> list[Row]:
     """Resident memory after the first decisions and after the whole stream (``memory.py``)."""
     _log(f"memory: {settings.memory_total:,} decisions in a fresh process ...")
-    result = json.loads(_python(
+    result = json.loads(run_python(
         ["-m", "benchmarks.memory", "--total", str(settings.memory_total),
          "--checkpoint", str(settings.memory_checkpoint)],
         timeout=3600,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import policykit
-from benchmarks import equivalence, workload
+from benchmarks import equivalence, retention, workload
 from benchmarks.engines import CasbinDisclosure, CedarDisclosure
 from benchmarks.measure import Stats, throughput
 from benchmarks.memory import probe
@@ -281,3 +281,33 @@ def test_a_short_run_writes_the_table_and_the_results(tmp_path: Path, capsys: py
     table = out.with_suffix(".md").read_text(encoding="utf-8")
     assert table in capsys.readouterr().out
     assert "QUICK RUN" in table and "| policykit decide(), warm, typed DisclosureRequest |" in table
+
+
+# ---- retention ---------------------------------------------------------------------------------------
+
+
+def test_generated_candidates_are_valid_retention_facts_of_every_kind(bundled_policy: policykit.Policy) -> None:
+    """Every generated candidate is answered, and the candidates reach several retention modes."""
+    modes = {bundled_policy.retention(facts).retention_mode for facts in retention.candidates(400)}
+    assert {"indefinite_while_relevant", "evidence_window", "anonymise_now", "legal_hold"} <= modes
+    assert list(retention.candidates(5, seed=1)) == list(retention.candidates(5, seed=1))
+
+
+def test_the_retention_stream_answers_every_line(tmp_path: Path) -> None:
+    """Streaming a JSON-lines file asks retention() once per line and samples the RSS."""
+    path = tmp_path / "candidates.jsonl"
+    path.write_text("".join(json.dumps(f) + "\n" for f in retention.candidates(50)), encoding="utf-8")
+    result = retention.stream(path, checkpoint=20)
+    assert result["candidates"] == 50
+    assert [n for n, _ in result["rss_samples_mb"]] == [20, 50]
+
+
+def test_retention_rows_are_slots_until_the_policy_has_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without Policy.retention() the table keeps a marked slot for each retention figure."""
+    monkeypatch.setattr(retention, "available", lambda: False)
+    rows = retention.measure(1, 0.01, 10, 10, log=lambda _: None)
+    assert [r.id for r in rows] == [
+        "retention_cold", "retention_warm", "retention_stream", "retention_stream_memory",
+        "retention_cli", "retention_cli_memory",
+    ]
+    assert all(r.stats is None and r.pending for r in rows)
