@@ -1,5 +1,5 @@
 """The benchmark harness (benchmarks/): its workload, the Cedar and Casbin re-expressions of the
-disclosure rules and the check that they agree with policykit, the timing helpers and the table."""
+disclosure rules and the check that they agree with policykit, the timing functions and the table."""
 
 from __future__ import annotations
 
