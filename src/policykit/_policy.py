@@ -24,6 +24,7 @@ from policykit._disclosure import (
     normalise,
 )
 from policykit._engine import EngineRules
+from policykit._requests import DataSubjectRequest, RequestHandler, RequestResponse
 from policykit._rules import RuleSet, load_rules
 
 __all__ = ["Policy", "load_policy"]
@@ -60,6 +61,7 @@ class Policy:
         self._memo_lock = threading.Lock()
         self._memo_hits = 0
         self._memo_misses = 0
+        self._requests = RequestHandler(self)
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -85,6 +87,7 @@ class Policy:
         """Delete this policy's engine rulesets. Questions asked afterwards raise ``EngineError``
         unless the memo already holds the answer."""
         self._disclosure_engine.close()
+        self._requests.close()
 
     def today(self) -> dt.date:
         """Today's date in the policy's time zone (the default ``as_of``)."""
@@ -109,6 +112,15 @@ class Policy:
         else:
             self._memo_hits += 1
         return Decision(outcome, req, self)
+
+    def handle_request(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
+        """Answer a candidate's data-subject request: access, erasure, restriction, portability (also by
+        direct transmission), objection or rectification. Returns an explained ``RequestResponse``.
+
+        ``request`` is a :class:`DataSubjectRequest` or a mapping shaped like the ``inputs`` of a
+        data-subject-request case. Malformed requests raise a :class:`~policykit.errors.QueryError`.
+        """
+        return self._requests.handle(request)
 
     def evaluate_facts(self, facts: Mapping[str, Any], categories: tuple[str, ...]) -> Outcome:
         """Ask the engine directly, bypassing the memo: the outcome for normalised facts (keyed by

@@ -13,10 +13,10 @@ evaluator, the documentation generator and the analysis tools. No reader parses 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -57,6 +57,9 @@ from policykit.errors import (
     did_you_mean,
 )
 
+if TYPE_CHECKING:
+    from policykit._request_rules import RequestRule, RequestRules
+
 __all__ = [
     "Clause",
     "ClauseSection",
@@ -73,7 +76,9 @@ __all__ = [
     "load_rules",
 ]
 
-RULE_FILES = ("policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml")
+RULE_FILES = (
+    "policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml", "requests.yaml",
+)
 
 
 class _Frozen(BaseModel):
@@ -134,6 +139,7 @@ class Parameters(_Frozen):
 
     aggregate_min_cell: int = Field(ge=5)
     timezone: str
+    access_further_copy_fee: int = Field(default=0, ge=0)
 
     @field_validator("timezone")
     @classmethod
@@ -238,6 +244,7 @@ class RuleSet(_Frozen):
     sections: tuple[ClauseSection, ...]
     clauses: tuple[Clause, ...]
     disclosure: DisclosureRules
+    requests: RequestRules
 
     @property
     def version(self) -> str:
@@ -289,6 +296,7 @@ class _RawMeta(_Raw):
 class _RawParameters(_Raw):
     aggregate_min_cell: int
     timezone: str
+    access_further_copy_fee: int = 0
 
 
 class _RawPolicyFile(_Raw):
@@ -707,13 +715,13 @@ class _Loader:
             rules=tuple(rules),
         )
 
-    def coverage(self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule],
-                 predicates: Mapping[str, Predicate]) -> None:
+    def coverage(self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule | RequestRule],
+                 predicates: Iterable[Predicate]) -> None:
         by_rules: dict[str, list[str]] = {}
         for r in rules:
             for c in r.clauses:
                 by_rules.setdefault(c, []).append(r.id)
-        for p in predicates.values():
+        for p in predicates:
             for c in p.clauses:
                 by_rules.setdefault(c, []).append(f"predicate {p.name}")
         by_vocab: set[str] = set()
@@ -752,7 +760,14 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
     meta, params = loader.meta()
     vocab = loader.vocabulary()
     disclosure = loader.disclosure(vocab)
-    loader.coverage(clauses, vocab, disclosure.rules, disclosure.predicates)
+    # the request family's loader reuses this module's helpers, so it imports this module
+    from policykit._request_rules import load_requests  # noqa: PLC0415
+
+    requests = load_requests(loader, vocab)
+    loader.coverage(
+        clauses, vocab, [*disclosure.rules, *requests.rules],
+        [*disclosure.predicates.values(), *requests.predicates.values()],
+    )
     return RuleSet(
         directory=path,
         fingerprint=loader.fingerprint,
@@ -762,4 +777,6 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
         sections=sections,
         clauses=clauses,
         disclosure=disclosure,
+        requests=requests,
     )
+
