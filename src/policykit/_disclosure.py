@@ -163,8 +163,8 @@ class Outcome:
     """What the rules say for one set of normalised facts; shared by every request with those facts."""
 
     __slots__ = (
-        "allowed", "by_category", "category_reasons", "clauses", "deciding_rule", "obligations",
-        "reasons", "rule_ids",
+        "allowed", "by_category", "category_reasons", "category_rules", "clauses", "deciding_rule",
+        "obligations", "reasons", "rule_ids",
     )
 
     def __init__(
@@ -178,6 +178,7 @@ class Outcome:
         rule_ids: tuple[str, ...],
         clauses: tuple[str, ...],
         deciding_rule: str | None,
+        category_rules: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.allowed = allowed
         self.reasons = reasons
@@ -187,6 +188,7 @@ class Outcome:
         self.rule_ids = rule_ids
         self.clauses = clauses
         self.deciding_rule = deciding_rule
+        self.category_rules = category_rules if category_rules is not None else dict.fromkeys(by_category, ())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
@@ -220,7 +222,9 @@ def combine(
     by_category = {c: not forbids[c] and bool(permits[c]) for c in categories}
     allowed = all(by_category.values())
     category_reasons: dict[str, tuple[str, ...]] = {}
+    category_rules: dict[str, tuple[str, ...]] = {}
     for c in categories:
+        category_rules[c] = tuple(dict.fromkeys(rules[i].id for i in sorted(forbids[c])))
         rs = [rules[i].reason or "" for i in sorted(forbids[c])]
         if not forbids[c] and not permits[c]:
             rs.append("NO_APPLICABLE_PERMIT")
@@ -256,6 +260,7 @@ def combine(
         rule_ids=tuple(rules[i].id for i in ordered),
         clauses=tuple(dict.fromkeys(clauses)),
         deciding_rule=deciding.id if deciding is not None else None,
+        category_rules=category_rules,
     )
 
 
@@ -303,6 +308,12 @@ class Decision:
     def category_reasons(self) -> Mapping[str, tuple[str, ...]]:
         """For each requested category, the reasons it may not go (empty when it may)."""
         return self._outcome.category_reasons
+
+    @property
+    def category_rules(self) -> Mapping[str, tuple[str, ...]]:
+        """For each requested category, the forbid rules that keep it back (empty when it may go, or
+        when no rule permits it at all)."""
+        return self._outcome.category_rules
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dateutil import tz
+from pydantic import BaseModel
 
 from policykit._disclosure import (
     Decision,
@@ -24,6 +25,8 @@ from policykit._disclosure import (
     normalise,
 )
 from policykit._engine import EngineRules
+from policykit._export import export_record
+from policykit._redact import Redaction, redact_record
 from policykit._requests import DataSubjectRequest, RequestHandler, RequestResponse
 from policykit._rules import RuleSet, load_rules
 
@@ -121,6 +124,20 @@ class Policy:
         data-subject-request case. Malformed requests raise a :class:`~policykit.errors.QueryError`.
         """
         return self._requests.handle(request)
+
+    def redact(self, record: BaseModel, request: DisclosureRequest | Mapping[str, Any]) -> Redaction:
+        """Cut a record (an instance of a model annotated with ``policykit.Category``) down to the
+        fields whose categories may go under ``request``: a disclosure request giving the recipient,
+        purpose, operation and context (its ``data_categories``, if any, are replaced by the
+        categories the record holds). Returns a :class:`Redaction` with the copy, the ``Decision``
+        behind it and every withheld field with its reason and clauses."""
+        return redact_record(self, record, request)
+
+    def export(self, record: BaseModel, kind: str = "access", *, as_of: dt.date | None = None) -> dict[str, Any]:
+        """A JSON-ready export of a record for an access request (``kind="access"``: every field,
+        with the Art. 15(1) information) or a portability request (``kind="portability"``: only the
+        data the candidate provided on consent or contract)."""
+        return export_record(self, record, kind, as_of=as_of)
 
     def evaluate_facts(self, facts: Mapping[str, Any], categories: tuple[str, ...]) -> Outcome:
         """Ask the engine directly, bypassing the memo: the outcome for normalised facts (keyed by
