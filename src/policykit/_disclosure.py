@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from policykit._explain import explain_decision
+from policykit._facts import UNLISTED_PURPOSE
 from policykit.errors import (
     RequestValidationError,
     UnknownRequestTermError,
@@ -35,6 +36,7 @@ __all__ = [
     "CandidateStatus",
     "Decision",
     "DisclosureRequest",
+    "Normaliser",
     "Outcome",
     "Recipient",
     "parse_date",
@@ -366,20 +368,125 @@ class Decision:
 # normalisation
 
 
+class Normaliser:
+    """Checks a request's terms against one rule set's vocabulary and reduces it to facts.
+
+    Built once per policy: the vocabulary tables it needs are computed up front, so a question costs
+    a few set lookups. ``normalise(request, today)`` returns the facts in schema order (without
+    ``category``) and the requested categories in vocabulary order: together, the memo key.
+    """
+
+    def __init__(self, rules: RuleSet) -> None:
+        vocab = rules.vocabulary
+        self.fact_names = tuple(name for name in rules.disclosure.facts if name != "category")
+        if self.fact_names != _FACT_ORDER:
+            raise AssertionError(  # pragma: no cover - a schema change must update _FACT_ORDER
+                f"the disclosure fact schema changed: {self.fact_names} != {_FACT_ORDER}"
+            )
+        self.operations = frozenset(vocab.ids("operations"))
+        self.categories = vocab.ids("data_categories")
+        self.category_set = frozenset(self.categories)
+        self.kinds = frozenset(vocab.ids("recipient_kinds"))
+        self.purposes = frozenset(vocab.ids("purposes")) | frozenset(vocab.ids("out_of_policy_purposes"))
+        aliases = vocab.country_aliases
+        self.eea: dict[str, bool] = {c.code: c.in_eea for c in vocab.countries}
+        self.eea.update({alias: self.eea[code] for alias, code in aliases.items()})
+        self.context_ok = frozenset(vocab.referee_identification_context)
+        self.min_cell = rules.parameters.aggregate_min_cell
+        self._order = {c: i for i, c in enumerate(self.categories)}
+        self._vocab = vocab
+
+    def check(self, request: DisclosureRequest) -> None:
+        """Refuse unknown terms with a "did you mean"."""
+        vocab = self._vocab
+        if request.operation not in self.operations:
+            _check(request.operation, vocab.ids("operations"), "an operation", "operation")
+        for i, c in enumerate(request.data_categories):
+            if c not in self.category_set:
+                _check(c, self.categories, "a data category", f"data_categories[{i}]")
+        if request.recipient.kind not in self.kinds:
+            _check(request.recipient.kind, vocab.ids("recipient_kinds"), "a recipient kind", "recipient.kind")
+        if request.recipient.country.strip().upper() not in self.eea:
+            raise UnknownRequestTermError(
+                f"recipient.country: expected an ISO 3166-1 alpha-2 code such as SE, got "
+                f"{request.recipient.country!r}"
+                + did_you_mean(request.recipient.country.upper(), [c.code for c in vocab.countries])
+            )
+
+    def dated(self, request: DisclosureRequest) -> bool:
+        """Whether the facts depend on the date of the question (``as_of`` left to default to today)."""
+        c = request.candidate
+        return request.as_of is None and (
+            c.consent_withdrawn_on is not None or c.objection_received_on is not None
+        )
+
+    def normalise(self, request: DisclosureRequest, today: dt.date) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+        """The memo key of a checked request: its facts and its categories."""
+        r = request.recipient
+        c = request.candidate
+        as_of = request.as_of or today
+        operation = request.operation
+        if r.receives_copy and operation in ("show", "disclose"):
+            operation = "transfer"
+        purpose = request.purpose if request.purpose in self.purposes else UNLISTED_PURPOSE
+        jurisdiction = (r.legal_obligation_jurisdiction or "").strip().upper()
+        jur = "none" if not jurisdiction else jurisdiction if jurisdiction in ("SE", "EU") else "other"
+        withdrawn = _effective(
+            c.consent_status == "withdrawn" or c.consent_withdrawn_on is not None,
+            c.consent_withdrawn_on, as_of, c.latest_application,
+        )
+        objected = _effective(
+            c.objection_in_writing or c.objection_received_on is not None,
+            c.objection_received_on, as_of, c.latest_application,
+        )
+        context_ok = self.context_ok
+        # the order of _FACT_ORDER
+        key = (
+            operation,
+            purpose,
+            r.kind,
+            self.eea.get(r.country.strip().upper(), False),
+            r.subprocessors_in_eea,
+            r.active_assignment,
+            r.confidentiality_undertaking,
+            r.data_agreement_signed,
+            r.relevant_to_candidate_competence,
+            r.specific_process_requirement,
+            r.legitimate_need_kul,
+            r.legal_obligation,
+            jur,
+            request.contains_special_category,
+            request.contains_criminal_data,
+            request.art10_statutory_basis,
+            request.identifiable,
+            request.min_cell_size is not None and request.min_cell_size >= self.min_cell,
+            any(x not in context_ok for x in request.disclosed_context),
+            withdrawn,
+            objected,
+            c.explicit_consent_special_category,
+            c.special_category_relevant,
+            c.anonymised,
+        )
+        order = self._order
+        categories = tuple(sorted(set(request.data_categories), key=order.__getitem__))
+        return key, categories
+
+
+_FACT_ORDER = (
+    "operation", "purpose", "recipient.kind", "recipient.in_eea", "recipient.subprocessors_in_eea",
+    "recipient.active_assignment", "recipient.confidentiality_undertaking", "recipient.data_agreement_signed",
+    "recipient.relevant_to_candidate_competence", "recipient.specific_process_requirement",
+    "recipient.legitimate_need_kul", "recipient.legal_obligation", "recipient.legal_obligation_jurisdiction",
+    "data.contains_special_category", "data.contains_criminal_data", "data.art10_statutory_basis",
+    "data.identifiable", "data.min_cell_size_met", "data.context_beyond_identification",
+    "candidate.consent_withdrawn", "candidate.objected", "candidate.explicit_consent_special_category",
+    "candidate.special_category_relevant", "candidate.anonymised",
+)
+
+
 def check_terms(request: DisclosureRequest, rules: RuleSet) -> None:
     """Check every vocabulary term of a request; unknown ones raise with a "did you mean"."""
-    vocab = rules.vocabulary
-    _check(request.operation, vocab.ids("operations"), "an operation", "operation")
-    cats = vocab.ids("data_categories")
-    for i, c in enumerate(request.data_categories):
-        _check(c, cats, "a data category", f"data_categories[{i}]")
-    _check(request.recipient.kind, vocab.ids("recipient_kinds"), "a recipient kind", "recipient.kind")
-    if vocab.country(request.recipient.country) is None:
-        raise UnknownRequestTermError(
-            f"recipient.country: expected an ISO 3166-1 alpha-2 code such as SE, got "
-            f"{request.recipient.country!r}"
-            + did_you_mean(request.recipient.country.upper(), [c.code for c in vocab.countries])
-        )
+    Normaliser(rules).check(request)
 
 
 def _effective(
@@ -401,58 +508,4 @@ def normalise(
 ) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     """Reduce a checked request to its facts (in schema order, without ``category``) and its
     categories (in vocabulary order)."""
-    vocab = rules.vocabulary
-    r = request.recipient
-    c = request.candidate
-    as_of = request.as_of or today
-    operation = request.operation
-    receives_copy = r.receives_copy
-    if receives_copy and operation in ("show", "disclose"):
-        operation = "transfer"
-    purpose = request.purpose
-    if purpose not in vocab.ids("purposes") and purpose not in vocab.ids("out_of_policy_purposes"):
-        purpose = "unlisted"
-    country = vocab.country(r.country)
-    jurisdiction = (r.legal_obligation_jurisdiction or "").strip().upper()
-    jur = "none" if not jurisdiction else jurisdiction if jurisdiction in ("SE", "EU") else "other"
-    withdrawn = _effective(
-        c.consent_status == "withdrawn" or c.consent_withdrawn_on is not None,
-        c.consent_withdrawn_on, as_of, c.latest_application,
-    )
-    objected = _effective(
-        c.objection_in_writing or c.objection_received_on is not None,
-        c.objection_received_on, as_of, c.latest_application,
-    )
-    context_ok = set(vocab.referee_identification_context)
-    min_cell = rules.parameters.aggregate_min_cell
-    values = {
-        "operation": operation,
-        "purpose": purpose,
-        "recipient.kind": r.kind,
-        "recipient.in_eea": bool(country and country.in_eea),
-        "recipient.subprocessors_in_eea": r.subprocessors_in_eea,
-        "recipient.active_assignment": r.active_assignment,
-        "recipient.confidentiality_undertaking": r.confidentiality_undertaking,
-        "recipient.data_agreement_signed": r.data_agreement_signed,
-        "recipient.relevant_to_candidate_competence": r.relevant_to_candidate_competence,
-        "recipient.specific_process_requirement": r.specific_process_requirement,
-        "recipient.legitimate_need_kul": r.legitimate_need_kul,
-        "recipient.legal_obligation": r.legal_obligation,
-        "recipient.legal_obligation_jurisdiction": jur,
-        "data.contains_special_category": request.contains_special_category,
-        "data.contains_criminal_data": request.contains_criminal_data,
-        "data.art10_statutory_basis": request.art10_statutory_basis,
-        "data.identifiable": request.identifiable,
-        "data.min_cell_size_met": request.min_cell_size is not None and request.min_cell_size >= min_cell,
-        "data.context_beyond_identification": any(x not in context_ok for x in request.disclosed_context),
-        "candidate.consent_withdrawn": withdrawn,
-        "candidate.objected": objected,
-        "candidate.explicit_consent_special_category": c.explicit_consent_special_category,
-        "candidate.special_category_relevant": c.special_category_relevant,
-        "candidate.anonymised": c.anonymised,
-    }
-    fields = rules.disclosure.facts
-    key = tuple(values[name] for name in fields if name != "category")
-    wanted = set(request.data_categories)
-    categories = tuple(cat for cat in vocab.ids("data_categories") if cat in wanted)
-    return key, categories
+    return Normaliser(rules).normalise(request, today)

@@ -50,10 +50,10 @@ from policykit.errors import EngineError
 
 __all__ = ["CompiledRule", "EngineRules"]
 
-_MARKER = "pk_q"
+_MARKER = "q_"
 _SENTINEL = "pk_sentinel"
 _SID = "0"
-_GROUP = "pk_group_"
+_GROUP = "g"
 _counter = itertools.count()
 
 
@@ -68,18 +68,19 @@ class CompiledRule:
     cube: tuple[tuple[str, frozenset[Value]], ...]
 
 
-def _cube_json(cube: Cube, schema: Mapping[str, Field]) -> list[dict[str, Any]]:
+def _cube_json(cube: Cube, schema: Mapping[str, Field], keys: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Engine tests for a cube; ``keys`` gives each field's (short) key in the fact."""
     tests: list[dict[str, Any]] = []
     for name in sorted(cube):
-        field = schema[name]
+        key = keys[name]
         values = sorted(cube[name], key=str)
-        excluded = sorted(set(field.domain) - cube[name], key=str)
+        excluded = sorted(set(schema[name].domain) - cube[name], key=str)
         if len(values) == 1:
-            tests.append({field.key: values[0]})
+            tests.append({key: values[0]})
         elif len(excluded) < len(values):
-            tests.extend({"$neq": {field.key: v}} for v in excluded)
+            tests.extend({"$neq": {key: v}} for v in excluded)
         else:  # the values of one field exclude each other, so this still fires once
-            tests.append({"$or": [{field.key: v} for v in values]})
+            tests.append({"$or": [{key: v} for v in values]})
     return tests
 
 
@@ -118,6 +119,15 @@ def _compile(
     return compiled, list(groups_seen)
 
 
+class _GroupKeys(dict[str, str]):
+    """Field keys, plus the group flags, whose key is their name."""
+
+    def __missing__(self, name: str) -> str:
+        if name.startswith(_GROUP):
+            return name
+        raise KeyError(name)
+
+
 class _FlagSchema(dict[str, Field]):
     """The fact schema plus one boolean flag per category group: does the question name any
     category of the group?"""
@@ -144,22 +154,48 @@ class EngineRules:
         self._schema = _FlagSchema(schema)
         self._categories = tuple(categories)
         self._fields = tuple(f for f in schema.values() if f.name != "category")
+        self.field_names = tuple(f.name for f in self._fields)
+        # short keys keep the fact small: the engine parses and hashes every property of it
+        self._keys = tuple(f"f{i}" for i in range(len(self._fields)))
+        keymap = dict(zip(self.field_names, self._keys, strict=True))
+        # JSON text of every value of every field (domains are finite), and the fact's template
+        self._json_values = tuple({v: json.dumps(v) for v in f.domain} for f in self._fields)
+        self._template = (
+            json.dumps({"sid": _SID, "id": "q", _MARKER: 1})[:-1]
+            + "".join(f', "{key}": %s' for key in self._keys)
+        )
+        self._group_json: dict[tuple[str, ...], str] = {}
         self.rules, self._groups = _compile(conditions, schema, categories)
         self._by_name = {r.name: r for r in self.rules}
         definition: dict[str, Any] = {}
         for priority, rule in enumerate(self.rules):
-            tests = _cube_json(dict(rule.cube), self._schema)
+            tests = _cube_json(dict(rule.cube), self._schema, _GroupKeys(keymap))
             definition[rule.name] = {"all": [{"m": {"$and": [{_MARKER: 1}, *tests]}}], "pri": priority}
         definition[_SENTINEL] = {"all": [{"m": {_MARKER: 1}}], "pri": len(self.rules) + 1}
-        self.name = f"policykit_{label}_{next(_counter)}_{uuid.uuid4().hex[:12]}"
+        self._label = label
+        self._json = json.dumps(definition)
         self._lock = threading.Lock()
+        self._holder: dict[str, Any] = {"handle": None}
+        self.name = ""
+        self._create()
+        self._finalizer = weakref.finalize(self, _delete, self._holder, self._lock)
+
+    def _create(self) -> None:
+        """Create the engine ruleset under a name no other ruleset in the process has."""
+        self.name = f"policykit_{self._label}_{next(_counter)}_{uuid.uuid4().hex[:12]}"
         try:
-            self._handle: int | None = durable_rules_engine.create_ruleset(
-                self.name, json.dumps(definition)
-            )
+            self._holder["handle"] = durable_rules_engine.create_ruleset(self.name, self._json)
         except Exception as exc:  # the binding raises its own error type
             raise EngineError(f"durable-rules rejected ruleset {self.name}: {exc}") from exc
-        self._finalizer = weakref.finalize(self, _delete, self._handle, self._lock)
+
+    def _reset(self) -> None:
+        """Discard a ruleset whose state may be inconsistent after a failure, and start a clean one.
+        Called with the lock held."""
+        old, self._holder["handle"] = self._holder["handle"], None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                durable_rules_engine.delete_ruleset(old)
+        self._create()
 
     @property
     def closed(self) -> bool:
@@ -171,37 +207,46 @@ class EngineRules:
         self._finalizer()
 
     def payload(self, facts: Mapping[str, Value], categories: Sequence[str]) -> str:
-        """The JSON fact for one question: every field, every category flag, and the marker."""
-        fact: dict[str, Any] = {"sid": _SID, "id": "q", _MARKER: 1}
-        for f in self._fields:
-            fact[f.key] = facts[f.name]
-        chosen = frozenset(categories)
-        for i, group in enumerate(self._groups):
-            fact[_GROUP + str(i)] = not chosen.isdisjoint(group)
-        return json.dumps(fact)
+        """The JSON fact for one question: every field, every category-group flag, and the marker."""
+        return self._payload(tuple(facts[name] for name in self.field_names), tuple(categories))
+
+    def _payload(self, values: tuple[Value, ...], categories: tuple[str, ...]) -> str:
+        groups = self._group_json.get(categories)
+        if groups is None:
+            chosen = frozenset(categories)
+            flags = {_GROUP + str(i): not chosen.isdisjoint(g) for i, g in enumerate(self._groups)}
+            groups = json.dumps(flags)[1:-1]
+            if len(self._group_json) < 65_536:
+                self._group_json[categories] = groups
+        try:
+            fact = self._template % tuple([m[v] for m, v in zip(self._json_values, values, strict=True)])
+        except (KeyError, ValueError) as exc:
+            raise EngineError(f"a fact value is outside its field's domain: {exc}") from exc
+        return f"{fact}, {groups}}}" if groups else fact + "}"
 
     def evaluate(self, facts: Mapping[str, Value], categories: Sequence[str]) -> list[CompiledRule]:
         """Ask the engine: the compiled rules that fire for these facts, in priority order."""
-        payload = self.payload(facts, categories)
-        names = self._fire(payload)
+        return self.evaluate_values(tuple(facts[name] for name in self.field_names), tuple(categories))
+
+    def evaluate_values(self, values: tuple[Value, ...], categories: tuple[str, ...]) -> list[CompiledRule]:
+        """As :meth:`evaluate`, with the facts as a tuple in the order of ``field_names``."""
+        names = self._fire(self._payload(values, categories))
         if not names or names[-1] != _SENTINEL:
             raise EngineError(
                 f"durable-rules did not complete the evaluation in {self.name}: fired {names!r}, "
                 f"expected the sentinel rule last"
             )
-        return [self._by_name[n] for n in names[:-1]]
+        by_name = self._by_name
+        return [by_name[n] for n in names[:-1]]
 
     def _fire(self, payload: str) -> list[str]:
         names: list[str] = []
         with self._lock:
-            handle = self._handle
+            handle = self._holder["handle"]
             if not self._finalizer.alive or handle is None:
                 raise EngineError(f"the engine ruleset {self.name} is closed")
             try:
                 result = durable_rules_engine.assert_fact(handle, payload)
-            except Exception as exc:
-                raise EngineError(f"durable-rules failed to assert a fact in {self.name}: {exc}") from exc
-            try:
                 if result[0] != 0:
                     raise EngineError(
                         f"durable-rules returned status {result[0]} for a fact in {self.name}; expected 0"
@@ -210,28 +255,30 @@ class EngineRules:
                 action = durable_rules_engine.start_action_for_state(handle, state)
                 if action:
                     names.append(_rule_name(action[1]))
-                    while True:
-                        message = durable_rules_engine.complete_and_start_action(handle, state)
-                        if not message:
-                            break
+                    while message := durable_rules_engine.complete_and_start_action(handle, state):
                         names.append(_rule_name(message))
-            except EngineError:
-                raise
+                durable_rules_engine.retract_fact(handle, payload)
             except Exception as exc:
+                # After a failure the session may hold a half-taken action or the fact itself; a
+                # ruleset holds no state between questions, so replace it with a clean one.
+                self._reset()
+                if isinstance(exc, EngineError):
+                    raise
                 raise EngineError(f"durable-rules failed while evaluating in {self.name}: {exc}") from exc
-            finally:
-                try:
-                    durable_rules_engine.retract_fact(handle, payload)
-                except Exception as exc:  # pragma: no cover - would leave state behind
-                    raise EngineError(f"durable-rules failed to retract a fact in {self.name}: {exc}") from exc
         return names
 
     def stored_facts(self) -> int:
-        """How many facts the engine holds for the session (the session state only, when idle)."""
+        """How many facts the engine holds for the session (none, or the session state, when idle)."""
         with self._lock:
-            if self._handle is None or not self._finalizer.alive:
+            handle = self._holder["handle"]
+            if handle is None or not self._finalizer.alive:
                 return 0
-            return len(json.loads(durable_rules_engine.get_facts(self._handle, _SID)))
+            try:
+                return len(json.loads(durable_rules_engine.get_facts(handle, _SID)))
+            except Exception as exc:
+                if "309" in str(exc):  # ERR_SID_NOT_FOUND: no question asked yet, nothing stored
+                    return 0
+                raise EngineError(f"durable-rules could not list the facts of {self.name}: {exc}") from exc
 
 
 def _rule_name(message: str) -> str:
@@ -240,8 +287,9 @@ def _rule_name(message: str) -> str:
     return message[start : message.index('"', start)]
 
 
-def _delete(handle: int | None, lock: threading.Lock) -> None:
-    if handle is None:
-        return
-    with lock, contextlib.suppress(Exception):  # nothing more can be done at teardown
-        durable_rules_engine.delete_ruleset(handle)
+def _delete(holder: dict[str, Any], lock: threading.Lock) -> None:
+    with lock:
+        handle, holder["handle"] = holder["handle"], None
+        if handle is not None:
+            with contextlib.suppress(Exception):  # nothing more can be done at teardown
+                durable_rules_engine.delete_ruleset(handle)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,9 @@ from pydantic import BaseModel
 from policykit._disclosure import (
     Decision,
     DisclosureRequest,
+    Normaliser,
     Outcome,
-    check_terms,
     combine,
-    normalise,
 )
 from policykit._engine import EngineRules
 from policykit._export import export_record
@@ -33,6 +33,8 @@ from policykit._rules import RuleSet, load_rules
 __all__ = ["Policy", "load_policy"]
 
 MemoKey = tuple[tuple[Any, ...], tuple[str, ...]]
+# a request seen before: (the request, the day its facts were judged on or None, its outcome)
+RequestEntry = tuple[DisclosureRequest, dt.date | None, Outcome]
 
 
 class Policy:
@@ -41,6 +43,8 @@ class Policy:
     Policies are independent: each has its own engine rulesets and memo, so several policies (or
     versions, or copies of one) can live in one process. A policy is safe to share between threads.
     Use it as a context manager, or call :meth:`close`, to free its engine rulesets early.
+    ``memo_size`` bounds the memo of outcomes by normalised facts; 0 turns the memo off, so every
+    question goes to the engine.
     """
 
     def __init__(self, rules: RuleSet, *, memo_size: int = 65_536) -> None:
@@ -48,7 +52,9 @@ class Policy:
         vocab = rules.vocabulary
         disclosure = rules.disclosure
         self._zone = tz.gettz(rules.parameters.timezone)
-        self._fact_names = tuple(name for name in disclosure.facts if name != "category")
+        self._today: tuple[float, dt.date] = (0.0, dt.date.min)
+        self._normaliser = Normaliser(rules)
+        self._fact_names = self._normaliser.fact_names
         self._disclosure_engine = EngineRules(
             f"disclosure_{rules.fingerprint}",
             [r.condition for r in disclosure.rules],
@@ -60,6 +66,10 @@ class Policy:
         self._purpose_at = self._fact_names.index("purpose")
         self._kind_at = self._fact_names.index("recipient.kind")
         self._memo: dict[MemoKey, Outcome] = {}
+        self._combined: dict[Any, Outcome] = {}
+        # requests already answered, by identity (typed requests) or by repr (plain dicts)
+        self._by_id: dict[int, RequestEntry] = {}
+        self._by_repr: dict[str, RequestEntry] = {}
         self._memo_size = memo_size
         self._memo_lock = threading.Lock()
         self._memo_hits = 0
@@ -94,7 +104,16 @@ class Policy:
 
     def today(self) -> dt.date:
         """Today's date in the policy's time zone (the default ``as_of``)."""
-        return dt.datetime.now(self._zone).date()
+        now = time.time()
+        valid_until, day = self._today
+        if now < valid_until:
+            return day
+        local = dt.datetime.fromtimestamp(now, self._zone)
+        day = local.date()
+        # valid until the next local midnight (DST-safe: computed in the zone, then converted)
+        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self._zone)
+        self._today = (midnight.timestamp(), day)
+        return day
 
     # ---------------------------------------------------------------------------------------
     def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision:
@@ -104,9 +123,25 @@ class Policy:
         disclosure case. Malformed requests raise a :class:`~policykit.errors.QueryError`; they are
         never answered with an allow.
         """
-        req = request if isinstance(request, DisclosureRequest) else DisclosureRequest.parse(request)
-        check_terms(req, self.rules)
-        key = normalise(req, self.rules, self.today())
+        if type(request) is DisclosureRequest:
+            entry = self._by_id.get(id(request))
+            if entry is not None and entry[0] is request and (entry[1] is None or entry[1] == self.today()):
+                self._memo_hits += 1
+                return Decision(entry[2], request, self)
+            req = request
+            text = None
+        else:
+            text = repr(request) if type(request) is dict else None
+            if text is not None:
+                entry = self._by_repr.get(text)
+                if entry is not None and (entry[1] is None or entry[1] == self.today()):
+                    self._memo_hits += 1
+                    return Decision(entry[2], entry[0], self)
+            req = request if isinstance(request, DisclosureRequest) else DisclosureRequest.parse(request)
+        normaliser = self._normaliser
+        normaliser.check(req)
+        day = self.today() if normaliser.dated(req) or req.as_of is None else req.as_of
+        key = normaliser.normalise(req, day)
         outcome = self._memo.get(key)
         if outcome is None:
             self._memo_misses += 1
@@ -114,6 +149,11 @@ class Policy:
             self._remember(key, outcome)
         else:
             self._memo_hits += 1
+        if self._memo_size > 0:
+            entry = (req, day if normaliser.dated(req) else None, outcome)
+            self._remember_request(self._by_id, id(req), entry)
+            if text is not None:
+                self._remember_request(self._by_repr, text, entry)
         return Decision(outcome, req, self)
 
     def handle_request(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
@@ -147,23 +187,36 @@ class Policy:
         return self._evaluate(key, cats)
 
     def _evaluate(self, key: tuple[Any, ...], categories: tuple[str, ...]) -> Outcome:
-        facts = dict(zip(self._fact_names, key, strict=True))
-        fired = self._disclosure_engine.evaluate(facts, categories)
-        return combine(
-            self.rules.disclosure.rules,
-            [(r.rule_index, r.categories) for r in fired],
-            categories,
-            self._purpose_clauses.get(key[self._purpose_at]),
-            self._kind_clauses.get(key[self._kind_at]),
+        fired = tuple(
+            (r.rule_index, r.categories)
+            for r in self._disclosure_engine.evaluate_values(key, categories)
         )
+        purpose_clause = self._purpose_clauses.get(key[self._purpose_at])
+        kind_clause = self._kind_clauses.get(key[self._kind_at])
+        combined_key = (fired, categories, purpose_clause, kind_clause)
+        outcome = self._combined.get(combined_key)
+        if outcome is None:
+            outcome = combine(self.rules.disclosure.rules, fired, categories, purpose_clause, kind_clause)
+            if len(self._combined) < 65_536:
+                self._combined[combined_key] = outcome
+        return outcome
 
     def _remember(self, key: MemoKey, outcome: Outcome) -> None:
+        if self._memo_size <= 0:
+            return
         with self._memo_lock:
             if len(self._memo) >= self._memo_size:
                 # drop the oldest tenth; insertion order is age order
                 for old in list(self._memo)[: max(1, self._memo_size // 10)]:
                     del self._memo[old]
             self._memo[key] = outcome
+
+    def _remember_request(self, table: dict[Any, RequestEntry], key: Any, entry: RequestEntry) -> None:
+        with self._memo_lock:
+            if len(table) >= self._memo_size:
+                for old in list(table)[: max(1, self._memo_size // 10)]:
+                    del table[old]
+            table[key] = entry
 
     def memo_info(self) -> dict[str, int]:
         """Memo statistics: ``size``, ``max_size``, ``hits``, ``misses``."""
@@ -178,6 +231,8 @@ class Policy:
         """Forget every memoised outcome (the next questions go to the engine)."""
         with self._memo_lock:
             self._memo.clear()
+            self._by_id.clear()
+            self._by_repr.clear()
 
 
 def load_policy(rules_dir: str | Path | None = None, *, memo_size: int = 65_536) -> Policy:

@@ -22,17 +22,15 @@ from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from policykit._conditions import (
-    FALSE,
     All,
     Condition,
     Not,
     Ref,
     fields_of,
-    negation_normal_form,
     parse_condition,
-    partial,
 )
 from policykit._conditions import Field as FactField
+from policykit._cubes import to_cubes
 from policykit._facts import disclosure_schema
 from policykit._vocabulary import (
     Country,
@@ -435,6 +433,13 @@ def bundled_rules_dir() -> Path:
     )
 
 
+def _pydantic_message(err: Any) -> str:
+    """A pydantic error message as the middle of an "expected …, got …" sentence."""
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    msg = msg[:1].lower() + msg[1:]
+    return msg if " got " in msg else f"{msg}, got {err.get('input')!r}"
+
+
 def _validate(model: type[BaseModel], doc: LocatedYaml, name: str) -> Any:
     try:
         return model.model_validate(doc.data)
@@ -442,15 +447,13 @@ def _validate(model: type[BaseModel], doc: LocatedYaml, name: str) -> Any:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc) or "(top level)"
-        got = err.get("input")
-        detail = err["msg"]
         if err["type"] == "missing":
             msg = f"expected field {where!r}, found none"
         elif err["type"] == "extra_forbidden":
             allowed = _allowed_fields(model, loc[:-1])
             msg = f"unexpected field {where!r}" + did_you_mean(str(loc[-1]), allowed)
         else:
-            msg = f"at {where!r}: {detail.lower()}, got {got!r}"
+            msg = f"at {where!r}: {_pydantic_message(err)}"
         raise RuleSchemaError(msg, file=name, line=doc.line(loc)) from None
 
 
@@ -591,7 +594,7 @@ class _Loader:
             loc = tuple(err["loc"])
             # loc is (kind, index, field) on the typed model; the raw file has the same shape
             raise RuleSchemaError(
-                f"at {'.'.join(map(str, loc))!r}: {err['msg'].lower()}, got {err.get('input')!r}",
+                f"at {'.'.join(map(str, loc))!r}: {_pydantic_message(err)}",
                 file=name,
                 line=self.line(name, loc),
             ) from None
@@ -618,7 +621,7 @@ class _Loader:
             err = exc.errors()[0]
             field = str(err["loc"][0])
             raise RuleSchemaError(
-                f"at 'parameters.{field}': {err['msg'].lower()}, got {err.get('input')!r}",
+                f"at 'parameters.{field}': {_pydantic_message(err)}",
                 file=name,
                 line=self.line(name, ("parameters", field)),
             ) from None
@@ -694,7 +697,7 @@ class _Loader:
             when = parse_condition(r.when, schema, conditions, file=name, line_of=doc.line, path=(*path, "when"))
             exemptions = [Not(Ref(u, conditions[u])) for u in steps[r.step].unless]
             condition = All((when, *exemptions)) if exemptions else when
-            if partial(negation_normal_form(condition), {}, schema) == FALSE:
+            if not to_cubes(condition, schema):
                 raise ConditionError(
                     f"expected a condition that can hold, but rule {r.id!r} can never apply",
                     file=name, line=self.line(name, (*path, "when")),

@@ -261,8 +261,15 @@ class Vocabulary(_Frozen):
 
     def ids(self, kind: str) -> tuple[str, ...]:
         """The ids of one kind of term, e.g. ``ids("data_categories")``, in file order."""
-        terms: tuple[Term, ...] = getattr(self, kind)
-        return tuple(t.id for t in terms)
+        cached = self._ids.get(kind)
+        if cached is None:
+            terms: tuple[Term, ...] = getattr(self, kind)
+            cached = self._ids[kind] = tuple(t.id for t in terms)
+        return cached
+
+    @cached_property
+    def _ids(self) -> dict[str, tuple[str, ...]]:
+        return {}
 
     @cached_property
     def _categories(self) -> dict[str, DataCategoryTerm]:

@@ -33,7 +33,7 @@ rules_option = click.option(
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"policykit: error: {message}", err=True)
+    click.echo(f"policykit: error: {' '.join(message.split())}", err=True)
     sys.exit(2)
 
 
@@ -49,7 +49,9 @@ def _read_mapping(source: str) -> Any:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            _fail(f"{source} is neither JSON nor YAML: {exc}")
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+            _fail(f"{source} is neither JSON nor YAML{where}: {getattr(exc, 'problem', None) or 'unreadable'}")
     if not isinstance(data, dict):
         _fail(f"{source}: expected one JSON object, got {type(data).__name__}")
     return data

@@ -1,0 +1,163 @@
+"""The durable-rules adapter: isolation, no accumulation, thread safety, failing closed."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import policykit
+from policykit import _engine
+from policykit._disclosure import normalise
+from policykit.errors import EngineError
+from tests.acceptance.cases import load_cases
+
+REQUESTS = [c["inputs"] for c in load_cases("disclosure")]
+ALLOWED = next(c["inputs"] for c in load_cases("disclosure") if c["id"] == "D01")
+
+
+def _answers(policy: policykit.Policy) -> list[tuple[bool, tuple[str, ...]]]:
+    return [(d.allowed, d.reasons) for d in map(policy.decide, REQUESTS)]
+
+
+def test_only_the_adapter_imports_durable_rules() -> None:
+    """durable-rules sits behind exactly one module."""
+    src = Path(policykit.__file__).parent
+    importers = sorted(
+        p.name for p in src.rglob("*.py")
+        if any(line.lstrip().startswith(("import durable", "from durable")) for line in p.read_text().splitlines())
+    )
+    assert importers == ["_engine.py"]
+
+
+def test_each_loaded_policy_gets_its_own_engine_ruleset() -> None:
+    """Loading the same rules twice creates two engine rulesets with distinct names."""
+    with policykit.load_policy() as a, policykit.load_policy() as b:
+        assert a._disclosure_engine.name != b._disclosure_engine.name
+        assert _answers(a) == _answers(b)
+
+
+def test_closing_one_policy_leaves_another_working() -> None:
+    """Deleting one policy's ruleset does not touch another's."""
+    a = policykit.load_policy(memo_size=0)
+    b = policykit.load_policy(memo_size=0)
+    a.close()
+    with pytest.raises(EngineError, match="closed"):
+        a.decide(ALLOWED)
+    assert b.decide(ALLOWED).allowed
+    b.close()
+
+
+def test_two_versions_in_one_process_do_not_interfere(tmp_path: Path) -> None:
+    """An edited copy and the bundled policy, asked in turn, each answer by their own rules."""
+    edited = tmp_path / "rules"
+    shutil.copytree(policykit.bundled_rules_dir(), edited)
+    countries = edited / "countries.yaml"
+    countries.write_text(countries.read_text().replace('efta_eea: ["IS", "LI", "NO"]', 'efta_eea: ["IS", "LI", "NO", "US"]'))
+    request = {**ALLOWED, "recipient": {**ALLOWED["recipient"], "country": "US"}}
+    with policykit.load_policy(memo_size=0) as bundled, policykit.load_policy(edited, memo_size=0) as copy:
+        for _ in range(3):
+            assert bundled.decide(request).reasons == ("OUTSIDE_EU_EEA",)
+            assert copy.decide(request).allowed
+
+
+def test_nothing_accumulates_in_the_engine() -> None:
+    """Thousands of questions leave the engine holding only its session state."""
+    with policykit.load_policy(memo_size=0) as policy:
+        engine = policy._disclosure_engine
+        policy.decide(REQUESTS[0])
+        baseline = engine.stored_facts()
+        for i in range(3000):
+            policy.decide(REQUESTS[i % len(REQUESTS)])
+        assert engine.stored_facts() == baseline <= 1
+
+
+def test_concurrent_questions_from_threads_get_the_sequential_answers() -> None:
+    """Eight threads asking the engine (no memo) at once get exactly the answers asked one by one."""
+    with policykit.load_policy(memo_size=0) as policy:
+        expected = _answers(policy)
+        failures: list[str] = []
+
+        def worker(seed: int) -> None:
+            rng = random.Random(seed)
+            for _ in range(300):
+                i = rng.randrange(len(REQUESTS))
+                d = policy.decide(REQUESTS[i])
+                if (d.allowed, d.reasons) != expected[i]:
+                    failures.append(f"request {i}: {(d.allowed, d.reasons)} != {expected[i]}")
+
+        threads = [threading.Thread(target=worker, args=(s,)) for s in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+
+
+def test_a_rule_fires_at_most_once_per_category_group() -> None:
+    """Rules compile to disjoint pieces, so no rule fires twice for the same categories."""
+    with policykit.load_policy(memo_size=0) as policy:
+        engine = policy._disclosure_engine
+        for request in REQUESTS:
+            req = policykit.DisclosureRequest.parse(request)
+            key, cats = _engine_key(policy, req)
+            fired = engine.evaluate(dict(zip(policy._fact_names, key, strict=True)), cats)
+            groups = [(r.rule_index, r.categories) for r in fired]
+            assert len(groups) == len(set(groups))
+
+
+def _engine_key(policy: policykit.Policy, req: policykit.DisclosureRequest) -> tuple[Any, ...]:
+    return normalise(req, policy.rules, policy.today())
+
+
+@pytest.mark.parametrize(
+    ("function", "replacement", "message"),
+    [
+        ("assert_fact", lambda handle, payload: (1, 0), "status 1"),
+        ("start_action_for_state", lambda handle, state: None, "did not complete"),
+        ("assert_fact", lambda handle, payload: (_ for _ in ()).throw(RuntimeError("boom")), "boom"),
+    ],
+)
+def test_an_engine_failure_raises_and_never_allows(
+    monkeypatch: pytest.MonkeyPatch, function: str, replacement: Any, message: str
+) -> None:
+    """Whatever goes wrong inside the engine surfaces as EngineError; nothing is answered."""
+    with policykit.load_policy(memo_size=0) as policy:
+        allowed_request = ALLOWED
+        assert policy.decide(allowed_request).allowed
+        monkeypatch.setattr(_engine.durable_rules_engine, function, replacement)
+        with pytest.raises(EngineError, match=message):
+            policy.decide(allowed_request)
+
+
+def test_an_exception_while_collecting_still_retracts_the_fact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure after the fact is asserted still retracts it (no state leaks into the next question)."""
+    with policykit.load_policy(memo_size=0) as policy:
+        engine = policy._disclosure_engine
+        policy.decide(ALLOWED)
+        baseline = engine.stored_facts()
+
+        def broken(handle: int, state: str) -> str:
+            raise RuntimeError("collect failed")
+
+        monkeypatch.setattr(_engine.durable_rules_engine, "complete_and_start_action", broken)
+        with pytest.raises(EngineError, match="collect failed"):
+            policy.decide(ALLOWED)
+        monkeypatch.undo()
+        assert engine.stored_facts() == baseline
+        assert policy.decide(ALLOWED).allowed
+
+
+def test_compiled_rules_fit_the_engine_limits() -> None:
+    """durable-rules accepts at most 4096 rules per ruleset and 255 properties per fact."""
+    with policykit.load_policy() as policy:
+        engine = policy._disclosure_engine
+        assert len(engine.rules) < 4096
+        payload = engine.payload(dict.fromkeys(policy._fact_names, False) | {
+            "operation": "show", "purpose": "bookkeeping", "recipient.kind": "reference",
+            "recipient.legal_obligation_jurisdiction": "none"}, ("name",))
+        assert payload.count(":") < 255
