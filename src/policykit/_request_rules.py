@@ -160,7 +160,6 @@ class RequestTerm(_Frozen):
 
     id: str
     en: str
-    refusal_only: bool = False
 
 
 class ItemTerm(_Frozen):
@@ -301,7 +300,6 @@ class _Raw(BaseModel):
 class _RawTerm(_Raw):
     id: str
     en: str
-    refusal_only: bool = False
 
 
 class _RawItem(_Raw):

@@ -62,8 +62,12 @@ _MEMO_SIZE = 16_384
 def _local_day(value: Any) -> Any:
     """A calendar date, or a timestamp with a zone turned into its Europe/Stockholm date (A-27)."""
     if isinstance(value, (dt.date, str)):
-        return local_date(value, STOCKHOLM, field="date")
-    raise ValueError(f"expected a date as YYYY-MM-DD or a timestamp with a zone, got {value!r}")
+        try:
+            return local_date(value, STOCKHOLM, field="date")
+        except InvalidDateError as exc:
+            # the field's name and the value given are added by the validation message
+            raise ValueError(exc.message.removeprefix("date: ").split(", got ")[0]) from None
+    raise ValueError("expected a date as YYYY-MM-DD or a timestamp with a zone")
 
 
 LocalDay = Annotated[dt.date, BeforeValidator(_local_day)]
@@ -190,9 +194,20 @@ class _Item:
     category: str
 
 
+def _suggest(value: str, choices: Sequence[str]) -> str:
+    """A "did you mean" for a close term, or for the terms that contain the value as a word."""
+    close = did_you_mean(value, choices)
+    if close or not value.strip():
+        return close
+    containing = [c for c in choices if value.lower() in c.lower().split("_") or c.startswith(value.lower())]
+    if len(containing) == 1:
+        return f" (did you mean {containing[0]!r}?)"
+    return f" (did you mean one of {', '.join(map(repr, containing))}?)" if containing else ""
+
+
 def _check_term(value: str, choices: Sequence[str], what: str, field: str) -> None:
     if value not in choices:
-        raise UnknownRequestTermError(f"{field}: expected {what}, got {value!r}" + did_you_mean(value, choices))
+        raise UnknownRequestTermError(f"{field}: expected {what}, got {value!r}" + _suggest(value, choices))
 
 
 def _check_recipient(r: RecipientRef, field: str, rules: RuleSet) -> None:
@@ -450,13 +465,11 @@ class RequestResponse:
         self.format = next((e.format for e in effects if e.format), None)
         self.restrict_until = next((e.restrict_until for e in effects if e.restrict_until), None)
 
-        refusal_only = {t.id for t in rules.information if t.refusal_only}
         inform = [i for e in effects for i in e.inform]
         inform.extend(rules.responses.get(outcome, ()))
-        if fulfilled:
-            inform = [i for i in inform if i not in refusal_only]
         self.inform = _unique(inform)
-        self.offer_access = "right_of_access_instead" in self.inform
+        self.offer_access = "offer_access" in flags
+        self.notify_before_lifting_restriction = "notify_before_lifting_restriction" in flags
 
         grounds = [g for e in effects for g in e.refusal_grounds]
         grounds.extend(g for d in dispositions for g in d.refusal_grounds if d.disposition in ("exclude", "retain"))
