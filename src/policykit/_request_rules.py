@@ -23,18 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from policykit._conditions import (
-    FALSE,
-    All,
-    Condition,
-    Not,
-    Ref,
-    fields_of,
-    negation_normal_form,
-    parse_condition,
-    partial,
-    render,
-)
+from policykit._conditions import All, Condition, Not, Ref, fields_of, parse_condition, render
 from policykit._conditions import Field as FactField
 from policykit._cubes import Cube, subtract, to_cubes
 
@@ -497,7 +486,7 @@ class _RequestLoader:
         when = parse_condition(r.when, self.schema, conditions, file=FILE, line_of=self.doc.line, path=(*path, "when"))
         exemptions = [Not(Ref(u, conditions[u])) for u in steps[r.step].unless]
         condition = All((when, *exemptions)) if exemptions else when
-        if partial(negation_normal_form(condition), {}, self.schema) == FALSE:
+        if not to_cubes(condition, self.schema):
             raise ConditionError(
                 f"expected a condition that can hold, but rule {r.id!r} can never apply",
                 file=FILE, line=self.loader.line(FILE, (*path, "when")),
