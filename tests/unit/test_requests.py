@@ -11,7 +11,14 @@ import pytest
 
 import policykit
 from policykit import errors
-from policykit._requests import DataSubjectRequest, bookkeeping_retain_until, evidence_window
+from policykit._requests import (
+    DataSubjectRequest,
+    _objection,
+    bookkeeping_retain_until,
+    evidence_window,
+    request_facts,
+    request_items,
+)
 
 BASE: dict[str, Any] = {"channel": "email", "received_on": "2025-03-11"}
 
@@ -326,8 +333,6 @@ def test_repeated_questions_are_answered_from_the_memo(bundled_policy: policykit
 
 
 def _facts(policy: policykit.Policy, fields: dict[str, Any]) -> dict[str, Any]:
-    from policykit._requests import _objection, request_facts, request_items
-
     req = DataSubjectRequest.parse(fields)
     items = request_items(req, policy.rules)
     objection = _objection(req, policy.rules) if req.request == "objection" else None
