@@ -811,6 +811,9 @@ def _notes(req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWind
         else:
             notes.append("The record is held as evidence but no application date is given, so the end "
                          "of the evidence window is unknown.")
+    if req.recipient is not None and req.recipient.kind != DESIGNATED_CONTROLLER:
+        notes.append(f"The {req.recipient.kind} receives the data as a controller the candidate designates "
+                     "(Art. 20(2)), and is checked as one.")
     if req.request in ("portability", "portability_direct_transmission"):
         if req.provided_by_candidate is None:
             notes.append("provided_by_candidate is not given: taken as true unless the sources exclude the "
