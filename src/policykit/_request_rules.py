@@ -19,7 +19,7 @@ name the file and the line, like the rest of the loader.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,13 +34,18 @@ from policykit._vocabulary import Vocabulary
 from policykit.errors import ConditionError, DuplicateIdError, RuleSchemaError
 
 __all__ = [
+    "CANDIDATE_STATES",
     "CHANNELS",
     "OTHER_ITEM",
     "REQUEST_TYPES",
     "RESTRICTION_GROUNDS",
+    "WRITTEN_CHANNELS",
     "ByItems",
+    "CandidateState",
+    "Channel",
     "ItemTerm",
     "RequestEffect",
+    "RequestKind",
     "RequestRule",
     "RequestRules",
     "RequestTerm",
@@ -48,13 +53,16 @@ __all__ = [
     "request_schema",
 ]
 
-REQUEST_TYPES = (
+RequestKind = Literal[
     "access", "erasure", "restriction", "portability", "portability_direct_transmission", "objection",
     "rectification",
-)
-CHANNELS = ("email", "letter", "portal", "phone", "in_person")
+]
+Channel = Literal["email", "letter", "portal", "phone", "in_person"]
+CandidateState = Literal["active", "evidence_hold", "legal_hold", "anonymised"]
+REQUEST_TYPES: tuple[str, ...] = get_args(RequestKind)
+CHANNELS: tuple[str, ...] = get_args(Channel)
 WRITTEN_CHANNELS = ("email", "letter", "portal")
-CANDIDATE_STATES = ("active", "evidence_hold", "legal_hold", "anonymised")
+CANDIDATE_STATES: tuple[str, ...] = get_args(CandidateState)
 RESTRICTION_GROUNDS = (
     "accuracy_contested", "unlawful_processing_erasure_opposed", "needed_for_legal_claims",
     "objection_pending_verification",

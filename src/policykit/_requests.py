@@ -28,6 +28,9 @@ from policykit._request_rules import (
     OTHER_ITEM,
     RESTRICTION_GROUNDS,
     WRITTEN_CHANNELS,
+    CandidateState,
+    Channel,
+    RequestKind,
     RequestRule,
     RequestRules,
 )
@@ -94,13 +97,10 @@ class BookkeepingRecordRef(_Model):
 class DataSubjectRequest(_Model):
     """A candidate's request under GDPR Arts. 15-21 (inputs.md, "Data-subject request")."""
 
-    request: Literal[
-        "access", "erasure", "restriction", "portability", "portability_direct_transmission", "objection",
-        "rectification",
-    ]
-    channel: Literal["email", "letter", "portal", "phone", "in_person"]
+    request: RequestKind
+    channel: Channel
     received_on: LocalDay
-    candidate_state: Literal["active", "evidence_hold", "legal_hold", "anonymised"] = "active"
+    candidate_state: CandidateState = "active"
     consent_status: Literal["given", "withdrawn"] = "given"
     consent_withdrawn_on: LocalDay | None = None
     applications: tuple[LocalDay, ...] = ()
