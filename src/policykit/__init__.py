@@ -3,18 +3,30 @@
 >>> import policykit
 >>> policy = policykit.load_policy()
 >>> policy.decide({...}).explain()     # doctest: +SKIP
+>>> policy.retention({"applications": ["2023-12-31"], "consent_withdrawn_on": "2024-04-02"}).anonymise_on
+datetime.date(2026, 1, 1)
 >>> policy.handle_request({...})       # doctest: +SKIP
 >>> policy.redact(record, {...})       # doctest: +SKIP
 
 See ``docs/`` for the tutorial, the how-to pages and the generated auditor pages.
 """
 
+from policykit._anonymise import AnonymisationReport, Anonymised, FieldAction
 from policykit._disclosure import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
 from policykit._policy import Policy, load_policy
 from policykit._records import Category, check_model
 from policykit._redact import Redaction, WithheldField
 from policykit._request_rules import RequestRule, RequestRules
 from policykit._requests import DataSubjectRequest, ItemDisposition, RequestResponse
+from policykit._retention import (
+    BookkeepingRecord,
+    BookkeepingStatus,
+    Dispute,
+    RetentionFacts,
+    RetentionVerdict,
+    SpecialCategoryItem,
+    SpecialCategoryStatus,
+)
 from policykit._rules import Clause, Rule, RuleSet, bundled_rules_dir, load_rules
 from policykit._vocabulary import (
     DataCategory,
@@ -31,6 +43,7 @@ from policykit._vocabulary import (
 from policykit.errors import (
     DefinitionError,
     EngineError,
+    InvalidDateError,
     PolicyKitError,
     QueryError,
 )
@@ -38,6 +51,10 @@ from policykit.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnonymisationReport",
+    "Anonymised",
+    "BookkeepingRecord",
+    "BookkeepingStatus",
     "CandidateStatus",
     "Category",
     "Clause",
@@ -46,7 +63,10 @@ __all__ = [
     "Decision",
     "DefinitionError",
     "DisclosureRequest",
+    "Dispute",
     "EngineError",
+    "FieldAction",
+    "InvalidDateError",
     "ItemDisposition",
     "LegalBasis",
     "Obligation",
@@ -64,9 +84,13 @@ __all__ = [
     "RequestResponse",
     "RequestRule",
     "RequestRules",
+    "RetentionFacts",
     "RetentionMode",
+    "RetentionVerdict",
     "Rule",
     "RuleSet",
+    "SpecialCategoryItem",
+    "SpecialCategoryStatus",
     "Vocabulary",
     "WithheldField",
     "__version__",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from policykit._conditions import Field
 from policykit._vocabulary import Vocabulary
 
-__all__ = ["UNLISTED_PURPOSE", "disclosure_schema"]
+__all__ = ["UNLISTED_PURPOSE", "disclosure_schema", "retention_schema"]
 
 UNLISTED_PURPOSE = "unlisted"
 _B = (False, True)
@@ -95,5 +95,66 @@ def disclosure_schema(vocab: Vocabulary) -> dict[str, Field]:
               "the special-category data are not shown to be relevant to the process", ""),
         _bool("candidate.anonymised", "anonymisation",
               "the candidate's record is anonymised", "the candidate's record is not anonymised", ""),
+    ]
+    return {f.name: f for f in fields}
+
+
+def retention_schema() -> dict[str, Field]:
+    """The fields retention rules may test: yes/no facts computed from a candidate's dates.
+
+    Python reduces the dates of a :class:`~policykit.RetentionFacts` to these booleans (which dates
+    exist, which comes first, whether the evidence window had ended); the rules decide from them which
+    state applies and which anchor and period govern; Python then computes the dates.
+    """
+    fields = [
+        _bool("has_applications", "the applications",
+              "the candidate has applied", "the candidate has no application on file",
+              "applications holds at least one date."),
+        _bool("triggered", "the end of consent",
+              "consent ended after the latest application (a withdrawal, a written objection or an "
+              "erasure request)",
+              "consent has not ended since the latest application",
+              "Some consent_withdrawn_on, written objection_received_on or erasure_requested_on is on or "
+              "after the latest application date (model.md §8.2)."),
+        _bool("window_expired_at_trigger", "the evidence window at the trigger",
+              "the two-year evidence window had already ended when consent ended",
+              "consent ended within the two-year evidence window",
+              "The trigger date is after retain_until (the window end, inclusive)."),
+        _bool("dispute_pending", "a pending dispute",
+              "a discrimination dispute is pending", "no discrimination dispute is pending",
+              "Some dispute has status pending and opened_on on or before as_of (A-09)."),
+        _bool("dispute_resolved_after_window", "a dispute resolved late",
+              "a discrimination dispute kept the data past the evidence window and has been resolved",
+              "no dispute was resolved after the evidence window",
+              "Some resolved dispute has resolved_on after both the window end and the trigger date."),
+        _bool("erasure_requested", "the erasure request",
+              "the candidate asked for erasure after the latest application",
+              "the candidate has not asked for erasure since the latest application",
+              "erasure_requested_on is on or after the latest application (A-10)."),
+        _bool("superseded_trigger", "a superseded end of consent",
+              "an earlier withdrawal, objection or erasure request was superseded by a later application",
+              "no end of consent was superseded by a later application",
+              "Some trigger date is before the latest application date (A-06 ii)."),
+        _bool("oral_objection_undocumented", "an oral objection",
+              "an oral objection has not been documented in writing",
+              "no undocumented oral objection is on file",
+              "objection_form is phone or in_person and objection_documented_in_writing_by_controller is "
+              "false (A-03)."),
+        _bool("anchor_process_closed", "the window anchor",
+              "the evidence window runs from the process-closed date",
+              "the evidence window runs from the latest application date",
+              "The anchor parameter is latest_application_or_process_closed and process_closed_on is after "
+              "the latest application (A-04)."),
+        _bool("has_bookkeeping", "bookkeeping records",
+              "accounting records name the candidate", "no accounting record names the candidate",
+              "bookkeeping_records holds at least one record (A-08)."),
+        _bool("has_special_category", "special-category data held with consent",
+              "special-category data are held with the candidate's explicit consent",
+              "no special-category data are held with explicit consent",
+              "Some special_category_items entry has explicit_consent true (A-20)."),
+        _bool("special_category_without_consent", "special-category data without consent",
+              "special-category data are held without explicit consent",
+              "no special-category data are held without explicit consent",
+              "Some special_category_items entry has explicit_consent false (A-19)."),
     ]
     return {f.name: f for f in fields}

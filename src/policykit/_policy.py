@@ -12,11 +12,11 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dateutil import tz
-from pydantic import BaseModel
 
+from policykit._anonymise import Anonymised, anonymise_record
 from policykit._disclosure import (
     Decision,
     DisclosureRequest,
@@ -28,17 +28,30 @@ from policykit._engine import EngineRules
 from policykit._export import export_record
 from policykit._redact import Redaction, redact_record
 from policykit._requests import DataSubjectRequest, RequestHandler, RequestResponse
-from policykit._rules import RuleSet, load_rules
+from policykit._retention import (
+    RetentionFacts,
+    RetentionOutcome,
+    RetentionVerdict,
+    combine_retention,
+    compute_verdict,
+    read_facts,
+)
+from policykit._rules import _PARAMETER_CHOICES, Parameters, RuleSet, load_rules
+from policykit.errors import RequestValidationError, did_you_mean
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["Policy", "load_policy"]
 
 MemoKey = tuple[tuple[Any, ...], tuple[str, ...]]
+M = TypeVar("M", bound="BaseModel")
 # a request seen before: (the request, the day its facts were judged on or None, its outcome)
 RequestEntry = tuple[DisclosureRequest, dt.date | None, Outcome]
 
 
 class Policy:
-    """One loaded policy: ask it ``decide(request)``.
+    """One loaded policy: ask it ``decide(request)``, ``retention(facts)``, ``anonymise(record)``.
 
     Policies are independent: each has its own engine rulesets and memo, so several policies (or
     versions, or copies of one) can live in one process. A policy is safe to share between threads.
@@ -75,6 +88,15 @@ class Policy:
         self._memo_hits = 0
         self._memo_misses = 0
         self._requests = RequestHandler(self)
+        retention = rules.retention
+        self._retention_fact_names = tuple(retention.facts)
+        self._retention_engine = EngineRules(
+            f"retention_{rules.fingerprint}", [r.when for r in retention.rules], retention.facts, ()
+        )
+        # keyed by the yes/no facts alone: at most 2**len(facts) entries, so it needs no eviction
+        self._retention_memo: dict[tuple[bool, ...], RetentionOutcome] = {}
+        self._retention_hits = 0
+        self._retention_misses = 0
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -101,6 +123,7 @@ class Policy:
         unless the memo already holds the answer."""
         self._disclosure_engine.close()
         self._requests.close()
+        self._retention_engine.close()
 
     def today(self) -> dt.date:
         """Today's date in the policy's time zone (the default ``as_of``)."""
@@ -218,6 +241,77 @@ class Policy:
                     del table[old]
             table[key] = entry
 
+    # ---------------------------------------------------------------------------------------
+    def retention(
+        self,
+        facts: RetentionFacts | Mapping[str, Any],
+        *,
+        anchor: str | None = None,
+        review_interval_months: int | None = None,
+    ) -> RetentionVerdict:
+        """When must this candidate's record be anonymised? Returns an explained ``RetentionVerdict``.
+
+        ``facts`` is a :class:`RetentionFacts` or a mapping shaped like the ``inputs`` of a retention
+        case. ``anchor`` (``latest_application`` or ``latest_application_or_process_closed``, A-04) and
+        ``review_interval_months`` (A-33) override the policy's parameters for this call. Bad facts
+        raise a :class:`~policykit.errors.QueryError` naming the field; nothing is silently ignored.
+        """
+        parsed = RetentionFacts.parse(facts)
+        params = self._retention_parameters(anchor, review_interval_months)
+        reading = read_facts(parsed, self.rules.retention, params, self.today())
+        key = tuple(reading.facts[name] for name in self._retention_fact_names)
+        outcome = self._retention_memo.get(key)
+        if outcome is None:
+            self._retention_misses += 1
+            outcome = self._evaluate_retention(key)
+            if self._memo_size:
+                self._retention_memo[key] = outcome
+        else:
+            self._retention_hits += 1
+        return compute_verdict(parsed, reading, outcome, rules=self.rules, params=params, policy=self)
+
+    def evaluate_retention_facts(self, facts: Mapping[str, bool]) -> RetentionOutcome:
+        """Ask the engine directly, bypassing the memo: the retention outcome for yes/no facts keyed by
+        field name (``_facts.retention_schema``). Used by the analysis tools and tests."""
+        return self._evaluate_retention(tuple(bool(facts[name]) for name in self._retention_fact_names))
+
+    def _evaluate_retention(self, key: tuple[bool, ...]) -> RetentionOutcome:
+        facts = dict(zip(self._retention_fact_names, key, strict=True))
+        fired = self._retention_engine.evaluate(facts, ())
+        return combine_retention(self.rules.retention, (r.rule_index for r in fired))
+
+    def _retention_parameters(self, anchor: str | None, review_interval_months: int | None) -> Parameters:
+        params = self.rules.parameters
+        update: dict[str, Any] = {}
+        if anchor is not None:
+            choices = _PARAMETER_CHOICES["retention_anchor"]
+            if anchor not in choices:
+                raise RequestValidationError(
+                    f"anchor: expected one of {', '.join(choices)}, got {anchor!r}" + did_you_mean(anchor, choices)
+                )
+            update["retention_anchor"] = anchor
+        if review_interval_months is not None:
+            if isinstance(review_interval_months, bool) or not isinstance(review_interval_months, int) or not (
+                1 <= review_interval_months <= 120
+            ):
+                raise RequestValidationError(
+                    f"review_interval_months: expected a whole number of months from 1 to 120, got "
+                    f"{review_interval_months!r}"
+                )
+            update["review_interval_months"] = review_interval_months
+        return params.model_copy(update=update) if update else params
+
+    def retention_memo_info(self) -> dict[str, int]:
+        """Retention memo statistics: ``size``, ``hits``, ``misses``."""
+        return {"size": len(self._retention_memo), "hits": self._retention_hits, "misses": self._retention_misses}
+
+    # ---------------------------------------------------------------------------------------
+    def anonymise(self, record: M) -> Anonymised[M]:
+        """A copy of ``record`` (a pydantic model annotated with :class:`~policykit.Category`) with the
+        identifying set of model.md §2 erased, and a report of what was erased and why (P-RET-4, A-07).
+        """
+        return anonymise_record(record, self.rules)
+
     def memo_info(self) -> dict[str, int]:
         """Memo statistics: ``size``, ``max_size``, ``hits``, ``misses``."""
         return {
@@ -233,6 +327,7 @@ class Policy:
             self._memo.clear()
             self._by_id.clear()
             self._by_repr.clear()
+            self._retention_memo.clear()
 
 
 def load_policy(rules_dir: str | Path | None = None, *, memo_size: int = 65_536) -> Policy:

@@ -75,8 +75,12 @@ __all__ = [
 ]
 
 RULE_FILES = (
-    "policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml", "requests.yaml",
+    "policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml", "retention.yaml",
+    "requests.yaml",
 )
+
+
+RetentionAnchor = Literal["latest_application", "latest_application_or_process_closed"]
 
 
 class _Frozen(BaseModel):
@@ -133,10 +137,18 @@ class PolicyMeta(_Frozen):
 
 
 class Parameters(_Frozen):
-    """Numbers and settings the rules depend on."""
+    """Numbers and settings the rules depend on.
+
+    ``retention_anchor`` is where the evidence window starts: ``latest_application`` (the policy's
+    text, P-RET-3) or ``latest_application_or_process_closed`` (the later of the latest application
+    and the process-closed date, model.md A-04). ``review_interval_months`` is how long after the
+    latest activity an active candidate's relevance is reviewed (A-33).
+    """
 
     aggregate_min_cell: int = Field(ge=5)
     timezone: str
+    retention_anchor: RetentionAnchor = "latest_application"
+    review_interval_months: int = Field(default=24, ge=1, le=120)
     access_further_copy_fee: int = Field(default=0, ge=0)
 
     @field_validator("timezone")
@@ -242,6 +254,7 @@ class RuleSet(_Frozen):
     sections: tuple[ClauseSection, ...]
     clauses: tuple[Clause, ...]
     disclosure: DisclosureRules
+    retention: RetentionRules
     requests: RequestRules
 
     @property
@@ -257,9 +270,9 @@ class RuleSet(_Frozen):
         raise KeyError(clause_id)
 
     @property
-    def rules(self) -> tuple[Rule, ...]:
-        """Every rule of every family."""
-        return self.disclosure.rules
+    def rules(self) -> tuple[Rule | RetentionRule, ...]:
+        """Every rule of every family: the disclosure rules, then the retention rules."""
+        return (*self.disclosure.rules, *self.retention.rules)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -294,6 +307,8 @@ class _RawMeta(_Raw):
 class _RawParameters(_Raw):
     aggregate_min_cell: int
     timezone: str
+    retention_anchor: str = "latest_application"
+    review_interval_months: int = 24
     access_further_copy_fee: int = 0
 
 
@@ -621,7 +636,8 @@ class _Loader:
             err = exc.errors()[0]
             field = str(err["loc"][0])
             raise RuleSchemaError(
-                f"at 'parameters.{field}': {_pydantic_message(err)}",
+                f"at 'parameters.{field}': {_pydantic_message(err)}"
+                + did_you_mean(str(err.get("input")), _PARAMETER_CHOICES.get(field, ())),
                 file=name,
                 line=self.line(name, ("parameters", field)),
             ) from None
@@ -718,8 +734,10 @@ class _Loader:
             rules=tuple(rules),
         )
 
-    def coverage(self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule | RequestRule],
-                 predicates: Iterable[Predicate]) -> None:
+    def coverage(
+        self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule | RetentionRule | RequestRule],
+        predicates: Iterable[Predicate],
+    ) -> None:
         by_rules: dict[str, list[str]] = {}
         for r in rules:
             for c in r.clauses:
@@ -763,13 +781,14 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
     meta, params = loader.meta()
     vocab = loader.vocabulary()
     disclosure = loader.disclosure(vocab)
+    retention = load_retention(loader, vocab, params)
     # the request family's loader reuses this module's helpers, so it imports this module
     from policykit._request_rules import load_requests  # noqa: PLC0415
 
     requests = load_requests(loader, vocab)
     loader.coverage(
-        clauses, vocab, [*disclosure.rules, *requests.rules],
-        [*disclosure.predicates.values(), *requests.predicates.values()],
+        clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules],
+        [*disclosure.predicates.values(), *retention.predicates.values(), *requests.predicates.values()],
     )
     return RuleSet(
         directory=path,
@@ -780,6 +799,17 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
         sections=sections,
         clauses=clauses,
         disclosure=disclosure,
+        retention=retention,
         requests=requests,
     )
 
+
+_PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
+    "retention_anchor": ("latest_application", "latest_application_or_process_closed"),
+}
+
+# The retention family's loader reuses this module's helpers, so it is imported once they exist.
+from policykit._retention_rules import RetentionRule, RetentionRules, load_retention  # noqa: E402
+
+# RequestRules is completed by _request_rules, which load_rules imports when it first loads rules
+RuleSet.model_rebuild(raise_errors=False)

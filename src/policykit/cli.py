@@ -6,17 +6,24 @@ Exit status: 0 when the command did its job (a denied disclosure is still an ans
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import importlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import IO, Any, NoReturn, TypeVar
 
 import click
 import yaml
 from pydantic import BaseModel, ValidationError
+
+try:  # progress bars for long runs; rich comes with the cli extra, click's bar is the fallback
+    from rich.progress import Progress
+except ImportError:  # pragma: no cover
+    Progress = None  # type: ignore[assignment,misc]
 
 import policykit
 from policykit.errors import PolicyKitError
@@ -90,6 +97,147 @@ def decide(request: str, as_json: bool, fail_on_deny: bool, rules_dir: Path | No
         click.echo(decision.explain())
     if fail_on_deny and not decision.allowed:
         sys.exit(1)
+
+
+def _as_of(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        _fail(f"--as-of: expected a date as YYYY-MM-DD, got {value!r}")
+
+
+def _facts_of(data: dict[str, Any], as_of: str | None) -> dict[str, Any]:
+    facts = data["inputs"] if isinstance(data.get("inputs"), dict) else data
+    if as_of is not None and "as_of" not in facts:
+        facts = {**facts, "as_of": as_of}
+    return facts
+
+
+@main.command()
+@click.argument("facts", metavar="FACTS.json|FILE.jsonl")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON (JSON lines are always JSON).")
+@click.option("--as-of", "as_of", metavar="DATE", help="Judge as of this date (YYYY-MM-DD) where the facts give none.")
+@click.option(
+    "--lines", "lines_mode", is_flag=True,
+    help="Read JSON lines (one candidate per line); implied by a .jsonl or .ndjson file name.",
+)
+@click.option(
+    "--anchor", type=click.Choice(["latest_application", "latest_application_or_process_closed"]), default=None,
+    help="Where the evidence window starts (model.md A-04); default: the policy's parameter.",
+)
+@click.option("--review-interval-months", type=click.IntRange(1, 120), default=None,
+              help="Months after the latest activity to review an active candidate (A-33).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the verdicts here instead of to standard output.")
+@rules_option
+def retention(
+    facts: str, *, as_json: bool, as_of: str | None, lines_mode: bool, anchor: str | None,
+    review_interval_months: int | None, output: Path | None, rules_dir: Path | None,
+) -> None:
+    """When must a candidate's record be anonymised?
+
+    FACTS.json holds one candidate's retention facts ('-' reads stdin) and prints the explained verdict.
+    FILE.jsonl holds one candidate per line (a JSON object, optionally with an "id" that is echoed
+    back) and writes one JSON verdict per line, in input order, streaming; a line that cannot be
+    judged gets an {"error": ...} line and a message on stderr, and the command exits with status 2
+    at the end.
+    """
+    day = _as_of(as_of)
+    policy = _load(rules_dir)
+    options: dict[str, Any] = {"anchor": anchor, "review_interval_months": review_interval_months}
+    if lines_mode or facts.endswith((".jsonl", ".ndjson")):
+        with _open_output(output) as out:
+            failed = _retention_lines(policy, facts, day, options, out)
+        if failed:
+            click.echo(f"policykit: error: {failed} line(s) could not be judged", err=True)
+            sys.exit(2)
+        return
+    data = _read_mapping(facts)
+    try:
+        verdict = policy.retention(_facts_of(data, day), **options)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    text = json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False) if as_json else verdict.explain()
+    with _open_output(output) as out:
+        out.write(text + "\n")
+
+
+@contextlib.contextmanager
+def _open_output(output: Path | None) -> Iterator[IO[str]]:
+    if output is None:
+        yield sys.stdout
+        return
+    try:
+        handle = output.open("w", encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+    with handle:
+        yield handle
+
+
+def _count_lines(source: str) -> int | None:
+    if source == "-":
+        return None
+    try:
+        with open(source, "rb") as handle:
+            return sum(1 for _ in handle)
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _progress(total: int | None) -> Iterator[Callable[[], None]]:
+    """A progress bar on a terminal (rich if installed, else click's); nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda: None
+        return
+    if Progress is None:  # pragma: no cover - rich is in the cli extra
+        with click.progressbar(length=total or 0, label="candidates", file=sys.stderr) as bar:
+            yield lambda: bar.update(1)
+        return
+    with Progress(transient=True) as bar:
+        task = bar.add_task("candidates", total=total)
+        yield lambda: bar.advance(task)
+
+
+def _retention_lines(
+    policy: policykit.Policy, source: str, as_of: str | None, options: dict[str, Any], out: IO[str]
+) -> int:
+    """Judge one candidate per line, writing one JSON line per input line; returns how many failed."""
+    failed = 0
+    total = _count_lines(source)
+    try:
+        handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        _fail(f"cannot read {source}: {exc.strerror or exc}")
+    with handle, _progress(total) as tick:
+        for number, raw in enumerate(handle, start=1):
+            text = raw.strip()
+            if not text:
+                tick()
+                continue
+            ident: Any = None
+            try:
+                try:
+                    data = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"expected one JSON object, got text that is not JSON ({exc.msg})") from None
+                if not isinstance(data, dict):
+                    raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+                ident = data.pop("id", None)
+                result: dict[str, Any] = policy.retention(_facts_of(data, as_of), **options).to_dict()
+            except (PolicyKitError, ValueError) as exc:
+                failed += 1
+                code = getattr(exc, "code", "input.json")
+                message = str(exc)
+                click.echo(f"policykit: line {number}: {message}", err=True)
+                result = {"error": {"code": code, "message": message}}
+            record = {"line": number, **({"id": ident} if ident is not None else {}), **result}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            tick()
+    return failed
 
 
 @main.command()
@@ -206,7 +354,8 @@ def check(rules_dir: Path | None) -> None:
     for c in rules.clauses:
         by_mode[c.enforcement] = by_mode.get(c.enforcement, 0) + 1
     click.echo(f"{rules.meta.name} {rules.meta.version} ({rules.directory})")
-    click.echo(f"  {len(rules.rules)} disclosure rules, {len(rules.disclosure.predicates)} predicates")
+    click.echo(f"  {len(rules.disclosure.rules)} rules, {len(rules.disclosure.predicates)} predicates")
+    click.echo(f"  {len(rules.retention.rules)} retention rules, {len(rules.retention.predicates)} predicates")
     click.echo(f"  {len(rules.requests.rules)} data-subject request rules, {len(rules.requests.predicates)} predicates")
     click.echo(
         f"  {len(rules.clauses)} clauses: "

@@ -65,7 +65,7 @@ def test_every_rule_cites_existing_clauses_and_forbids_carry_reasons() -> None:
     """Each rule cites clauses of the register; a forbid has a reason code, a permit none."""
     rules = load_rules()
     ids = {c.id for c in rules.clauses}
-    for rule in rules.rules:
+    for rule in rules.disclosure.rules:
         assert rule.clauses
         assert set(rule.clauses) <= ids
         assert (rule.reason is not None) == (rule.effect == "forbid")
