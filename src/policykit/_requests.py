@@ -4,8 +4,9 @@ A request (access, erasure, restriction, portability, objection, rectification) 
 (pydantic), then against the vocabulary of the policy that answers it, then reduced to the
 normalised facts of ``_request_rules.request_schema`` and the items it concerns. The request rules
 (``rules/requests.yaml``) are evaluated by the durable-rules engine; only the facts and the items'
-categories reach it, and only they key the memo. Dates are computed here, around the rules: the
-deadline, the extension, the end of the evidence window and of the bookkeeping period.
+categories reach it, and only they key the memo. Dates are computed around the rules: the deadline
+and its extension here, the end of the evidence window and of the bookkeeping period by the retention
+verdict (``Policy.retention``), with the request as its trigger.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError, model_validator
 
-from policykit._dates import STOCKHOLM, add_months_sv, add_years_sv, local_date
+from policykit._dates import STOCKHOLM, add_months_sv, local_date
 from policykit._disclosure import Decision, DisclosureRequest, validation_message
 from policykit._engine import EngineRules
 from policykit._explain import quote_clauses
@@ -44,6 +45,7 @@ from policykit.errors import (
 
 if TYPE_CHECKING:
     from policykit._policy import Policy
+    from policykit._retention import RetentionVerdict
     from policykit._rules import RuleSet
 
 __all__ = [
@@ -91,7 +93,13 @@ class BookkeepingRecordRef(_Model):
     """The accounting record a request concerns (räkenskapsinformation naming the candidate)."""
 
     dated: LocalDay | None = None
-    financial_year_end: LocalDay
+    financial_year_end: LocalDay | None = None
+
+    @model_validator(mode="after")
+    def _dated_somehow(self) -> BookkeepingRecordRef:
+        if self.dated is None and self.financial_year_end is None:
+            raise ValueError("expected financial_year_end or dated, found neither")
+        return self
 
 
 class DataSubjectRequest(_Model):
@@ -148,40 +156,67 @@ class DataSubjectRequest(_Model):
 
 @dataclass(frozen=True, slots=True)
 class EvidenceWindow:
-    """The two-year evidence window of P-RET-3 as seen on the day a request was received."""
+    """The retention dates a request depends on, as the retention verdict gives them on the day the
+    request was received: the two-year evidence window of P-RET-3 (``open``, ``passed``, or ``none``
+    when no application is on file), and the end of the bookkeeping period of an accounting record."""
 
     status: Literal["open", "passed", "none"]
     latest_application: dt.date | None
     retain_until: dt.date | None
     anonymise_on: dt.date | None
+    bookkeeping_retain_until: dt.date | None = None
+    verdict: RetentionVerdict | None = None
 
 
-def evidence_window(request: DataSubjectRequest) -> EvidenceWindow:
-    """The evidence window on ``received_on``: latest application (on or before that day) + 2 years,
-    Swedish years (Lag 1930:173 1 §), inclusive; anonymisation the day after, or at once when the
-    window has already passed (model.md §8.2).
+_WINDOW_OF_MODE: dict[str, Literal["open", "passed"]] = {
+    "evidence_window": "open",
+    "legal_hold": "open",
+    "anonymise_now": "passed",
+}
 
-    This is the only place the request rules compute retention dates; it is kept apart so that the
-    retention verdict (``Policy.retention``) can answer here instead, in one place.
+
+def evidence_window(policy: Policy, request: DataSubjectRequest) -> EvidenceWindow:
+    """The retention dates of a request, from ``Policy.retention``.
+
+    The request itself is the trigger: an erasure request or an objection on ``received_on`` (an
+    oral objection counts, confirmed in writing: A-03), or otherwise the withdrawal of consent that
+    put the record in evidence hold (``received_on`` when its date is not given). Only applications on
+    or before that day count (A-04). Without an application there is no window; a record in evidence
+    hold then has one of unknown end. Requests that neither end processing nor concern a record in
+    evidence hold need no retention dates.
     """
     day = request.received_on
-    earlier = [a for a in request.applications if a <= day]
-    if not earlier:
+    if request.request not in ("erasure", "objection") and request.candidate_state != "evidence_hold":
+        return EvidenceWindow("none", None, None, None)
+    applications = [a for a in request.applications if a <= day]
+    facts: dict[str, Any] = {"as_of": day}
+    if request.bookkeeping_record is not None:
+        facts["bookkeeping_records"] = [request.bookkeeping_record.model_dump(exclude_none=True)]
+    if applications:
+        facts["applications"] = applications
+        if request.consent_withdrawn_on is not None:
+            facts["consent_withdrawn_on"] = request.consent_withdrawn_on
+        if request.request == "erasure":
+            facts["erasure_requested_on"] = day
+        elif request.request == "objection":
+            facts["objection_received_on"] = day
+            facts["objection_form"] = request.channel
+            facts["objection_documented_in_writing_by_controller"] = not request.written
+        elif request.consent_withdrawn_on is None:
+            facts["consent_withdrawn_on"] = day  # held as evidence since some day no later than this one
+    verdict = policy.retention(facts) if len(facts) > 1 else None
+    bookkeeping = verdict.bookkeeping_retain_until if verdict is not None else None
+    if not applications or verdict is None:
         if request.candidate_state == "evidence_hold":
             # consent has ended and the record is held as evidence, but no date says until when
-            return EvidenceWindow("open", None, None, None)
-        return EvidenceWindow("none", None, None, day)
-    latest = max(earlier)
-    retain_until = add_years_sv(latest, 2)
-    if day <= retain_until:
-        return EvidenceWindow("open", latest, retain_until, retain_until + dt.timedelta(days=1))
-    return EvidenceWindow("passed", latest, retain_until, day)
-
-
-def bookkeeping_retain_until(financial_year_end: dt.date) -> dt.date:
-    """31 December of the seventh year after the calendar year in which the financial year ended
-    (Bokföringslagen 7 kap. 2 §, A-08)."""
-    return dt.date(financial_year_end.year + 7, 12, 31)
+            return EvidenceWindow("open", None, None, None, bookkeeping, verdict)
+        return EvidenceWindow("none", None, None, day, bookkeeping, verdict)
+    status = _WINDOW_OF_MODE.get(verdict.retention_mode)
+    if status is None:  # a later application renewed consent: no window is running
+        return EvidenceWindow("none", verdict.latest_application_date, None, None, bookkeeping, verdict)
+    return EvidenceWindow(
+        status, verdict.latest_application_date, verdict.retain_until, verdict.anonymise_on, bookkeeping, verdict
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -492,10 +527,7 @@ class RequestResponse:
         self.continue_purposes = objection.cont if objection else ()
         self.continue_reasons = dict(objection.why_continue) if objection else {}
 
-        bookkeeping = request.bookkeeping_record
-        self.bookkeeping_retain_until = (
-            bookkeeping_retain_until(bookkeeping.financial_year_end) if bookkeeping else None
-        )
+        self.bookkeeping_retain_until = window.bookkeeping_retain_until
         self.retain_until, self.anonymise_on = self._retention_dates()
 
         fired = [*request_rules, *item_rules]
@@ -637,7 +669,7 @@ class RequestHandler:
         req = DataSubjectRequest.parse(request)
         check_request(req, rules)
         items = request_items(req, rules)
-        window = evidence_window(req)
+        window = evidence_window(policy, req)
         objection = _objection(req, rules) if req.request == "objection" else None
         notes = _notes(req, items, window)
         transmission = "not_requested"
@@ -647,9 +679,7 @@ class RequestHandler:
         facts = request_facts(req, items, window, objection, transmission)
         dates = {
             "evidence_window_end": window.retain_until,
-            "bookkeeping_period_end": (
-                bookkeeping_retain_until(req.bookkeeping_record.financial_year_end) if req.bookkeeping_record else None
-            ),
+            "bookkeeping_period_end": window.bookkeeping_retain_until,
         }
         verdict = self._combine(facts, items, dates)
         if transmission == "permitted" and req.recipient is not None:

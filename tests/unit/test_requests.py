@@ -14,7 +14,6 @@ from policykit import errors
 from policykit._requests import (
     DataSubjectRequest,
     _objection,
-    bookkeeping_retain_until,
     evidence_window,
     request_facts,
     request_items,
@@ -135,45 +134,72 @@ def test_a_timestamp_without_a_zone_is_refused(bundled_policy: policykit.Policy)
         ask(bundled_policy, request="access", received_on="2025-03-31T22:30:00")
 
 
-def request(**fields: Any) -> DataSubjectRequest:
-    return DataSubjectRequest.parse({**BASE, "request": "erasure", **fields})
+def window(policy: policykit.Policy, **fields: Any) -> Any:
+    return evidence_window(policy, DataSubjectRequest.parse({**BASE, "request": "erasure", **fields}))
 
 
-def test_the_evidence_window_runs_two_swedish_years_from_the_latest_application() -> None:
+def test_the_evidence_window_runs_two_swedish_years_from_the_latest_application(
+    bundled_policy: policykit.Policy,
+) -> None:
     """Input order is irrelevant; the window is inclusive; anonymisation follows the next day."""
-    w = evidence_window(request(applications=["2024-02-29", "2023-06-01"]))
+    w = window(bundled_policy, applications=["2024-02-29", "2023-06-01"])
     assert (w.status, w.latest_application) == ("open", dt.date(2024, 2, 29))
     assert (w.retain_until, w.anonymise_on) == (dt.date(2026, 2, 28), dt.date(2026, 3, 1))
+    assert w.verdict is not None
+    assert w.verdict.retention_mode == "evidence_window"
 
 
-def test_on_its_last_day_the_window_is_still_open() -> None:
+def test_on_its_last_day_the_window_is_still_open(bundled_policy: policykit.Policy) -> None:
     """retain_until is the last day the data must still exist."""
-    assert evidence_window(request(applications=["2023-03-11"])).status == "open"
-    passed = evidence_window(request(applications=["2023-03-10"]))
+    assert window(bundled_policy, applications=["2023-03-11"]).status == "open"
+    passed = window(bundled_policy, applications=["2023-03-10"])
     assert passed.status == "passed"
     assert passed.anonymise_on == dt.date(2025, 3, 11)
 
 
-def test_applications_after_the_request_do_not_count() -> None:
+def test_applications_after_the_request_do_not_count(bundled_policy: policykit.Policy) -> None:
     """The window runs from the latest application on or before the day of the request (A-04)."""
-    w = evidence_window(request(applications=["2022-01-10", "2025-06-01"]))
+    w = window(bundled_policy, applications=["2022-01-10", "2025-06-01"])
     assert (w.status, w.latest_application) == ("passed", dt.date(2022, 1, 10))
 
 
-def test_without_applications_there_is_no_window_unless_the_record_is_held_as_evidence() -> None:
+def test_without_applications_there_is_no_window_unless_the_record_is_held_as_evidence(
+    bundled_policy: policykit.Policy,
+) -> None:
     """An active candidate with no application has no window; an evidence hold has one of unknown end."""
-    assert evidence_window(request()).status == "none"
-    held = evidence_window(request(candidate_state="evidence_hold"))
+    assert window(bundled_policy).status == "none"
+    held = window(bundled_policy, candidate_state="evidence_hold")
     assert (held.status, held.retain_until) == ("open", None)
 
 
+def test_a_request_that_ends_no_processing_needs_no_retention_dates(bundled_policy: policykit.Policy) -> None:
+    """Access from an active candidate asks nothing of the retention rules."""
+    req = DataSubjectRequest.parse({**BASE, "request": "access", "applications": ["2024-01-01"]})
+    assert evidence_window(bundled_policy, req).verdict is None
+
+
 @pytest.mark.parametrize(
-    ("year_end", "keep_until"),
-    [("2022-12-31", "2029-12-31"), ("2023-06-30", "2030-12-31"), ("2024-02-29", "2031-12-31")],
+    ("record", "keep_until"),
+    [
+        ({"financial_year_end": "2022-12-31"}, "2029-12-31"),
+        ({"financial_year_end": "2023-06-30"}, "2030-12-31"),
+        ({"dated": "2024-02-29"}, "2031-12-31"),
+    ],
 )
-def test_accounting_records_are_kept_to_the_end_of_the_seventh_year(year_end: str, keep_until: str) -> None:
+def test_accounting_records_are_kept_to_the_end_of_the_seventh_year(
+    bundled_policy: policykit.Policy, record: dict[str, str], keep_until: str
+) -> None:
     """31 December of the seventh year after the calendar year in which the financial year ended."""
-    assert bookkeeping_retain_until(dt.date.fromisoformat(year_end)) == dt.date.fromisoformat(keep_until)
+    r = ask(bundled_policy, request="erasure", data_held=["name"], bookkeeping_record=record)
+    assert r.bookkeeping_retain_until == dt.date.fromisoformat(keep_until)
+    assert r.retain == ("bookkeeping_record",)
+    assert r.retain_until_by_item["bookkeeping_record"] == dt.date.fromisoformat(keep_until)
+
+
+def test_an_accounting_record_needs_a_date(bundled_policy: policykit.Policy) -> None:
+    """Without a financial year end or a date, its period cannot be known."""
+    with pytest.raises(errors.RequestValidationError, match="expected financial_year_end or dated"):
+        ask(bundled_policy, request="erasure", bookkeeping_record={})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -336,7 +362,7 @@ def _facts(policy: policykit.Policy, fields: dict[str, Any]) -> dict[str, Any]:
     req = DataSubjectRequest.parse(fields)
     items = request_items(req, policy.rules)
     objection = _objection(req, policy.rules) if req.request == "objection" else None
-    return request_facts(req, items, evidence_window(req), objection, "not_requested")
+    return request_facts(req, items, evidence_window(policy, req), objection, "not_requested")
 
 
 def test_a_closed_policy_answers_no_new_request() -> None:
