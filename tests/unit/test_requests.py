@@ -371,3 +371,14 @@ def test_a_closed_policy_answers_no_new_request() -> None:
     policy.close()
     with pytest.raises(errors.EngineError, match="closed"):
         ask(policy, request="access")
+
+
+def test_erasure_erases_now_what_the_retention_verdict_erases_now(bundled_policy: policykit.Policy) -> None:
+    """For an active candidate in the window, the items erased at once are those the retention rules
+    erase at once (special-category data aside: their explicit consent ends with the request, A-20)."""
+    held = [*bundled_policy.rules.vocabulary.ids("data_categories"), "talent_pool_tags", "marketing_attributes"]
+    r = ask(bundled_policy, request="erasure", applications=["2024-11-01"], data_held=held)
+    assert r.window.verdict is not None
+    assert set(r.erase_now) - {"special_category_data"} == set(r.window.verdict.erase_now) & set(held)
+    assert "bookkeeping_record" in r.retain
+    assert "aggregated_statistics" in r.unaffected
