@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -178,6 +178,13 @@ class Policy:
             if text is not None:
                 self._remember_request(self._by_repr, text, entry)
         return Decision(outcome, req, self)
+
+    def decide_many(self, requests: Iterable[DisclosureRequest | Mapping[str, Any]]) -> list[Decision]:
+        """Answer many questions at once: the decisions of ``decide(request)`` for each request, in
+        order. The answers, the memo and the errors are exactly those of ``decide``: the first
+        malformed request raises its :class:`~policykit.errors.QueryError`."""
+        decide = self.decide
+        return [decide(request) for request in requests]
 
     def handle_request(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
         """Answer a candidate's data-subject request: access, erasure, restriction, portability (also by
