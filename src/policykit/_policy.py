@@ -80,10 +80,17 @@ class Policy:
         self._kind_at = self._fact_names.index("recipient.kind")
         self._memo: dict[MemoKey, Outcome] = {}
         self._combined: dict[Any, Outcome] = {}
+        # equal tuples (facts, categories, reasons, rule ids...) shared by memo entries and outcomes
+        self._interned: dict[Any, Any] = {}
         # requests already answered, by identity (typed requests) or by repr (plain dicts)
         self._by_id: dict[int, RequestEntry] = {}
         self._by_repr: dict[str, RequestEntry] = {}
         self._memo_size = memo_size
+        # answers per request object / per plain-dict text: for callers that repeat the very same
+        # request; a parsed request is large, so these stay small (they fill quickly and stay flat)
+        self._request_cache_size = min(memo_size, 4_096)
+        # outcomes by the rules that fired (many facts fire the same rules): saves re-combining
+        self._combined_size = max(1, min(memo_size, 16_384))
         self._memo_lock = threading.Lock()
         self._memo_hits = 0
         self._memo_misses = 0
@@ -223,17 +230,27 @@ class Policy:
         )
         purpose_clause = self._purpose_clauses.get(key[self._purpose_at])
         kind_clause = self._kind_clauses.get(key[self._kind_at])
-        combined_key = (fired, categories, purpose_clause, kind_clause)
+        interned = self._interned
+        combined_key = (interned.setdefault(fired, fired), interned.setdefault(categories, categories),
+                        purpose_clause, kind_clause)
         outcome = self._combined.get(combined_key)
         if outcome is None:
-            outcome = combine(self.rules.disclosure.rules, fired, categories, purpose_clause, kind_clause)
-            if len(self._combined) < 65_536:
-                self._combined[combined_key] = outcome
+            if len(self._combined) >= self._combined_size:
+                self._combined.clear()
+            if len(self._interned) >= 4 * self._combined_size:
+                self._interned.clear()
+            outcome = combine(
+                self.rules.disclosure.rules, fired, categories, purpose_clause, kind_clause,
+                intern=self._interned,
+            )
+            self._combined[combined_key] = outcome
         return outcome
 
     def _remember(self, key: MemoKey, outcome: Outcome) -> None:
         if self._memo_size <= 0:
             return
+        interned = self._interned
+        key = (interned.setdefault(key[0], key[0]), interned.setdefault(key[1], key[1]))
         with self._memo_lock:
             if len(self._memo) >= self._memo_size:
                 # drop the oldest tenth; insertion order is age order
@@ -242,9 +259,10 @@ class Policy:
             self._memo[key] = outcome
 
     def _remember_request(self, table: dict[Any, RequestEntry], key: Any, entry: RequestEntry) -> None:
+        size = self._request_cache_size
         with self._memo_lock:
-            if len(table) >= self._memo_size:
-                for old in list(table)[: max(1, self._memo_size // 10)]:
+            if len(table) >= size:
+                for old in list(table)[: max(1, size // 10)]:
                     del table[old]
             table[key] = entry
 
