@@ -835,9 +835,9 @@ def _notes(req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWind
             notes.append("No application on or before the day of the request is on file, so there is no "
                          "evidence window (P-RET-3 runs from the latest application).")
         elif window.latest_application is not None:
-            state = "open" if window.status == "open" else "already ended"
+            state = "was still open" if window.status == "open" else "had already ended"
             notes.append(f"Latest application {window.latest_application}: the evidence window runs to "
-                         f"{window.retain_until} and had {state} when the request was received.")
+                         f"{window.retain_until} and {state} when the request was received.")
         else:
             notes.append("The record is held as evidence but no application date is given, so the end "
                          "of the evidence window is unknown.")
@@ -870,7 +870,7 @@ def _explain(resp: RequestResponse, policy: Policy) -> str:
     req = resp.request
     lines = [f"{rules.meta.name}, version {rules.meta.version}: data-subject request", ""]
     lines.extend(_wrap(
-        f"Question: a {req.request.replace('_', ' ')} request from a candidate in state "
+        f"Question: {_article(req.request)} {req.request.replace('_', ' ')} request from a candidate in state "
         f"{req.candidate_state}, received by {req.channel.replace('_', ' ')} on {req.received_on}.", ""))
     gloss = rules.vocabulary.term("request_outcomes", resp.outcome).en
     lines.extend(_wrap(f"Answer: {resp.outcome.upper()}. {gloss} (decided by {resp.outcome_rule})", ""))
@@ -947,3 +947,8 @@ def _explain(resp: RequestResponse, policy: Policy) -> str:
     lines += ["", "Clauses behind the answer:"]
     lines.extend(quote_clauses(rules, resp.clauses))
     return "\n".join(lines)
+
+
+def _article(word: str) -> str:
+    """'an' before a vowel sound, else 'a'."""
+    return "an" if word[:1] in "aeiou" else "a"
