@@ -169,7 +169,7 @@ class Outcome:
     """
 
     __slots__ = (
-        "_category_reasons", "_flags", "allowed", "categories", "clauses", "deciding_rule",
+        "_category_reasons", "_category_rules", "_flags", "allowed", "categories", "clauses", "deciding_rule",
         "obligations", "reasons", "rule_ids",
     )
 
@@ -184,6 +184,7 @@ class Outcome:
         rule_ids: tuple[str, ...],
         clauses: tuple[str, ...],
         deciding_rule: str | None,
+        category_rules: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.allowed = allowed
         self.reasons = reasons
@@ -194,6 +195,7 @@ class Outcome:
         self.rule_ids = rule_ids
         self.clauses = clauses
         self.deciding_rule = deciding_rule
+        self._category_rules = tuple((category_rules or {}).get(c, ()) for c in self.categories)
 
     @property
     def by_category(self) -> dict[str, bool]:
@@ -205,9 +207,15 @@ class Outcome:
         """For each requested category, the reasons it may not go (empty when it may)."""
         return dict(zip(self.categories, self._category_reasons, strict=True))
 
+    @property
+    def category_rules(self) -> dict[str, tuple[str, ...]]:
+        """For each requested category, the forbid rules that keep it back (empty when it may go, or
+        when no rule permits it at all)."""
+        return dict(zip(self.categories, self._category_rules, strict=True))
+
     def _key(self) -> tuple[object, ...]:
         return (self.allowed, self.reasons, self.obligations, self.categories, self._flags,
-                self._category_reasons, self.rule_ids, self.clauses, self.deciding_rule)
+                self._category_reasons, self._category_rules, self.rule_ids, self.clauses, self.deciding_rule)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
@@ -251,7 +259,9 @@ def combine(
     by_category = {c: not forbids[c] and bool(permits[c]) for c in categories}
     allowed = all(by_category.values())
     category_reasons: dict[str, tuple[str, ...]] = {}
+    category_rules: dict[str, tuple[str, ...]] = {}
     for c in categories:
+        category_rules[c] = shared(tuple(dict.fromkeys(rules[i].id for i in sorted(forbids[c]))))
         rs = [rules[i].reason or "" for i in sorted(forbids[c])]
         if not forbids[c] and not permits[c]:
             rs.append("NO_APPLICABLE_PERMIT")
@@ -287,10 +297,12 @@ def combine(
         rule_ids=shared(tuple(rules[i].id for i in ordered)),
         clauses=shared(tuple(dict.fromkeys(clauses))),
         deciding_rule=deciding.id if deciding is not None else None,
+        category_rules=category_rules,
     )
     outcome.categories = shared(outcome.categories)
     outcome._flags = shared(outcome._flags)
     outcome._category_reasons = shared(outcome._category_reasons)
+    outcome._category_rules = shared(outcome._category_rules)
     return outcome
 
 
@@ -338,6 +350,12 @@ class Decision:
     def category_reasons(self) -> Mapping[str, tuple[str, ...]]:
         """For each requested category, the reasons it may not go (empty when it may)."""
         return self._outcome.category_reasons
+
+    @property
+    def category_rules(self) -> Mapping[str, tuple[str, ...]]:
+        """For each requested category, the forbid rules that keep it back (empty when it may go, or
+        when no rule permits it at all)."""
+        return self._outcome.category_rules
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

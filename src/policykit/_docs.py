@@ -31,6 +31,7 @@ from policykit._disclosure import DisclosureRequest, normalise
 
 if TYPE_CHECKING:
     from policykit._policy import Policy
+    from policykit._request_rules import RequestRule
     from policykit._retention_rules import RetentionRule
     from policykit._rules import Rule, RuleSet
 
@@ -188,7 +189,11 @@ class Docs:
 
     def predicate_link(self, name: str) -> str:
         """A link to a predicate on its family's page."""
-        page = "retention.md" if name in self.rules.retention.predicates else "disclosure.md"
+        page = "disclosure.md"
+        if name in self.rules.retention.predicates:
+            page = "retention.md"
+        elif name in self.rules.requests.predicates:
+            page = "requests.md"
         return f"[{code(name)}]({page}#{anchor(name)})"
 
     def mentions(self, text: str) -> list[str]:
@@ -448,7 +453,8 @@ def _clause_register(docs: Docs) -> str:
     for rule in docs.every_rule():
         for cid in rule.clauses:
             enforcing.setdefault(cid, []).append(docs.rule_link(rule.id))
-    for p in (*rules.disclosure.predicates.values(), *rules.retention.predicates.values()):
+    for p in (*rules.disclosure.predicates.values(), *rules.retention.predicates.values(),
+              *rules.requests.predicates.values()):
         for cid in p.clauses:
             enforcing.setdefault(cid, []).append("predicate " + docs.predicate_link(p.name))
     defining: dict[str, list[str]] = {}
@@ -1069,30 +1075,6 @@ def _vocabulary_page(docs: Docs) -> str:
 # retention and data-subject requests (families still to come)
 
 
-def _pending_family_page(title: str, what: str, clause_ids: Sequence[str], vocabulary_kind: str,
-                         extra: Callable[[Docs], list[str]] | None = None) -> Callable[[Docs], str]:
-    def page(docs: Docs) -> str:
-        vocab = docs.rules.vocabulary
-        terms = getattr(vocab, vocabulary_kind)
-        known = [c for c in clause_ids if any(x.id == c for x in docs.rules.clauses)]
-        lines = [
-            GENERATED,
-            "",
-            f"# {title}",
-            "",
-            f"This rule set has no {what} rules yet: {docs.clause_links(known)} are documented in the "
-            "[clause register](clauses.md) until they are encoded. The terms the rules will use are fixed:",
-            "",
-            table(["Id", "Meaning"], [[code(t.id), t.en] for t in terms]),
-            "",
-        ]
-        if extra is not None:
-            lines += extra(docs)
-        return "\n".join(lines)
-
-    return page
-
-
 def requires(cond: Condition, fact: str, value: bool) -> bool:
     """Whether a condition can hold only when ``fact`` has ``value``."""
     return partial(cond, {fact: not value}) == FALSE
@@ -1309,20 +1291,139 @@ def _retention_page(docs: Docs) -> str:
     return "\n".join(lines)
 
 
+def _effect_items(docs: Docs, rule: RequestRule) -> list[tuple[str, str]]:
+    then = rule.then
+    vocab = docs.rules.vocabulary
+    r = docs.rules.requests
+    terms = {t.id: t.en for kind in (r.dispositions, r.item_reasons, r.grounds, r.information, r.redactions,
+                                      r.flags, r.until) for t in kind}
+
+    def said(ids: Sequence[str]) -> str:
+        return "; ".join(f"{code(i)} ({terms[i]})" if i in terms else code(i) for i in ids)
+
+    items: list[tuple[str, str]] = []
+    if then.outcome:
+        items.append(("Outcome", f"{code(then.outcome)}: {vocab.term('request_outcomes', then.outcome).en}"))
+    if then.outcome_by_items is not None:
+        b = then.outcome_by_items
+        items.append(("Outcome", f"by the items {code(b.count)}: all {code(b.all)}, some {code(b.some)}, "
+                                 f"none {code(b.none)}, no items {code(b.no_items)}"))
+    for label, value in (("Disposition", then.disposition), ("Reason", then.reason), ("Until", then.until),
+                         ("Fee", then.fee), ("Format", then.format), ("Restricted until", then.restrict_until)):
+        if value:
+            items.append((label, said([value])))
+    for label, values in (("Refusal grounds", then.refusal_grounds), ("Inform", then.inform),
+                          ("Information included", then.include_information), ("Redact", then.redact),
+                          ("Flags", then.flags)):
+        if values:
+            items.append((label, said(values)))
+    return items
+
+
+def _request_rule_block(docs: Docs, rule: RequestRule, exemptions: Sequence[str]) -> list[str]:
+    r = docs.rules.requests
+    titles = {n: p.title for n, p in r.predicates.items()}
+    plain = f"**Applies** when {render(rule.when, r.facts, titles)}"
+    if exemptions:
+        plain += ", unless " + " or ".join(exemptions)
+    items = _effect_items(docs, rule)
+    items.append(("Clauses", docs.clause_links(rule.clauses)))
+    interps = docs.interpretations_of_rule(rule)
+    if interps:
+        items.append(("Interpretations", ", ".join(docs.interpretation_link(i) for i in interps)))
+    scope = "per item" if "category" in _fields(rule.when) else "for the whole request"
+    items.append(("Judged", f"{scope}; defined in {code(rule.source.file)}"))
+    return [
+        f"### {rule.id}",
+        "",
+        f"**{sentence(rule.title)}** {sentence(rule.description)}",
+        "",
+        sentence(plain),
+        "",
+        fields(items),
+        "",
+    ]
+
+
+def _fields(cond: Condition) -> frozenset[str]:
+    from policykit._conditions import fields_of  # noqa: PLC0415 - a helper only this page needs
+
+    return fields_of(cond)
+
+
+def _requests_page(docs: Docs) -> str:
+    r = docs.rules.requests
+    titles = {n: p.title for n, p in r.predicates.items()}
+    rows = []
+    for step in r.steps:
+        ids = [x.id for x in r.rules if x.step == step.step]
+        exempt = "; ".join(r.predicates[u].title for u in step.unless) or "–"
+        rows.append([str(step.step), step.title, ", ".join(docs.rule_link(i) for i in ids), exempt])
+    lines = [
+        GENERATED,
+        "",
+        "# Data-subject request rules",
+        "",
+        f"How is a candidate's request for access, erasure, restriction, portability, objection or "
+        f"rectification answered? `policy.handle_request(request)` answers from the {len(r.rules)} rules below, "
+        f"in {len(r.steps)} steps. A request is reduced to facts first; the items it concerns (the data held, "
+        "or the data it names) are judged one by one by the rules that test the data category. The outcome is "
+        "that of the first rule in order that gives one; an item's disposition is that of the first item rule "
+        "that applies to it.",
+        "",
+        "## Steps",
+        "",
+        table(["Step", "What is decided", "Rules", "Skipped when"], rows),
+        "",
+    ]
+    for step in r.steps:
+        step_rules = [x for x in r.rules if x.step == step.step]
+        if not step_rules:
+            continue
+        lines += [f"## Step {step.step}: {step.title}", ""]
+        exemptions = [titles[u] for u in step.unless]
+        for rule in step_rules:
+            lines += _request_rule_block(docs, rule, exemptions)
+    lines += ["## Predicates", ""]
+    for p in r.predicates.values():
+        lines += [
+            f"### {p.name}",
+            "",
+            f"**{sentence(p.title)}** {sentence(p.description)}",
+            "",
+            f"Holds when {render(p.condition, r.facts, titles)}.",
+            "",
+            f"Clauses: {docs.clause_links(p.clauses)}.",
+            "",
+        ]
+    lines += [
+        "## Terms",
+        "",
+        table(["Kind", "Id", "Meaning"], [
+            [kind, code(t.id), t.en]
+            for kind, terms in (("disposition", r.dispositions), ("item reason", r.item_reasons),
+                                ("legal ground", r.grounds), ("information", r.information),
+                                ("redaction", r.redactions), ("flag", r.flags), ("until", r.until))
+            for t in terms
+        ]),
+        "",
+        "## Facts",
+        "",
+        "A request is reduced to these facts before any rule sees it.",
+        "",
+        table(["Fact", "Values", "Meaning"], [[code(f.name), _domain_text(f), _field_meaning(f)]
+                                              for f in r.facts.values()]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------------
 # the registry of families
 
 
 def _disclosure_rules(rules: RuleSet) -> tuple[Rule, ...]:
     return rules.disclosure.rules
-
-
-def _absent(rules: RuleSet) -> bool:
-    return False
-
-
-def _none(rules: RuleSet) -> tuple[Rule, ...]:
-    return ()
 
 
 FAMILIES: tuple[FamilyDocs, ...] = (
@@ -1350,12 +1451,9 @@ FAMILIES: tuple[FamilyDocs, ...] = (
         title="Data-subject request rules",
         path="requests.md",
         summary="How access, erasure, restriction, portability, objection and rectification requests are answered.",
-        present=_absent,
-        rules=_none,
-        page=_pending_family_page(
-            "Data-subject request rules", "data-subject request",
-            ["P-RATT-1", "P-RATT-2", "P-RATT-3", "P-RATT-4", "P-RATT-5"], "request_outcomes",
-        ),
+        present=lambda rules: True,
+        rules=lambda rules: rules.requests.rules,
+        page=_requests_page,
     ),
 )
 

@@ -25,6 +25,9 @@ from policykit._disclosure import (
     combine,
 )
 from policykit._engine import EngineRules
+from policykit._export import export_record
+from policykit._redact import Redaction, redact_record
+from policykit._requests import DataSubjectRequest, RequestHandler, RequestResponse
 from policykit._retention import (
     RetentionFacts,
     RetentionOutcome,
@@ -91,6 +94,7 @@ class Policy:
         self._memo_lock = threading.Lock()
         self._memo_hits = 0
         self._memo_misses = 0
+        self._requests = RequestHandler(self)
         retention = rules.retention
         self._retention_fact_names = tuple(retention.facts)
         self._retention_engine = EngineRules(
@@ -125,6 +129,7 @@ class Policy:
         """Delete this policy's engine rulesets. Questions asked afterwards raise ``EngineError``
         unless the memo already holds the answer."""
         self._disclosure_engine.close()
+        self._requests.close()
         self._retention_engine.close()
 
     def today(self) -> dt.date:
@@ -187,6 +192,29 @@ class Policy:
         malformed request raises its :class:`~policykit.errors.QueryError`."""
         decide = self.decide
         return [decide(request) for request in requests]
+
+    def handle_request(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
+        """Answer a candidate's data-subject request: access, erasure, restriction, portability (also by
+        direct transmission), objection or rectification. Returns an explained ``RequestResponse``.
+
+        ``request`` is a :class:`DataSubjectRequest` or a mapping shaped like the ``inputs`` of a
+        data-subject-request case. Malformed requests raise a :class:`~policykit.errors.QueryError`.
+        """
+        return self._requests.handle(request)
+
+    def redact(self, record: BaseModel, request: DisclosureRequest | Mapping[str, Any]) -> Redaction:
+        """Cut a record (an instance of a model annotated with ``policykit.Category``) down to the
+        fields whose categories may go under ``request``: a disclosure request giving the recipient,
+        purpose, operation and context (its ``data_categories``, if any, are replaced by the
+        categories the record holds). Returns a :class:`Redaction` with the copy, the ``Decision``
+        behind it and every withheld field with its reason and clauses."""
+        return redact_record(self, record, request)
+
+    def export(self, record: BaseModel, kind: str = "access", *, as_of: dt.date | None = None) -> dict[str, Any]:
+        """A JSON-ready export of a record for an access request (``kind="access"``: every field,
+        with the Art. 15(1) information) or a portability request (``kind="portability"``: only the
+        data the candidate provided on consent or contract)."""
+        return export_record(self, record, kind, as_of=as_of)
 
     def evaluate_facts(self, facts: Mapping[str, Any], categories: tuple[str, ...]) -> Outcome:
         """Ask the engine directly, bypassing the memo: the outcome for normalised facts (keyed by
