@@ -904,8 +904,11 @@ def _interpretations_page(docs: Docs) -> str:
             carried.append("predicates " + ", ".join(docs.predicate_link(p) for p in entry.predicates))
         if entry.parameters:
             carried.append("parameters " + codes(entry.parameters))
+        carried_by = ", ".join(docs.rule_link(r) for r in implementing)
+        if not carried_by and entry.parameters:
+            carried_by = "parameter " + codes(entry.parameters)
         summary.append([docs.interpretation_link(entry.id), entry.title, docs.clause_links(entry.clauses),
-                        ", ".join(docs.rule_link(r) for r in implementing) or "no rule yet (see the entry)"])
+                        carried_by or "no rule (see the entry)"])
         blocks += [
             f'<a id="{anchor(entry.id)}"></a>',
             "",
@@ -924,7 +927,7 @@ def _interpretations_page(docs: Docs) -> str:
             blocks += [f"**Implemented by** {'; '.join(carried)}.", ""]
         if entry.note:
             blocks += [f"**{'Note' if carried else 'Carried by'}.** {sentence(entry.note)}", ""]
-    resolved = sum(1 for row in summary if not row[3].startswith("no rule"))
+    resolved = sum(1 for row in summary if not row[3].startswith(("no rule", "parameter")))
     lines = [
         GENERATED,
         "",
@@ -937,7 +940,7 @@ def _interpretations_page(docs: Docs) -> str:
         "`rules/interpretations.yaml`, and loading the rules checks every clause, rule, predicate and "
         "parameter it names.",
         "",
-        table(["Id", "Question", "Clauses", "Rules"], summary),
+        table(["Id", "Question", "Clauses", "Implemented by"], summary),
         "",
         "## Entries",
         "",
