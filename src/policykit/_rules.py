@@ -16,11 +16,18 @@ import hashlib
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from policykit._accountability import (
+    CitingRule,
+    Interpretation,
+    ProcessingRecord,
+    load_interpretations,
+    load_processing_record,
+)
 from policykit._conditions import (
     All,
     Condition,
@@ -55,6 +62,9 @@ from policykit.errors import (
     did_you_mean,
 )
 
+if TYPE_CHECKING:
+    from policykit._request_rules import RequestRule, RequestRules
+
 __all__ = [
     "Clause",
     "ClauseSection",
@@ -72,7 +82,15 @@ __all__ = [
 ]
 
 RULE_FILES = (
-    "policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml", "retention.yaml",
+    "policy.yaml",
+    "vocabulary.yaml",
+    "countries.yaml",
+    "clauses.yaml",
+    "disclosure.yaml",
+    "retention.yaml",
+    "requests.yaml",
+    "interpretations.yaml",
+    "processing.yaml",
 )
 
 
@@ -145,6 +163,7 @@ class Parameters(_Frozen):
     timezone: str
     retention_anchor: RetentionAnchor = "latest_application"
     review_interval_months: int = Field(default=24, ge=1, le=120)
+    access_further_copy_fee: int = Field(default=0, ge=0)
 
     @field_validator("timezone")
     @classmethod
@@ -250,6 +269,9 @@ class RuleSet(_Frozen):
     clauses: tuple[Clause, ...]
     disclosure: DisclosureRules
     retention: RetentionRules
+    requests: RequestRules
+    interpretations: tuple[Interpretation, ...]
+    processing: ProcessingRecord
 
     @property
     def version(self) -> str:
@@ -267,6 +289,13 @@ class RuleSet(_Frozen):
     def rules(self) -> tuple[Rule | RetentionRule, ...]:
         """Every rule of every family: the disclosure rules, then the retention rules."""
         return (*self.disclosure.rules, *self.retention.rules)
+
+    def interpretation(self, interpretation_id: str) -> Interpretation:
+        """The entry of the register of interpretations with this id, e.g. ``A-18``."""
+        for i in self.interpretations:
+            if i.id == interpretation_id:
+                return i
+        raise KeyError(interpretation_id)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -303,6 +332,7 @@ class _RawParameters(_Raw):
     timezone: str
     retention_anchor: str = "latest_application"
     review_interval_months: int = 24
+    access_further_copy_fee: int = 0
 
 
 class _RawPolicyFile(_Raw):
@@ -727,8 +757,10 @@ class _Loader:
             rules=tuple(rules),
         )
 
-    def coverage(self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule | RetentionRule],
-                 predicates: Iterable[Predicate]) -> None:
+    def coverage(
+        self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule | RetentionRule | RequestRule],
+        predicates: Iterable[Predicate],
+    ) -> None:
         by_rules: dict[str, list[str]] = {}
         for r in rules:
             for c in r.clauses:
@@ -773,10 +805,18 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
     vocab = loader.vocabulary()
     disclosure = loader.disclosure(vocab)
     retention = load_retention(loader, vocab, params)
+    # the request family's loader reuses this module's helpers, so it imports this module
+    from policykit._request_rules import load_requests  # noqa: PLC0415
+
+    requests = load_requests(loader, vocab)
     loader.coverage(
-        clauses, vocab, [*disclosure.rules, *retention.rules],
-        [*disclosure.predicates.values(), *retention.predicates.values()],
+        clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules],
+        [*disclosure.predicates.values(), *retention.predicates.values(), *requests.predicates.values()],
     )
+    every_rule: list[CitingRule] = [*disclosure.rules, *retention.rules, *requests.rules]
+    every_predicate = {**requests.predicates, **retention.predicates, **disclosure.predicates}
+    interpretations = load_interpretations(loader, every_rule, every_predicate, params)
+    processing = load_processing_record(loader, vocab, every_rule)
     return RuleSet(
         directory=path,
         fingerprint=loader.fingerprint,
@@ -787,6 +827,9 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
         clauses=clauses,
         disclosure=disclosure,
         retention=retention,
+        requests=requests,
+        interpretations=interpretations,
+        processing=processing,
     )
 
 
@@ -797,4 +840,5 @@ _PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
 # The retention family's loader reuses this module's helpers, so it is imported once they exist.
 from policykit._retention_rules import RetentionRule, RetentionRules, load_retention  # noqa: E402
 
-RuleSet.model_rebuild()
+# RequestRules is completed by _request_rules, which load_rules imports when it first loads rules
+RuleSet.model_rebuild(raise_errors=False)

@@ -112,11 +112,17 @@ class VerifyReport:
     mismatches: list[Mismatch]
     retention_points: int = 0
     retention_problems: list[str] = field(default_factory=list)
+    request_points: int = 0
+    request_cubes: int = 0
+    request_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """Whether every invariant holds and the engine agreed everywhere."""
-        return self.mismatch_count == 0 and not self.retention_problems and all(r.ok for r in self.invariants)
+        return (
+            self.mismatch_count == 0 and not self.retention_problems and not self.request_problems
+            and all(r.ok for r in self.invariants)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -133,6 +139,8 @@ class VerifyReport:
             "allowed": {"cubes": self.allowed_cubes, "questions": self.allowed_points},
             "engine_mismatches": self.mismatch_count,
             "retention": {"fact_combinations": self.retention_points, "problems": self.retention_problems},
+            "requests": {"questions": self.request_points, "cubes": self.request_cubes,
+                         "problems": self.request_problems},
             "mismatches": [
                 {"kind": m.kind, "cube": m.index, "facts": m.point, "engine": m.engine, "expected": m.expected}
                 for m in self.mismatches
@@ -391,6 +399,7 @@ def verify(
     ]
     ids = [r.id for r in rules.disclosure.rules]
     retention_points, retention_problems = (0, []) if restrict else check_retention(policy)
+    request_points, request_cubes, request_problems = (0, 0, []) if restrict else check_requests(policy)
     return VerifyReport(
         directory=str(rules.directory),
         version=rules.version,
@@ -409,7 +418,33 @@ def verify(
         mismatches=total.mismatches,
         retention_points=retention_points,
         retention_problems=retention_problems,
+        request_points=request_points,
+        request_cubes=request_cubes,
+        request_problems=request_problems,
     )
+
+
+def check_requests(policy: Policy, limit: int = 10) -> tuple[int, int, list[str]]:
+    """The data-subject request family's whole fact space, partitioned like the disclosure space: on
+    every cube the engine must fire exactly the request rules whose conditions hold. Returns the
+    questions and cubes checked and the first problems found."""
+    family = policy.rules.requests
+    partition = Partition([r.condition for r in family.rules], family.facts)
+    engine = policy._requests._engine
+    problems: list[str] = []
+    cubes = 0
+    for region in partition.regions():
+        cubes += 1
+        point = region.point
+        facts = {name: value for name, value in point.items() if name != "category"}
+        fired = {r.rule_index for r in engine.evaluate(facts, (str(point["category"]),))}
+        expected = {i for i in range(len(family.rules)) if region.truths >> i & 1}
+        if fired != expected and len(problems) < limit:
+            problems.append(
+                f"{point}: the engine fired {sorted(family.rules[i].id for i in fired)}, the conditions hold for "
+                f"{sorted(family.rules[i].id for i in expected)}"
+            )
+    return partition.points(), cubes, problems
 
 
 def check_retention(policy: Policy, limit: int = 10) -> tuple[int, list[str]]:
@@ -522,6 +557,15 @@ def render_report(
             lines.append(
                 f"Retention: all {_num(report.retention_points)} combinations of its yes/no facts through the "
                 "engine; it fired exactly the rules whose conditions hold, one mode each time."
+            )
+    if report.request_cubes:
+        if report.request_problems:
+            lines.append("REQUESTS: the engine disagrees with the request rules' conditions:")
+            lines.extend(f"  {p}" for p in report.request_problems)
+        else:
+            lines.append(
+                f"Data-subject requests: {_num(report.request_points)} questions in {_num(report.request_cubes)} "
+                "cubes through the engine; it fired exactly the rules whose conditions hold."
             )
     failed = [r for r in report.invariants if not r.ok]
     lines += ["", f"Invariants: {len(report.invariants) - len(failed)} of {len(report.invariants)} hold."]

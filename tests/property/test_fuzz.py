@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import policykit
 from policykit._invariants import load_invariants
+from policykit._rules import RULE_FILES
 from policykit.errors import DefinitionError, PolicyKitError, QueryError
 from policykit.testing import disclosure_requests, malformed_disclosure_requests, retention_facts
 
@@ -74,8 +75,7 @@ def test_retention_answers_or_refuses(facts: policykit.RetentionFacts, data: st.
 
 # ---- broken rule files --------------------------------------------------------------------------
 
-FILES = ["policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml",
-         "retention.yaml", "invariants.yaml"]
+FILES = [*RULE_FILES, "invariants.yaml"]
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
