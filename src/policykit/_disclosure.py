@@ -27,6 +27,7 @@ from policykit.errors import (
     RequestValidationError,
     UnknownRequestTermError,
     did_you_mean,
+    short_repr,
 )
 
 if TYPE_CHECKING:
@@ -55,11 +56,11 @@ def parse_date(value: Any) -> Any:
             return dt.date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
         except ValueError:
             _bad_date(value)
-    raise ValueError(f"expected a date as YYYY-MM-DD, got {value!r}")
+    raise ValueError(f"expected a date as YYYY-MM-DD, got {short_repr(value)}")
 
 
 def _bad_date(value: str) -> Any:
-    raise ValueError(f"expected a real calendar date as YYYY-MM-DD, got {value!r}")
+    raise ValueError(f"expected a real calendar date as YYYY-MM-DD, got {short_repr(value)}")
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(parse_date)]
@@ -146,14 +147,14 @@ def validation_message(what: str, exc: ValidationError) -> str:
         else:
             msg = err["msg"]
             msg = msg.removeprefix("Value error, ")
-            lines.append(f"{where}: {msg[0].lower() + msg[1:]} (got {err.get('input')!r})")
+            lines.append(f"{where}: {msg[0].lower() + msg[1:]} (got {short_repr(err.get('input'))})")
     return f"invalid {what}: " + "; ".join(lines)
 
 
 def _check(value: str, choices: Sequence[str], what: str, field: str) -> None:
     if value not in choices:
         raise UnknownRequestTermError(
-            f"{field}: expected {what}, got {value!r}" + did_you_mean(value, choices)
+            f"{field}: expected {what}, got {short_repr(value)}" + did_you_mean(value, choices)
         )
 
 
@@ -449,7 +450,7 @@ class Normaliser:
         if request.recipient.country.strip().upper() not in self.eea:
             raise UnknownRequestTermError(
                 f"recipient.country: expected an ISO 3166-1 alpha-2 code such as SE, got "
-                f"{request.recipient.country!r}"
+                f"{short_repr(request.recipient.country)}"
                 + did_you_mean(request.recipient.country.upper(), [c.code for c in vocab.countries])
             )
 

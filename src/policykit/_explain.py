@@ -6,7 +6,7 @@ import textwrap
 from typing import TYPE_CHECKING
 
 from policykit._conditions import render
-from policykit.errors import did_you_mean
+from policykit.errors import did_you_mean, short_repr
 
 if TYPE_CHECKING:
     from policykit._disclosure import Decision
@@ -33,6 +33,11 @@ def quote_clauses(rules: RuleSet, clause_ids: tuple[str, ...] | list[str], inden
     return lines
 
 
+def _cut(text: str, limit: int = 80) -> str:
+    """Free text from a request, cut to a readable length."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 def _notes(decision: Decision, policy: Policy) -> list[str]:
     """What the normalisation did with the request, said plainly."""
     rules = policy.rules
@@ -45,7 +50,7 @@ def _notes(decision: Decision, policy: Policy) -> list[str]:
         notes.append(f"A {req.operation} that leaves a copy with the recipient counts as a transfer.")
     if req.purpose not in vocab.ids("purposes") and req.purpose not in vocab.ids("out_of_policy_purposes"):
         notes.append(
-            f"The purpose {req.purpose!r} is not a purpose of the policy"
+            f"The purpose {short_repr(req.purpose)} is not a purpose of the policy"
             + did_you_mean(req.purpose, vocab.ids("purposes"))
             + "; it is treated as an unlisted purpose, which no rule permits."
         )
@@ -121,7 +126,7 @@ def explain_decision(decision: Decision, policy: Policy) -> str:
     lines.extend(
         _wrap(
             f"Question: may We Select {req.operation} {', '.join(req.data_categories)} to a "
-            f"{req.recipient.kind} in {req.recipient.country.upper()} for the purpose {req.purpose}, "
+            f"{req.recipient.kind} in {req.recipient.country.upper()} for the purpose {_cut(req.purpose)}, "
             f"as of {as_of}?",
             "",
         )

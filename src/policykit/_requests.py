@@ -41,6 +41,7 @@ from policykit.errors import (
     RequestValidationError,
     UnknownRequestTermError,
     did_you_mean,
+    short_repr,
 )
 
 if TYPE_CHECKING:
@@ -242,7 +243,7 @@ def _suggest(value: str, choices: Sequence[str]) -> str:
 
 def _check_term(value: str, choices: Sequence[str], what: str, field: str) -> None:
     if value not in choices:
-        raise UnknownRequestTermError(f"{field}: expected {what}, got {value!r}" + _suggest(value, choices))
+        raise UnknownRequestTermError(f"{field}: expected {what}, got {short_repr(value)}" + _suggest(value, choices))
 
 
 def _check_recipient(r: RecipientRef, field: str, rules: RuleSet) -> None:
@@ -250,7 +251,7 @@ def _check_recipient(r: RecipientRef, field: str, rules: RuleSet) -> None:
     _check_term(r.kind, vocab.ids("recipient_kinds"), "a recipient kind", f"{field}.kind")
     if vocab.country(r.country) is None:
         raise UnknownRequestTermError(
-            f"{field}.country: expected an ISO 3166-1 alpha-2 code such as SE, got {r.country!r}"
+            f"{field}.country: expected an ISO 3166-1 alpha-2 code such as SE, got {short_repr(r.country)}"
             + did_you_mean(r.country.upper(), [c.code for c in vocab.countries])
         )
 
@@ -267,7 +268,7 @@ def check_request(req: DataSubjectRequest, rules: RuleSet) -> None:
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
             if close:
                 raise UnknownRequestTermError(
-                    f"data_held[{i}]: expected a data category or another item name, got {name!r} "
+                    f"data_held[{i}]: expected a data category or another item name, got {short_repr(name)} "
                     f"(did you mean {close[0]!r}?)"
                 )
     for i, b in enumerate(req.legal_basis):

@@ -31,6 +31,7 @@ from policykit.errors import (
     RequestValidationError,
     UnknownRequestTermError,
     did_you_mean,
+    short_repr,
 )
 
 if TYPE_CHECKING:
@@ -98,7 +99,8 @@ def _choice(choices: Sequence[str], what: str) -> Any:
             raise PydanticCustomError(
                 "policykit_term",
                 "{message}",
-                {"message": f"expected {what} ({', '.join(choices)}), got {value!r}" + did_you_mean(value, choices)},
+                {"message": f"expected {what} ({', '.join(choices)}), got {short_repr(value)}"
+                 + did_you_mean(value, choices)},
             )
         return value
 
@@ -225,7 +227,7 @@ def _query_error(exc: ValidationError) -> QueryError:
             lines.append(f"{where}: unexpected field")
         else:
             msg = str(e["msg"]).removeprefix("Value error, ")
-            lines.append(f"{where}: {msg[0].lower() + msg[1:]} (got {e.get('input')!r})")
+            lines.append(f"{where}: {msg[0].lower() + msg[1:]} (got {short_repr(e.get('input'))})")
     return RequestValidationError("invalid retention facts: " + "; ".join(lines))
 
 

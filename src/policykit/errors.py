@@ -47,11 +47,23 @@ __all__ = [
     "UnknownRequestTermError",
     "UnknownTermError",
     "did_you_mean",
+    "short_repr",
 ]
+
+
+def short_repr(value: object, limit: int = 60) -> str:
+    """``repr(value)``, cut to about ``limit`` characters with the full length said, so that an error
+    about a huge input stays readable."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for the closest of ``choices``, or ``""`` if none is close."""
+    if len(str(word)) > 100:  # nothing in a vocabulary is that long; spare difflib the work
+        return ""
     close = difflib.get_close_matches(str(word), sorted(set(choices)), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

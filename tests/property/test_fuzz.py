@@ -153,3 +153,34 @@ def test_bytes_that_are_not_utf8_raise_a_definition_error(tmp_path: Path) -> Non
     (copy / "disclosure.yaml").write_bytes(b"\xff\xfe\x00rules")
     with pytest.raises(DefinitionError, match="disclosure.yaml"):
         policykit.load_rules(copy)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"operation": "t" * 1_000_000},
+        {"recipient": {"kind": "r" * 200_000, "country": "SE"}},
+        {"recipient": {"kind": "recruitment_client", "country": "S" * 1_000_000}},
+        {"as_of": "2" * 100_000},
+        {"min_cell_size": "9" * 100_000},
+        {"data_categories": ["name", "n" * 500_000]},
+    ],
+    ids=["operation", "kind", "country", "as_of", "min_cell_size", "category"],
+)
+def test_errors_about_huge_values_stay_readable(change: dict[str, Any]) -> None:
+    """Regression: an error echoed a megabyte-long value in full; now it quotes the start and the length."""
+    request = {"operation": "transfer", "data_categories": ["name"], "purpose": "present_candidates_to_clients",
+               "recipient": {"kind": "recruitment_client", "country": "SE"}, **change}
+    with pytest.raises(QueryError) as info:
+        POLICY.decide(request)
+    assert len(str(info.value)) < 600
+    assert "characters)" in str(info.value)
+
+
+def test_a_huge_unlisted_purpose_is_explained_briefly() -> None:
+    """An unlisted purpose of a megabyte is answered, and the explanation quotes only its start."""
+    request = {"operation": "transfer", "data_categories": ["name"], "purpose": "p" * 1_000_000,
+               "recipient": {"kind": "recruitment_client", "country": "SE"}}
+    decision = POLICY.decide(request)
+    assert not decision.allowed
+    assert len(decision.explain()) < 20_000
