@@ -7,6 +7,7 @@ reference semantics of the condition language) for each requested category, and 
 results with its own implementation of the documented semantics:
 
 * per category, a forbid overrides a permit and no permit means deny (``NO_APPLICABLE_PERMIT``);
+  the forbids that keep a category back are listed for it;
 * a request is allowed when every requested category is;
 * the rules that fired, the reasons (of the forbids that fired, deciding one first) and, for an allow,
   the obligations (of the permits that fired) follow decision order, without repeats;
@@ -83,6 +84,7 @@ class ReferenceEvaluator:
             c: _unique([self._reason(i) for i in forbids[c]] + ([] if forbids[c] or permits[c] else [NO_PERMIT]))
             for c in cats
         }
+        category_rules = {c: tuple(self._rules[i].id for i in forbids[c]) for c in cats}
         deciding = self._rules[forbid_any[0]] if forbid_any else None
         obligations: list[str] = []
         clauses: list[str] = []
@@ -108,6 +110,7 @@ class ReferenceEvaluator:
             rule_ids=tuple(self._rules[i].id for i in fired_any),
             clauses=_unique(clauses),
             deciding_rule=deciding.id if deciding is not None else None,
+            category_rules=category_rules,
         )
 
     def _reason(self, index: int) -> str:

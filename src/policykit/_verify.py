@@ -237,6 +237,7 @@ def _summary(o: Outcome) -> dict[str, Any]:
         "rule_ids": list(o.rule_ids),
         "obligations": list(o.obligations),
         "by_category": dict(o.by_category),
+        "category_rules": {c: list(r) for c, r in o.category_rules.items()},
         "clauses": list(o.clauses),
     }
 
