@@ -548,8 +548,8 @@ def render_report(
             lines.append(f"  cube {m.index} ({m.kind}): engine {m.engine} expected {m.expected}")
             lines.append(f"    facts {m.point}")
     else:
-        check = "the rules' conditions and the reference evaluator" if report.differential else "the rules' conditions"
-        lines.append(f"The engine fired exactly the rules {check} call for, on every cube.")
+        check = ", and agreed with the reference evaluator" if report.differential else ""
+        lines.append(f"On every cube the engine fired exactly the rules whose conditions hold{check}.")
     if report.retention_points:
         if report.retention_problems:
             lines.append(f"RETENTION: problems among {_num(report.retention_points)} fact combinations:")
