@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given
 
 import policykit
 from policykit import _policy
+from policykit._analysis import disclosure_partition
 from policykit._disclosure import Outcome, combine
 from policykit._reference import ReferenceEvaluator
 from policykit.testing import disclosure_requests, reference_outcome
@@ -48,3 +50,26 @@ def test_rule_truths_are_remembered_by_the_fields_they_test(bundled_policy: poli
     second = reference.outcome(facts, ("photo", "name", "name"))
     assert first == second
     assert tuple(first.by_category) == ("name", "photo")
+
+
+def test_random_points_inside_cubes_get_their_cubes_answer(bundled_policy: policykit.Policy) -> None:
+    """The cube argument itself: random questions inside a sample of cubes get, from the engine, the
+    same answer as the cube's representative, and the reference agrees with both."""
+
+
+    rules = bundled_policy.rules
+    partition = disclosure_partition(rules)
+    reference = ReferenceEvaluator(rules)
+    rng = random.Random(20220622)
+    names = [n for n in rules.disclosure.facts if n != "category"]
+    checked = 0
+    for region in partition.regions(part=0, parts=499):
+        expected = bundled_policy.evaluate_facts(region.point, (str(region.point["category"]),))
+        for _ in range(3):
+            point = partition.random_point(region.cube, rng)
+            facts = {n: point[n] for n in names}
+            got = bundled_policy.evaluate_facts(facts, (str(point["category"]),))
+            assert got.rule_ids == expected.rule_ids and got.allowed == expected.allowed, point
+            assert got == reference.outcome(facts, (str(point["category"]),)), point
+            checked += 1
+    assert checked > 3000
