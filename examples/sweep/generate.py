@@ -40,7 +40,7 @@ if __package__ in (None, ""):  # run as a file: make the repository's examples p
 
 from examples.sweep.schema import create_schema  # noqa: E402
 
-__all__ = ["UNTIL", "Population", "generate", "main", "population"]
+__all__ = ["COLUMNS", "UNTIL", "Population", "generate", "main", "population", "write"]
 
 UNTIL = dt.date(2026, 11, 29)
 START = dt.date(2017, 1, 1)
@@ -146,7 +146,7 @@ def _candidate(rng: random.Random, cid: int, until: dt.date, ids: _Ids, pop: Pop
     if rng.random() < 0.006:  # a leap-day application
         leap = rng.choice((dt.date(2020, 2, 29), dt.date(2024, 2, 29)))
         if leap <= until and (len(days) == 1 or days[-2] < leap):
-            days[-1] = max(leap, days[0]) if len(days) > 1 else leap
+            days[-1] = leap
     latest = max(days)
     for d in days:
         pop.applications.append((
@@ -168,7 +168,8 @@ def _candidate(rng: random.Random, cid: int, until: dt.date, ids: _Ids, pop: Pop
             pop.consent_withdrawals.append((ids("consent_withdrawals"), cid, _moment(rng, when)))
             triggered = True
     elif roll < 0.73 and len(days) > 1:  # withdrew, then applied again: fresh consent (A-06)
-        pop.consent_withdrawals.append((ids("consent_withdrawals"), cid, _moment(rng, _day_between(rng, days[0], days[1]))))
+        between = _day_between(rng, days[0], days[1] - dt.timedelta(days=1))
+        pop.consent_withdrawals.append((ids("consent_withdrawals"), cid, _moment(rng, between)))
         if rng.random() < 0.5 and (when := after(latest, 900)) is not None:
             pop.consent_withdrawals.append((ids("consent_withdrawals"), cid, _moment(rng, when)))
             triggered = True
@@ -194,6 +195,8 @@ def _candidate(rng: random.Random, cid: int, until: dt.date, ids: _Ids, pop: Pop
     closed = after(latest + dt.timedelta(days=10), 120) if rng.random() < 0.6 else None
     anonymised = triggered and latest < until - dt.timedelta(days=4 * 365) and rng.random() < 0.3
     if anonymised:  # swept by an earlier run: the identifying columns are already gone
+        for i in range(len(pop.applications) - len(days), len(pop.applications)):
+            pop.applications[i] = (*pop.applications[i][:5], None)
         stamp = dt.datetime.combine(latest + dt.timedelta(days=3 * 365), dt.time(2, 0), UTC)
         pop.candidates.append((cid, "", None, None, None, None, None, None, None, None, rng.choice(BANDS), family,
                                closed, stamp))
@@ -246,7 +249,8 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-def _write(conn: sa.Connection, pop: Population) -> None:
+def write(conn: sa.Connection, pop: Population) -> None:
+    """Insert the population's rows with the driver's bulk path."""
     dialect = conn.dialect.name
     for table, rows in pop.tables():
         if not rows:
@@ -290,7 +294,7 @@ def generate(url: str, n: int, *, seed: int = 2022, until: dt.date = UNTIL, chun
             pop = population(size, seed=rng_seed, until=until, first_id=ids["candidates"], ids=ids)
             rng_seed += 1
             with engine.begin() as conn:
-                _write(conn, pop)
+                write(conn, pop)
             for table, rows in pop.tables():
                 counts[table] += len(rows)
                 if rows:
