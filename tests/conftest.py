@@ -7,6 +7,7 @@ Profiles: ``dev`` (the default, quick) and ``ci`` (more examples, no deadline); 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import policykit
+from tests.sweep_support import PG_ENV, drop_postgres_database, new_postgres_database, postgres_url
 
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(
@@ -33,8 +35,6 @@ def bundled_policy() -> Iterator[policykit.Policy]:
 def backend(request: pytest.FixtureRequest) -> str:
     """Each sweep test runs on SQLite and on PostgreSQL. PostgreSQL is skipped only when no server was
     started (POLICYKIT_TEST_POSTGRES_URL unset: a local run); .ci/run starts one, so CI runs both."""
-    from tests.sweep_support import PG_ENV, postgres_url
-
     if request.param == "postgresql" and postgres_url() is None:
         pytest.skip(f"no PostgreSQL server for tests: {PG_ENV} is not set (.ci/run starts one)")
     return str(request.param)
@@ -44,16 +44,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 def new_database(backend: str, tmp_path: Path) -> Iterator[Callable[[], str]]:
     """A factory of empty databases on the test's backend (SQLite files, or PostgreSQL databases that
     are dropped afterwards); returns their URLs."""
-    from tests.sweep_support import drop_postgres_database, new_postgres_database
-
     made: list[str] = []
 
     def make() -> str:
         if backend == "sqlite":
             path = tmp_path / f"candidates-{len(made)}.db"
             made.append(str(path))
-            import sqlite3
-
             sqlite3.connect(path).close()
             return f"sqlite:///{path}"
         url, name = new_postgres_database()

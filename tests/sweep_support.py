@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-
 from examples.sweep.generate import COLUMNS, Population, write
 from examples.sweep.schema import create_schema
 
@@ -184,6 +183,8 @@ def check_all_or_nothing(url: str, pristine: dict[str, list[tuple[Any, ...]]]) -
     before = {row[0]: row for row in pristine["candidates"]}
     letters = _by_candidate(now["applications"])
     notes = _by_candidate(now["reference_notes"])
+    letters_before = _by_candidate(pristine["applications"])
+    notes_before = _by_candidate(pristine["reference_notes"])
     anonymised = untouched = 0
     for row in now["candidates"]:
         cid, was = row[0], before[row[0]]
@@ -203,8 +204,8 @@ def check_all_or_nothing(url: str, pristine: dict[str, list[tuple[Any, ...]]]) -
         else:
             assert str(cid) not in audited_set, f"candidate {cid} audited but not anonymised"
             assert row == was, f"candidate {cid} changed without being anonymised"
-            assert letters.get(cid, []) == _by_candidate(pristine["applications"]).get(cid, [])
-            assert notes.get(cid, []) == _by_candidate(pristine["reference_notes"]).get(cid, [])
+            assert letters.get(cid, []) == letters_before.get(cid, [])
+            assert notes.get(cid, []) == notes_before.get(cid, [])
             untouched += 1
     assert now["bookkeeping_records"] == pristine["bookkeeping_records"]
     assert audited_set <= {str(row[0]) for row in now["candidates"]}

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 if __package__ in (None, ""):  # run as a file: make the repository's examples package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from examples.sweep.schema import create_schema  # noqa: E402
+from examples.sweep.schema import create_schema
 
 __all__ = ["COLUMNS", "UNTIL", "Population", "generate", "main", "population", "write"]
 

@@ -54,7 +54,9 @@ applications = _child(
     sa.Column("outcome", sa.Text),
     sa.Column("cover_letter", sa.Text),
 )
-consent_withdrawals = _child("consent_withdrawals", sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=False))
+consent_withdrawals = _child(
+    "consent_withdrawals", sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=False)
+)
 objections = _child(
     "objections",
     sa.Column("received_on", sa.Date, nullable=False),

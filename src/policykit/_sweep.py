@@ -67,7 +67,8 @@ class SweepProblem:
         where = f"{self.table} row {self.row_id}" if self.row_id is not None else self.table
         if self.column:
             where += f", column {self.column}"
-        who = f" (candidate {self.candidate_id})" if self.candidate_id is not None and self.table != "candidates" else ""
+        own = self.candidate_id is None or self.table == "candidates"
+        who = "" if own else f" (candidate {self.candidate_id})"
         return f"{where}{who}: {self.message}"
 
 
@@ -250,7 +251,7 @@ def sweep(
     has been changed.
     """
     try:
-        from policykit import _sweep_sql
+        from policykit import _sweep_sql  # noqa: PLC0415 - SQLAlchemy only when a sweep runs
     except ImportError as exc:  # pragma: no cover - the sweep extra is in dev
         raise MissingDependencyError(
             f"the sweep needs the 'sweep' extra (SQLAlchemy and psycopg): pip install 'policykit[sweep]' "

@@ -9,6 +9,7 @@ column instead of failing a whole batch. The audit table is policykit's own and 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from policykit._anonymise import _structured
 from policykit._dates import local_date
+from policykit._policy import load_policy
 from policykit._retention import WRITTEN_FORMS, RetentionVerdict
 from policykit._sweep import CandidateAction, SweepProblem, SweepProgress, SweepReport
 from policykit._sweep_mapping import ChildTable, SweepMapping, TableSpec, load_mapping
@@ -70,9 +72,8 @@ def open_engine(db: str | Engine, *, write: bool) -> Engine:
         kwargs: dict[str, Any] = {}
         if url.get_backend_name() == "sqlite":
             database = url.database or ""
-            if database and database != ":memory:" and not database.startswith("file:"):
-                if not Path(database).is_file():
-                    raise DatabaseUnreachableError(f"cannot open {_masked(url)}: no such database file {database!r}")
+            if database not in ("", ":memory:") and not database.startswith("file:") and not Path(database).is_file():
+                raise DatabaseUnreachableError(f"cannot open {_masked(url)}: no such database file {database!r}")
             kwargs["connect_args"] = {"timeout": 60}
         elif url.get_backend_name() == "postgresql":
             kwargs["connect_args"] = {"application_name": APPLICATION_NAME, "connect_timeout": 10}
@@ -168,8 +169,8 @@ def check_schema(engine: Engine, mapping: SweepMapping) -> Schema:
 
     tables: list[tuple[str, str, TableSpec | None, dict[str, str]]] = []
     tables.append(("candidates", mapping.candidates.table, mapping.candidates, mapping.candidates.keys()))
-    for role, spec in mapping.fact_tables():
-        tables.append((role, spec.table, spec, spec.keys()))
+    for role, child in mapping.fact_tables():
+        tables.append((role, child.table, child, child.keys()))
     for i, rows in enumerate(mapping.delete_rows):
         tables.append((f"delete_rows[{i}]", rows.table, None, {"candidate_id": rows.candidate_id}))
     for i, kept in enumerate(mapping.kept):
@@ -217,12 +218,12 @@ def check_schema(engine: Engine, mapping: SweepMapping) -> Schema:
                     f"{role}.columns.{column}: column {table}.{column} is NOT NULL and not text, so it cannot be "
                     f"erased; make it nullable{where}"
                 )
-        if role != "candidates" and any(c.non_identifying for c in spec.columns.values()):
-            if not isinstance(spec, ChildTable) or spec.id is None:
-                raise MappingError(
-                    f"{role}.id: expected the row id column, since {role} has non_identifying columns whose free "
-                    f"text must be erased row by row{where}"
-                )
+        if (role != "candidates" and any(c.non_identifying for c in spec.columns.values())
+                and (not isinstance(spec, ChildTable) or spec.id is None)):
+            raise MappingError(
+                f"{role}.id: expected the row id column, since {role} has non_identifying columns whose free "
+                f"text must be erased row by row{where}"
+            )
     cand = mapping.candidates
     if not columns[cand.table][cand.anonymised_at].nullable:
         raise MappingError(
@@ -293,7 +294,9 @@ def ensure_audit_table(engine: Engine, mapping: SweepMapping) -> sa.Table:
                     f"BEGIN SELECT RAISE(ABORT, 'the policykit audit log is append-only'); END"
                 )
         elif engine.dialect.name == "postgresql":
-            function = f'"{table.name}_append_only"' if table.schema is None else f'{table.schema}."{table.name}_append_only"'
+            function = f'"{table.name}_append_only"'
+            if table.schema is not None:
+                function = f'"{table.schema}".{function}'
             conn.exec_driver_sql(
                 f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                 "RAISE EXCEPTION 'the policykit audit log is append-only'; END $$"
@@ -313,7 +316,7 @@ def ensure_audit_table(engine: Engine, mapping: SweepMapping) -> sa.Table:
 # reading values
 
 
-class _Bad(Exception):
+class _BadRowError(Exception):
     def __init__(self, problem: SweepProblem) -> None:
         super().__init__(problem.message)
         self.problem = problem
@@ -330,19 +333,17 @@ class _Reader:
     zone: str
     as_of: dt.date
 
-    def bad(self, table: str, row: Any, cid: Any, column: str | None, message: str,
-            code: str = InvalidDateError.code) -> _Bad:
-        return _Bad(SweepProblem(table, _ident(row), _ident(cid), column, message, code))
+    def bad(self, table: str, row: Any, cid: Any, column: str | None, message: str, *,
+            code: str = InvalidDateError.code) -> _BadRowError:
+        return _BadRowError(SweepProblem(table, _ident(row), _ident(cid), column, message, code))
 
     def local(self, value: Any, table: str, row: Any, cid: Any, column: str) -> dt.date:
         """The calendar date, in the mapping's zone, of a date or a timestamp with a zone (native, or ISO
         8601 text)."""
         try:
             if isinstance(value, str) and len(value) > 10:
-                try:
+                with contextlib.suppress(ValueError):  # if not, the library's parser says what is wrong
                     value = dt.datetime.fromisoformat(value)
-                except ValueError:
-                    pass  # the library's parser says what is wrong with it
             if not isinstance(value, (str, dt.date)):
                 raise InvalidDateError(
                     f": expected a date or a timestamp with a zone, got {type(value).__name__} {value!r}"
@@ -391,10 +392,12 @@ class _Plan:
 def _plan(schema: Schema, categories: frozenset[str]) -> _Plan:
     m = schema.mapping
     tables = []
-    erased = []
-    specs: list[tuple[str, TableSpec, str, str | None]] = [("candidates", m.candidates, m.candidates.id, m.candidates.id)]
-    for role, spec in m.fact_tables():
-        specs.append((role, spec, spec.candidate_id, spec.id))
+    erased: list[str] = []
+    specs: list[tuple[str, TableSpec, str, str | None]] = [
+        ("candidates", m.candidates, m.candidates.id, m.candidates.id)
+    ]
+    for role, child in m.fact_tables():
+        specs.append((role, child, child.candidate_id, child.id))
     for role, spec, key, row_id in specs:
         erase = tuple(c for c, s in spec.columns.items() if s.category in categories and not s.non_identifying)
         check = tuple(c for c, s in spec.columns.items() if s.category in categories and s.non_identifying)
@@ -510,19 +513,19 @@ class _Sweeper:
 
     # -- facts
     def fetch(self, conn: sa.Connection, spec: ChildTable, columns: Sequence[str | None],
-              ids: Sequence[Any]) -> dict[Any, list[sa.Row[Any]]]:
+              ids: Sequence[Any]) -> dict[Any, list[Sequence[Any]]]:
         t = self.table(spec.table)
         wanted = [spec.candidate_id, spec.id, *columns]
         cols = [t.c[c] if c is not None else sa.null() for c in wanted]
-        out: dict[Any, list[sa.Row[Any]]] = defaultdict(list)
+        out: dict[Any, list[Sequence[Any]]] = defaultdict(list)
         for chunk in _chunks(ids):
             for row in conn.execute(sa.select(*cols).where(t.c[spec.candidate_id].in_(chunk))):
                 out[row[0]].append(row)
         return out
 
-    def gather(self, conn: sa.Connection, ids: Sequence[Any]) -> dict[str, dict[Any, list[sa.Row[Any]]]]:
+    def gather(self, conn: sa.Connection, ids: Sequence[Any]) -> dict[str, dict[Any, list[Sequence[Any]]]]:
         m = self.m
-        raw: dict[str, dict[Any, list[sa.Row[Any]]]] = {}
+        raw: dict[str, dict[Any, list[Sequence[Any]]]] = {}
         raw["applications"] = self.fetch(conn, m.applications, [m.applications.submitted_at], ids)
         if m.consent_withdrawals is not None:
             raw["consent_withdrawals"] = self.fetch(conn, m.consent_withdrawals, [m.consent_withdrawals.date], ids)
@@ -536,16 +539,20 @@ class _Sweeper:
             raw["disputes"] = self.fetch(conn, d, [d.opened_on, d.status, d.resolved_on], ids)
         return raw
 
-    def facts(self, cid: Any, closed: Any, raw: dict[str, dict[Any, list[sa.Row[Any]]]]) -> dict[str, Any]:
-        """The retention facts of one candidate; raises _Bad for a value that cannot be read."""
+    def facts(self, cid: Any, closed: Any, raw: dict[str, dict[Any, list[Sequence[Any]]]]) -> dict[str, Any]:
+        """The retention facts of one candidate; raises _BadRowError for a value that cannot be read."""
         m, r = self.m, self.reader
         apps = m.applications
-        days = [r.moment(row[2], apps.table, row[1], cid, apps.submitted_at) for row in raw["applications"].get(cid, ())]
+        days = [
+            r.moment(row[2], apps.table, row[1], cid, apps.submitted_at) for row in raw["applications"].get(cid, ())
+        ]
         facts: dict[str, Any] = {"applications": days, "as_of": self.as_of}
         latest = max(days) if days else None
         if m.consent_withdrawals is not None:
             w = m.consent_withdrawals
-            withdrawn = [r.moment(row[2], w.table, row[1], cid, w.date) for row in raw["consent_withdrawals"].get(cid, ())]
+            withdrawn = [
+                r.moment(row[2], w.table, row[1], cid, w.date) for row in raw["consent_withdrawals"].get(cid, ())
+            ]
             if withdrawn:
                 facts["consent_withdrawn_on"] = withdrawn
         if m.objections is not None:
@@ -563,7 +570,7 @@ class _Sweeper:
                 facts["process_closed_on"] = day
         return facts
 
-    def _objection(self, cid: Any, rows: Iterable[sa.Row[Any]], latest: dt.date | None,
+    def _objection(self, cid: Any, rows: Iterable[Sequence[Any]], latest: dt.date | None,
                    facts: dict[str, Any]) -> None:
         """The objection that counts: the first written (or documented) one on or after the latest
         application, else the latest one (which the policy then notes and disregards)."""
@@ -576,13 +583,13 @@ class _Sweeper:
             if form not in ("email", "letter", "portal", "phone", "in_person"):
                 raise self.reader.bad(o.table, row[1], cid, o.form,
                                       f"expected an objection form (email, letter, portal, phone, in_person), got "
-                                      f"{form!r}", QueryError.code)
+                                      f"{form!r}", code=QueryError.code)
             documented = row[4] if o.documented_in_writing is not None else False
             if documented in (0, 1, None):
                 documented = bool(documented)
             if not isinstance(documented, bool):
                 raise self.reader.bad(o.table, row[1], cid, o.documented_in_writing,
-                                      f"expected true or false, got {documented!r}", QueryError.code)
+                                      f"expected true or false, got {documented!r}", code=QueryError.code)
             read.append((day, form, documented))
         if not read:
             return
@@ -592,7 +599,7 @@ class _Sweeper:
         facts["objection_form"] = form
         facts["objection_documented_in_writing_by_controller"] = documented
 
-    def _dispute(self, cid: Any, row: sa.Row[Any]) -> dict[str, Any]:
+    def _dispute(self, cid: Any, row: Sequence[Any]) -> dict[str, Any]:
         d = self.m.disputes
         assert d is not None
         opened = self.reader.day(row[2], d.table, row[1], cid, d.opened_on)
@@ -602,12 +609,13 @@ class _Sweeper:
         status = row[3]
         if status not in ("pending", "resolved"):
             raise self.reader.bad(d.table, row[1], cid, d.status,
-                                  f"expected a dispute status (pending, resolved), got {status!r}", QueryError.code)
+                                  f"expected a dispute status (pending, resolved), got {status!r}",
+                                  code=QueryError.code)
         return {"opened_on": opened, "status": status,
                 "resolved_on": self.reader.day(row[4], d.table, row[1], cid, d.resolved_on)}
 
     # -- judging a page
-    def judge(self, conn: sa.Connection, rows: Sequence[sa.Row[Any]], stats: _Stats,
+    def judge(self, conn: sa.Connection, rows: Sequence[Sequence[Any]], stats: _Stats,
               report: Callable[[SweepProblem], None]) -> list[_Due]:
         ids = [row[0] for row in rows]
         raw = self.gather(conn, ids)
@@ -619,7 +627,7 @@ class _Sweeper:
             try:
                 facts = self.facts(cid, row[closed_at] if closed_at else None, raw)
                 verdict = self.policy.retention(facts)
-            except _Bad as bad:
+            except _BadRowError as bad:
                 report(bad.problem)
                 continue
             except PolicyKitError as exc:
@@ -658,7 +666,9 @@ class _Sweeper:
                             index[row[0]].free_text.append((role, table, row[1], column))
 
     # -- writing a page
-    def write(self, conn: sa.Connection, due: list[_Due], audit: sa.Table, run_id: str) -> list[tuple[_Due, dict[str, int]]]:
+    def write(
+        self, conn: sa.Connection, due: list[_Due], audit: sa.Table, run_id: str
+    ) -> list[tuple[_Due, dict[str, int]]]:
         cand = self.m.candidates
         c = self.cand.c
         now = dt.datetime.now(dt.UTC)
@@ -767,8 +777,6 @@ def run_sweep(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise SweepError(f"batch_size: expected a whole number of candidates from 1 up, got {batch_size!r}")
     if policy is None:
-        from policykit._policy import load_policy
-
         policy = load_policy()
     day = _as_of(as_of, policy)
     m = mapping if isinstance(mapping, SweepMapping) else load_mapping(mapping)

@@ -244,22 +244,22 @@ def _sweep_progress() -> Iterator[Callable[[policykit.SweepProgress], None]]:
         yield lambda _p: None
         return
     if Progress is None:  # pragma: no cover - rich is in the cli extra
-        with click.progressbar(length=1000, label="sweeping", file=sys.stderr) as bar:
+        with click.progressbar(length=1000, label="sweeping", file=sys.stderr) as plain:
             done = [0]
 
             def click_tick(p: policykit.SweepProgress) -> None:
                 step = round((p.fraction or 0) * 1000) - done[0]
                 if step > 0:
-                    bar.update(step)
+                    plain.update(step)
                     done[0] += step
 
             yield click_tick
         return
-    with Progress(*Progress.get_default_columns(), "{task.fields[status]}", transient=True) as bar:
-        task = bar.add_task("sweeping", total=1.0, status="")
+    with Progress(*Progress.get_default_columns(), "{task.fields[status]}", transient=True) as fancy:
+        task = fancy.add_task("sweeping", total=1.0, status="")
 
         def rich_tick(p: policykit.SweepProgress) -> None:
-            bar.update(task, completed=p.fraction if p.fraction is not None else 0.0,
+            fancy.update(task, completed=p.fraction if p.fraction is not None else 0.0,
                        status=f"{p.examined:,} judged, {p.due:,} due")
 
         yield rich_tick
@@ -268,8 +268,10 @@ def _sweep_progress() -> Iterator[Callable[[policykit.SweepProgress], None]]:
 @main.command()
 @click.option("--db", "db", required=True, metavar="URL",
               help="The candidate database: sqlite:///candidates.db, or postgresql+psycopg://user@host/db.")
-@click.option("--as-of", "as_of", metavar="DATE", help="Judge as of this date (YYYY-MM-DD); default today in Stockholm.")
-@click.option("--apply", "apply", is_flag=True, help="Anonymise the due candidates (default: a dry run that changes nothing).")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="Judge as of this date (YYYY-MM-DD); default today in Stockholm.")
+@click.option("--apply", "apply", is_flag=True,
+              help="Anonymise the due candidates (default: a dry run that changes nothing).")
 @click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The mapping file (YAML) naming the tables and columns; default: the example schema's.")
 @click.option("--json", "as_json", is_flag=True,

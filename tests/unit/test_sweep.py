@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from examples.sweep.generate import generate
 
 import policykit
-from examples.sweep.generate import generate
 from policykit.errors import DatabaseUnreachableError, MappingError
 from tests.sweep_support import Person, add_people, audit_rows, check_all_or_nothing, snapshot
 
