@@ -26,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from policykit._anonymise import _structured
-from policykit._dates import local_date
+from policykit._dates import _zone, local_date
 from policykit._policy import load_policy
 from policykit._retention import WRITTEN_FORMS, RetentionVerdict
 from policykit._sweep import CandidateAction, SweepProblem, SweepProgress, SweepReport
@@ -332,6 +332,10 @@ class _Reader:
 
     zone: str
     as_of: dt.date
+    tzinfo: dt.tzinfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tzinfo = _zone(self.zone)
 
     def bad(self, table: str, row: Any, cid: Any, column: str | None, message: str, *,
             code: str = InvalidDateError.code) -> _BadRowError:
@@ -340,6 +344,22 @@ class _Reader:
     def local(self, value: Any, table: str, row: Any, cid: Any, column: str) -> dt.date:
         """The calendar date, in the mapping's zone, of a date or a timestamp with a zone (native, or ISO
         8601 text)."""
+        # the common forms, quickly: an ISO date, an ISO timestamp with an offset, native values
+        kind = type(value)
+        if kind is str:
+            if len(value) == 10:
+                with contextlib.suppress(ValueError):
+                    return dt.date.fromisoformat(value)
+            else:
+                with contextlib.suppress(ValueError):
+                    stamp = dt.datetime.fromisoformat(value)
+                    if stamp.tzinfo is not None and stamp.utcoffset() is not None:
+                        return stamp.astimezone(self.tzinfo).date()
+        elif kind is dt.date:
+            return value  # type: ignore[no-any-return]
+        elif kind is dt.datetime and value.tzinfo is not None and value.utcoffset() is not None:
+            return value.astimezone(self.tzinfo).date()  # type: ignore[no-any-return]
+        # anything else goes through the library's parser, which says what is wrong with it
         try:
             if isinstance(value, str) and len(value) > 10:
                 with contextlib.suppress(ValueError):  # if not, the library's parser says what is wrong
@@ -454,6 +474,13 @@ class _Sweeper:
         self.plans: dict[frozenset[str], _Plan] = {}
         self.tables: dict[str, sa.TableClause] = {}
         self.cand = self.table(self.m.candidates.table)
+        # non-identifying columns, read with each row: a free-text value in one is erased all the same
+        self.kept: dict[str, list[str]] = {
+            role: [c for c, spec in table.columns.items() if spec.non_identifying]
+            for role, table in self.m.categorised()
+        }
+        cand = self.m.candidates
+        self.kept_at: dict[str, int] = {"candidates": 2 if cand.process_closed_on else 1}
 
     # -- table constructs: untyped columns, so values come back exactly as the driver gives them
     def table(self, name: str) -> sa.TableClause:
@@ -490,6 +517,7 @@ class _Sweeper:
         cand = self.m.candidates
         c = self.cand.c
         cols = [c[cand.id]] + ([c[cand.process_closed_on]] if cand.process_closed_on else [])
+        cols += [c[k] for k in self.kept["candidates"]]
         q = sa.select(*cols).where(c[cand.anonymised_at].is_(None))
         if after is not None:
             q = q.where(c[cand.id] > after)
@@ -512,10 +540,13 @@ class _Sweeper:
         return q
 
     # -- facts
-    def fetch(self, conn: sa.Connection, spec: ChildTable, columns: Sequence[str | None],
+    def fetch(self, conn: sa.Connection, role: str, spec: ChildTable, columns: Sequence[str | None],
               ids: Sequence[Any]) -> dict[Any, list[Sequence[Any]]]:
+        """The rows of a fact table for these candidates: candidate id, row id, ``columns``, then the
+        table's non-identifying columns (checked for free text if the candidate is due)."""
         t = self.table(spec.table)
-        wanted = [spec.candidate_id, spec.id, *columns]
+        wanted = [spec.candidate_id, spec.id, *columns, *self.kept[role]]
+        self.kept_at[role] = 2 + len(columns)
         cols = [t.c[c] if c is not None else sa.null() for c in wanted]
         out: dict[Any, list[Sequence[Any]]] = defaultdict(list)
         for chunk in _chunks(ids):
@@ -526,17 +557,19 @@ class _Sweeper:
     def gather(self, conn: sa.Connection, ids: Sequence[Any]) -> dict[str, dict[Any, list[Sequence[Any]]]]:
         m = self.m
         raw: dict[str, dict[Any, list[Sequence[Any]]]] = {}
-        raw["applications"] = self.fetch(conn, m.applications, [m.applications.submitted_at], ids)
+        raw["applications"] = self.fetch(conn, "applications", m.applications, [m.applications.submitted_at], ids)
         if m.consent_withdrawals is not None:
-            raw["consent_withdrawals"] = self.fetch(conn, m.consent_withdrawals, [m.consent_withdrawals.date], ids)
+            w = m.consent_withdrawals
+            raw["consent_withdrawals"] = self.fetch(conn, "consent_withdrawals", w, [w.date], ids)
         if m.objections is not None:
             o = m.objections
-            raw["objections"] = self.fetch(conn, o, [o.date, o.form, o.documented_in_writing], ids)
+            raw["objections"] = self.fetch(conn, "objections", o, [o.date, o.form, o.documented_in_writing], ids)
         if m.erasure_requests is not None:
-            raw["erasure_requests"] = self.fetch(conn, m.erasure_requests, [m.erasure_requests.date], ids)
+            e = m.erasure_requests
+            raw["erasure_requests"] = self.fetch(conn, "erasure_requests", e, [e.date], ids)
         if m.disputes is not None:
             d = m.disputes
-            raw["disputes"] = self.fetch(conn, d, [d.opened_on, d.status, d.resolved_on], ids)
+            raw["disputes"] = self.fetch(conn, "disputes", d, [d.opened_on, d.status, d.resolved_on], ids)
         return raw
 
     def facts(self, cid: Any, closed: Any, raw: dict[str, dict[Any, list[Sequence[Any]]]]) -> dict[str, Any]:
@@ -642,28 +675,22 @@ class _Sweeper:
                 plan = self.plans.get(cats)
                 if plan is None:
                     plan = self.plans[cats] = _plan(self.schema, cats)
-                due.append(_Due(cid, verdict, plan))
-        if due:
-            self.free_text(conn, due)
+                d = _Due(cid, verdict, plan)
+                self.free_text(d, row, raw)
+                due.append(d)
         return due
 
-    def free_text(self, conn: sa.Connection, due: list[_Due]) -> None:
+    def free_text(self, d: _Due, row: Sequence[Any], raw: dict[str, dict[Any, list[Sequence[Any]]]]) -> None:
         """Values of non-identifying columns that are free text after all: erased too (A-07)."""
-        by_table: dict[tuple[str, str, str, str | None, tuple[str, ...]], list[_Due]] = defaultdict(list)
-        for d in due:
-            for te in d.plan.tables:
-                if te.check:
-                    by_table[(te.role, te.table, te.key, te.row_id, te.check)].append(d)
-        for (role, table, key, row_id, check), group in by_table.items():
-            t = self.table(table)
-            rid = row_id or key
-            index = {d.cid: d for d in group}
-            for chunk in _chunks(list(index)):
-                q = sa.select(t.c[key], t.c[rid], *(t.c[c] for c in check)).where(t.c[key].in_(chunk))
-                for row in conn.execute(q):
-                    for column, value in zip(check, row[2:], strict=True):
-                        if not _structured(value):
-                            index[row[0]].free_text.append((role, table, row[1], column))
+        for te in d.plan.tables:
+            if not te.check:
+                continue
+            rows, rid = ([row], 0) if te.role == "candidates" else (raw[te.role].get(d.cid, []), 1)
+            names, at = self.kept[te.role], self.kept_at[te.role]
+            for r in rows:
+                for column in te.check:
+                    if not _structured(r[at + names.index(column)]):
+                        d.free_text.append((te.role, te.table, r[rid], column))
 
     # -- writing a page
     def write(
