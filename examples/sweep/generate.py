@@ -16,8 +16,9 @@ default, so that a sweep as of that day or later judges every row):
 - reference-call notes (free text, deleted on anonymisation) and accounting records (kept, A-08);
 - a few candidates anonymised by an earlier sweep.
 
-The tables are created if absent (``schema.py``); the candidate ids continue after the largest id
-already present, so the script can also add to a database. Rows go in with the driver's bulk paths
+The tables are created if absent (``schema.py``). A database that already holds candidates is left
+as it is (so the command can be repeated), unless ``--add`` asks for more: their ids then continue
+after the largest present. Rows go in with the driver's bulk paths
 (``executemany`` on SQLite, ``COPY`` on PostgreSQL): a million candidates take a minute or two.
 """
 
@@ -278,14 +279,17 @@ def _next_ids(conn: sa.Connection) -> dict[str, int]:
 
 
 def generate(url: str, n: int, *, seed: int = 2022, until: dt.date = UNTIL, chunk: int = 50_000,
-             progress: bool = False) -> dict[str, int]:
-    """Create the schema at ``url`` (if absent) and add ``n`` candidates; returns rows added per table."""
+             progress: bool = False, add: bool = True) -> dict[str, int]:
+    """Create the schema at ``url`` (if absent) and add ``n`` candidates; returns rows added per table.
+    With ``add=False`` a database that already holds candidates is left as it is."""
     engine = sa.create_engine(url)
     try:
         create_schema(engine)
         counts = dict.fromkeys(COLUMNS, 0)
         with engine.begin() as conn:
             ids = _next_ids(conn)
+        if not add and ids["candidates"] > 1:
+            return counts
         rng_seed = seed
         done = 0
         started = time.perf_counter()
@@ -322,9 +326,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2022, help="random seed (default 2022)")
     parser.add_argument("--until", type=dt.date.fromisoformat, default=UNTIL,
                         help=f"no event after this day (default {UNTIL})")
+    parser.add_argument("--add", action="store_true",
+                        help="add candidates to a database that already has some (default: leave it as it is)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    counts = generate(args.db, args.candidates, seed=args.seed, until=args.until, progress=sys.stderr.isatty())
+    counts = generate(args.db, args.candidates, seed=args.seed, until=args.until, progress=sys.stderr.isatty(),
+                      add=args.add)
+    if not any(counts.values()):
+        print(f"{args.db} already holds candidates: left as it is (--add adds more)")
+        return 0
     rows = ", ".join(f"{n:,} {table}" for table, n in counts.items())
     print(f"{args.db}: added {rows} in {time.perf_counter() - started:.1f} s")
     return 0
