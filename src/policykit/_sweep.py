@@ -252,7 +252,7 @@ def sweep(
     """
     try:
         from policykit import _sweep_sql  # noqa: PLC0415 - SQLAlchemy only when a sweep runs
-    except ImportError as exc:  # pragma: no cover - the sweep extra is in dev
+    except ImportError as exc:
         raise MissingDependencyError(
             f"the sweep needs the 'sweep' extra (SQLAlchemy and psycopg): pip install 'policykit[sweep]' "
             f"({exc.name or exc} is not installed)"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -104,3 +106,15 @@ def test_errors_that_stop_the_sweep_exit_2(db: str, tmp_path: Path) -> None:
     assert code == 2 and "expected a table named 'people'" in err
     code, _, err = run("--db", db, "--as-of", "29/11/2026")
     assert code == 2 and "--as-of: expected a date as YYYY-MM-DD" in err
+
+
+def test_without_the_sweep_extra_the_error_names_it(tmp_path: Path) -> None:
+    """Without SQLAlchemy the command says which extra to install, in one line, exit status 2."""
+    code = (
+        "import sys; sys.modules['sqlalchemy'] = None\n"
+        "from policykit.cli import main\n"
+        f"main(['sweep', '--db', 'sqlite:///{tmp_path / 'c.db'}'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "pip install 'policykit[sweep]'" in done.stderr and done.stderr.count("\n") == 1
