@@ -36,11 +36,11 @@ CANDIDATES = 4000
 SEED = 5
 
 
-def start_sweep(url: str, *, batch_size: int = 40) -> subprocess.Popen[bytes]:
+def start_sweep(url: str, *, batch_size: int = 40, pause: float = 0.0) -> subprocess.Popen[bytes]:
     """``policykit sweep --apply`` in a subprocess, as a nightly job would run it."""
     return subprocess.Popen(
         [sys.executable, "-m", "policykit.cli", "sweep", "--db", url, "--as-of", AS_OF, "--apply",
-         "--batch-size", str(batch_size)],
+         "--batch-size", str(batch_size), "--pause", str(pause)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -102,7 +102,7 @@ def test_killed_inside_a_transaction_leaves_all_or_nothing(backend: str, databas
     """SIGKILL while a batch's changes are written but not committed: the batch is rolled back whole."""
     crashed, clean = databases
     pristine = snapshot(crashed)
-    process = start_sweep(crashed)
+    process = start_sweep(crashed, pause=0.05)  # leaves time to take the lock before it is done
     try:
         wait_for(lambda: audited(crashed) >= 40, "the first batches to commit")
         if backend == "sqlite":
@@ -164,8 +164,10 @@ def test_killed_at_random_moments_then_finished(backend: str, databases: tuple[s
     rng = random.Random(int(os.environ.get("PYTEST_SWEEP_KILL_SEED", "3")))
     killed = 0
     for _ in range(4):
-        process = start_sweep(crashed, batch_size=25)
-        time.sleep(rng.uniform(0.6, 2.5))  # start-up (imports, policy) takes part of this
+        done = audited(crashed)
+        process = start_sweep(crashed, batch_size=10)
+        wait_for(lambda: audited(crashed) > done or process.poll() is not None, "a batch to commit")  # noqa: B023
+        time.sleep(rng.uniform(0.0, 0.25))
         if process.poll() is None:
             kill(process)
             killed += 1
