@@ -70,8 +70,8 @@ def main() -> None:
 
     typed = [policykit.RetentionFacts.parse(f) for f in data]
     start = time.perf_counter()
-    for facts in typed:
-        policy.retention(facts)
+    for parsed in typed:
+        policy.retention(parsed)
     per_call("retention(), memoised, from RetentionFacts", n, time.perf_counter() - start)
     info = policy.retention_memo_info()
     print(f"engine calls for {2 * n:,} memoised candidates: {info['misses'] - misses} (memo size {info['size']})")

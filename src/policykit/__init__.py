@@ -5,6 +5,8 @@
 >>> policy.decide({...}).explain()     # doctest: +SKIP
 >>> policy.retention({"applications": ["2023-12-31"], "consent_withdrawn_on": "2024-04-02"}).anonymise_on
 datetime.date(2026, 1, 1)
+>>> policy.handle_request({...})       # doctest: +SKIP
+>>> policy.redact(record, {...})       # doctest: +SKIP
 
 See ``docs/`` for the tutorial, the how-to pages and the generated auditor pages.
 """
@@ -13,6 +15,9 @@ from policykit._anonymise import AnonymisationReport, Anonymised, FieldAction
 from policykit._disclosure import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
 from policykit._policy import Policy, load_policy
 from policykit._records import Category, check_model
+from policykit._redact import Redaction, WithheldField
+from policykit._request_rules import RequestRule, RequestRules
+from policykit._requests import DataSubjectRequest, ItemDisposition, RequestResponse
 from policykit._retention import (
     BookkeepingRecord,
     BookkeepingStatus,
@@ -57,6 +62,7 @@ __all__ = [
     "Category",
     "Clause",
     "DataCategory",
+    "DataSubjectRequest",
     "Decision",
     "DefinitionError",
     "DisclosureRequest",
@@ -64,6 +70,7 @@ __all__ = [
     "EngineError",
     "FieldAction",
     "InvalidDateError",
+    "ItemDisposition",
     "LegalBasis",
     "Obligation",
     "Operation",
@@ -75,7 +82,11 @@ __all__ = [
     "ReasonCode",
     "Recipient",
     "RecipientKind",
+    "Redaction",
     "RequestOutcome",
+    "RequestResponse",
+    "RequestRule",
+    "RequestRules",
     "RetentionFacts",
     "RetentionMode",
     "RetentionVerdict",
@@ -88,6 +99,7 @@ __all__ = [
     "SweepProgress",
     "SweepReport",
     "Vocabulary",
+    "WithheldField",
     "__version__",
     "bundled_rules_dir",
     "check_model",

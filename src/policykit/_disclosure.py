@@ -162,11 +162,15 @@ def _check(value: str, choices: Sequence[str], what: str, field: str) -> None:
 
 
 class Outcome:
-    """What the rules say for one set of normalised facts; shared by every request with those facts."""
+    """What the rules say for one set of normalised facts; shared by every request with those facts.
+
+    Kept compact (the memo holds many): per-category answers are stored as tuples aligned with
+    ``categories``; ``by_category`` and ``category_reasons`` build their mappings on access.
+    """
 
     __slots__ = (
-        "allowed", "by_category", "category_reasons", "clauses", "deciding_rule", "obligations",
-        "reasons", "rule_ids",
+        "_category_reasons", "_category_rules", "_flags", "allowed", "categories", "clauses", "deciding_rule",
+        "obligations", "reasons", "rule_ids",
     )
 
     def __init__(
@@ -180,20 +184,43 @@ class Outcome:
         rule_ids: tuple[str, ...],
         clauses: tuple[str, ...],
         deciding_rule: str | None,
+        category_rules: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.allowed = allowed
         self.reasons = reasons
         self.obligations = obligations
-        self.by_category = by_category
-        self.category_reasons = category_reasons
+        self.categories = tuple(by_category)
+        self._flags = tuple(by_category.values())
+        self._category_reasons = tuple(category_reasons[c] for c in self.categories)
         self.rule_ids = rule_ids
         self.clauses = clauses
         self.deciding_rule = deciding_rule
+        self._category_rules = tuple((category_rules or {}).get(c, ()) for c in self.categories)
+
+    @property
+    def by_category(self) -> dict[str, bool]:
+        """For each requested category, whether it may go."""
+        return dict(zip(self.categories, self._flags, strict=True))
+
+    @property
+    def category_reasons(self) -> dict[str, tuple[str, ...]]:
+        """For each requested category, the reasons it may not go (empty when it may)."""
+        return dict(zip(self.categories, self._category_reasons, strict=True))
+
+    @property
+    def category_rules(self) -> dict[str, tuple[str, ...]]:
+        """For each requested category, the forbid rules that keep it back (empty when it may go, or
+        when no rule permits it at all)."""
+        return dict(zip(self.categories, self._category_rules, strict=True))
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.allowed, self.reasons, self.obligations, self.categories, self._flags,
+                self._category_reasons, self._category_rules, self.rule_ids, self.clauses, self.deciding_rule)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
             return NotImplemented
-        return all(getattr(self, s) == getattr(other, s) for s in self.__slots__)
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
         return hash((self.allowed, self.reasons, self.rule_ids))
@@ -208,9 +235,19 @@ def combine(
     categories: Sequence[str],
     purpose_clause: str | None,
     recipient_clause: str | None,
+    *,
+    intern: dict[Any, Any] | None = None,
 ) -> Outcome:
     """Combine fired rules into an outcome: per category, a forbid overrides a permit and no permit
-    means deny; the request is allowed when every category is; reasons follow rule order."""
+    means deny; the request is allowed when every category is; reasons follow rule order.
+
+    ``intern``, if given, shares equal tuples between outcomes (the memo holds many outcomes whose
+    reasons, rule ids and clauses repeat)."""
+    table: dict[Any, Any] = {} if intern is None else intern
+
+    def shared(value: Any) -> Any:
+        return table.setdefault(value, value)
+
     forbids: dict[str, list[int]] = {c: [] for c in categories}
     permits: dict[str, list[int]] = {c: [] for c in categories}
     fired_indexes: set[int] = set()
@@ -222,11 +259,13 @@ def combine(
     by_category = {c: not forbids[c] and bool(permits[c]) for c in categories}
     allowed = all(by_category.values())
     category_reasons: dict[str, tuple[str, ...]] = {}
+    category_rules: dict[str, tuple[str, ...]] = {}
     for c in categories:
+        category_rules[c] = shared(tuple(dict.fromkeys(rules[i].id for i in sorted(forbids[c]))))
         rs = [rules[i].reason or "" for i in sorted(forbids[c])]
         if not forbids[c] and not permits[c]:
             rs.append("NO_APPLICABLE_PERMIT")
-        category_reasons[c] = tuple(dict.fromkeys(rs))
+        category_reasons[c] = shared(tuple(dict.fromkeys(rs)))
     forbid_order = sorted({i for c in categories for i in forbids[c]})
     reasons = [rules[i].reason or "" for i in forbid_order]
     if any(not forbids[c] and not permits[c] for c in categories):
@@ -249,16 +288,22 @@ def combine(
             clauses.append("P-TP-1")
         if recipient_clause:
             clauses.append(recipient_clause)
-    return Outcome(
+    outcome = Outcome(
         allowed=allowed,
-        reasons=tuple(dict.fromkeys(reasons)),
-        obligations=tuple(dict.fromkeys(obligations)),
+        reasons=shared(tuple(dict.fromkeys(reasons))),
+        obligations=shared(tuple(dict.fromkeys(obligations))),
         by_category=by_category,
         category_reasons=category_reasons,
-        rule_ids=tuple(rules[i].id for i in ordered),
-        clauses=tuple(dict.fromkeys(clauses)),
+        rule_ids=shared(tuple(rules[i].id for i in ordered)),
+        clauses=shared(tuple(dict.fromkeys(clauses))),
         deciding_rule=deciding.id if deciding is not None else None,
+        category_rules=category_rules,
     )
+    outcome.categories = shared(outcome.categories)
+    outcome._flags = shared(outcome._flags)
+    outcome._category_reasons = shared(outcome._category_reasons)
+    outcome._category_rules = shared(outcome._category_rules)
+    return outcome
 
 
 class Decision:
@@ -305,6 +350,12 @@ class Decision:
     def category_reasons(self) -> Mapping[str, tuple[str, ...]]:
         """For each requested category, the reasons it may not go (empty when it may)."""
         return self._outcome.category_reasons
+
+    @property
+    def category_rules(self) -> Mapping[str, tuple[str, ...]]:
+        """For each requested category, the forbid rules that keep it back (empty when it may go, or
+        when no rule permits it at all)."""
+        return self._outcome.category_rules
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

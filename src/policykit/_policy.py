@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,6 +25,9 @@ from policykit._disclosure import (
     combine,
 )
 from policykit._engine import EngineRules
+from policykit._export import export_record
+from policykit._redact import Redaction, redact_record
+from policykit._requests import DataSubjectRequest, RequestHandler, RequestResponse
 from policykit._retention import (
     RetentionFacts,
     RetentionOutcome,
@@ -78,13 +81,21 @@ class Policy:
         self._kind_at = self._fact_names.index("recipient.kind")
         self._memo: dict[MemoKey, Outcome] = {}
         self._combined: dict[Any, Outcome] = {}
+        # equal tuples (facts, categories, reasons, rule ids...) shared by memo entries and outcomes
+        self._interned: dict[Any, Any] = {}
         # requests already answered, by identity (typed requests) or by repr (plain dicts)
         self._by_id: dict[int, RequestEntry] = {}
         self._by_repr: dict[str, RequestEntry] = {}
         self._memo_size = memo_size
+        # answers per request object / per plain-dict text: for callers that repeat the very same
+        # request; a parsed request is large, so these stay small (they fill quickly and stay flat)
+        self._request_cache_size = min(memo_size, 4_096)
+        # outcomes by the rules that fired (many facts fire the same rules): saves re-combining
+        self._combined_size = max(1, min(memo_size, 16_384))
         self._memo_lock = threading.Lock()
         self._memo_hits = 0
         self._memo_misses = 0
+        self._requests = RequestHandler(self)
         retention = rules.retention
         self._retention_fact_names = tuple(retention.facts)
         self._retention_engine = EngineRules(
@@ -119,6 +130,7 @@ class Policy:
         """Delete this policy's engine rulesets. Questions asked afterwards raise ``EngineError``
         unless the memo already holds the answer."""
         self._disclosure_engine.close()
+        self._requests.close()
         self._retention_engine.close()
 
     def today(self) -> dt.date:
@@ -175,6 +187,36 @@ class Policy:
                 self._remember_request(self._by_repr, text, entry)
         return Decision(outcome, req, self)
 
+    def decide_many(self, requests: Iterable[DisclosureRequest | Mapping[str, Any]]) -> list[Decision]:
+        """Answer many questions at once: the decisions of ``decide(request)`` for each request, in
+        order. The answers, the memo and the errors are exactly those of ``decide``: the first
+        malformed request raises its :class:`~policykit.errors.QueryError`."""
+        decide = self.decide
+        return [decide(request) for request in requests]
+
+    def handle_request(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
+        """Answer a candidate's data-subject request: access, erasure, restriction, portability (also by
+        direct transmission), objection or rectification. Returns an explained ``RequestResponse``.
+
+        ``request`` is a :class:`DataSubjectRequest` or a mapping shaped like the ``inputs`` of a
+        data-subject-request case. Malformed requests raise a :class:`~policykit.errors.QueryError`.
+        """
+        return self._requests.handle(request)
+
+    def redact(self, record: BaseModel, request: DisclosureRequest | Mapping[str, Any]) -> Redaction:
+        """Cut a record (an instance of a model annotated with ``policykit.Category``) down to the
+        fields whose categories may go under ``request``: a disclosure request giving the recipient,
+        purpose, operation and context (its ``data_categories``, if any, are replaced by the
+        categories the record holds). Returns a :class:`Redaction` with the copy, the ``Decision``
+        behind it and every withheld field with its reason and clauses."""
+        return redact_record(self, record, request)
+
+    def export(self, record: BaseModel, kind: str = "access", *, as_of: dt.date | None = None) -> dict[str, Any]:
+        """A JSON-ready export of a record for an access request (``kind="access"``: every field,
+        with the Art. 15(1) information) or a portability request (``kind="portability"``: only the
+        data the candidate provided on consent or contract)."""
+        return export_record(self, record, kind, as_of=as_of)
+
     def evaluate_facts(self, facts: Mapping[str, Any], categories: tuple[str, ...]) -> Outcome:
         """Ask the engine directly, bypassing the memo: the outcome for normalised facts (keyed by
         field name, without ``category``) and categories. Used by the analysis tools and tests."""
@@ -189,17 +231,27 @@ class Policy:
         )
         purpose_clause = self._purpose_clauses.get(key[self._purpose_at])
         kind_clause = self._kind_clauses.get(key[self._kind_at])
-        combined_key = (fired, categories, purpose_clause, kind_clause)
+        interned = self._interned
+        combined_key = (interned.setdefault(fired, fired), interned.setdefault(categories, categories),
+                        purpose_clause, kind_clause)
         outcome = self._combined.get(combined_key)
         if outcome is None:
-            outcome = combine(self.rules.disclosure.rules, fired, categories, purpose_clause, kind_clause)
-            if len(self._combined) < 65_536:
-                self._combined[combined_key] = outcome
+            if len(self._combined) >= self._combined_size:
+                self._combined.clear()
+            if len(self._interned) >= 4 * self._combined_size:
+                self._interned.clear()
+            outcome = combine(
+                self.rules.disclosure.rules, fired, categories, purpose_clause, kind_clause,
+                intern=self._interned,
+            )
+            self._combined[combined_key] = outcome
         return outcome
 
     def _remember(self, key: MemoKey, outcome: Outcome) -> None:
         if self._memo_size <= 0:
             return
+        interned = self._interned
+        key = (interned.setdefault(key[0], key[0]), interned.setdefault(key[1], key[1]))
         with self._memo_lock:
             if len(self._memo) >= self._memo_size:
                 # drop the oldest tenth; insertion order is age order
@@ -208,9 +260,10 @@ class Policy:
             self._memo[key] = outcome
 
     def _remember_request(self, table: dict[Any, RequestEntry], key: Any, entry: RequestEntry) -> None:
+        size = self._request_cache_size
         with self._memo_lock:
-            if len(table) >= self._memo_size:
-                for old in list(table)[: max(1, self._memo_size // 10)]:
+            if len(table) >= size:
+                for old in list(table)[: max(1, size // 10)]:
                     del table[old]
             table[key] = entry
 

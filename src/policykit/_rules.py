@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -55,6 +55,9 @@ from policykit.errors import (
     did_you_mean,
 )
 
+if TYPE_CHECKING:
+    from policykit._request_rules import RequestRule, RequestRules
+
 __all__ = [
     "Clause",
     "ClauseSection",
@@ -73,6 +76,7 @@ __all__ = [
 
 RULE_FILES = (
     "policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml", "retention.yaml",
+    "requests.yaml",
 )
 
 
@@ -145,6 +149,7 @@ class Parameters(_Frozen):
     timezone: str
     retention_anchor: RetentionAnchor = "latest_application"
     review_interval_months: int = Field(default=24, ge=1, le=120)
+    access_further_copy_fee: int = Field(default=0, ge=0)
 
     @field_validator("timezone")
     @classmethod
@@ -250,6 +255,7 @@ class RuleSet(_Frozen):
     clauses: tuple[Clause, ...]
     disclosure: DisclosureRules
     retention: RetentionRules
+    requests: RequestRules
 
     @property
     def version(self) -> str:
@@ -303,6 +309,7 @@ class _RawParameters(_Raw):
     timezone: str
     retention_anchor: str = "latest_application"
     review_interval_months: int = 24
+    access_further_copy_fee: int = 0
 
 
 class _RawPolicyFile(_Raw):
@@ -727,8 +734,10 @@ class _Loader:
             rules=tuple(rules),
         )
 
-    def coverage(self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule | RetentionRule],
-                 predicates: Iterable[Predicate]) -> None:
+    def coverage(
+        self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule | RetentionRule | RequestRule],
+        predicates: Iterable[Predicate],
+    ) -> None:
         by_rules: dict[str, list[str]] = {}
         for r in rules:
             for c in r.clauses:
@@ -773,9 +782,13 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
     vocab = loader.vocabulary()
     disclosure = loader.disclosure(vocab)
     retention = load_retention(loader, vocab, params)
+    # the request family's loader reuses this module's helpers, so it imports this module
+    from policykit._request_rules import load_requests  # noqa: PLC0415
+
+    requests = load_requests(loader, vocab)
     loader.coverage(
-        clauses, vocab, [*disclosure.rules, *retention.rules],
-        [*disclosure.predicates.values(), *retention.predicates.values()],
+        clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules],
+        [*disclosure.predicates.values(), *retention.predicates.values(), *requests.predicates.values()],
     )
     return RuleSet(
         directory=path,
@@ -787,6 +800,7 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
         clauses=clauses,
         disclosure=disclosure,
         retention=retention,
+        requests=requests,
     )
 
 
@@ -797,4 +811,5 @@ _PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
 # The retention family's loader reuses this module's helpers, so it is imported once they exist.
 from policykit._retention_rules import RetentionRule, RetentionRules, load_retention  # noqa: E402
 
-RuleSet.model_rebuild()
+# RequestRules is completed by _request_rules, which load_rules imports when it first loads rules
+RuleSet.model_rebuild(raise_errors=False)
