@@ -21,6 +21,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from policykit._accountability import (
+    CitingRule,
+    Interpretation,
+    ProcessingRecord,
+    load_interpretations,
+    load_processing_record,
+)
 from policykit._conditions import (
     All,
     Condition,
@@ -75,8 +82,15 @@ __all__ = [
 ]
 
 RULE_FILES = (
-    "policy.yaml", "vocabulary.yaml", "countries.yaml", "clauses.yaml", "disclosure.yaml", "retention.yaml",
+    "policy.yaml",
+    "vocabulary.yaml",
+    "countries.yaml",
+    "clauses.yaml",
+    "disclosure.yaml",
+    "retention.yaml",
     "requests.yaml",
+    "interpretations.yaml",
+    "processing.yaml",
 )
 
 
@@ -256,6 +270,8 @@ class RuleSet(_Frozen):
     disclosure: DisclosureRules
     retention: RetentionRules
     requests: RequestRules
+    interpretations: tuple[Interpretation, ...]
+    processing: ProcessingRecord
 
     @property
     def version(self) -> str:
@@ -273,6 +289,13 @@ class RuleSet(_Frozen):
     def rules(self) -> tuple[Rule | RetentionRule, ...]:
         """Every rule of every family: the disclosure rules, then the retention rules."""
         return (*self.disclosure.rules, *self.retention.rules)
+
+    def interpretation(self, interpretation_id: str) -> Interpretation:
+        """The entry of the register of interpretations with this id, e.g. ``A-18``."""
+        for i in self.interpretations:
+            if i.id == interpretation_id:
+                return i
+        raise KeyError(interpretation_id)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -790,6 +813,10 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
         clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules],
         [*disclosure.predicates.values(), *retention.predicates.values(), *requests.predicates.values()],
     )
+    every_rule: list[CitingRule] = [*disclosure.rules, *retention.rules, *requests.rules]
+    every_predicate = {**requests.predicates, **retention.predicates, **disclosure.predicates}
+    interpretations = load_interpretations(loader, every_rule, every_predicate, params)
+    processing = load_processing_record(loader, vocab, every_rule)
     return RuleSet(
         directory=path,
         fingerprint=loader.fingerprint,
@@ -801,6 +828,8 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
         disclosure=disclosure,
         retention=retention,
         requests=requests,
+        interpretations=interpretations,
+        processing=processing,
     )
 
 

@@ -454,5 +454,53 @@ def check(rules_dir: Path | None) -> None:
     click.echo("  ok")
 
 
+out_option = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the generated pages live (default: docs/policy).",
+)
+
+
+@main.group()
+def docs() -> None:
+    """Auditor documentation generated from the rules."""
+
+
+@docs.command("build")
+@out_option
+@rules_option
+def docs_build(out: Path | None, rules_dir: Path | None) -> None:
+    """Write the auditor pages generated from the rules (default: docs/policy)."""
+    from policykit._docs import DEFAULT_OUT, build_pages, write_pages  # noqa: PLC0415 - only this command needs it
+
+    target = DEFAULT_OUT if out is None else out
+    with _load(rules_dir) as policy:
+        pages = build_pages(policy)
+    changed = write_pages(pages, target)
+    click.echo(f"{len(pages)} pages in {target}: " + (", ".join(changed) + " updated" if changed else "all up to date"))
+
+
+@docs.command("check")
+@out_option
+@rules_option
+def docs_check(out: Path | None, rules_dir: Path | None) -> None:
+    """Exit 1 when the committed pages differ from what the rules generate."""
+    from policykit._docs import DEFAULT_OUT, build_pages, compare_pages  # noqa: PLC0415 - only this command needs it
+
+    target = DEFAULT_OUT if out is None else out
+    with _load(rules_dir) as policy:
+        pages = build_pages(policy)
+    problems = compare_pages(pages, target)
+    if problems:
+        click.echo(f"policykit: the pages in {target} are stale:", err=True)
+        for line in problems:
+            click.echo(f"  {line}", err=True)
+        rebuild = "policykit docs build" + ("" if out is None else f" --out {target}")
+        click.echo(f"Regenerate them with `{rebuild}` and commit the result.", err=True)
+        sys.exit(1)
+    click.echo(f"{len(pages)} pages in {target} match the rules")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
