@@ -189,7 +189,7 @@ class SweepReport:
             for (mode, rule), (judged, due) in sorted(self.by_mode.items()):
                 out.append(f"  {mode:<28}{rule:<34}{judged:>9,}{due:>9,}")
         if self.erases:
-            out += ["", "  erased on anonymisation (candidates):"]
+            out += ["", "  what anonymisation erases (due candidates; rows deleted):"]
             out.extend(f"    {name:<40}{n:>9,}" for name, n in sorted(self.erases.items()))
         if self.sample:
             shown = self.sample[:limit]
