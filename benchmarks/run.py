@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a file: make the repository's benchmarks
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import policykit
-from benchmarks import equivalence, retention
+from benchmarks import equivalence, retention, sweep_speed
 from benchmarks.measure import ROOT, Stats, machine_info, run_python, stats, throughput
 from benchmarks.report import Row, judge, render, update_readme
 from benchmarks.workload import SHAPE, Question, sample, to_mapping, to_typed, workload
@@ -56,14 +56,15 @@ class Settings:
     memory_checkpoint: int
     retention_candidates: int
     retention_stream: int
+    sweep_candidates: int
 
     @classmethod
     def of(cls, args: argparse.Namespace) -> Settings:
         """The settings of a full or a quick run, with the command line's overrides."""
         if args.quick:
-            base = cls(True, 3, 0.1, 2_000, 3, 60_000, 10_000, 5_000, 20_000)
+            base = cls(True, 3, 0.1, 2_000, 3, 60_000, 10_000, 5_000, 20_000, 5_000)
         else:
-            base = cls(False, 7, 1.0, None, 7, 1_000_000, 10_000, 50_000, 1_000_000)
+            base = cls(False, 7, 1.0, None, 7, 1_000_000, 10_000, 50_000, 1_000_000, 1_000_000)
         return cls(
             quick=base.quick,
             repeats=args.repeats or base.repeats,
@@ -74,6 +75,7 @@ class Settings:
             memory_checkpoint=base.memory_checkpoint,
             retention_candidates=base.retention_candidates,
             retention_stream=args.retention_stream or base.retention_stream,
+            sweep_candidates=base.sweep_candidates,
         )
 
 
@@ -261,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retention-stream", type=int, help="candidates in the retention stream")
     parser.add_argument("--update-readme", action="store_true",
                         help="also write the table into README.md's Performance section (not with --quick)")
-    parser.add_argument("--skip", action="append", default=[], choices=["loading", "memory", "retention"],
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["loading", "memory", "retention", "sweep"],
                         help="leave out a part (repeatable)")
     args = parser.parse_args(argv)
     if args.update_readme and args.quick:
@@ -282,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     if "retention" not in args.skip:
         rows += retention.measure(settings.repeats, settings.min_time, settings.retention_candidates,
                                   settings.retention_stream, log=_log)
-    rows.append(Row("db_sweep", "database sweep (retention over a table of candidates)", "candidates/s",
-                    pending="slot: measured by the database-sweep issue"))
+    if "sweep" not in args.skip:
+        # a full run keeps the generated databases beside the script (benchmarks/sweep-N.db) for the next
+        rows += sweep_speed.measure_rows(settings.sweep_candidates, log=_log, keep_databases=not settings.quick)
     judge(rows)
 
     results: dict[str, Any] = {

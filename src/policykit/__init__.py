@@ -28,6 +28,8 @@ from policykit._retention import (
     SpecialCategoryStatus,
 )
 from policykit._rules import Clause, Rule, RuleSet, bundled_rules_dir, load_rules
+from policykit._sweep import CandidateAction, SweepProblem, SweepProgress, SweepReport, sweep
+from policykit._sweep_mapping import SweepMapping, load_mapping
 from policykit._vocabulary import (
     DataCategory,
     LegalBasis,
@@ -55,6 +57,7 @@ __all__ = [
     "Anonymised",
     "BookkeepingRecord",
     "BookkeepingStatus",
+    "CandidateAction",
     "CandidateStatus",
     "Category",
     "Clause",
@@ -91,11 +94,17 @@ __all__ = [
     "RuleSet",
     "SpecialCategoryItem",
     "SpecialCategoryStatus",
+    "SweepMapping",
+    "SweepProblem",
+    "SweepProgress",
+    "SweepReport",
     "Vocabulary",
     "WithheldField",
     "__version__",
     "bundled_rules_dir",
     "check_model",
+    "load_mapping",
     "load_policy",
     "load_rules",
+    "sweep",
 ]

@@ -37,6 +37,7 @@ from policykit._retention import (
     read_facts,
 )
 from policykit._rules import _PARAMETER_CHOICES, Parameters, RuleSet, load_rules
+from policykit._sweep import SweepReport, sweep
 from policykit.errors import RequestValidationError, did_you_mean
 
 if TYPE_CHECKING:
@@ -336,6 +337,10 @@ class Policy:
         identifying set of model.md §2 erased, and a report of what was erased and why (P-RET-4, A-07).
         """
         return anonymise_record(record, self.rules)
+
+    def sweep(self, db: Any, **options: Any) -> SweepReport:
+        """Run the retention sweep with this policy: :func:`policykit.sweep` (same options)."""
+        return sweep(db, policy=self, **options)
 
     def memo_info(self) -> dict[str, int]:
         """Memo statistics: ``size``, ``max_size``, ``hits``, ``misses``."""

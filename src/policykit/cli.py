@@ -245,6 +245,96 @@ def _retention_lines(
     return failed
 
 
+@contextlib.contextmanager
+def _sweep_progress() -> Iterator[Callable[[policykit.SweepProgress], None]]:
+    """A progress bar over the candidate ids on a terminal (rich if installed, else click's)."""
+    if not sys.stderr.isatty():
+        yield lambda _p: None
+        return
+    if Progress is None:  # pragma: no cover - rich is in the cli extra
+        with click.progressbar(length=1000, label="sweeping", file=sys.stderr) as plain:
+            done = [0]
+
+            def click_tick(p: policykit.SweepProgress) -> None:
+                step = round((p.fraction or 0) * 1000) - done[0]
+                if step > 0:
+                    plain.update(step)
+                    done[0] += step
+
+            yield click_tick
+        return
+    with Progress(*Progress.get_default_columns(), "{task.fields[status]}", transient=True) as fancy:
+        task = fancy.add_task("sweeping", total=1.0, status="")
+
+        def rich_tick(p: policykit.SweepProgress) -> None:
+            fancy.update(task, completed=p.fraction if p.fraction is not None else 0.0,
+                       status=f"{p.examined:,} judged, {p.due:,} due")
+
+        yield rich_tick
+
+
+@main.command()
+@click.option("--db", "db", required=True, metavar="URL",
+              help="The candidate database: sqlite:///candidates.db, or postgresql+psycopg://user@host/db.")
+@click.option("--as-of", "as_of", metavar="DATE",
+              help="Judge as of this date (YYYY-MM-DD); default today in Stockholm.")
+@click.option("--apply", "apply", is_flag=True,
+              help="Anonymise the due candidates (default: a dry run that changes nothing).")
+@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The mapping file (YAML) naming the tables and columns; default: the example schema's.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Write JSON lines: one per due candidate, one per problem, then a summary.")
+@click.option("--batch-size", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="Candidates judged (and anonymised, in one transaction) at a time.")
+@click.option("--no-preselect", "no_preselect", is_flag=True,
+              help="Judge every candidate not yet anonymised, instead of those the SQL pre-selects.")
+@click.option("--limit", type=click.IntRange(0, None), default=20, show_default=True,
+              help="Due candidates and problems listed in the human report.")
+@click.option("--pause", type=click.FloatRange(0, 60), default=0.0,
+              help="Seconds to wait between batches, to spare a busy database.")
+@rules_option
+def sweep(
+    db: str, *, as_of: str | None, apply: bool, mapping: Path | None, as_json: bool, batch_size: int,
+    no_preselect: bool, limit: int, pause: float, rules_dir: Path | None,
+) -> None:
+    """Anonymise every candidate whose anonymisation date has come, in a real database.
+
+    A dry run by default: it reports who is due, under which retention mode and rule, and what would
+    be erased. With --apply it anonymises them, a batch per transaction, and records each one in the
+    audit log in the same transaction; running it twice changes nothing the second time, and a run
+    that is killed leaves every candidate either fully anonymised or untouched.
+
+    Exit status: 0 when done; 1 when some rows could not be judged (reported, skipped, never
+    anonymised); 2 when the sweep cannot run (database unreachable, mapping wrong).
+    """
+    day = _as_of(as_of)
+    policy = _load(rules_dir)
+
+    def problem(p: policykit.SweepProblem) -> None:
+        if as_json:
+            click.echo(json.dumps({"type": "problem", **p.to_dict()}, ensure_ascii=False))
+        else:
+            click.echo(f"policykit: skipped {p}", err=True)
+
+    def candidate(a: policykit.CandidateAction) -> None:
+        click.echo(json.dumps({"type": "candidate", **a.to_dict()}, ensure_ascii=False))
+
+    try:
+        with _sweep_progress() as tick:
+            report = policykit.sweep(
+                db, as_of=day, apply=apply, mapping=mapping, policy=policy, batch_size=batch_size,
+                preselect=not no_preselect, keep=0 if as_json else limit, pause=pause,
+                on_candidate=candidate if as_json else None, on_problem=problem, progress=tick,
+            )
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps({"type": "summary", **report.to_dict()}, ensure_ascii=False))
+    else:
+        click.echo(report.summary(limit=limit))
+    sys.exit(report.exit_status)
+
+
 @main.command()
 @click.argument("request", metavar="REQUEST.json")
 @click.option("--json", "as_json", is_flag=True, help="Print the response as JSON.")

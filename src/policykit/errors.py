@@ -20,7 +20,11 @@ error, it is a :class:`~policykit.Decision` with ``allowed=False``::
     │   ├── RequestValidationError  a missing, extra or mistyped field in a question
     │   ├── UnknownRequestTermError a term in a question is not in the vocabulary
     │   └── InvalidDateError        an impossible, malformed or inconsistent date
-    └── EngineError                 the rules engine failed; never turned into an allow
+    ├── EngineError                 the rules engine failed; never turned into an allow
+    └── SweepError                  the retention sweep cannot run against this database
+        ├── MissingDependencyError  the sweep extra (SQLAlchemy, psycopg) is not installed
+        ├── DatabaseUnreachableError the database cannot be reached, opened or read
+        └── MappingError            the mapping file is wrong, or names a table or column the database lacks
 """
 
 from __future__ import annotations
@@ -33,16 +37,20 @@ __all__ = [
     "AnnotationError",
     "ClauseCoverageError",
     "ConditionError",
+    "DatabaseUnreachableError",
     "DefinitionError",
     "DuplicateIdError",
     "EngineError",
     "IncomparableRulesError",
     "InvalidDateError",
+    "MappingError",
+    "MissingDependencyError",
     "PolicyKitError",
     "QueryError",
     "RequestValidationError",
     "RuleFileError",
     "RuleSchemaError",
+    "SweepError",
     "UnknownClauseError",
     "UnknownRequestTermError",
     "UnknownTermError",
@@ -175,3 +183,38 @@ class EngineError(PolicyKitError):
     """The rules engine failed while answering. policykit never turns this into an allow."""
 
     code = "engine.failure"
+
+
+class SweepError(PolicyKitError):
+    """The retention sweep cannot run: its extra is missing, the database is out of reach, or the
+    mapping does not fit the database. Nothing has been changed when one is raised."""
+
+    code = "sweep"
+
+
+class MissingDependencyError(SweepError):
+    """The sweep needs the ``sweep`` extra: ``pip install 'policykit[sweep]'``."""
+
+    code = "sweep.missing_dependency"
+
+
+class DatabaseUnreachableError(SweepError):
+    """The database named by the URL cannot be reached, opened or read."""
+
+    code = "sweep.unreachable"
+
+
+class MappingError(SweepError):
+    """The mapping file is malformed, uses an unknown data category, or names a table or column the
+    database does not have (or leaves a column of a mapped table without a data category)."""
+
+    code = "sweep.mapping"
+
+    def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None) -> None:
+        self.file = str(file) if file is not None else None
+        self.line = line
+        where = ""
+        if self.file is not None:
+            where = f"{self.file}:{line}: " if line is not None else f"{self.file}: "
+        super().__init__(where + message)
+        self.detail = message

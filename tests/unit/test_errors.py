@@ -18,9 +18,9 @@ def test_codes_are_unique() -> None:
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
-def test_every_error_is_definition_query_or_engine(cls: type[errors.PolicyKitError]) -> None:
+def test_every_error_is_definition_query_engine_or_sweep(cls: type[errors.PolicyKitError]) -> None:
     """Each error sits under exactly one branch of the tree (or is a branch root)."""
-    branches = (errors.DefinitionError, errors.QueryError, errors.EngineError)
+    branches = (errors.DefinitionError, errors.QueryError, errors.EngineError, errors.SweepError)
     assert cls is errors.PolicyKitError or sum(issubclass(cls, b) for b in branches) == 1
 
 
@@ -46,3 +46,10 @@ def test_the_docstring_tree_lists_every_error() -> None:
     """The tree drawn in the module docstring names every class."""
     doc = errors.__doc__ or ""
     assert all(cls.__name__ in doc for cls in CLASSES)
+
+
+def test_mapping_errors_prefix_file_and_line() -> None:
+    """A mapping error found in the file names the file and line, like a rule-file error."""
+    err = errors.MappingError("expected a data category, got 'nmae'", file="mapping.yaml", line=12)
+    assert str(err) == "mapping.yaml:12: expected a data category, got 'nmae'"
+    assert str(errors.MappingError("no table 'x'")) == "no table 'x'"

@@ -1,0 +1,120 @@
+"""The ``policykit sweep`` command, on SQLite and PostgreSQL: report, JSON lines, apply, exit status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from policykit.cli import main
+from tests.sweep_support import Person, add_people, audit_rows
+
+UTC = dt.UTC
+
+
+def at(day: str) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(10), UTC)
+
+
+PEOPLE = [
+    Person(1, applications=[at("2023-12-31")], withdrawals=[at("2024-04-02")], notes=1),
+    Person(2, applications=[at("2020-01-10")], erasures=[dt.date(2024, 3, 5)]),
+    Person(3, applications=[at("2019-05-01")]),
+    Person(4, applications=[at("2022-01-10")], withdrawals=[at("2022-03-01")],
+           disputes=[(dt.date(2022, 5, 1), "pending", None)]),
+]
+
+
+@pytest.fixture
+def db(new_database: Callable[[], str]) -> str:
+    url = new_database()
+    add_people(url, PEOPLE)
+    return url
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["sweep", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_dry_run_prints_the_report_and_changes_nothing(db: str) -> None:
+    """The human table: counts, modes and rules, the due candidates; exit status 0."""
+    code, out, _ = run("--db", db, "--as-of", "2026-11-29")
+    assert code == 0
+    assert "dry run (nothing changed)" in out
+    assert "due for anonymisation" in out and "RET-ANONYMISE-NOW" in out and "RET-LEGAL-HOLD" in out
+    assert "Run again with --apply to anonymise the 2 due candidate(s)" in out
+    assert audit_rows(db) == []
+
+
+def test_json_lines_one_per_due_candidate_then_a_summary(db: str) -> None:
+    """--json writes JSON lines: each due candidate, then the summary."""
+    code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--json")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [line["type"] for line in lines] == ["candidate", "candidate", "summary"]
+    first = lines[0]
+    assert (first["candidate_id"], first["retention_mode"], first["anonymise_on"], first["applied"]) == (
+        "1", "evidence_window", "2026-01-01", False)
+    assert first["deleted_rows"] == {"reference_notes": 1}
+    assert lines[-1]["due"] == 2 and lines[-1]["exit_status"] == 0
+
+
+def test_apply_then_apply_again(db: str) -> None:
+    """--apply anonymises and audits; the second run finds nothing to do."""
+    code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--apply", "--batch-size", "1")
+    assert code == 0 and "Anonymised 2 candidate(s)" in out
+    assert {r["candidate_id"] for r in audit_rows(db)} == {"1", "2"}
+    code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--apply", "--json")
+    summary = json.loads(out.splitlines()[-1])
+    assert (code, summary["due"], summary["anonymised"], summary["already_anonymised"]) == (0, 0, 0, 2)
+
+
+def test_no_preselect_judges_everyone_and_finds_the_same(db: str) -> None:
+    """--no-preselect reads every candidate not yet anonymised."""
+    _, out, _ = run("--db", db, "--as-of", "2026-11-29", "--json", "--no-preselect")
+    summary = json.loads(out.splitlines()[-1])
+    assert (summary["examined"], summary["due"], summary["preselect"]) == (4, 2, False)
+
+
+def test_a_bad_row_is_reported_and_the_exit_status_is_1(new_database: Callable[[], str]) -> None:
+    """The row is named on stderr and in the report; the rest is done; exit status 1 at the end."""
+    url = new_database()
+    add_people(url, [*PEOPLE, Person(9, applications=[at("2022-01-10")], withdrawals=[at("2027-01-01")])])
+    code, out, err = run("--db", url, "--as-of", "2026-11-29", "--apply")
+    assert code == 1
+    assert "policykit: skipped consent_withdrawals row 900, column withdrawn_at (candidate 9)" in err
+    assert "Anonymised 2 candidate(s)" in out and "1 row(s) could not be judged" in out
+    code, out, _ = run("--db", url, "--as-of", "2026-11-29", "--json")
+    types = [json.loads(line)["type"] for line in out.splitlines()]
+    assert code == 1 and types == ["problem", "summary"]
+
+
+def test_errors_that_stop_the_sweep_exit_2(db: str, tmp_path: Path) -> None:
+    """An unreachable database, a mapping that does not fit, a bad date: one line, exit status 2."""
+    code, _, err = run("--db", f"sqlite:///{tmp_path / 'absent.db'}", "--as-of", "2026-11-29")
+    assert code == 2 and err.startswith("policykit: error: cannot open") and err.count("\n") == 1
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("candidates: {table: people}\napplications: {table: applications}\n", encoding="utf-8")
+    code, _, err = run("--db", db, "--mapping", str(mapping))
+    assert code == 2 and "expected a table named 'people'" in err
+    code, _, err = run("--db", db, "--as-of", "29/11/2026")
+    assert code == 2 and "--as-of: expected a date as YYYY-MM-DD" in err
+
+
+def test_without_the_sweep_extra_the_error_names_it(tmp_path: Path) -> None:
+    """Without SQLAlchemy the command says which extra to install, in one line, exit status 2."""
+    code = (
+        "import sys; sys.modules['sqlalchemy'] = None\n"
+        "from policykit.cli import main\n"
+        f"main(['sweep', '--db', 'sqlite:///{tmp_path / 'c.db'}'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "pip install 'policykit[sweep]'" in done.stderr and done.stderr.count("\n") == 1
