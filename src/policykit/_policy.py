@@ -90,8 +90,9 @@ class Policy:
         # answers per request object / per plain-dict text: for callers that repeat the very same
         # request; a parsed request is large, so these stay small (they fill quickly and stay flat)
         self._request_cache_size = min(memo_size, 4_096)
-        # outcomes by the rules that fired (many facts fire the same rules): saves re-combining
-        self._combined_size = max(1, min(memo_size, 16_384))
+        # outcomes by the rules that fired (many facts fire the same rules): saves re-combining what
+        # the engine answered; a pure function of the engine's answer, so kept even without a memo
+        self._combined_size = 16_384
         self._memo_lock = threading.Lock()
         self._memo_hits = 0
         self._memo_misses = 0
