@@ -315,12 +315,34 @@ class Decision:
     fired), ``clauses`` (the clauses behind the decision), ``policy_version`` and ``explain()``.
     """
 
-    __slots__ = ("_outcome", "_policy", "request")
+    __slots__ = ("_outcome", "_policy", "_request", "_source")
 
-    def __init__(self, outcome: Outcome, request: DisclosureRequest, policy: Any) -> None:
+    def __init__(
+        self,
+        outcome: Outcome,
+        request: DisclosureRequest | None,
+        policy: Any,
+        source: tuple[Mapping[str, Any], str] | None = None,
+    ) -> None:
         self._outcome = outcome
-        self.request = request
+        self._request = request
         self._policy = policy
+        # a plain-dict request answered from memory is parsed only if the request is asked for:
+        # (the caller's mapping, the text it had when it was answered)
+        self._source = source
+
+    @property
+    def request(self) -> DisclosureRequest:
+        """The question, as a typed request."""
+        if self._request is None:
+            assert self._source is not None
+            mapping, text = self._source
+            if repr(mapping) != text:
+                raise RequestValidationError(
+                    "the request mapping was changed after the decision was made; decide it again"
+                )
+            self._request = DisclosureRequest.parse(mapping)
+        return self._request
 
     @property
     def allowed(self) -> bool:
@@ -435,7 +457,18 @@ class Normaliser:
         self.context_ok = frozenset(vocab.referee_identification_context)
         self.min_cell = rules.parameters.aggregate_min_cell
         self._order = {c: i for i, c in enumerate(self.categories)}
+        self._bit = {c: 1 << i for i, c in enumerate(self.categories)}
         self._vocab = vocab
+        # the memo key is one integer: the facts in mixed radix, then one bit per category
+        facts = rules.disclosure.facts
+        self._domains = tuple(facts[name].domain for name in self.fact_names)
+        self._index = tuple({v: i for i, v in enumerate(d)} for d in self._domains)
+        self._operation_index = self._index[0]
+        self._purpose_index = self._index[1]
+        self._kind_index = self._index[2]
+        self._jurisdiction_index = self._index[12]
+        self._unlisted = self._purpose_index[UNLISTED_PURPOSE]
+        self._category_bits = len(self.categories)
 
     def check(self, request: DisclosureRequest) -> None:
         """Refuse unknown terms with a "did you mean"."""
@@ -512,6 +545,84 @@ class Normaliser:
         categories = tuple(sorted(set(request.data_categories), key=order.__getitem__))
         return key, categories
 
+    def key(self, request: DisclosureRequest, today: dt.date) -> int:
+        """The memo key of a checked request as one integer (see :meth:`Normaliser.decode`).
+
+        Written out field by field for speed; :meth:`Normaliser.encode` is the generic form it must
+        equal (a test checks the two agree)."""
+        r = request.recipient
+        c = request.candidate
+        as_of = request.as_of or today
+        operation = request.operation
+        if r.receives_copy and operation in ("show", "disclose"):
+            operation = "transfer"
+        jurisdiction = r.legal_obligation_jurisdiction
+        if jurisdiction is None or not jurisdiction.strip():
+            jur = "none"
+        else:
+            jurisdiction = jurisdiction.strip().upper()
+            jur = jurisdiction if jurisdiction in ("SE", "EU") else "other"
+        withdrawn = _effective(
+            c.consent_status == "withdrawn" or c.consent_withdrawn_on is not None,
+            c.consent_withdrawn_on, as_of, c.latest_application,
+        )
+        objected = _effective(
+            c.objection_in_writing or c.objection_received_on is not None,
+            c.objection_received_on, as_of, c.latest_application,
+        )
+        k = self._operation_index[operation]
+        k = k * len(self._purpose_index) + self._purpose_index.get(request.purpose, self._unlisted)
+        k = k * len(self._kind_index) + self._kind_index[r.kind]
+        k = k * 2 + self.eea.get(r.country.strip().upper(), False)
+        k = k * 2 + r.subprocessors_in_eea
+        k = k * 2 + r.active_assignment
+        k = k * 2 + r.confidentiality_undertaking
+        k = k * 2 + r.data_agreement_signed
+        k = k * 2 + r.relevant_to_candidate_competence
+        k = k * 2 + r.specific_process_requirement
+        k = k * 2 + r.legitimate_need_kul
+        k = k * 2 + r.legal_obligation
+        k = k * 4 + self._jurisdiction_index[jur]
+        k = k * 2 + request.contains_special_category
+        k = k * 2 + request.contains_criminal_data
+        k = k * 2 + request.art10_statutory_basis
+        k = k * 2 + request.identifiable
+        k = k * 2 + (request.min_cell_size is not None and request.min_cell_size >= self.min_cell)
+        context_ok = self.context_ok
+        k = k * 2 + any(x not in context_ok for x in request.disclosed_context)
+        k = k * 2 + withdrawn
+        k = k * 2 + objected
+        k = k * 2 + c.explicit_consent_special_category
+        k = k * 2 + c.special_category_relevant
+        k = k * 2 + c.anonymised
+        bits = 0
+        bit = self._bit
+        for category in request.data_categories:
+            bits |= bit[category]
+        return (k << self._category_bits) | bits
+
+
+    def encode(self, values: tuple[Any, ...], categories: tuple[str, ...]) -> int:
+        """The integer memo key of facts (in ``fact_names`` order) and categories."""
+        k = 0
+        for index, domain, value in zip(self._index, self._domains, values, strict=True):
+            k = k * len(domain) + index[value]
+        bits = 0
+        for category in categories:
+            bits |= self._bit[category]
+        return (k << self._category_bits) | bits
+
+
+    def decode(self, key: int) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+        """The facts (in ``fact_names`` order) and categories (in vocabulary order) of a memo key."""
+        bits = key & ((1 << self._category_bits) - 1)
+        k = key >> self._category_bits
+        values: list[Any] = []
+        for domain in reversed(self._domains):
+            k, i = divmod(k, len(domain))
+            values.append(domain[i])
+        categories = tuple(c for c in self.categories if bits & self._bit[c])
+        return tuple(reversed(values)), categories
 
 _FACT_ORDER = (
     "operation", "purpose", "recipient.kind", "recipient.in_eea", "recipient.subprocessors_in_eea",

@@ -8,8 +8,10 @@ every memo entry is an outcome the engine produced.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -45,10 +47,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Policy", "load_policy"]
 
-MemoKey = tuple[tuple[Any, ...], tuple[str, ...]]
 M = TypeVar("M", bound="BaseModel")
-# a request seen before: (the request, the day its facts were judged on or None, its outcome)
-RequestEntry = tuple[DisclosureRequest, dt.date | None, Outcome]
+# a typed request seen before: (a weak reference to it, the day its facts were judged on if they
+# depend on the day, its outcome); entries disappear with their requests
+TypedEntry = tuple["weakref.ref[DisclosureRequest]", dt.date | None, Outcome]
+# a plain-dict request seen before, by a digest of its text: its memo key (and the day, if dated)
+MappingEntry = int | tuple[int, dt.date]
 
 
 class Policy:
@@ -79,17 +83,18 @@ class Policy:
         self._kind_clauses = {k.id: k.clause for k in vocab.recipient_kinds}
         self._purpose_at = self._fact_names.index("purpose")
         self._kind_at = self._fact_names.index("recipient.kind")
-        self._memo: dict[MemoKey, Outcome] = {}
+        self._memo: dict[int, Outcome] = {}
         self._combined: dict[Any, Outcome] = {}
         # equal tuples (facts, categories, reasons, rule ids...) shared by memo entries and outcomes
         self._interned: dict[Any, Any] = {}
-        # requests already answered, by identity (typed requests) or by repr (plain dicts)
-        self._by_id: dict[int, RequestEntry] = {}
-        self._by_repr: dict[str, RequestEntry] = {}
+        # requests already answered, by identity (typed requests, while they live) or by a digest of
+        # their text (plain dicts)
+        self._by_id: dict[int, TypedEntry] = {}
+        self._by_digest: dict[bytes, MappingEntry] = {}
         self._memo_size = memo_size
-        # answers per request object / per plain-dict text: for callers that repeat the very same
-        # request; a parsed request is large, so these stay small (they fill quickly and stay flat)
-        self._request_cache_size = min(memo_size, 4_096)
+        # answers per live request object and per plain-dict text, for callers that ask the same
+        # request again; entries are small (a parsed request is not kept)
+        self._request_cache_size = memo_size
         # outcomes by the rules that fired (many facts fire the same rules): saves re-combining what
         # the engine answered; a pure function of the engine's answer, so kept even without a memo
         self._combined_size = 16_384
@@ -155,37 +160,46 @@ class Policy:
         disclosure case. Malformed requests raise a :class:`~policykit.errors.QueryError`; they are
         never answered with an allow.
         """
+        digest = None
+        text = ""
         if type(request) is DisclosureRequest:
             entry = self._by_id.get(id(request))
-            if entry is not None and entry[0] is request and (entry[1] is None or entry[1] == self.today()):
+            if entry is not None and entry[0]() is request and (entry[1] is None or entry[1] == self.today()):
                 self._memo_hits += 1
                 return Decision(entry[2], request, self)
             req = request
-            text = None
         else:
-            text = repr(request) if type(request) is dict else None
-            if text is not None:
-                entry = self._by_repr.get(text)
-                if entry is not None and (entry[1] is None or entry[1] == self.today()):
-                    self._memo_hits += 1
-                    return Decision(entry[2], entry[0], self)
+            if type(request) is dict and self._memo_size > 0:
+                text = repr(request)
+                digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+                known = self._by_digest.get(digest)
+                if known is not None:
+                    if isinstance(known, int):
+                        outcome = self._memo.get(known)
+                    elif known[1] == self.today():
+                        outcome = self._memo.get(known[0])
+                    else:
+                        outcome = None
+                    if outcome is not None:
+                        self._memo_hits += 1
+                        return Decision(outcome, None, self, (request, text))
             req = request if isinstance(request, DisclosureRequest) else DisclosureRequest.parse(request)
         normaliser = self._normaliser
         normaliser.check(req)
-        day = self.today() if normaliser.dated(req) or req.as_of is None else req.as_of
-        key = normaliser.normalise(req, day)
+        dated = normaliser.dated(req)
+        day = self.today() if dated or req.as_of is None else req.as_of
+        key = normaliser.key(req, day)
         outcome = self._memo.get(key)
         if outcome is None:
             self._memo_misses += 1
-            outcome = self._evaluate(*key)
+            outcome = self._evaluate(*normaliser.decode(key))
             self._remember(key, outcome)
         else:
             self._memo_hits += 1
         if self._memo_size > 0:
-            entry = (req, day if normaliser.dated(req) else None, outcome)
-            self._remember_request(self._by_id, id(req), entry)
-            if text is not None:
-                self._remember_request(self._by_repr, text, entry)
+            self._remember_typed(req, day if dated else None, outcome)
+            if digest is not None:
+                self._remember_mapping(digest, (key, day) if dated else key)
         return Decision(outcome, req, self)
 
     def decide_many(self, requests: Iterable[DisclosureRequest | Mapping[str, Any]]) -> list[Decision]:
@@ -237,10 +251,8 @@ class Policy:
                         purpose_clause, kind_clause)
         outcome = self._combined.get(combined_key)
         if outcome is None:
-            if len(self._combined) >= self._combined_size:
-                self._combined.clear()
-            if len(self._interned) >= 4 * self._combined_size:
-                self._interned.clear()
+            _bound(self._combined, self._combined_size)
+            _bound(self._interned, self._combined_size)
             outcome = combine(
                 self.rules.disclosure.rules, fired, categories, purpose_clause, kind_clause,
                 intern=self._interned,
@@ -248,27 +260,31 @@ class Policy:
             self._combined[combined_key] = outcome
         return outcome
 
-    def _remember(self, key: MemoKey, outcome: Outcome) -> None:
+    def _remember(self, key: int, outcome: Outcome) -> None:
         if self._memo_size <= 0:
             return
-        interned = self._interned
-        key = (interned.setdefault(key[0], key[0]), interned.setdefault(key[1], key[1]))
         with self._memo_lock:
-            if len(self._memo) >= self._memo_size:
-                # drop the oldest tenth; insertion order is age order
-                for old in list(self._memo)[: max(1, self._memo_size // 10)]:
-                    del self._memo[old]
+            _bound(self._memo, self._memo_size)
             self._memo[key] = outcome
 
-    def _remember_request(self, table: dict[Any, RequestEntry], key: Any, entry: RequestEntry) -> None:
-        size = self._request_cache_size
-        with self._memo_lock:
-            if len(table) >= size:
-                for old in list(table)[: max(1, size // 10)]:
-                    del table[old]
-            table[key] = entry
+    def _remember_typed(self, request: DisclosureRequest, day: dt.date | None, outcome: Outcome) -> None:
+        key = id(request)
+        by_id = self._by_id
 
-    # ---------------------------------------------------------------------------------------
+        def forget(ref: weakref.ref[DisclosureRequest]) -> None:
+            entry = by_id.get(key)
+            if entry is not None and entry[0] is ref:
+                del by_id[key]
+
+        with self._memo_lock:
+            _bound(by_id, self._request_cache_size)
+            by_id[key] = (weakref.ref(request, forget), day, outcome)
+
+    def _remember_mapping(self, digest: bytes, entry: MappingEntry) -> None:
+        with self._memo_lock:
+            _bound(self._by_digest, self._request_cache_size)
+            self._by_digest[digest] = entry
+
     def retention(
         self,
         facts: RetentionFacts | Mapping[str, Any],
@@ -357,8 +373,15 @@ class Policy:
         with self._memo_lock:
             self._memo.clear()
             self._by_id.clear()
-            self._by_repr.clear()
+            self._by_digest.clear()
             self._retention_memo.clear()
+
+
+def _bound(table: dict[Any, Any], size: int) -> None:
+    """Make room in a bounded table: drop the oldest tenth when it is full (insertion order is age)."""
+    if len(table) >= size:
+        for old in list(table)[: max(1, size // 10)]:
+            table.pop(old, None)
 
 
 def load_policy(rules_dir: str | Path | None = None, *, memo_size: int = 65_536) -> Policy:

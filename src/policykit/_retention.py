@@ -577,11 +577,33 @@ class RetentionVerdict:
     """
 
     __slots__ = (
-        "_policy", "anchor", "anonymise_on", "as_of", "bookkeeping", "bookkeeping_retain_until", "deadline",
-        "due", "erase_now", "erase_on_anonymisation", "facts", "latest_application_date", "legal_hold",
-        "outcome", "parameters", "permitted_purposes",
-        "reading", "reasons", "retain_until", "retention_mode", "review_on", "special_category",
-        "special_category_erase_on", "trigger", "trigger_date", "window_anchor",
+        "_policy",
+        "_reason_parts",
+        "_reasons",
+        "anchor",
+        "anonymise_on",
+        "as_of",
+        "bookkeeping",
+        "bookkeeping_retain_until",
+        "deadline",
+        "due",
+        "erase_now",
+        "erase_on_anonymisation",
+        "facts",
+        "latest_application_date",
+        "legal_hold",
+        "outcome",
+        "parameters",
+        "permitted_purposes",
+        "reading",
+        "retain_until",
+        "retention_mode",
+        "review_on",
+        "special_category",
+        "special_category_erase_on",
+        "trigger",
+        "trigger_date",
+        "window_anchor",
     )
 
     retention_mode: str
@@ -604,8 +626,9 @@ class RetentionVerdict:
     bookkeeping: tuple[BookkeepingStatus, ...]
     special_category_erase_on: dt.date | None
     special_category: tuple[SpecialCategoryStatus, ...]
-    reasons: tuple[str, ...]
     outcome: RetentionOutcome
+    _reasons: tuple[str, ...] | None
+    _reason_parts: tuple[Any, ...]
     reading: Reading
     facts: RetentionFacts
     parameters: Parameters
@@ -617,6 +640,16 @@ class RetentionVerdict:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"RetentionVerdict is immutable: cannot set {name!r}")
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why, in plain English: the deciding reason first, then what else applies. (Worded when
+        first asked, so a nightly job that only reads the dates does not pay for the text.)"""
+        reasons = self._reasons
+        if reasons is None:
+            reasons = _word_reasons(self._reason_parts)
+            object.__setattr__(self, "_reasons", reasons)
+        return reasons
 
     @property
     def permitted_purposes_during_window(self) -> tuple[str, ...]:
@@ -786,19 +819,10 @@ def compute_verdict(
         erase.append("bookkeeping_record")
 
     holds = any(r.legal_hold for r in outcome.rules)
-    reasons = [
-        _lead(
-            rule.mode or "", reading, retain_until=retain_until, anonymise_on=anonymise_on, deadline=deadline,
-            review_on=review_on, bookkeeping_until=bookkeeping_until,
-        )
-    ]
-    reasons.extend(r.title + "." for r in outcome.rules if r is not rule)
-    reasons.extend(notes)
-    if due:
-        reasons.append(
-            f"As of {as_of} the anonymisation date {anonymise_on} has come: anonymise now, erasing "
-            f"{', '.join(on_anonymisation)} (P-RET-4)."
-        )
+    reason_parts = (
+        rule, reading, outcome, notes, retain_until, anonymise_on, deadline, review_on, bookkeeping_until,
+        due, as_of, on_anonymisation,
+    )
     del vocab
     return RetentionVerdict(
         _policy=policy,
@@ -822,12 +846,33 @@ def compute_verdict(
         bookkeeping=tuple(books),
         special_category_erase_on=special_erase_on,
         special_category=tuple(specials),
-        reasons=tuple(reasons),
+        _reasons=None,
+        _reason_parts=reason_parts,
         outcome=outcome,
         reading=reading,
         facts=facts,
         parameters=params,
     )
+
+
+def _word_reasons(parts: tuple[Any, ...]) -> tuple[str, ...]:
+    """The verdict's reasons, in plain English, from what ``compute_verdict`` kept for them."""
+    (rule, reading, outcome, notes, retain_until, anonymise_on, deadline, review_on, bookkeeping_until,
+     due, as_of, on_anonymisation) = parts
+    reasons = [
+        _lead(
+            rule.mode or "", reading, retain_until=retain_until, anonymise_on=anonymise_on, deadline=deadline,
+            review_on=review_on, bookkeeping_until=bookkeeping_until,
+        )
+    ]
+    reasons.extend(r.title + "." for r in outcome.rules if r is not rule)
+    reasons.extend(notes)
+    if due:
+        reasons.append(
+            f"As of {as_of} the anonymisation date {anonymise_on} has come: anonymise now, erasing "
+            f"{', '.join(on_anonymisation)} (P-RET-4)."
+        )
+    return tuple(reasons)
 
 
 def _lead(

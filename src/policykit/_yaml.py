@@ -17,7 +17,11 @@ from policykit.errors import RuleFileError
 __all__ = ["LocatedYaml", "load_yaml"]
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (the wheels are), else the pure-Python one
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
     """A safe loader whose booleans are YAML 1.2's: ``true`` and ``false`` only."""
 
 

@@ -7,10 +7,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 import policykit
 from policykit import errors
 from policykit._disclosure import DisclosureRequest, normalise
+from policykit.testing import disclosure_requests
 
 BASE: dict[str, Any] = {
     "operation": "transfer",
@@ -200,3 +202,19 @@ def test_typed_requests_are_accepted_as_they_are(bundled_policy: policykit.Polic
                                       confidentiality_undertaking=True, data_agreement_signed=True),
     )
     assert bundled_policy.decide(typed).outcome == bundled_policy.decide(BASE).outcome
+
+
+@settings(max_examples=200)
+@given(disclosure_requests())
+def test_the_integer_memo_key_encodes_exactly_the_normalised_facts(request_: DisclosureRequest) -> None:
+    """The fast key equals the generic encoding of the facts, and decodes back to them."""
+    policy = _POLICY
+    normaliser = policy._normaliser
+    today = dt.date(2025, 1, 1)
+    values, categories = normaliser.normalise(request_, today)
+    key = normaliser.key(request_, today)
+    assert key == normaliser.encode(values, categories)
+    assert normaliser.decode(key) == (values, categories)
+
+
+_POLICY = policykit.load_policy()

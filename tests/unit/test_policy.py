@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gc
 
 import pytest
 from dateutil import tz
@@ -93,3 +94,38 @@ def test_a_remembered_answer_that_depends_on_today_expires_with_the_day(monkeypa
         assert policy.decide(request).allowed  # remembered
         monkeypatch.setattr(policy, "today", lambda: dt.date(2030, 1, 2))
         assert policy.decide(request).reasons == ("CONSENT_WITHDRAWN",)
+
+
+def test_remembered_typed_requests_are_forgotten_when_the_requests_die() -> None:
+    """Answers kept per request object hold no request alive: the entries go with the requests."""
+    d01 = next(c["inputs"] for c in load_cases("disclosure") if c["id"] == "D01")
+    with policykit.load_policy() as policy:
+        requests = [policykit.DisclosureRequest.parse(d01) for _ in range(50)]
+        for r in requests:
+            policy.decide(r)
+        assert len(policy._by_id) == 50
+        del requests, r
+        gc.collect()
+        assert len(policy._by_id) == 0
+
+
+def test_a_plain_dict_answered_from_memory_still_knows_its_request() -> None:
+    """A repeated plain-dict question is answered without parsing; its request is parsed when asked."""
+    d05 = copy.deepcopy(next(c["inputs"] for c in load_cases("disclosure") if c["id"] == "D05"))
+    with policykit.load_policy() as policy:
+        first = policy.decide(d05)
+        again = policy.decide(copy.deepcopy(d05))
+        assert again.outcome is first.outcome
+        assert again.request == first.request
+        assert "CONSENT_WITHDRAWN" in again.explain()
+
+
+def test_a_remembered_dict_changed_after_the_decision_is_not_explained_wrongly() -> None:
+    """If the caller changes the mapping after the answer, the decision refuses to describe it."""
+    d05 = copy.deepcopy(next(c["inputs"] for c in load_cases("disclosure") if c["id"] == "D05"))
+    with policykit.load_policy() as policy:
+        policy.decide(copy.deepcopy(d05))
+        again = policy.decide(d05)
+        d05["recipient"]["country"] = "US"
+        with pytest.raises(policykit.QueryError, match="changed after the decision"):
+            again.explain()
