@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import importlib
 import json
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -134,12 +135,14 @@ def _facts_of(data: dict[str, Any], as_of: str | None) -> dict[str, Any]:
 )
 @click.option("--review-interval-months", type=click.IntRange(1, 120), default=None,
               help="Months after the latest activity to review an active candidate (A-33).")
+@click.option("--jobs", type=click.IntRange(0, 64), default=1, show_default=True,
+              help="JSON lines: worker processes judging lines in parallel (0: one per CPU); output order is kept.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the verdicts here instead of to standard output.")
 @rules_option
 def retention(
     facts: str, *, as_json: bool, as_of: str | None, lines_mode: bool, anchor: str | None,
-    review_interval_months: int | None, output: Path | None, rules_dir: Path | None,
+    review_interval_months: int | None, jobs: int, output: Path | None, rules_dir: Path | None,
 ) -> None:
     """When must a candidate's record be anonymised?
 
@@ -154,7 +157,7 @@ def retention(
     options: dict[str, Any] = {"anchor": anchor, "review_interval_months": review_interval_months}
     if lines_mode or facts.endswith((".jsonl", ".ndjson")):
         with _open_output(output) as out:
-            failed = _retention_lines(policy, facts, day, options, out)
+            failed = _retention_lines(policy, facts, day, options, out, jobs=jobs, rules_dir=rules_dir)
         if failed:
             click.echo(f"policykit: error: {failed} line(s) could not be judged", err=True)
             sys.exit(2)
@@ -208,41 +211,98 @@ def _progress(total: int | None) -> Iterator[Callable[[], None]]:
 
 
 def _retention_lines(
-    policy: policykit.Policy, source: str, as_of: str | None, options: dict[str, Any], out: IO[str]
+    policy: policykit.Policy, source: str, as_of: str | None, options: dict[str, Any], out: IO[str], *,
+    jobs: int = 1, rules_dir: Path | None = None,
 ) -> int:
-    """Judge one candidate per line, writing one JSON line per input line; returns how many failed."""
+    """Judge one candidate per line, writing one JSON line per input line in input order; returns how
+    many failed. With ``jobs`` other than 1, worker processes judge chunks of lines in parallel."""
     failed = 0
     total = _count_lines(source)
     try:
         handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
     except OSError as exc:
         _fail(f"cannot read {source}: {exc.strerror or exc}")
+    workers = (os.cpu_count() or 1) if jobs == 0 else jobs
     with handle, _progress(total) as tick:
-        for number, raw in enumerate(handle, start=1):
-            text = raw.strip()
-            if not text:
-                tick()
-                continue
-            ident: Any = None
-            try:
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"expected one JSON object, got text that is not JSON ({exc.msg})") from None
-                if not isinstance(data, dict):
-                    raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-                ident = data.pop("id", None)
-                result: dict[str, Any] = policy.retention(_facts_of(data, as_of), **options).to_dict()
-            except (PolicyKitError, ValueError) as exc:
+        numbered = enumerate(handle, start=1)
+        if workers == 1:
+            results: Iterator[list[tuple[str, str | None]]] = (
+                [_judge_line(policy, number, raw, as_of, options)] for number, raw in numbered
+            )
+            failed = _write_results(results, out, tick)
+        else:
+            chunks = _chunks(numbered, 2_000)
+            with multiprocessing.get_context("spawn").Pool(
+                workers, initializer=_init_worker, initargs=(rules_dir, as_of, options)
+            ) as pool:
+                failed = _write_results(pool.imap(_judge_chunk, chunks), out, tick)
+    return failed
+
+
+def _write_results(
+    results: Iterator[list[tuple[str, str | None]]], out: IO[str], tick: Callable[[], None]
+) -> int:
+    failed = 0
+    for chunk in results:
+        for line, error in chunk:
+            if error is not None:
                 failed += 1
-                code = getattr(exc, "code", "input.json")
-                message = str(exc)
-                click.echo(f"policykit: line {number}: {message}", err=True)
-                result = {"error": {"code": code, "message": message}}
-            record = {"line": number, **({"id": ident} if ident is not None else {}), **result}
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                click.echo(error, err=True)
+            if line:
+                out.write(line)
             tick()
     return failed
+
+
+def _chunks(numbered: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
+    chunk: list[tuple[int, str]] = []
+    for item in numbered:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _judge_line(
+    policy: policykit.Policy, number: int, raw: str, as_of: str | None, options: dict[str, Any]
+) -> tuple[str, str | None]:
+    """One input line judged: (the JSON output line, or "" for a blank line; an error message or None)."""
+    text = raw.strip()
+    if not text:
+        return "", None
+    ident: Any = None
+    error = None
+    try:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"expected one JSON object, got text that is not JSON ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        ident = data.pop("id", None)
+        result: dict[str, Any] = policy.retention(_facts_of(data, as_of), **options).to_dict()
+    except (PolicyKitError, ValueError) as exc:
+        code = getattr(exc, "code", "input.json")
+        message = str(exc)
+        error = f"policykit: line {number}: {message}"
+        result = {"error": {"code": code, "message": message}}
+    record = {"line": number, **({"id": ident} if ident is not None else {}), **result}
+    return json.dumps(record, ensure_ascii=False) + "\n", error
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(rules_dir: Path | None, as_of: str | None, options: dict[str, Any]) -> None:
+    """Each worker process loads the policy once."""
+    _WORKER.update(policy=policykit.load_policy(rules_dir), as_of=as_of, options=options)
+
+
+def _judge_chunk(chunk: list[tuple[int, str]]) -> list[tuple[str, str | None]]:
+    policy, as_of, options = _WORKER["policy"], _WORKER["as_of"], _WORKER["options"]
+    return [_judge_line(policy, number, raw, as_of, options) for number, raw in chunk]
 
 
 @contextlib.contextmanager

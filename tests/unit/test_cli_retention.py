@@ -111,3 +111,29 @@ def test_check_lists_the_retention_rules() -> None:
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 0
     assert "retention rules" in result.output
+
+
+def test_parallel_workers_write_exactly_the_serial_output(tmp_path: Path) -> None:
+    """--jobs 2 judges lines in worker processes and writes the same lines, in the same order, with
+    the same per-line errors and exit status, as one process."""
+    source = tmp_path / "candidates.jsonl"
+    lines = []
+    for i in range(4500):
+        facts: dict[str, object] = {"id": i, "applications": [f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}"]}
+        if i % 3 == 0:
+            facts["consent_withdrawn_on"] = "2024-06-01"
+        lines.append(json.dumps(facts))
+    lines[1234] = '{"applications": ["2024-02-30"]}'
+    lines[4000] = "not json"
+    source.write_text("\n".join(lines) + "\n")
+    runner = CliRunner()
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out-{jobs}.jsonl"
+        result = runner.invoke(main, ["retention", "--as-of", "2026-01-01", "--jobs", jobs, str(source), "-o", str(out)])
+        assert result.exit_code == 2
+        assert "line 1235" in result.stderr
+        assert "line 4001" in result.stderr
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count("\n") == 4500
