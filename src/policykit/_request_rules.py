@@ -29,7 +29,17 @@ from policykit._cubes import Cube, subtract, to_cubes
 
 # this loader reuses the rule loader's helpers; ``_rules`` imports this module only when it loads
 # rules, and the typed RuleSet is completed below, once RequestRules exists
-from policykit._rules import Predicate, RuleSet, SourceRef, Step, _Loader, _validate
+from policykit._rules import (
+    Predicate,
+    RuleFamily,
+    RuleSet,
+    SourceRef,
+    Step,
+    _Loader,
+    _RawPredicate,
+    _RawStep,
+    _validate,
+)
 from policykit._vocabulary import Vocabulary
 from policykit.errors import ConditionError, DuplicateIdError, RuleSchemaError
 
@@ -228,7 +238,7 @@ class RequestRule(_Frozen):
         return "category" in fields_of(self.condition)
 
 
-class RequestRules(_Frozen):
+class RequestRules(_Frozen, RuleFamily):
     """The request family: its terms, predicates, steps and rules, in decision order."""
 
     facts: dict[str, FactField]
@@ -249,10 +259,8 @@ class RequestRules(_Frozen):
 
     def rule(self, rule_id: str) -> RequestRule:
         """The rule with this id."""
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(rule_id)
+        found: RequestRule = RuleFamily.rule(self, rule_id)
+        return found
 
     def term(self, kind: str, term_id: str) -> RequestTerm:
         """A term of one of the request vocabularies, e.g. ``term("grounds", "Art. 20(4)")``."""
@@ -268,11 +276,6 @@ class RequestRules(_Frozen):
             if t.id == name:
                 return t
         return None
-
-    @property
-    def predicate_titles(self) -> dict[str, str]:
-        """Predicate name → title, for rendering conditions."""
-        return {name: p.title for name, p in self.predicates.items()}
 
     def step_title(self, step: int) -> str:
         """The title of a step."""
@@ -326,19 +329,6 @@ class _RawEffect(_Raw):
     fee: Literal["further_copy"] | None = None
     format: str | None = None
     restrict_until: str | None = None
-
-
-class _RawPredicate(_Raw):
-    title: str
-    description: str
-    clauses: list[str] = []
-    when: Any
-
-
-class _RawStep(_Raw):
-    step: int
-    title: str
-    unless: list[str] = []
 
 
 class _RawRule(_Raw):
@@ -405,8 +395,8 @@ class _RequestLoader:
         items = self.items(raw)
         compelling, after_whole = self.objection(raw)
         responses = self.responses(raw)
-        predicates, conditions = self.predicates(raw)
-        steps = self.steps(raw, predicates)
+        predicates, conditions = self.loader.predicates(FILE, raw.predicates, self.schema)
+        steps = self.loader.steps(FILE, raw.steps, predicates)
         rules = [self.rule(r, i, steps, conditions) for i, r in enumerate(raw.rules)]
         self.loader.unique([r.id for r in rules], "rule id", FILE, ("rules",))
         rules.sort(key=lambda rule: rule.step)  # stable: file order within a step
@@ -453,36 +443,6 @@ class _RequestLoader:
                 self.term(info, "information", "an information id", ("responses", outcome, "inform", j))
             out[outcome] = tuple(response.inform)
         return out
-
-    def predicates(self, raw: _RawRequestsFile) -> tuple[dict[str, Predicate], dict[str, Condition]]:
-        predicates: dict[str, Predicate] = {}
-        conditions: dict[str, Condition] = {}
-        for name, p in raw.predicates.items():
-            path: tuple[str | int, ...] = ("predicates", name)
-            if name in self.schema:
-                raise DuplicateIdError(
-                    f"expected a predicate name apart from the fact fields, got {name!r}",
-                    file=FILE, line=self.loader.line(FILE, path),
-                )
-            self.loader.check_clauses(p.clauses, FILE, (*path, "clauses"))
-            cond = parse_condition(
-                p.when, self.schema, conditions, file=FILE, line_of=self.doc.line, path=(*path, "when")
-            )
-            conditions[name] = cond
-            predicates[name] = Predicate(
-                name=name, title=p.title, description=p.description.strip(), clauses=tuple(p.clauses),
-                condition=cond, source=SourceRef(file=FILE, line=self.loader.line(FILE, path)),
-            )
-        return predicates, conditions
-
-    def steps(self, raw: _RawRequestsFile, predicates: Mapping[str, Predicate]) -> dict[int, Step]:
-        self.loader.unique([str(s.step) for s in raw.steps], "step number", FILE, ("steps",))
-        steps: dict[int, Step] = {}
-        for i, s in enumerate(raw.steps):
-            for j, u in enumerate(s.unless):
-                self.loader.check_term(u, predicates, "a predicate name", FILE, ("steps", i, "unless", j))
-            steps[s.step] = Step(step=s.step, title=s.title, unless=tuple(s.unless))
-        return steps
 
     def rule(self, r: _RawRule, i: int, steps: Mapping[int, Step], conditions: Mapping[str, Condition]) -> RequestRule:
         path: tuple[str | int, ...] = ("rules", i)

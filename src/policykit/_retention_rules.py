@@ -27,9 +27,9 @@ from policykit._facts import retention_schema
 
 # ``_rules`` imports this module at its end, once these names exist (the typed RuleSet holds the
 # retention family, and this loader reuses the rule loader's helpers).
-from policykit._rules import Parameters, Predicate, SourceRef, _Loader, _validate
+from policykit._rules import Parameters, Predicate, RuleFamily, SourceRef, _Loader, _RawPredicate, _validate
 from policykit._vocabulary import Vocabulary
-from policykit.errors import ConditionError, DuplicateIdError, RuleSchemaError, UnknownTermError, did_you_mean
+from policykit.errors import ConditionError, RuleSchemaError, UnknownTermError, did_you_mean
 
 __all__ = [
     "ANCHORS",
@@ -151,7 +151,7 @@ class RetentionRule(_Frozen):
     source: SourceRef
 
 
-class RetentionRules(_Frozen):
+class RetentionRules(_Frozen, RuleFamily):
     """The retention family: its fact schema, predicates and rules in file (priority) order.
 
     ``evidence_window`` is the window end of the ``evidence_window`` mode rule, which the reading of
@@ -167,26 +167,12 @@ class RetentionRules(_Frozen):
 
     def rule(self, rule_id: str) -> RetentionRule:
         """The rule with this id."""
-        for r in self.rules:
-            if r.id == rule_id:
-                return r
-        raise KeyError(rule_id)
-
-    @property
-    def predicate_titles(self) -> dict[str, str]:
-        """Predicate name → title, for rendering conditions."""
-        return {name: p.title for name, p in self.predicates.items()}
+        found: RetentionRule = RuleFamily.rule(self, rule_id)
+        return found
 
 
 # ------------------------------------------------------------------------------------------------
 # raw shapes
-
-
-class _RawPredicate(_Raw):
-    title: str
-    description: str
-    clauses: list[str] = []
-    when: Any
 
 
 class _RawErase(_Raw):
@@ -288,22 +274,7 @@ def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> Re
     doc = loader.docs[name]
     raw: _RawRetentionFile = _validate(_RawRetentionFile, doc, name)
     schema = retention_schema()
-    predicates: dict[str, Predicate] = {}
-    conditions: dict[str, Condition] = {}
-    for pname, p in raw.predicates.items():
-        path: tuple[str | int, ...] = ("predicates", pname)
-        if pname in schema:
-            raise DuplicateIdError(
-                f"expected a predicate name apart from the fact fields, got {pname!r}",
-                file=name, line=loader.line(name, path),
-            )
-        loader.check_clauses(p.clauses, name, (*path, "clauses"))
-        cond = parse_condition(p.when, schema, conditions, file=name, line_of=doc.line, path=(*path, "when"))
-        conditions[pname] = cond
-        predicates[pname] = Predicate(
-            name=pname, title=p.title, description=p.description.strip(), clauses=tuple(p.clauses),
-            condition=cond, source=SourceRef(file=name, line=loader.line(name, path)),
-        )
+    predicates, conditions = loader.predicates(name, raw.predicates, schema)
     loader.unique([r.id for r in raw.rules], "rule id", name, ("rules",))
     modes = vocab.ids("retention_modes")
     purposes = vocab.ids("purposes")

@@ -13,7 +13,7 @@ evaluator, the documentation generator and the analysis tools. No reader parses 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -236,15 +236,13 @@ class Rule(_Frozen):
         return "category" in fields_of(self.condition)
 
 
-class DisclosureRules(_Frozen):
-    """The disclosure family: predicates, steps and rules, in decision order."""
+class RuleFamily:
+    """What every family of rules offers its readers: a rule by id, and its predicates' titles."""
 
-    facts: dict[str, FactField]
+    rules: tuple[Any, ...]
     predicates: dict[str, Predicate]
-    steps: tuple[Step, ...]
-    rules: tuple[Rule, ...]
 
-    def rule(self, rule_id: str) -> Rule:
+    def rule(self, rule_id: str) -> Any:
         """The rule with this id."""
         for r in self.rules:
             if r.id == rule_id:
@@ -255,6 +253,20 @@ class DisclosureRules(_Frozen):
     def predicate_titles(self) -> dict[str, str]:
         """Predicate name → title, for rendering conditions."""
         return {name: p.title for name, p in self.predicates.items()}
+
+
+class DisclosureRules(_Frozen, RuleFamily):
+    """The disclosure family: predicates, steps and rules, in decision order."""
+
+    facts: dict[str, FactField]
+    predicates: dict[str, Predicate]
+    steps: tuple[Step, ...]
+    rules: tuple[Rule, ...]
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id."""
+        found: Rule = RuleFamily.rule(self, rule_id)
+        return found
 
 
 class RuleSet(_Frozen):
@@ -672,14 +684,14 @@ class _Loader:
             )
         return PolicyMeta(**raw.policy.model_dump()), params
 
-    def disclosure(self, vocab: Vocabulary) -> DisclosureRules:
-        name = "disclosure.yaml"
+    def predicates(
+        self, name: str, raw: Mapping[str, _RawPredicate], schema: Mapping[str, FactField]
+    ) -> tuple[dict[str, Predicate], dict[str, Condition]]:
+        """Parse a file's named predicates (each may use the ones before it), checking their clauses."""
         doc = self.docs[name]
-        raw: _RawDisclosureFile = _validate(_RawDisclosureFile, doc, name)
-        schema = disclosure_schema(vocab)
         predicates: dict[str, Predicate] = {}
         conditions: dict[str, Condition] = {}
-        for pname, p in raw.predicates.items():
+        for pname, p in raw.items():
             path: tuple[str | int, ...] = ("predicates", pname)
             if pname in schema:
                 raise DuplicateIdError(
@@ -687,20 +699,31 @@ class _Loader:
                     file=name, line=self.line(name, path),
                 )
             self.check_clauses(p.clauses, name, (*path, "clauses"))
-            cond = parse_condition(
-                p.when, schema, conditions, file=name, line_of=doc.line, path=(*path, "when")
-            )
+            cond = parse_condition(p.when, schema, conditions, file=name, line_of=doc.line, path=(*path, "when"))
             conditions[pname] = cond
             predicates[pname] = Predicate(
-                name=pname, title=p.title, description=p.description, clauses=tuple(p.clauses),
+                name=pname, title=p.title, description=p.description.strip(), clauses=tuple(p.clauses),
                 condition=cond, source=SourceRef(file=name, line=self.line(name, path)),
             )
-        self.unique([str(s.step) for s in raw.steps], "step number", name, ("steps",))
-        steps = {}
-        for i, s in enumerate(raw.steps):
+        return predicates, conditions
+
+    def steps(self, name: str, raw: list[_RawStep], predicates: Mapping[str, Predicate]) -> dict[int, Step]:
+        """A file's steps, each step number once, their exemptions naming predicates."""
+        self.unique([str(s.step) for s in raw], "step number", name, ("steps",))
+        steps: dict[int, Step] = {}
+        for i, s in enumerate(raw):
             for j, u in enumerate(s.unless):
                 self.check_term(u, predicates, "a predicate name", name, ("steps", i, "unless", j))
             steps[s.step] = Step(step=s.step, title=s.title, unless=tuple(s.unless))
+        return steps
+
+    def disclosure(self, vocab: Vocabulary) -> DisclosureRules:
+        name = "disclosure.yaml"
+        doc = self.docs[name]
+        raw: _RawDisclosureFile = _validate(_RawDisclosureFile, doc, name)
+        schema = disclosure_schema(vocab)
+        predicates, conditions = self.predicates(name, raw.predicates, schema)
+        steps = self.steps(name, raw.steps, predicates)
         self.unique([r.id for r in raw.rules], "rule id", name, ("rules",))
         reasons = vocab.ids("reason_codes")
         obligations = vocab.ids("obligations")
