@@ -495,61 +495,19 @@ class Normaliser:
         )
 
     def normalise(self, request: DisclosureRequest, today: dt.date) -> tuple[tuple[Any, ...], tuple[str, ...]]:
-        """The memo key of a checked request: its facts and its categories."""
-        r = request.recipient
-        c = request.candidate
-        as_of = request.as_of or today
-        operation = request.operation
-        if r.receives_copy and operation in ("show", "disclose"):
-            operation = "transfer"
-        purpose = request.purpose if request.purpose in self.purposes else UNLISTED_PURPOSE
-        jurisdiction = (r.legal_obligation_jurisdiction or "").strip().upper()
-        jur = "none" if not jurisdiction else jurisdiction if jurisdiction in ("SE", "EU") else "other"
-        withdrawn = _effective(
-            c.consent_status == "withdrawn" or c.consent_withdrawn_on is not None,
-            c.consent_withdrawn_on, as_of, c.latest_application,
-        )
-        objected = _effective(
-            c.objection_in_writing or c.objection_received_on is not None,
-            c.objection_received_on, as_of, c.latest_application,
-        )
-        context_ok = self.context_ok
-        # the order of _FACT_ORDER
-        key = (
-            operation,
-            purpose,
-            r.kind,
-            self.eea.get(r.country.strip().upper(), False),
-            r.subprocessors_in_eea,
-            r.active_assignment,
-            r.confidentiality_undertaking,
-            r.data_agreement_signed,
-            r.relevant_to_candidate_competence,
-            r.specific_process_requirement,
-            r.legitimate_need_kul,
-            r.legal_obligation,
-            jur,
-            request.contains_special_category,
-            request.contains_criminal_data,
-            request.art10_statutory_basis,
-            request.identifiable,
-            request.min_cell_size is not None and request.min_cell_size >= self.min_cell,
-            any(x not in context_ok for x in request.disclosed_context),
-            withdrawn,
-            objected,
-            c.explicit_consent_special_category,
-            c.special_category_relevant,
-            c.anonymised,
-        )
-        order = self._order
-        categories = tuple(sorted(set(request.data_categories), key=order.__getitem__))
-        return key, categories
+        """The facts of a checked request (in ``fact_names`` order) and its categories (in vocabulary
+        order): the decoded form of :meth:`key`."""
+        return self.decode(self.key(request, today))
 
     def key(self, request: DisclosureRequest, today: dt.date) -> int:
-        """The memo key of a checked request as one integer (see :meth:`Normaliser.decode`).
+        """The memo key of a checked request as one integer: its facts in mixed radix (in
+        ``fact_names`` order), then a bit per requested category.
 
-        Written out field by field for speed; :meth:`Normaliser.encode` is the generic form it must
-        equal (a test checks the two agree)."""
+        This is where a request becomes facts: a showing or disclosure that leaves a copy is a
+        transfer, a purpose outside the policy is ``unlisted``, a country is inside the EU/EEA or
+        not, withdrawals and objections count from their dates unless a later application renewed
+        consent. Written out field by field for speed; :meth:`encode` is the generic form of the
+        same key (a property test checks they agree)."""
         r = request.recipient
         c = request.candidate
         as_of = request.as_of or today
