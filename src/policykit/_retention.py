@@ -153,7 +153,7 @@ class SpecialCategoryItem(_Model):
 
 
 class RetentionFacts(_Model):
-    """What is known about one candidate's record (``../shared/policy/inputs.md``, "Retention").
+    """What is known about one candidate's record: the fields of a retention question (docs/retention.md).
 
     Dates are ISO ``YYYY-MM-DD``; applications, withdrawals, the objection and the erasure request may
     also be ISO 8601 timestamps with a zone, which become calendar dates in ``timezone``. Input order
