@@ -140,7 +140,8 @@ def measure(
     cli_seconds = cli["full"]["seconds"]
     rows.append(row("retention_cli", _one(cli_seconds), extra={"retention_cli": {**cli, "candidates": n_stream}},
                     note=f"{n_stream / cli_seconds:,.0f} candidates/s with --jobs 0 (a worker process per CPU), "
-                         f"loading the policy and writing a JSON verdict per line included; peak RSS (largest process) {cli['first_10000']['peak_rss_mb']:.0f} MiB for "
+                         f"loading the policy and writing a JSON verdict per line included; peak RSS (largest "
+                         f"process) {cli['first_10000']['peak_rss_mb']:.0f} MiB for "
                          f"10,000 lines, {cli['full']['peak_rss_mb']:.0f} MiB for {n_stream:,}"))
     rows.append(row("retention_cli_memory",
                     _one(cli["full"]["peak_rss_mb"] - cli["first_10000"]["peak_rss_mb"])))
