@@ -585,23 +585,7 @@ def _disclosure_page(docs: Docs) -> str:
         exemptions = [titles[u] for u in step.unless]
         for rule in step_rules:
             lines += _rule_block(docs, rule, schema, titles, exemptions)
-    lines += [
-        "## Predicates",
-        "",
-        "Named conditions that rules reuse (`is: name` in the rule file).",
-        "",
-    ]
-    for p in d.predicates.values():
-        lines += [
-            f"### {p.name}",
-            "",
-            f"**{sentence(p.title)}** {sentence(p.description)}",
-            "",
-            f"> Holds when {render(p.condition, schema, titles)}.",
-            "",
-            f"Clauses: {docs.clause_links(p.clauses)}.",
-            "",
-        ]
+    lines += _predicates_section(docs, d)
     lines += [
         "## Facts",
         "",
@@ -1180,10 +1164,27 @@ def _date_rules(docs: Docs) -> list[str]:
     ]
 
 
+
+def _predicates_section(docs: Docs, family: Any) -> list[str]:
+    """The predicates of a family: each with its title, description, condition and clauses."""
+    lines = ["## Predicates", "", "Named conditions that rules reuse (`is: name` in the rule file).", ""]
+    for p in family.predicates.values():
+        lines += [
+            f"### {p.name}",
+            "",
+            f"**{sentence(p.title)}** {sentence(p.description)}",
+            "",
+            f"Holds when {render(p.condition, family.facts, family.predicate_titles)}.",
+            "",
+            f"Clauses: {docs.clause_links(p.clauses)}.",
+            "",
+        ]
+    return lines
+
 def _retention_rule_block(docs: Docs, rule: RetentionRule) -> list[str]:
     r = docs.rules.retention
     params = docs.rules.parameters
-    titles = {n: p.title for n, p in r.predicates.items()}
+    titles = r.predicate_titles
     items: list[tuple[str, str]] = [("Decides", code(rule.decides))]
     if rule.mode:
         items.append(("Mode", f"{code(rule.mode)}: {docs.rules.vocabulary.term('retention_modes', rule.mode).en}"))
@@ -1227,7 +1228,7 @@ def _retention_page(docs: Docs) -> str:
     rules = docs.rules
     r = rules.retention
     vocab = rules.vocabulary
-    titles = {n: p.title for n, p in r.predicates.items()}
+    titles = r.predicate_titles
     modes = [x for x in r.rules if x.decides == "mode"]
     trigger_rows = []
     for mode in vocab.retention_modes:
@@ -1271,18 +1272,7 @@ def _retention_page(docs: Docs) -> str:
         lines += [f"## {title}", "", *([text, ""] if text else [])]
         for rule in track_rules:
             lines += _retention_rule_block(docs, rule)
-    lines += ["## Predicates", ""]
-    for p in r.predicates.values():
-        lines += [
-            f"### {p.name}",
-            "",
-            f"**{sentence(p.title)}** {sentence(p.description)}",
-            "",
-            f"Holds when {render(p.condition, r.facts, titles)}.",
-            "",
-            f"Clauses: {docs.clause_links(p.clauses)}.",
-            "",
-        ]
+    lines += _predicates_section(docs, r)
     lines += [
         "## Facts",
         "",
@@ -1325,7 +1315,7 @@ def _effect_items(docs: Docs, rule: RequestRule) -> list[tuple[str, str]]:
 
 def _request_rule_block(docs: Docs, rule: RequestRule, exemptions: Sequence[str]) -> list[str]:
     r = docs.rules.requests
-    titles = {n: p.title for n, p in r.predicates.items()}
+    titles = r.predicate_titles
     plain = f"**Applies** when {render(rule.when, r.facts, titles)}"
     if exemptions:
         plain += ", unless " + " or ".join(exemptions)
@@ -1356,7 +1346,7 @@ def _fields(cond: Condition) -> frozenset[str]:
 
 def _requests_page(docs: Docs) -> str:
     r = docs.rules.requests
-    titles = {n: p.title for n, p in r.predicates.items()}
+    titles = r.predicate_titles
     rows = []
     for step in r.steps:
         ids = [x.id for x in r.rules if x.step == step.step]
@@ -1387,18 +1377,7 @@ def _requests_page(docs: Docs) -> str:
         exemptions = [titles[u] for u in step.unless]
         for rule in step_rules:
             lines += _request_rule_block(docs, rule, exemptions)
-    lines += ["## Predicates", ""]
-    for p in r.predicates.values():
-        lines += [
-            f"### {p.name}",
-            "",
-            f"**{sentence(p.title)}** {sentence(p.description)}",
-            "",
-            f"Holds when {render(p.condition, r.facts, titles)}.",
-            "",
-            f"Clauses: {docs.clause_links(p.clauses)}.",
-            "",
-        ]
+    lines += _predicates_section(docs, r)
     lines += [
         "## Terms",
         "",
