@@ -535,21 +535,8 @@ def _rule_block(docs: Docs, rule: Rule, schema: Mapping[str, Field], titles: Map
         items.append(("Obligations", "; ".join(
             f"{code(o)} ({vocab.term('obligations', o).en.rstrip('.')})" for o in rule.obligations)))
     items.append(("Clauses", docs.clause_links(rule.clauses)))
-    interps = docs.interpretations_of_rule(rule)
-    if interps:
-        items.append(("Interpretations", ", ".join(docs.interpretation_link(i) for i in interps)))
     scope = "per data category" if rule.category_scoped else "for the whole request"
-    items.append(("Judged", f"{scope}; defined in {code(rule.source.file)}"))
-    return [
-        f"### {rule.id}",
-        "",
-        f"**{sentence(rule.title)}** {sentence(rule.description)}",
-        "",
-        sentence(plain),
-        "",
-        fields(items),
-        "",
-    ]
+    return _rule_entry(docs, rule, plain, items, scope)
 
 
 def _disclosure_page(docs: Docs) -> str:
@@ -1165,6 +1152,25 @@ def _date_rules(docs: Docs) -> list[str]:
 
 
 
+def _rule_entry(docs: Docs, rule: Any, plain: str, items: list[tuple[str, str]], scope: str) -> list[str]:
+    """A rule's section on a family page: heading, prose, the plain-language condition, its fields
+    (with the interpretations it rests on, and how and where it is judged)."""
+    interps = docs.interpretations_of_rule(rule)
+    if interps:
+        items.append(("Interpretations", ", ".join(docs.interpretation_link(i) for i in interps)))
+    items.append(("Judged", f"{scope}; defined in {code(rule.source.file)}"))
+    return [
+        f"### {rule.id}",
+        "",
+        f"**{sentence(rule.title)}** {sentence(rule.description)}",
+        "",
+        sentence(plain),
+        "",
+        fields(items),
+        "",
+    ]
+
+
 def _predicates_section(docs: Docs, family: Any) -> list[str]:
     """The predicates of a family: each with its title, description, condition and clauses."""
     lines = ["## Predicates", "", "Named conditions that rules reuse (`is: name` in the rule file).", ""]
@@ -1321,21 +1327,8 @@ def _request_rule_block(docs: Docs, rule: RequestRule, exemptions: Sequence[str]
         plain += ", unless " + " or ".join(exemptions)
     items = _effect_items(docs, rule)
     items.append(("Clauses", docs.clause_links(rule.clauses)))
-    interps = docs.interpretations_of_rule(rule)
-    if interps:
-        items.append(("Interpretations", ", ".join(docs.interpretation_link(i) for i in interps)))
     scope = "per item" if "category" in _fields(rule.when) else "for the whole request"
-    items.append(("Judged", f"{scope}; defined in {code(rule.source.file)}"))
-    return [
-        f"### {rule.id}",
-        "",
-        f"**{sentence(rule.title)}** {sentence(rule.description)}",
-        "",
-        sentence(plain),
-        "",
-        fields(items),
-        "",
-    ]
+    return _rule_entry(docs, rule, plain, items, scope)
 
 
 def _fields(cond: Condition) -> frozenset[str]:

@@ -70,6 +70,23 @@ def _read_mapping(source: str) -> Any:
     return data
 
 
+def _answer(source: str, rules_dir: Path | None, ask: Callable[[policykit.Policy, Any], Any], as_json: bool) -> Any:
+    """Read one question (a bare question, or a case with an ``inputs`` block), ask it, print the
+    answer explained or as JSON, and return it. Bad input is a one-line error and status 2."""
+    data = _read_mapping(source)
+    policy = _load(rules_dir)
+    data = data.get("inputs", data) if isinstance(data.get("inputs"), dict) else data
+    try:
+        answer = ask(policy, data)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(answer.explain())
+    return answer
+
+
 def _load(rules_dir: Path | None) -> policykit.Policy:
     try:
         return policykit.load_policy(rules_dir)
@@ -90,17 +107,7 @@ def main() -> None:
 @rules_option
 def decide(request: str, as_json: bool, fail_on_deny: bool, rules_dir: Path | None) -> None:
     """May these data go to this recipient? REQUEST.json holds one disclosure request ('-' reads stdin)."""
-    data = _read_mapping(request)
-    policy = _load(rules_dir)
-    data = data.get("inputs", data) if isinstance(data.get("inputs"), dict) else data
-    try:
-        decision = policy.decide(data)
-    except PolicyKitError as exc:
-        _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(decision.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(decision.explain())
+    decision = _answer(request, rules_dir, lambda policy, data: policy.decide(data), as_json)
     if fail_on_deny and not decision.allowed:
         sys.exit(1)
 
@@ -402,17 +409,7 @@ def sweep(
 def request(request: str, as_json: bool, rules_dir: Path | None) -> None:
     """Answer a data-subject request (access, erasure, restriction, portability, objection,
     rectification). REQUEST.json holds one request ('-' reads stdin)."""
-    data = _read_mapping(request)
-    policy = _load(rules_dir)
-    data = data.get("inputs", data) if isinstance(data.get("inputs"), dict) else data
-    try:
-        response = policy.handle_request(data)
-    except PolicyKitError as exc:
-        _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(response.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(response.explain())
+    _answer(request, rules_dir, lambda policy, data: policy.handle_request(data), as_json)
 
 
 def _import_model(spec: str) -> type[BaseModel]:
