@@ -11,8 +11,8 @@ import yaml
 
 import policykit
 from policykit import errors
-from policykit._invariants import load_invariants
-from policykit._rules import load_rules
+from policykit._analysis.invariants import load_invariants
+from policykit._ruleset.loading import load_rules
 
 BUNDLED = policykit.bundled_rules_dir()
 
