@@ -12,6 +12,7 @@ See ``docs/`` for the tutorial, the how-to pages and the generated auditor pages
 """
 
 from policykit._disclosure.decision import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
+from policykit._history import PolicyHistory, PolicyVersion, load_history
 from policykit._policy import Policy, load_policy
 from policykit._records.annotations import Category, check_model
 from policykit._records.anonymise import AnonymisationReport, Anonymised, FieldAction
@@ -76,7 +77,9 @@ __all__ = [
     "Operation",
     "Outcome",
     "Policy",
+    "PolicyHistory",
     "PolicyKitError",
+    "PolicyVersion",
     "Purpose",
     "QueryError",
     "ReasonCode",
@@ -103,6 +106,7 @@ __all__ = [
     "__version__",
     "bundled_rules_dir",
     "check_model",
+    "load_history",
     "load_mapping",
     "load_policy",
     "load_rules",

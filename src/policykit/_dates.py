@@ -21,7 +21,9 @@ from dateutil.relativedelta import relativedelta
 
 from policykit.errors import InvalidDateError
 
-__all__ = ["STOCKHOLM", "add_months_sv", "add_years_sv", "local_date", "parse_day", "parse_moment", "today_in"]
+__all__ = [
+    "STOCKHOLM", "add_months_sv", "add_years_sv", "is_timestamp", "local_date", "parse_day", "parse_moment", "today_in",
+]
 
 STOCKHOLM = "Europe/Stockholm"
 
@@ -104,3 +106,8 @@ def parse_day(value: Any, *, field: str = "date") -> dt.date:
         except ValueError:
             raise InvalidDateError(f"{field}: expected a real calendar date as YYYY-MM-DD, got {value!r}") from None
     raise InvalidDateError(f"{field}: expected a date as YYYY-MM-DD, got {value!r}")
+
+
+def is_timestamp(value: Any) -> bool:
+    """Whether ``value`` is a timestamp (a ``datetime``, or a string longer than an ISO date)."""
+    return isinstance(value, dt.datetime) or (isinstance(value, str) and len(value.strip()) > 10)

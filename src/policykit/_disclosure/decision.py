@@ -21,9 +21,11 @@ from pydantic import (
     ValidationError,
 )
 
+from policykit._dates import STOCKHOLM, is_timestamp, local_date
 from policykit._disclosure.explain import explain_decision
 from policykit._ruleset.facts import UNLISTED_PURPOSE
 from policykit.errors import (
+    InvalidDateError,
     RequestValidationError,
     UnknownRequestTermError,
     did_you_mean,
@@ -66,6 +68,20 @@ def _bad_date(value: str) -> Any:
 IsoDate = Annotated[dt.date, BeforeValidator(parse_date)]
 
 
+def parse_as_of(value: Any) -> Any:
+    """The date of a question: a ``date``, an ISO ``YYYY-MM-DD`` string, or an ISO 8601 timestamp with a
+    zone, which becomes its calendar date in Europe/Stockholm (``2026-06-30T22:05:00Z`` is 2026-07-01)."""
+    if is_timestamp(value):
+        try:
+            return local_date(value, STOCKHOLM, field="as_of")
+        except InvalidDateError as exc:
+            raise ValueError(exc.message.removeprefix("as_of: ").split(", got ")[0]) from None
+    return parse_date(value)
+
+
+AsOf = Annotated[dt.date, BeforeValidator(parse_as_of)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -87,6 +103,9 @@ class Recipient(_Model):
     role: Literal["controller", "processor", "sub_processor"] | None = None
     gdpr_transfer_mechanism: Literal["adequacy_decision", "scc", "bcr"] | None = None
     subprocessors_in_eea: StrictBool = True
+    #: a version's optional facts (rule files, ``facts:``); accepted whatever the version
+    dpf_certified: StrictBool = False
+    approved_by_candidate: StrictBool = False
 
 
 class CandidateStatus(_Model):
@@ -101,6 +120,9 @@ class CandidateStatus(_Model):
     consent_to_sale: StrictBool = False
     latest_application: IsoDate | None = None
     anonymised: StrictBool = False
+    #: a version's optional facts (rule files, ``facts:``); accepted whatever the version
+    consent_to_show_profile: StrictBool = False
+    placement_started_on: IsoDate | None = None
 
 
 class DisclosureRequest(_Model):
@@ -115,7 +137,7 @@ class DisclosureRequest(_Model):
     identifiable: StrictBool = True
     min_cell_size: StrictInt | None = Field(default=None, ge=0)
     disclosed_context: tuple[str, ...] = ()
-    as_of: IsoDate | None = None
+    as_of: AsOf | None = None
     recipient: Recipient
     candidate: CandidateStatus = CandidateStatus()
 
@@ -442,7 +464,11 @@ class Normaliser:
     def __init__(self, rules: RuleSet) -> None:
         vocab = rules.vocabulary
         self.fact_names = tuple(name for name in rules.disclosure.facts if name != "category")
-        if self.fact_names != _FACT_ORDER:
+        # the standard facts, then the optional ones the rule set declares, read by attribute
+        self._optional = tuple(
+            (name.split(".")[0], name.split(".")[1]) for name in self.fact_names[len(_FACT_ORDER):]
+        )
+        if self.fact_names[: len(_FACT_ORDER)] != _FACT_ORDER:
             raise AssertionError(  # pragma: no cover - a schema change must update _FACT_ORDER
                 f"the disclosure fact schema changed: {self.fact_names} != {_FACT_ORDER}"
             )
@@ -553,6 +579,8 @@ class Normaliser:
         k = k * 2 + c.explicit_consent_special_category
         k = k * 2 + c.special_category_relevant
         k = k * 2 + c.anonymised
+        for owner, attribute in self._optional:
+            k = k * 2 + bool(getattr(r if owner == "recipient" else c, attribute))
         bits = 0
         bit = self._bit
         for category in request.data_categories:

@@ -113,6 +113,7 @@ class DataSubjectRequest(_Model):
     consent_status: Literal["given", "withdrawn"] = "given"
     consent_withdrawn_on: LocalDay | None = None
     applications: tuple[LocalDay, ...] = ()
+    process_closed_on: LocalDay | None = None
     data_held: tuple[str, ...] = ()
     data_categories: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
@@ -195,6 +196,8 @@ def evidence_window(policy: Policy, request: DataSubjectRequest) -> EvidenceWind
         facts["bookkeeping_records"] = [request.bookkeeping_record.model_dump(exclude_none=True)]
     if applications:
         facts["applications"] = applications
+        if request.process_closed_on is not None and request.process_closed_on <= day:
+            facts["process_closed_on"] = request.process_closed_on
         if request.consent_withdrawn_on is not None:
             facts["consent_withdrawn_on"] = request.consent_withdrawn_on
         if request.request == "erasure":

@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError
 from pydantic_core import PydanticCustomError
 
-from policykit._dates import STOCKHOLM, add_months_sv, add_years_sv, local_date, parse_day, parse_moment, today_in
+from policykit._dates import (
+    STOCKHOLM,
+    add_months_sv,
+    add_years_sv,
+    is_timestamp,
+    local_date,
+    parse_day,
+    parse_moment,
+    today_in,
+)
 from policykit._retention.explain import TRIGGER_WORDS, explain_retention
 from policykit.errors import (
     EngineError,
@@ -84,6 +93,16 @@ def _day(value: Any) -> Any:
         raise _date_error(exc.message.removeprefix(": ")) from None
 
 
+def _as_of(value: Any) -> Any:
+    """The date of the verdict: a calendar date, or a timestamp with a zone (its Europe/Stockholm date)."""
+    if not is_timestamp(value):
+        return _day(value)
+    try:
+        return local_date(value, STOCKHOLM, field="")
+    except InvalidDateError as exc:
+        raise _date_error(exc.message.removeprefix(": ")) from None
+
+
 def _events(value: Any) -> Any:
     """One date, a list of dates, or nothing."""
     if value is None:
@@ -109,6 +128,7 @@ def _choice(choices: Sequence[str], what: str) -> Any:
 
 EventDate = Annotated[dt.date | dt.datetime, BeforeValidator(_event)]
 Day = Annotated[dt.date, BeforeValidator(_day)]
+AsOfDay = Annotated[dt.date, BeforeValidator(_as_of)]
 ObjectionForm = Literal["email", "letter", "portal", "phone", "in_person"]
 DisputeStatus = Literal["pending", "resolved"]
 
@@ -173,7 +193,7 @@ class RetentionFacts(_Model):
     disputes: tuple[Dispute, ...] = ()
     bookkeeping_records: tuple[BookkeepingRecord, ...] = ()
     special_category_items: tuple[SpecialCategoryItem, ...] = ()
-    as_of: Day | None = None
+    as_of: AsOfDay | None = None
 
     @classmethod
     def parse(cls, data: RetentionFacts | Mapping[str, Any]) -> RetentionFacts:
@@ -398,11 +418,28 @@ def read_facts(facts: RetentionFacts, rules: RetentionRules, params: Parameters,
     anchor_closed = False
     r.window_anchor = latest
     stricter = params.retention_anchor == "latest_application_or_process_closed"
+    before = params.evidence_anchor_before
+    if stricter and before is not None and r.trigger_date is not None and r.trigger_date < before:
+        # a transitional provision: consent that ended under an earlier version keeps its window
+        stricter = False
+        r.notes.append(
+            f"Consent ended on {r.trigger_date}, before {before}: the evidence window keeps the anchor "
+            "of the earlier version, the latest application date (transitional provision)."
+        )
     if latest is not None and stricter and closed is not None and closed > latest:
         r.window_anchor = closed
         anchor_closed = True
     if latest is not None:
         r.latest_activity = max(latest, closed) if closed is not None else latest
+        floor = params.review_period_from
+        if floor is not None and r.latest_activity < floor:
+            # a transitional provision: no period of this version counts from before it existed
+            r.notes.append(
+                f"The review period is counted from {floor}, not from the latest activity "
+                f"({r.latest_activity}): this version counts it from {floor} at the earliest "
+                "(transitional provision)."
+            )
+            r.latest_activity = floor
         r.window_end = apply_date(rules.evidence_window, {"window_anchor": r.window_anchor}, params)
 
     pending, resolution = _disputes(facts, r, latest)

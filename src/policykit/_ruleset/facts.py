@@ -8,10 +8,12 @@ decision space enumerable (``policykit verify``) and the memo sound.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from policykit._ruleset.conditions import Field
 from policykit._ruleset.vocabulary import Vocabulary
 
-__all__ = ["UNLISTED_PURPOSE", "disclosure_schema", "retention_schema"]
+__all__ = ["OPTIONAL_FACTS", "UNLISTED_PURPOSE", "disclosure_schema", "retention_schema"]
 
 UNLISTED_PURPOSE = "unlisted"
 _B = (False, True)
@@ -21,8 +23,31 @@ def _bool(name: str, label: str, true_text: str, false_text: str, description: s
     return Field(name, _B, label, true_text, false_text, description)
 
 
-def disclosure_schema(vocab: Vocabulary) -> dict[str, Field]:
-    """The fields disclosure rules may test, with their domains taken from the vocabulary."""
+#: Facts a rule set may add to the standard ones by listing them under ``facts:`` in
+#: ``disclosure.yaml`` (a later version of a policy asks about them; an earlier one does not). Each is
+#: read from the request field of the same name, which every version accepts.
+OPTIONAL_FACTS: dict[str, Field] = {
+    f.name: f for f in (
+        _bool("recipient.approved_by_candidate", "the referee's approval",
+              "the candidate named this referee and approved contacting them in this process",
+              "the candidate has not approved contacting this referee",
+              "The approved_by_candidate flag of the recipient (false unless given)."),
+        _bool("recipient.dpf_certified", "the Data Privacy Framework certification",
+              "the recipient holds a valid EU-US Data Privacy Framework certification",
+              "the recipient holds no valid EU-US Data Privacy Framework certification",
+              "The dpf_certified flag of the recipient (false unless given)."),
+        _bool("candidate.consent_to_show_profile", "the consent to show the profile",
+              "the candidate consents to having their profile shown to clients without an assignment",
+              "the candidate has not consented to having their profile shown to clients without an "
+              "assignment",
+              "The consent_to_show_profile flag of the candidate (false unless given)."),
+    )
+}
+
+
+def disclosure_schema(vocab: Vocabulary, optional: Iterable[str] = ()) -> dict[str, Field]:
+    """The fields disclosure rules may test, with their domains taken from the vocabulary, and the
+    ``optional`` facts the rule set declares (in the order of :data:`OPTIONAL_FACTS`)."""
     purposes = (*vocab.ids("purposes"), *vocab.ids("out_of_policy_purposes"), UNLISTED_PURPOSE)
     fields = [
         Field("operation", vocab.ids("operations"), "the operation",
@@ -96,6 +121,8 @@ def disclosure_schema(vocab: Vocabulary) -> dict[str, Field]:
         _bool("candidate.anonymised", "anonymisation",
               "the candidate's record is anonymised", "the candidate's record is not anonymised", ""),
     ]
+    wanted = set(optional)
+    fields.extend(f for name, f in OPTIONAL_FACTS.items() if name in wanted)
     return {f.name: f for f in fields}
 
 

@@ -12,6 +12,7 @@ evaluator, the documentation generator and the analysis tools. No reader parses 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -37,7 +38,7 @@ from policykit._ruleset.conditions import (
 )
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import to_cubes
-from policykit._ruleset.facts import disclosure_schema
+from policykit._ruleset.facts import OPTIONAL_FACTS, disclosure_schema
 from policykit._ruleset.overlay import relocate, resolve_rules, source_directory
 from policykit._ruleset.reading import LocatedYaml
 from policykit._ruleset.vocabulary import (
@@ -146,6 +147,8 @@ class PolicyMeta(_Frozen):
     version: str
     language: str
     source_text: str | None = None
+    #: the first day (in the policy's time zone) on which this version answers (see PolicyHistory)
+    effective_from: dt.date | None = None
     clauses: tuple[str, ...] = ()
     controller: Controller
     supervisory_authority: Authority
@@ -165,6 +168,11 @@ class Parameters(_Frozen):
     retention_anchor: RetentionAnchor = "latest_application"
     review_interval_months: int = Field(default=24, ge=1, le=120)
     access_further_copy_fee: int = Field(default=0, ge=0)
+    #: transitional rule: consent that ended before this date keeps the evidence window anchored on
+    #: the latest application, whatever ``retention_anchor`` says (records of an earlier version)
+    evidence_anchor_before: dt.date | None = None
+    #: transitional rule: the review period is counted from this date at the earliest
+    review_period_from: dt.date | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -275,6 +283,8 @@ class RuleSet(_Frozen):
 
     directory: Path
     fingerprint: str
+    #: the rules directory this one extends (an overlay), or None for a complete directory
+    extends: Path | None = None
     meta: PolicyMeta
     parameters: Parameters
     vocabulary: Vocabulary
@@ -335,6 +345,7 @@ class _RawMeta(_Raw):
     version: str
     language: str
     source_text: str | None = None
+    effective_from: dt.date | None = None
     clauses: list[str] = []
     controller: _RawController
     supervisory_authority: _RawAuthority
@@ -346,6 +357,8 @@ class _RawParameters(_Raw):
     retention_anchor: str = "latest_application"
     review_interval_months: int = 24
     access_further_copy_fee: int = 0
+    evidence_anchor_before: dt.date | None = None
+    review_period_from: dt.date | None = None
 
 
 class _RawPolicyFile(_Raw):
@@ -462,6 +475,7 @@ class _RawRule(_Raw):
 
 
 class _RawDisclosureFile(_Raw):
+    facts: list[str] = []
     predicates: dict[str, _RawPredicate] = {}
     steps: list[_RawStep]
     rules: list[_RawRule]
@@ -720,7 +734,9 @@ class _Loader:
         name = "disclosure.yaml"
         doc = self.docs[name]
         raw: _RawDisclosureFile = _validate(_RawDisclosureFile, doc, name)
-        schema = disclosure_schema(vocab)
+        for i, fact in enumerate(raw.facts):
+            self.check_term(fact, OPTIONAL_FACTS, "an optional fact", name, ("facts", i))
+        schema = disclosure_schema(vocab, raw.facts)
         predicates, conditions = self.predicates(name, raw.predicates, schema)
         steps = self.steps(name, raw.steps, predicates)
         self.unique([r.id for r in raw.rules], "rule id", name, ("rules",))
@@ -849,6 +865,7 @@ def _load_rules(path: Path) -> RuleSet:
     return RuleSet(
         directory=path,
         fingerprint=loader.fingerprint,
+        extends=loader.resolved.extends,
         meta=meta,
         parameters=params,
         vocabulary=vocab,
