@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -88,7 +89,7 @@ class PolicyHistory:
         if not policies:
             raise DefinitionError("expected at least one rules directory for a history, got none")
         dated = sorted(((_effective_from(p), p) for p in policies), key=lambda item: item[0])
-        for (day, earlier), (next_day, later) in zip(dated, dated[1:], strict=False):
+        for (day, earlier), (next_day, later) in pairwise(dated):
             if next_day == day:
                 raise DefinitionError(
                     f"expected one version per effective date, got {earlier.version!r} "

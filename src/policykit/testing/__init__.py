@@ -96,7 +96,7 @@ def _recipient(rules: RuleSet, fixed: Mapping[str, Fixed]) -> st.SearchStrategy[
     flags = (
         "active_assignment", "confidentiality_undertaking", "data_agreement_signed",
         "relevant_to_candidate_competence", "specific_process_requirement", "legitimate_need_kul",
-        "legal_obligation", "subprocessors_in_eea",
+        "legal_obligation", "subprocessors_in_eea", "approved_by_candidate", "dpf_certified",
     )
     required: dict[str, st.SearchStrategy[Any]] = {
         "kind": st.sampled_from(vocab.ids("recipient_kinds")),
@@ -126,6 +126,7 @@ def _candidate(fixed: Mapping[str, Fixed]) -> st.SearchStrategy[dict[str, Any]]:
         "consent_to_sale": st.booleans(),
         "latest_application": st.none() | _DAYS | _DAYS.map(dt.date.isoformat),
         "anonymised": st.booleans(),
+        "consent_to_show_profile": st.booleans(),
     }
     required = {name: _strategy(value) for name, value in fixed.items()}
     for name in fixed:
