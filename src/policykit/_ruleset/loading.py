@@ -284,6 +284,7 @@ class RuleSet(_Frozen):
     requests: RequestRules
     interpretations: tuple[Interpretation, ...]
     processing: ProcessingRecord
+    letters: Any = None  # policykit._requests.letter.Letters: the reply to the candidate
 
     @property
     def version(self) -> str:
@@ -832,6 +833,10 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
     from policykit._requests.rules import load_requests  # noqa: PLC0415
 
     requests = load_requests(loader, vocab)
+    from policykit._requests.letter import check_letters, load_letters  # noqa: PLC0415
+
+    letters = load_letters(loader, path, bundled=bundled_rules_dir())
+    check_letters(loader, letters, vocab, requests)
     loader.coverage(
         clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules],
         [*disclosure.predicates.values(), *retention.predicates.values(), *requests.predicates.values()],
@@ -853,6 +858,7 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
         requests=requests,
         interpretations=interpretations,
         processing=processing,
+        letters=letters,
     )
 
 
