@@ -101,7 +101,13 @@ class Letters:
 
 
 def _fields(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    """The placeholders of a template; a conversion or format spec (``{x!r}``, ``{x:>5}``) counts as
+    unknown, since the letter fills in plain text only."""
+    names = set()
+    for _, name, spec, conversion in string.Formatter().parse(template):
+        if name is not None:
+            names.add(name if not spec and not conversion else template)
+    return names
 
 
 def _walk(value: object, path: tuple[str | int, ...]) -> Iterable[tuple[tuple[str | int, ...], str]]:
