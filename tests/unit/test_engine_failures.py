@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import policykit
-from policykit import _engine
+from policykit._engine import adapter as _engine
 from policykit.errors import EngineError
 
 Transform = Callable[[list[str]], list[str]]
