@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["SCHEMA_DIR", "SCHEMA_LINE", "SCHEMAS", "render_schemas", "schema_line", "stale_schemas", "write_schemas"]
+__all__ = ["SCHEMAS", "SCHEMA_DIR", "SCHEMA_LINE", "render_schemas", "schema_line", "stale_schemas", "write_schemas"]
 
 SCHEMA_DIR = "schemas"
 SCHEMA_LINE = "# yaml-language-server: $schema="
