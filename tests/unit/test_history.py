@@ -130,7 +130,7 @@ def test_a_gap_in_the_chain_of_extends_is_refused(tmp_path: Path) -> None:
     # a complete copy does not extend the bundled rules either
     copy = tmp_path / "copy"
     shutil.copytree(policykit.bundled_rules_dir(), copy)
-    text = (copy / "policy.yaml").read_text(encoding="utf-8").replace("effective_from: 2022-06-22",
+    text = (copy / "policy.yaml").read_text(encoding="utf-8").replace("effective_from: \"2022-06-22\"",
                                                                       "effective_from: 2023-01-01")
     (copy / "policy.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(errors.DefinitionError, match="no 'extends'"):

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -105,6 +105,10 @@ class _Frozen(BaseModel):
 
 class _Raw(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# a calendar date written as an ISO string ("2026-07-01"), in a model that is otherwise strict
+_IsoDay = Annotated[dt.date, Field(strict=False)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -346,7 +350,7 @@ class _RawMeta(_Raw):
     version: str
     language: str
     source_text: str | None = None
-    effective_from: dt.date | None = None
+    effective_from: _IsoDay | None = None
     clauses: list[str] = []
     controller: _RawController
     supervisory_authority: _RawAuthority
@@ -358,8 +362,8 @@ class _RawParameters(_Raw):
     retention_anchor: str = "latest_application"
     review_interval_months: int = 24
     access_further_copy_fee: int = 0
-    evidence_anchor_before: dt.date | None = None
-    review_period_from: dt.date | None = None
+    evidence_anchor_before: _IsoDay | None = None
+    review_period_from: _IsoDay | None = None
 
 
 class _RawPolicyFile(_Raw):
