@@ -38,7 +38,8 @@ from policykit._retention.verdict import (
     compute_verdict,
     read_facts,
 )
-from policykit._ruleset.loading import _PARAMETER_CHOICES, Parameters, RuleSet, load_rules
+from policykit._ruleset.loading import _PARAMETER_CHOICES, Parameters
+from policykit._ruleset.ruleset import RuleSet, load_rules
 from policykit._sweep.job import SweepReport, sweep
 from policykit.errors import RequestValidationError, did_you_mean
 

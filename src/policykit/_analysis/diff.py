@@ -39,7 +39,7 @@ from policykit.errors import IncomparableRulesError
 
 if TYPE_CHECKING:
     from policykit._policy import Policy
-    from policykit._ruleset.loading import RuleSet
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["Change", "DiffReport", "Lane", "diff", "render_diff"]
 

@@ -37,12 +37,13 @@ from pydantic import BaseModel, ConfigDict
 
 from policykit._ruleset.conditions import TRUE, Condition, Field, parse_condition
 from policykit._ruleset.cubes import to_cubes
+from policykit._ruleset.loading import _Loader, _validate
 from policykit._ruleset.reading import load_yaml
 from policykit.errors import ConditionError, DuplicateIdError, RuleSchemaError
 
 if TYPE_CHECKING:
     from policykit._disclosure.decision import Outcome
-    from policykit._ruleset.loading import RuleSet
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["INVARIANTS_FILE", "Expectation", "Invariant", "Structural", "load_invariants", "violation"]
 
@@ -220,8 +221,6 @@ def load_invariants(rules: RuleSet, path: str | Path | None = None) -> tuple[Inv
     """The invariants declared for a rule set: ``invariants.yaml`` in its directory, or the file at
     ``path``. A rules directory without the file declares none. Every problem raises a
     :class:`~policykit.errors.DefinitionError` naming the file and line."""
-    from policykit._ruleset.loading import _Loader, _validate  # noqa: PLC0415 - _rules imports this package's models
-
     file = Path(path) if path is not None else rules.directory / INVARIANTS_FILE
     if path is None and not file.is_file():
         return ()

@@ -69,7 +69,7 @@ from policykit._ruleset.facts import UNLISTED_PURPOSE
 
 if TYPE_CHECKING:
     from policykit._policy import Policy
-    from policykit._ruleset.loading import RuleSet
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "PREFERRED",

@@ -38,7 +38,7 @@ from policykit.errors import EngineError, PolicyKitError
 if TYPE_CHECKING:
     from policykit._disclosure.decision import Outcome
     from policykit._policy import Policy
-    from policykit._ruleset.loading import RuleSet
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "Counterexample",

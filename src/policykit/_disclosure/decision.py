@@ -31,7 +31,8 @@ from policykit.errors import (
 )
 
 if TYPE_CHECKING:
-    from policykit._ruleset.loading import Rule, RuleSet
+    from policykit._ruleset.loading import Rule
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "CandidateStatus",

@@ -11,7 +11,8 @@ from policykit.errors import did_you_mean, short_repr
 if TYPE_CHECKING:
     from policykit._disclosure.decision import Decision
     from policykit._policy import Policy
-    from policykit._ruleset.loading import Rule, RuleSet
+    from policykit._ruleset.loading import Rule
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["explain_decision", "quote_clauses"]
 

@@ -31,9 +31,10 @@ from policykit._ruleset.conditions import FALSE, Condition, Field, partial, rend
 
 if TYPE_CHECKING:
     from policykit._policy import Policy
-    from policykit._requests.rules import RequestRule
-    from policykit._retention.rules import RetentionRule
-    from policykit._ruleset.loading import Rule, RuleSet
+    from policykit._ruleset.loading import Rule
+    from policykit._ruleset.requests import RequestRule
+    from policykit._ruleset.retention import RetentionRule
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "DEFAULT_OUT",

@@ -25,7 +25,7 @@ from policykit._dates import STOCKHOLM, add_months_sv, local_date
 from policykit._disclosure.decision import Decision, DisclosureRequest, validation_message
 from policykit._disclosure.explain import quote_clauses
 from policykit._engine.adapter import EngineRules
-from policykit._requests.rules import (
+from policykit._ruleset.requests import (
     OTHER_ITEM,
     RESTRICTION_GROUNDS,
     WRITTEN_CHANNELS,
@@ -47,7 +47,7 @@ from policykit.errors import (
 if TYPE_CHECKING:
     from policykit._policy import Policy
     from policykit._retention.verdict import RetentionVerdict
-    from policykit._ruleset.loading import RuleSet
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "BookkeepingRecordRef",

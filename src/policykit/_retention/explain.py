@@ -10,8 +10,8 @@ from policykit._ruleset.conditions import render
 
 if TYPE_CHECKING:
     from policykit._policy import Policy
-    from policykit._retention.rules import RetentionRule
     from policykit._retention.verdict import RetentionVerdict
+    from policykit._ruleset.retention import RetentionRule
 
 __all__ = ["TRIGGER_WORDS", "explain_retention"]
 

@@ -35,8 +35,9 @@ from policykit.errors import (
 )
 
 if TYPE_CHECKING:
-    from policykit._retention.rules import DateSpec, RetentionRule, RetentionRules
-    from policykit._ruleset.loading import Parameters, RuleSet
+    from policykit._ruleset.loading import Parameters
+    from policykit._ruleset.retention import DateSpec, RetentionRule, RetentionRules
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "OBJECTION_FORMS",

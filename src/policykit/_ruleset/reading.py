@@ -1,4 +1,7 @@
-"""Loading YAML rule files with the line number of every node, for error messages.
+"""Reading a rules directory: its YAML documents with the line number of every node, for error messages.
+
+``read_rules_dir(directory)`` is the one place where the documents of a rules directory are read,
+before anything validates them: every loader works on the :class:`RuleDocuments` it returns.
 
 YAML 1.1 reads ``NO`` (Norway), ``on`` and ``yes`` as booleans; rule files follow YAML 1.2 instead,
 where only ``true`` and ``false`` are booleans.
@@ -6,7 +9,11 @@ where only ``true`` and ``false`` are booleans.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +21,7 @@ import yaml
 
 from policykit.errors import RuleFileError
 
-__all__ = ["LocatedYaml", "load_yaml"]
+__all__ = ["RULE_FILES", "LocatedYaml", "RuleDocuments", "bundled_rules_dir", "load_yaml", "read_rules_dir"]
 
 
 # libyaml's parser when PyYAML was built with it (the wheels are), else the pure-Python one
@@ -99,3 +106,61 @@ def load_yaml(file: Path) -> LocatedYaml:
     finally:
         loader.dispose()
     return LocatedYaml(file, data, lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# a rules directory
+
+RULE_FILES = (
+    "policy.yaml",
+    "vocabulary.yaml",
+    "countries.yaml",
+    "clauses.yaml",
+    "disclosure.yaml",
+    "retention.yaml",
+    "requests.yaml",
+    "interpretations.yaml",
+    "processing.yaml",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleDocuments:
+    """The documents of a rules directory, read but not yet validated.
+
+    ``documents`` maps each file name of :data:`RULE_FILES` to its :class:`LocatedYaml`, whose
+    ``file`` is the name that error messages give; ``fingerprint`` identifies exactly what was read.
+    """
+
+    directory: Path
+    documents: Mapping[str, LocatedYaml]
+    fingerprint: str
+
+
+def read_rules_dir(directory: Path) -> RuleDocuments:
+    """Read every rule file of ``directory``: the documents that loading then validates.
+
+    A missing file, bad syntax or a duplicate key raises :class:`RuleFileError` naming the file.
+    """
+    documents: dict[str, LocatedYaml] = {}
+    digest = hashlib.sha256()
+    for name in RULE_FILES:
+        doc = load_yaml(directory / name)
+        doc.file = Path(name)
+        documents[name] = doc
+        digest.update(name.encode())
+        digest.update((directory / name).read_bytes())
+    return RuleDocuments(directory, documents, digest.hexdigest()[:16])
+
+
+def bundled_rules_dir() -> Path:
+    """The rules directory shipped with policykit (inside the wheel, or beside ``src/`` in a checkout)."""
+    packaged = Path(str(resources.files("policykit"))) / "rules"
+    if (packaged / "policy.yaml").is_file():
+        return packaged
+    checkout = Path(__file__).resolve().parents[3] / "rules"
+    if (checkout / "policy.yaml").is_file():
+        return checkout
+    raise FileNotFoundError(  # pragma: no cover - a broken installation
+        f"policykit's bundled rules are missing: looked in {packaged} and {checkout}"
+    )

@@ -41,7 +41,7 @@ from policykit._engine.reference import ReferenceEvaluator
 from policykit._policy import Policy
 from policykit._records.annotations import check_model
 from policykit._retention.verdict import RetentionFacts
-from policykit._ruleset.loading import RuleSet, load_rules
+from policykit._ruleset.ruleset import RuleSet, load_rules
 
 __all__ = [
     "ReferenceEvaluator",
