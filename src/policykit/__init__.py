@@ -41,8 +41,9 @@ from policykit._ruleset.vocabulary import (
     RetentionMode,
     Vocabulary,
 )
-from policykit._sweep.job import CandidateAction, SweepProblem, SweepProgress, SweepReport, sweep
+from policykit._sweep.job import sweep
 from policykit._sweep.mapping import SweepMapping, load_mapping
+from policykit._sweep.report import CandidateAction, SweepProblem, SweepProgress, SweepReport
 from policykit.errors import (
     DefinitionError,
     EngineError,

@@ -36,7 +36,7 @@ def with_(**changes: Any) -> dict[str, Any]:
 
 def facts(policy: policykit.Policy, request: dict[str, Any]) -> dict[str, Any]:
     key, _ = normalise(DisclosureRequest.parse(request), policy.rules, dt.date(2025, 1, 1))
-    return dict(zip(policy._fact_names, key, strict=True))
+    return dict(zip(policy._disclosure.fact_names, key, strict=True))
 
 
 @pytest.mark.parametrize(
@@ -210,7 +210,7 @@ def test_the_integer_memo_key_round_trips_through_the_generic_encoding(request_:
     """The hand-written key equals the generic mixed-radix encoding of the facts it decodes to, and
     every decoded fact lies in its field's domain."""
     policy = _POLICY
-    normaliser = policy._normaliser
+    normaliser = policy._disclosure.normaliser
     today = dt.date(2025, 1, 1)
     values, categories = normaliser.normalise(request_, today)
     key = normaliser.key(request_, today)

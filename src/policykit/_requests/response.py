@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import textwrap
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError, model_validator
 
 from policykit._dates import STOCKHOLM, add_months_sv, local_date
 from policykit._disclosure.decision import Decision, DisclosureRequest, validation_message
-from policykit._disclosure.explain import quote_clauses
 from policykit._engine.adapter import EngineRules
+from policykit._engine.context import AnswerContext
+from policykit._ruleset.quoting import quote_clauses, wrap
 from policykit._ruleset.requests import (
     OTHER_ITEM,
     RESTRICTION_GROUNDS,
@@ -45,7 +45,6 @@ from policykit.errors import (
 )
 
 if TYPE_CHECKING:
-    from policykit._policy import Policy
     from policykit._retention.verdict import RetentionVerdict
     from policykit._ruleset.ruleset import RuleSet
 
@@ -176,8 +175,20 @@ _WINDOW_OF_MODE: dict[str, Literal["open", "passed"]] = {
 }
 
 
-def evidence_window(policy: Policy, request: DataSubjectRequest) -> EvidenceWindow:
-    """The retention dates of a request, from ``Policy.retention``.
+class Disclosure(Protocol):
+    """What request handling asks of the disclosure family: a decision."""
+
+    def decide(self, request: DisclosureRequest) -> Decision: ...
+
+
+class Retention(Protocol):
+    """What request handling asks of the retention family: a verdict."""
+
+    def retention(self, facts: Mapping[str, Any]) -> RetentionVerdict: ...
+
+
+def evidence_window(retention: Retention, request: DataSubjectRequest) -> EvidenceWindow:
+    """The retention dates of a request, from the retention family's verdict.
 
     The request itself is the trigger: an erasure request or an objection on ``received_on`` (an
     oral objection counts, confirmed in writing: A-03), or otherwise the withdrawal of consent that
@@ -205,7 +216,7 @@ def evidence_window(policy: Policy, request: DataSubjectRequest) -> EvidenceWind
             facts["objection_documented_in_writing_by_controller"] = not request.written
         elif request.consent_withdrawn_on is None:
             facts["consent_withdrawn_on"] = day  # held as evidence since some day no later than this one
-    verdict = policy.retention(facts) if len(facts) > 1 else None
+    verdict = retention.retention(facts) if len(facts) > 1 else None
     bookkeeping = verdict.bookkeeping_retain_until if verdict is not None else None
     if not applications or verdict is None:
         if request.candidate_state == "evidence_hold":
@@ -453,7 +464,7 @@ class RequestResponse:
         self,
         *,
         request: DataSubjectRequest,
-        policy: Policy,
+        context: AnswerContext[RequestResponse],
         outcome: str,
         outcome_rule: str,
         dispositions: tuple[ItemDisposition, ...],
@@ -466,8 +477,8 @@ class RequestResponse:
         notes: tuple[str, ...],
     ) -> None:
         self.request = request
-        self._policy = policy
-        rules = policy.rules.requests
+        self._context = context
+        rules = context.rules.requests
         effects = [r.then for r in request_rules]
         fulfilled = outcome in FULFILLED
         self.outcome = outcome
@@ -484,7 +495,7 @@ class RequestResponse:
         self.extended_deadline = add_months_sv(received, 3)
         self.extension_notice_by = self.deadline
 
-        params = policy.rules.parameters
+        params = context.rules.parameters
         self.fee = params.access_further_copy_fee if any(e.fee == "further_copy" for e in effects) else 0
 
         flags = set(_unique([f for e in effects for f in e.flags]))
@@ -556,7 +567,7 @@ class RequestResponse:
     @property
     def policy_version(self) -> str:
         """The version of the policy that answered, e.g. ``2022-06-22``."""
-        return self._policy.version
+        return self._context.version
 
     @property
     def rules(self) -> tuple[RequestRule, ...]:
@@ -566,7 +577,7 @@ class RequestResponse:
     def explain(self) -> str:
         """A plain-English account: what was asked, what to do and say, which rules decided, citing
         and quoting the clauses."""
-        return _explain(self, self._policy)
+        return self._context.explain(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The response as JSON-ready data."""
@@ -630,9 +641,13 @@ Fired = tuple[tuple[int, frozenset[str] | None], ...]
 class RequestHandler:
     """The request rules of one policy compiled into a private engine ruleset, with a bounded memo."""
 
-    def __init__(self, policy: Policy) -> None:
-        self._policy = policy
-        rules = policy.rules
+    def __init__(
+        self, rules: RuleSet, today: Callable[[], dt.date], disclosure: Disclosure, retention: Retention
+    ) -> None:
+        self._rules = rules
+        self._disclosure = disclosure
+        self._retention = retention
+        self._context: AnswerContext[RequestResponse] = AnswerContext(rules, today, _explain)
         family = rules.requests
         self._fact_names = tuple(n for n in family.facts if n != "category")
         self._categories: tuple[str, ...] = tuple(str(v) for v in family.facts["category"].domain)
@@ -663,14 +678,17 @@ class RequestHandler:
             self._memo[key] = result
         return result
 
+    def evaluate_facts(self, facts: Mapping[str, Any], categories: Sequence[str]) -> frozenset[int]:
+        """Ask the engine directly, bypassing the memo: the indexes of the rules that fire."""
+        return frozenset(r.rule_index for r in self._engine.evaluate(facts, tuple(categories)))
+
     def handle(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
         """Answer a data-subject request."""
-        policy = self._policy
-        rules = policy.rules
+        rules = self._rules
         req = DataSubjectRequest.parse(request)
         check_request(req, rules)
         items = request_items(req, rules)
-        window = evidence_window(policy, req)
+        window = evidence_window(self._retention, req)
         objection = _objection(req, rules) if req.request == "objection" else None
         notes = _notes(req, items, window)
         transmission = "not_requested"
@@ -684,7 +702,7 @@ class RequestHandler:
         }
         verdict = self._combine(facts, items, dates)
         if transmission == "permitted" and req.recipient is not None:
-            decision = _check_transmission(policy, req, verdict.delivered_categories)
+            decision = _check_transmission(self._disclosure, rules, req, verdict.delivered_categories)
             if decision is not None and not decision.allowed:
                 facts["transmission"] = "refused"
                 notes += (
@@ -695,7 +713,7 @@ class RequestHandler:
                 verdict = self._combine(facts, items, dates)
         return RequestResponse(
             request=req,
-            policy=policy,
+            context=self._context,
             outcome=verdict.outcome,
             outcome_rule=verdict.outcome_rule,
             dispositions=verdict.dispositions,
@@ -713,8 +731,7 @@ class RequestHandler:
     ) -> _Verdict:
         """Combine the fired rules: per item the first item rule decides; the first request rule with
         an outcome decides it; every fired request rule contributes its other effects."""
-        policy = self._policy
-        family = policy.rules.requests
+        family = self._rules.requests
         categories = tuple(dict.fromkeys(i.category for i in items))
         fired = sorted(self.fired(facts, categories), key=lambda f: f[0])
         deciding: dict[str, int] = {}
@@ -782,7 +799,9 @@ class _Verdict:
         return _unique([d.category for d in self.dispositions if d.disposition == "deliver"])
 
 
-def _check_transmission(policy: Policy, req: DataSubjectRequest, delivered: Sequence[str]) -> Decision | None:
+def _check_transmission(
+    disclosure: Disclosure, rules: RuleSet, req: DataSubjectRequest, delivered: Sequence[str]
+) -> Decision | None:
     """Ask the disclosure rules whether the delivered data may go to the designated controller.
 
     Special-category data are in the scope of Art. 20 only when the candidate provided them with explicit
@@ -790,13 +809,13 @@ def _check_transmission(policy: Policy, req: DataSubjectRequest, delivered: Sequ
     every category the vocabulary counts as portable.
     """
     assert req.recipient is not None
-    vocab = policy.rules.vocabulary
+    vocab = rules.vocabulary
     categories = [c for c in delivered if c != OTHER_ITEM] or [
         t.id for t in vocab.data_categories if t.portability == "yes_if_candidate_provided"
     ]
     if not categories:
         return None
-    disclosure = DisclosureRequest.parse({
+    question = DisclosureRequest.parse({
         "operation": "transfer",
         "data_categories": categories,
         "purpose": "respond_to_requests",
@@ -809,7 +828,7 @@ def _check_transmission(policy: Policy, req: DataSubjectRequest, delivered: Sequ
         },
         "as_of": req.received_on,
     })
-    return policy.decide(disclosure)
+    return disclosure.decide(question)
 
 
 def _notes(req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWindow) -> tuple[str, ...]:
@@ -858,30 +877,22 @@ def _notes(req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWind
 # ------------------------------------------------------------------------------------------------
 # explaining
 
-WIDTH = 100
-
-
-def _wrap(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
-
-
-def _explain(resp: RequestResponse, policy: Policy) -> str:
-    rules = policy.rules
+def _explain(resp: RequestResponse, rules: RuleSet, today: Callable[[], dt.date]) -> str:
     family = rules.requests
     req = resp.request
     lines = [f"{rules.meta.name}, version {rules.meta.version}: data-subject request", ""]
-    lines.extend(_wrap(
+    lines.extend(wrap(
         f"Question: {_article(req.request)} {req.request.replace('_', ' ')} request from a candidate in state "
         f"{req.candidate_state}, received by {req.channel.replace('_', ' ')} on {req.received_on}.", ""))
     gloss = rules.vocabulary.term("request_outcomes", resp.outcome).en
-    lines.extend(_wrap(f"Answer: {resp.outcome.upper()}. {gloss} (decided by {resp.outcome_rule})", ""))
+    lines.extend(wrap(f"Answer: {resp.outcome.upper()}. {gloss} (decided by {resp.outcome_rule})", ""))
     lines.append(f"Deadline: {resp.deadline} (one month from receipt, Art. 12(3)); extendable to "
                  f"{resp.extended_deadline} with notice before {resp.extension_notice_by}.")
     lines.append(f"Fee: {resp.fee} SEK.")
     if resp.notes:
         lines += ["", "How the request was read:"]
         for n in resp.notes:
-            lines.extend(_wrap("- " + n, "  "))
+            lines.extend(wrap("- " + n, "  "))
     todo: list[str] = []
     for flag in resp.flags:
         todo.append(f"{flag}: {family.term('flags', flag).en}")
@@ -906,7 +917,7 @@ def _explain(resp: RequestResponse, policy: Policy) -> str:
     if todo:
         lines += ["", "What We Select must do:"]
         for t in todo:
-            lines.extend(_wrap("- " + t, "  "))
+            lines.extend(wrap("- " + t, "  "))
     if resp.dispositions or resp.unaffected:
         lines += ["", "Item by item:"]
         for d in resp.dispositions:
@@ -917,33 +928,33 @@ def _explain(resp: RequestResponse, policy: Policy) -> str:
                 text += f" ({d.reason}: {family.term('item_reasons', d.reason).en})"
             if d.refusal_grounds and d.disposition in ("exclude", "retain"):
                 text += f" [{', '.join(d.refusal_grounds)}]"
-            lines.extend(_wrap(text + f" - {d.rule_id}", "  "))
+            lines.extend(wrap(text + f" - {d.rule_id}", "  "))
         for name in resp.unaffected:
-            lines.extend(_wrap(f"- {name}: not affected by this request", "  "))
+            lines.extend(wrap(f"- {name}: not affected by this request", "  "))
     if resp.refusal_grounds:
         lines += ["", "Grounds for not doing all that was asked:"]
         for g in resp.refusal_grounds:
-            lines.extend(_wrap(f"- {g}: {family.term('grounds', g).en}", "  "))
+            lines.extend(wrap(f"- {g}: {family.term('grounds', g).en}", "  "))
     if resp.inform:
         lines += ["", "The response must tell the candidate:"]
         for i in resp.inform:
-            lines.extend(_wrap(f"- {family.term('information', i).en}", "  "))
+            lines.extend(wrap(f"- {family.term('information', i).en}", "  "))
         if "right_to_complain_to_IMY" in resp.inform:
             imy = rules.meta.supervisory_authority
-            lines.extend(_wrap(f"  ({imy.name}, {imy.url})", "  "))
+            lines.extend(wrap(f"  ({imy.name}, {imy.url})", "  "))
     if resp.transmission_decision is not None:
         lines += ["", "Direct transmission, checked by the disclosure rules:"]
         check = resp.transmission_decision
         verdict = "allowed" if check.allowed else "denied: " + ", ".join(check.reasons)
-        lines.extend(_wrap(f"{verdict} (rules {', '.join(check.rule_ids)})", "  "))
+        lines.extend(wrap(f"{verdict} (rules {', '.join(check.rule_ids)})", "  "))
     lines += ["", "Rules that applied, in decision order:"]
     for rule in resp.rules:
         head = f"  {rule.id} (step {rule.step}: {family.step_title(rule.step).lower()})"
         if rule.then.gives_outcome and rule.id != resp.outcome_rule:
             head += " (outcome overridden by an earlier rule)"
         lines.append(head)
-        lines.extend(_wrap(rule.title + ".", "      "))
-        lines.extend(_wrap("Applies when " + family.render(rule.when) + ".", "      "))
+        lines.extend(wrap(rule.title + ".", "      "))
+        lines.extend(wrap("Applies when " + family.render(rule.when) + ".", "      "))
         lines.append(f"      Cites {', '.join(rule.clauses)}.")
     lines += ["", "Clauses behind the answer:"]
     lines.extend(quote_clauses(rules, resp.clauses))

@@ -595,7 +595,7 @@ class _Loader:
             field = str(err["loc"][0])
             raise RuleSchemaError(
                 f"at 'parameters.{field}': {_pydantic_message(err)}"
-                + did_you_mean(str(err.get("input")), _PARAMETER_CHOICES.get(field, ())),
+                + did_you_mean(str(err.get("input")), PARAMETER_CHOICES.get(field, ())),
                 file=name,
                 line=self.line(name, ("parameters", field)),
             ) from None
@@ -740,6 +740,6 @@ class _Loader:
                 )
 
 
-_PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
+PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
     "retention_anchor": ("latest_application", "latest_application_or_process_closed"),
 }
