@@ -2,7 +2,7 @@
 
 A request (access, erasure, restriction, portability, objection, rectification) is checked for shape
 (pydantic), then against the vocabulary of the policy that answers it, then reduced to the
-normalised facts of ``_requests.rules.request_schema`` and the items it concerns. The request rules
+normalised facts of ``_ruleset.requests.request_schema`` and the items it concerns. The request rules
 (``rules/requests.yaml``) are evaluated by the durable-rules engine; only the facts and the items'
 categories reach it, and only they key the memo. Dates are computed around the rules: the deadline
 and its extension here, the end of the evidence window and of the bookkeeping period by the retention

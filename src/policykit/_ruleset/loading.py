@@ -30,7 +30,8 @@ from policykit._ruleset.conditions import (
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import to_cubes
 from policykit._ruleset.facts import disclosure_schema
-from policykit._ruleset.reading import LocatedYaml, read_rules_dir
+from policykit._ruleset.overlay import resolve_rules, source_directory
+from policykit._ruleset.reading import RULE_FILES, LocatedYaml, bundled_rules_dir
 from policykit._ruleset.vocabulary import (
     Country,
     DataCategoryTerm,
@@ -455,10 +456,13 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 class _Loader:
     def __init__(self, directory: Path) -> None:
-        read = read_rules_dir(directory)
         self.directory = directory
-        self.docs = read.documents
-        self.fingerprint = read.fingerprint
+        # the documents with any overlay applied (policykit._ruleset.overlay): from here on, a plain directory
+        self.resolved = resolve_rules(directory, RULE_FILES, bundled_rules_dir)
+        self.docs: dict[str, LocatedYaml] = self.resolved.docs
+        for name, doc in self.docs.items():
+            doc.file = Path(name)
+        self.fingerprint = self.resolved.fingerprint
         self.clause_ids: set[str] = set()
 
     # helpers ------------------------------------------------------------------------------
@@ -599,7 +603,8 @@ class _Loader:
                 file=name,
                 line=self.line(name, ("parameters", field)),
             ) from None
-        if raw.policy.source_text is not None and not (self.directory / raw.policy.source_text).is_file():
+        text_dir = source_directory(self.docs[name], ("policy", "source_text"), self.directory)
+        if raw.policy.source_text is not None and not (text_dir / raw.policy.source_text).is_file():
             raise RuleSchemaError(
                 f"expected the policy's original text at {raw.policy.source_text!r}, found no such file",
                 file=name,

@@ -1,7 +1,7 @@
-"""Reading a rules directory: its YAML documents with the line number of every node, for error messages.
+"""Reading rule files: YAML documents with the line number of every node, for error messages.
 
-``read_rules_dir(directory)`` is the one place where the documents of a rules directory are read,
-before anything validates them: every loader works on the :class:`RuleDocuments` it returns.
+The documents of a whole rules directory (with any overlay applied) are read in one place,
+``_ruleset.overlay.resolve_rules``; every loader works on what it returns.
 
 YAML 1.1 reads ``NO`` (Norway), ``on`` and ``yes`` as booleans; rule files follow YAML 1.2 instead,
 where only ``true`` and ``false`` are booleans.
@@ -9,10 +9,7 @@ where only ``true`` and ``false`` are booleans.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import yaml
 
 from policykit.errors import RuleFileError
 
-__all__ = ["RULE_FILES", "LocatedYaml", "RuleDocuments", "bundled_rules_dir", "load_yaml", "read_rules_dir"]
+__all__ = ["RULE_FILES", "LocatedYaml", "bundled_rules_dir", "load_yaml"]
 
 
 # libyaml's parser when PyYAML was built with it (the wheels are), else the pure-Python one
@@ -122,35 +119,6 @@ RULE_FILES = (
     "interpretations.yaml",
     "processing.yaml",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class RuleDocuments:
-    """The documents of a rules directory, read but not yet validated.
-
-    ``documents`` maps each file name of :data:`RULE_FILES` to its :class:`LocatedYaml`, whose
-    ``file`` is the name that error messages give; ``fingerprint`` identifies exactly what was read.
-    """
-
-    directory: Path
-    documents: Mapping[str, LocatedYaml]
-    fingerprint: str
-
-
-def read_rules_dir(directory: Path) -> RuleDocuments:
-    """Read every rule file of ``directory``: the documents that loading then validates.
-
-    A missing file, bad syntax or a duplicate key raises :class:`RuleFileError` naming the file.
-    """
-    documents: dict[str, LocatedYaml] = {}
-    digest = hashlib.sha256()
-    for name in RULE_FILES:
-        doc = load_yaml(directory / name)
-        doc.file = Path(name)
-        documents[name] = doc
-        digest.update(name.encode())
-        digest.update((directory / name).read_bytes())
-    return RuleDocuments(directory, documents, digest.hexdigest()[:16])
 
 
 def bundled_rules_dir() -> Path:

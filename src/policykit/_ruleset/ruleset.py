@@ -32,11 +32,12 @@ from policykit._ruleset.loading import (
     _Frozen,
     _Loader,
 )
+from policykit._ruleset.overlay import relocate
 from policykit._ruleset.reading import bundled_rules_dir
 from policykit._ruleset.requests import RequestRules, load_requests
 from policykit._ruleset.retention import RetentionRule, RetentionRules, load_retention
 from policykit._ruleset.vocabulary import Vocabulary
-from policykit.errors import RuleFileError
+from policykit.errors import DefinitionError, RuleFileError
 
 __all__ = ["RuleSet", "bundled_rules_dir", "load_rules"]
 
@@ -87,6 +88,13 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
     path = bundled_rules_dir() if directory is None else Path(directory)
     if not path.is_dir():
         raise RuleFileError("expected a rules directory, found none", file=path)
+    try:
+        return _load_rules(path)
+    except DefinitionError as exc:
+        raise relocate(exc) from None
+
+
+def _load_rules(path: Path) -> RuleSet:
     loader = _Loader(path)
     sections, clauses = loader.clauses()
     meta, params = loader.meta()
