@@ -18,7 +18,8 @@ from policykit._disclosure.evaluator import DisclosureEvaluator
 from policykit._records.anonymise import Anonymised, anonymise_record
 from policykit._records.export import export_record
 from policykit._records.redact import Redaction, redact_record
-from policykit._requests.response import DataSubjectRequest, RequestHandler, RequestResponse
+from policykit._requests.handler import RequestHandler
+from policykit._requests.response import DataSubjectRequest, RequestResponse
 from policykit._retention.evaluator import RetentionEvaluator
 from policykit._retention.verdict import RetentionFacts, RetentionOutcome, RetentionVerdict
 from policykit._ruleset.ruleset import RuleSet, load_rules

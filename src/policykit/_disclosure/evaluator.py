@@ -10,17 +10,17 @@ engine produced.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
 from policykit._dates import Clock
-from policykit._disclosure.decision import Decision, DisclosureRequest, Normaliser, Outcome, combine
+from policykit._disclosure.decision import Decision, DisclosureRequest, Normaliser, Outcome, combine, is_validated
 from policykit._disclosure.explain import explain_decision
 from policykit._engine.adapter import EngineRules
 from policykit._engine.context import AnswerContext
 from policykit._engine.memo import Memo
+from policykit._engine.snapshot import snapshot
 from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["DisclosureEvaluator"]
@@ -28,7 +28,7 @@ __all__ = ["DisclosureEvaluator"]
 # a typed request seen before: (a weak reference to it, the day its facts were judged on if they
 # depend on the day, its outcome); entries disappear with their requests
 TypedEntry = tuple["weakref.ref[DisclosureRequest]", dt.date | None, Outcome]
-# a plain-dict request seen before, by a digest of its text: its memo key (and the day, if dated)
+# a plain-dict request seen before, by its value snapshot: its memo key (and the day, if dated)
 MappingEntry = int | tuple[int, dt.date]
 
 
@@ -60,11 +60,11 @@ class DisclosureEvaluator:
         self._kind_at = self.fact_names.index("recipient.kind")
         self._memo_size = memo_size
         self._memo: Memo[int, Outcome] = Memo(memo_size)
-        # requests already answered, by identity (typed requests, while they live) or by a digest of
-        # their text (plain dicts), for callers that ask the same request again; entries are small
-        # (a parsed request is not kept)
+        # requests already answered, by identity (validated typed requests, while they live) or by the
+        # value snapshot of a plain dict (``_engine.snapshot``: never by its repr), for callers that
+        # ask the same request again; entries are small (a parsed request is not kept)
         self._by_id: Memo[int, TypedEntry] = Memo(memo_size)
-        self._by_digest: Memo[bytes, MappingEntry] = Memo(memo_size)
+        self._by_snapshot: Memo[tuple[Any, ...], MappingEntry] = Memo(memo_size)
         # outcomes by the rules that fired (many facts fire the same rules): saves re-combining what
         # the engine answered; a pure function of the engine's answer, so kept even without a memo
         self._combined: Memo[Any, Outcome] = Memo(16_384)
@@ -80,30 +80,35 @@ class DisclosureEvaluator:
     def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision:
         """The decision for ``request`` (see ``Policy.decide``)."""
         today = self.clock.today
-        digest = None
-        text = ""
+        snap = None
         if type(request) is DisclosureRequest:
             entry = self._by_id.get(id(request))
             if entry is not None and entry[0]() is request and (entry[1] is None or entry[1] == today()):
                 self._hits += 1
                 return Decision(entry[2], request, self._context)
-            req = request
+            # a request made without validation (model_construct, model_copy(update=...)) is
+            # validated now, and only the validated copy is remembered
+            req = request if is_validated(request) else DisclosureRequest.parse(request)
         else:
             if type(request) is dict and self._memo_size > 0:
-                text = repr(request)
-                digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
-                known = self._by_digest.get(digest)
-                if known is not None:
-                    if isinstance(known, int):
-                        outcome = self._memo.get(known)
-                    elif known[1] == today():
-                        outcome = self._memo.get(known[0])
-                    else:
-                        outcome = None
-                    if outcome is not None:
-                        self._hits += 1
-                        return Decision(outcome, None, self._context, (request, text))
-            req = request if isinstance(request, DisclosureRequest) else DisclosureRequest.parse(request)
+                # the value snapshot, never the repr: None for anything whose value is not its content
+                snap = snapshot(request)
+                if snap is not None:
+                    known = self._by_snapshot.get(snap)
+                    if known is not None:
+                        if isinstance(known, int):
+                            outcome = self._memo.get(known)
+                        elif known[1] == today():
+                            outcome = self._memo.get(known[0])
+                        else:
+                            outcome = None
+                        if outcome is not None:
+                            self._hits += 1
+                            return Decision(outcome, None, self._context, (request, snap))
+            req = DisclosureRequest.parse(request)
+            # remembered only if the mapping held, after validation, the value that was validated
+            if snap is not None and snapshot(request) != snap:
+                snap = None
         normaliser = self.normaliser
         normaliser.check(req)
         dated = normaliser.dated(req)
@@ -118,8 +123,8 @@ class DisclosureEvaluator:
             self._hits += 1
         if self._memo_size > 0:
             self._remember_typed(req, day if dated else None, outcome)
-            if digest is not None:
-                self._by_digest.put(digest, (key, day) if dated else key)
+            if snap is not None:
+                self._by_snapshot.put(snap, (key, day) if dated else key)
         return Decision(outcome, req, self._context)
 
     def evaluate_facts(self, facts: Mapping[str, Any], categories: tuple[str, ...]) -> Outcome:
@@ -170,4 +175,4 @@ class DisclosureEvaluator:
         """Forget every remembered outcome and request (the next questions go to the engine)."""
         self._memo.clear()
         self._by_id.clear()
-        self._by_digest.clear()
+        self._by_snapshot.clear()

@@ -23,11 +23,19 @@ A = TypeVar("A")
 
 @dataclass(frozen=True, slots=True)
 class AnswerContext(Generic[A]):
-    """The rule set behind an answer, the day a question without ``as_of`` is judged on, and how to explain it."""
+    """The rule set behind an answer, the day a question without ``as_of`` is judged on, how to explain
+    it and (a data-subject request's answer) how to write the letter to the candidate."""
 
     rules: RuleSet
     today: Callable[[], dt.date]
     render: Callable[[A, RuleSet, Callable[[], dt.date]], str]
+    write: Callable[[A, str], str] | None = None
+
+    def letter(self, answer: A, lang: str) -> str:
+        """The reply to the candidate about ``answer``, in ``lang`` (answers that have a letter)."""
+        if self.write is None:
+            raise TypeError("this kind of answer has no letter")
+        return self.write(answer, lang)
 
     @property
     def version(self) -> str:

@@ -22,6 +22,7 @@ from policykit._ruleset.accountability import (
     load_interpretations,
     load_processing_record,
 )
+from policykit._ruleset.letters import Letters, check_letters, load_letters
 from policykit._ruleset.loading import (
     Clause,
     ClauseSection,
@@ -57,6 +58,7 @@ class RuleSet(_Frozen):
     requests: RequestRules
     interpretations: tuple[Interpretation, ...]
     processing: ProcessingRecord
+    letters: Letters
 
     @property
     def version(self) -> str:
@@ -102,6 +104,8 @@ def _load_rules(path: Path) -> RuleSet:
     disclosure = loader.disclosure(vocab)
     retention = load_retention(loader, vocab, params)
     requests = load_requests(loader, vocab)
+    letters = load_letters(loader, path, bundled=bundled_rules_dir())
+    check_letters(loader, letters, vocab, requests)
     loader.coverage(
         clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules],
         [*disclosure.predicates.values(), *retention.predicates.values(), *requests.predicates.values()],
@@ -123,4 +127,5 @@ def _load_rules(path: Path) -> RuleSet:
         requests=requests,
         interpretations=interpretations,
         processing=processing,
+        letters=letters,
     )
