@@ -26,7 +26,7 @@ from policykit._disclosure.decision import Decision, DisclosureRequest
 from policykit._policy import Policy, load_policy
 from policykit._requests.response import DataSubjectRequest, RequestResponse
 from policykit._retention.verdict import RetentionFacts, RetentionVerdict
-from policykit._ruleset.loading import bundled_rules_dir
+from policykit._ruleset.reading import bundled_rules_dir
 from policykit.errors import DefinitionError, InvalidDateError
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from policykit._records.anonymise import Anonymised
     from policykit._records.redact import Redaction
-    from policykit._sweep.job import SweepReport
+    from policykit._sweep.report import SweepReport
 
 __all__ = ["PolicyHistory", "PolicyVersion", "load_history"]
 
