@@ -38,11 +38,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 rules_option = click.option(
     "--rules",
+    "rules_dirs",
+    type=click.Path(file_okay=False, path_type=Path),
+    multiple=True,
+    help="A rules directory to load instead of the bundled policy. Given several times, the directories "
+    "are the versions of a history: each question is answered by the version in force on its date.",
+)
+single_rules_option = click.option(
+    "--rules",
     "rules_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="A rules directory to load instead of the bundled policy.",
 )
+
+Policyish = policykit.Policy | policykit.PolicyHistory
 
 
 def _fail(message: str) -> NoReturn:
@@ -90,15 +100,15 @@ def _is_json(text: str) -> bool:
 
 def _answer(
     source: str,
-    rules_dir: Path | None,
-    ask: Callable[[policykit.Policy, Any], Any],
+    rules_dirs: tuple[Path, ...],
+    ask: Callable[[Any, Any], Any],
     as_json: bool,
     render: Callable[[Any], str] | None = None,
 ) -> Any:
     """Read one question (a bare question, or a case with an ``inputs`` block), ask it, print the
     answer explained or as JSON, and return it. Bad input is a one-line error and status 2."""
     data = _read_mapping(source)
-    policy = _load(rules_dir)
+    policy = _load(rules_dirs)
     data = data.get("inputs", data) if isinstance(data.get("inputs"), dict) else data
     try:
         answer = ask(policy, data)
@@ -113,9 +123,19 @@ def _answer(
     return answer
 
 
-def _load(rules_dir: Path | None) -> policykit.Policy:
+def _load_one(rules_dir: Path | None) -> policykit.Policy:
     try:
         return policykit.load_policy(rules_dir)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+
+
+def _load(rules_dirs: tuple[Path, ...]) -> Policyish:
+    """The policy of one rules directory (the bundled one if none), or the history of several."""
+    if len(rules_dirs) <= 1:
+        return _load_one(rules_dirs[0] if rules_dirs else None)
+    try:
+        return policykit.load_history(*rules_dirs)
     except PolicyKitError as exc:
         _fail(str(exc))
 
@@ -131,10 +151,10 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @click.option("--fail-on-deny", is_flag=True, help="Exit with status 1 when the disclosure is denied.")
 @rules_option
-def decide(request: str, as_json: bool, fail_on_deny: bool, rules_dir: Path | None) -> None:
+def decide(request: str, as_json: bool, fail_on_deny: bool, rules_dirs: tuple[Path, ...]) -> None:
     """May these data go to this recipient? REQUEST.json holds one disclosure request, as a JSON object
     or a YAML mapping ('-' reads stdin)."""
-    decision = _answer(request, rules_dir, lambda policy, data: policy.decide(data), as_json)
+    decision = _answer(request, rules_dirs, lambda policy, data: policy.decide(data), as_json)
     if fail_on_deny and not decision.allowed:
         sys.exit(1)
 
@@ -176,7 +196,7 @@ def _facts_of(data: dict[str, Any], as_of: str | None) -> dict[str, Any]:
 @rules_option
 def retention(
     facts: str, *, as_json: bool, as_of: str | None, lines_mode: bool, anchor: str | None,
-    review_interval_months: int | None, jobs: int, output: Path | None, rules_dir: Path | None,
+    review_interval_months: int | None, jobs: int, output: Path | None, rules_dirs: tuple[Path, ...],
 ) -> None:
     """When must a candidate's record be anonymised?
 
@@ -187,11 +207,11 @@ def retention(
     at the end.
     """
     day = _as_of(as_of)
-    policy = _load(rules_dir)
+    policy = _load(rules_dirs)
     options: dict[str, Any] = {"anchor": anchor, "review_interval_months": review_interval_months}
     if lines_mode or facts.endswith((".jsonl", ".ndjson")):
         with _open_output(output) as out:
-            failed = _retention_lines(policy, facts, day, options, out, jobs=jobs, rules_dir=rules_dir)
+            failed = _retention_lines(policy, facts, day, options, out, jobs=jobs, rules_dirs=rules_dirs)
         if failed:
             click.echo(f"policykit: error: {failed} line(s) could not be judged", err=True)
             sys.exit(2)
@@ -245,8 +265,8 @@ def _progress(total: int | None) -> Iterator[Callable[[], None]]:
 
 
 def _retention_lines(
-    policy: policykit.Policy, source: str, as_of: str | None, options: dict[str, Any], out: IO[str], *,
-    jobs: int = 1, rules_dir: Path | None = None,
+    policy: Policyish, source: str, as_of: str | None, options: dict[str, Any], out: IO[str], *,
+    jobs: int = 1, rules_dirs: tuple[Path, ...] = (),
 ) -> int:
     """Judge one candidate per line, writing one JSON line per input line in input order; returns how
     many failed. With ``jobs`` other than 1, worker processes judge chunks of lines in parallel."""
@@ -267,7 +287,7 @@ def _retention_lines(
         else:
             chunks = _chunks(numbered, 2_000)
             with multiprocessing.get_context("spawn").Pool(
-                workers, initializer=_init_worker, initargs=(rules_dir, as_of, options)
+                workers, initializer=_init_worker, initargs=(rules_dirs, as_of, options)
             ) as pool:
                 failed = _write_results(pool.imap(_judge_chunk, chunks), out, tick)
     return failed
@@ -300,7 +320,7 @@ def _chunks(numbered: Iterator[tuple[int, str]], size: int) -> Iterator[list[tup
 
 
 def _judge_line(
-    policy: policykit.Policy, number: int, raw: str, as_of: str | None, options: dict[str, Any]
+    policy: Policyish, number: int, raw: str, as_of: str | None, options: dict[str, Any]
 ) -> tuple[str, str | None]:
     """One input line judged: (the JSON output line, or "" for a blank line; an error message or None)."""
     text = raw.strip()
@@ -329,9 +349,9 @@ def _judge_line(
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(rules_dir: Path | None, as_of: str | None, options: dict[str, Any]) -> None:
+def _init_worker(rules_dirs: tuple[Path, ...], as_of: str | None, options: dict[str, Any]) -> None:
     """Each worker process loads the policy once."""
-    _WORKER.update(policy=policykit.load_policy(rules_dir), as_of=as_of, options=options)
+    _WORKER.update(policy=_load(rules_dirs), as_of=as_of, options=options)
 
 
 def _judge_chunk(chunk: list[tuple[int, str]]) -> list[tuple[str, str | None]]:
@@ -389,7 +409,7 @@ def _sweep_progress() -> Iterator[Callable[[policykit.SweepProgress], None]]:
 @rules_option
 def sweep(
     db: str, *, as_of: str | None, apply: bool, mapping: Path | None, as_json: bool, batch_size: int,
-    no_preselect: bool, limit: int, pause: float, rules_dir: Path | None,
+    no_preselect: bool, limit: int, pause: float, rules_dirs: tuple[Path, ...],
 ) -> None:
     """Anonymise every candidate whose anonymisation date has come, in a real database.
 
@@ -402,7 +422,9 @@ def sweep(
     anonymised); 2 when the sweep cannot run (database unreachable, mapping wrong).
     """
     day = _as_of(as_of)
-    policy = _load(rules_dir)
+    loaded = _load(rules_dirs)
+    # a history sweeps with the version in force on the sweep's date
+    policy = loaded.at(day or loaded.today()) if isinstance(loaded, policykit.PolicyHistory) else loaded
 
     def problem(p: policykit.SweepProblem) -> None:
         if as_json:
@@ -435,13 +457,13 @@ def sweep(
 @click.option("--letter", "letter", type=click.Choice(["sv", "en"]), default=None,
               help="Print the reply to the candidate, in Swedish (sv) or English (en), instead of the explanation.")
 @rules_option
-def request(request: str, as_json: bool, letter: str | None, rules_dir: Path | None) -> None:
+def request(request: str, as_json: bool, letter: str | None, rules_dirs: tuple[Path, ...]) -> None:
     """Answer a data-subject request (access, erasure, restriction, portability, objection,
     rectification). REQUEST.json holds one request, JSON or YAML ('-' reads stdin)."""
     if as_json and letter:
         _fail("--json and --letter exclude each other: choose the data or the letter")
     render = (lambda response: response.letter(letter)) if letter else None
-    _answer(request, rules_dir, lambda policy, data: policy.handle_request(data), as_json, render)
+    _answer(request, rules_dirs, lambda policy, data: policy.handle_request(data), as_json, render)
 
 
 def _import_model(spec: str) -> type[BaseModel]:
@@ -485,13 +507,13 @@ def _read_record(model: type[BaseModel], source: str) -> BaseModel:
               help="The annotated pydantic model of the record, e.g. examples.candidate_model:Candidate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the data, withheld fields and decision as JSON.")
 @rules_option
-def redact(record: str, request_file: str, model_spec: str, as_json: bool, rules_dir: Path | None) -> None:
+def redact(record: str, request_file: str, model_spec: str, as_json: bool, rules_dirs: tuple[Path, ...]) -> None:
     """Cut RECORD.json down to the fields that may go under the disclosure request in REQ.json."""
     model = _import_model(model_spec)
     rec = _read_record(model, record)
     req = _read_mapping(request_file)
     req = req.get("inputs", req) if isinstance(req.get("inputs"), dict) else req
-    policy = _load(rules_dir)
+    policy = _load(rules_dirs)
     try:
         result = policy.redact(rec, req)
     except PolicyKitError as exc:
@@ -516,11 +538,11 @@ def redact(record: str, request_file: str, model_spec: str, as_json: bool, rules
 @click.option("--model", "model_spec", required=True, metavar="module:Class",
               help="The annotated pydantic model of the record, e.g. examples.candidate_model:Candidate.")
 @rules_option
-def export(record: str, kind: str, model_spec: str, rules_dir: Path | None) -> None:
+def export(record: str, kind: str, model_spec: str, rules_dirs: tuple[Path, ...]) -> None:
     """Export RECORD.json as a machine-readable JSON document for an access or portability request."""
     model = _import_model(model_spec)
     rec = _read_record(model, record)
-    policy = _load(rules_dir)
+    policy = _load(rules_dirs)
     try:
         document = policy.export(rec, kind)
     except PolicyKitError as exc:
@@ -530,9 +552,21 @@ def export(record: str, kind: str, model_spec: str, rules_dir: Path | None) -> N
 
 @main.command()
 @rules_option
-def check(rules_dir: Path | None) -> None:
-    """Load and check a rules directory; print what it holds."""
-    policy = _load(rules_dir)
+def check(rules_dirs: tuple[Path, ...]) -> None:
+    """Load and check a rules directory; print what it holds. With several directories, check that
+    they form a history (ordered effective dates, each extending the one before) and each version."""
+    loaded = _load(rules_dirs)
+    if isinstance(loaded, policykit.PolicyHistory):
+        click.echo(f"a history of {len(loaded.versions)} versions:")
+        for v in loaded.versions:
+            click.echo(f"  {v} in force from {v.effective_from} ({v.directory})")
+        for v in loaded.versions:
+            _check_one(v.policy)
+        return
+    _check_one(loaded)
+
+
+def _check_one(policy: policykit.Policy) -> None:
     rules = policy.rules
     by_mode: dict[str, int] = {}
     for c in rules.clauses:
@@ -584,7 +618,7 @@ def _default_cases() -> list[Path]:
 
 
 @main.command()
-@rules_option
+@single_rules_option
 @click.option("--invariants", "invariants_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="An invariants file to check instead of the rules directory's invariants.yaml.")
 @click.option("--only", "only", multiple=True, metavar="ID",
@@ -610,7 +644,7 @@ def verify(
     and one question per cube is asked of the engine. Exit status 1 when an invariant fails or the
     engine disagrees with the rules.
     """
-    policy = _load(rules_dir)
+    policy = _load_one(rules_dir)
     try:
         invariants = load_invariants(policy.rules, invariants_file)
         if only:
@@ -655,8 +689,8 @@ def diff(old: Path, new: Path, as_json: bool, examples: int) -> None:
     how raw inputs are read (the countries inside the EU/EEA, referee context, the minimum aggregate
     cell) are compared too.
     """
-    old_policy = _load(old)
-    new_policy = _load(new)
+    old_policy = _load_one(old)
+    new_policy = _load_one(new)
     try:
         report = run_diff(old_policy, new_policy, examples=examples)
     except PolicyKitError as exc:
@@ -681,16 +715,30 @@ def docs() -> None:
     """Auditor documentation generated from the rules."""
 
 
+HISTORY_OUT = Path("docs") / "policy-versions"
+
+
+def _pages(rules_dirs: tuple[Path, ...]) -> dict[str, str]:
+    from policykit._docs.pages import build_pages  # noqa: PLC0415 - only the docs commands need it
+    from policykit._docs.versions import build_history_pages  # noqa: PLC0415
+
+    with _load(rules_dirs) as loaded:
+        if isinstance(loaded, policykit.PolicyHistory):
+            return build_history_pages(loaded)
+        return build_pages(loaded)
+
+
 @docs.command("build")
 @out_option
 @rules_option
-def docs_build(out: Path | None, rules_dir: Path | None) -> None:
-    """Write the auditor pages generated from the rules (default: docs/policy)."""
-    from policykit._docs.pages import DEFAULT_OUT, build_pages, write_pages  # noqa: PLC0415 - only this command needs it
+def docs_build(out: Path | None, rules_dirs: tuple[Path, ...]) -> None:
+    """Write the auditor pages generated from the rules (default: docs/policy). With several --rules
+    (a history), write every version's pages under VERSION/, an index of the versions and
+    changes.md, what changed and from when (default: docs/policy-versions)."""
+    from policykit._docs.pages import DEFAULT_OUT, write_pages  # noqa: PLC0415 - only this command needs it
 
-    target = DEFAULT_OUT if out is None else out
-    with _load(rules_dir) as policy:
-        pages = build_pages(policy)
+    target = (DEFAULT_OUT if len(rules_dirs) <= 1 else HISTORY_OUT) if out is None else out
+    pages = _pages(rules_dirs)
     changed = write_pages(pages, target)
     click.echo(f"{len(pages)} pages in {target}: " + (", ".join(changed) + " updated" if changed else "all up to date"))
 
@@ -698,13 +746,12 @@ def docs_build(out: Path | None, rules_dir: Path | None) -> None:
 @docs.command("check")
 @out_option
 @rules_option
-def docs_check(out: Path | None, rules_dir: Path | None) -> None:
+def docs_check(out: Path | None, rules_dirs: tuple[Path, ...]) -> None:
     """Exit 1 when the committed pages differ from what the rules generate."""
-    from policykit._docs.pages import DEFAULT_OUT, build_pages, compare_pages  # noqa: PLC0415 - only this command needs it
+    from policykit._docs.pages import DEFAULT_OUT, compare_pages  # noqa: PLC0415 - only this command needs it
 
-    target = DEFAULT_OUT if out is None else out
-    with _load(rules_dir) as policy:
-        pages = build_pages(policy)
+    target = (DEFAULT_OUT if len(rules_dirs) <= 1 else HISTORY_OUT) if out is None else out
+    pages = _pages(rules_dirs)
     problems = compare_pages(pages, target)
     if problems:
         click.echo(f"policykit: the pages in {target} are stale:", err=True)

@@ -64,7 +64,7 @@ FIELD_ERRORS: list[tuple[tuple[str, ...], Any, str]] = [
     (("min_cell_size",), -1, "greater than or equal to 0"),
     (("min_cell_size",), 2.5, "integer"),
     (("as_of",), "2023-02-29", "calendar date"),
-    (("as_of",), "2024-01-01T00:30:00+01:00", "date"),
+    (("as_of",), "2024-01-01T00:30:00", "time zone"),
     (("recipient", "kind"), "friend", "expected a recipient kind"),
     (("recipient", "country"), "Sweden", "ISO 3166-1 alpha-2"),
     (("recipient", "active_assignment"), "true", "boolean"),
