@@ -177,14 +177,6 @@ TRANSFER = {
 }
 
 
-# Known defect, fixed by the change of the memo key (hardening): the plain-mapping memo is keyed by
-# repr(request), which holds an iterator's address, and a typed request is remembered by identity
-# even when it can change. Remove the marks when that change lands; they do not hide a pass.
-KNOWN_MEMO_KEY_DEFECT = pytest.mark.xfail(
-    reason="the memo keys plain mappings by repr() and typed requests by identity", strict=True)
-
-
-@KNOWN_MEMO_KEY_DEFECT
 @pytest.mark.parametrize(("how", "make"), ITERABLE_CASES, ids=[c[0] for c in ITERABLE_CASES])
 def test_requests_holding_iterators_are_not_confused(how: str, make: Any) -> None:
     """Two requests whose values print alike (an object's default repr holds its address, and
@@ -197,7 +189,6 @@ def test_requests_holding_iterators_are_not_confused(how: str, make: Any) -> Non
             assert got == want, (how, i, cats)
 
 
-@KNOWN_MEMO_KEY_DEFECT
 def test_a_constructed_request_changed_after_it_was_asked_gets_the_new_answer() -> None:
     """A typed request built without validation (``model_construct``) around a list, the list changed
     after the question: the memoised policy answers the changed request as the memo-less one does."""
