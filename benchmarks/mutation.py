@@ -32,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "mutation"
+MAX_DIFFS = 60  # survivors shown with their diff, per target (the rest by name)
 COPY_IGNORE = shutil.ignore_patterns(
     ".git", ".venv", ".ci-venv*", "build", "site", "__pycache__", ".pytest_cache", ".mypy_cache",
     ".ruff_cache", ".hypothesis", "mutants", "*.so", "sweep-*.db",
@@ -98,7 +99,7 @@ def _config(target: Target) -> str:
 
 
 def _mutmut(workdir: Path, *args: str, timeout: float | None = None) -> tuple[str, bool]:
-    env = {**os.environ, "PYTHONPATH": "src", "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "dev")}
+    env = {**os.environ, "PYTHONPATH": "src", "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "mutation")}
     proc = subprocess.Popen([sys.executable, "-m", "mutmut", *args], cwd=workdir, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -135,8 +136,10 @@ def run_target(target: Target, budget: float, children: int) -> Result:
         status = m.group(2).strip()
         result.counts[status] = result.counts.get(status, 0) + 1
         if status in ("survived", "no tests"):
-            diff, _ = _mutmut(workdir, "show", m.group(1), timeout=120)
-            result.survivors.append((m.group(1), _diff_only(diff)))
+            diff = ""
+            if len(result.survivors) < MAX_DIFFS:
+                diff = _diff_only(_mutmut(workdir, "show", m.group(1), timeout=120)[0])
+            result.survivors.append((m.group(1), diff))
     return result
 
 
@@ -170,7 +173,7 @@ def render(results: list[Result], *, budget: float, children: int) -> str:
             continue
         out += ["", f"## Survivors: {r.target.name}", ""]
         for name, diff in r.survivors:
-            out += [f"### `{name}`", "", "```diff", diff, "```", ""]
+            out += [f"### `{name}`", ""] + (["```diff", diff, "```", ""] if diff else [])
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -22,6 +22,12 @@ settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+# mutation testing (benchmarks/mutation.py) runs the covering tests once per mutant: few examples,
+# the same ones every time, so a run is quick and reproducible
+settings.register_profile(
+    "mutation", max_examples=12, deadline=None, derandomize=True, database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 

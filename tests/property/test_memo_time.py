@@ -110,7 +110,7 @@ def CLOCK_DAY() -> dt.date:  # noqa: N802 - reads like the constant it stands fo
     return stockholm_day(dt.datetime.fromtimestamp(CLOCK.now, dt.UTC))
 
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS

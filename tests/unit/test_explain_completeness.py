@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import given
 
 import policykit
 from policykit.testing import disclosure_requests, retention_facts
@@ -120,7 +120,6 @@ def test_disclosure_cases_quote_their_clauses(case: dict[str, Any]) -> None:
     check_disclosure(POLICY.decide(case["inputs"]))
 
 
-@settings(max_examples=150)
 @given(disclosure_requests())
 def test_generated_disclosure_decisions_quote_their_clauses(request: policykit.DisclosureRequest) -> None:
     check_disclosure(POLICY.decide(request))
@@ -140,7 +139,6 @@ def test_retention_cases_quote_their_clauses(case: dict[str, Any]) -> None:
     check_retention(POLICY.retention(case["inputs"]))
 
 
-@settings(max_examples=150)
 @given(retention_facts(as_of="2040-01-01"))
 def test_generated_retention_verdicts_quote_their_clauses(facts: policykit.RetentionFacts) -> None:
     check_retention(POLICY.retention(facts))
