@@ -215,8 +215,8 @@ def _check_transmission(
     """Ask the disclosure rules whether the delivered data may go to the designated controller.
 
     Special-category data are in the scope of Art. 20 only when the candidate provided them with explicit
-    consent (the data category's portability scope), so the check records that consent. With no items named, the check covers
-    every category the vocabulary counts as portable.
+    consent (the data category's portability scope), so the check records that consent. With no items
+    named, the check covers every category the vocabulary counts as portable.
     """
     assert req.recipient is not None
     vocab = rules.vocabulary
