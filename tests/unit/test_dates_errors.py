@@ -39,8 +39,11 @@ REFUSALS = [
      "erasure_requested_on: expected a date (YYYY-MM-DD) or a timestamp with a zone, got int 20240229"),
     (lambda: parse_moment("yesterday"),
      "date: expected an ISO date (YYYY-MM-DD) or ISO 8601 timestamp, got 'yesterday'"),
+    (lambda: local_date("yesterday", "Europe/Stockholm"),
+     "date: expected an ISO date (YYYY-MM-DD) or ISO 8601 timestamp, got 'yesterday'"),
+    (lambda: parse_day("yesterday"), "date: expected a date as YYYY-MM-DD, got 'yesterday'"),
     (lambda: local_date("2024-02-29T23:30:00Z", "Mars/Olympus_Mons", field="applications[0]"),
-     "timezone: expected an IANA time zone such as Europe/Stockholm, got 'Mars/Olympus_Mons'"),
+     "timezone: expected an IANA time zone name (Area/City), got 'Mars/Olympus_Mons'"),
     (lambda: parse_day(dt.datetime(2024, 3, 1, tzinfo=dt.UTC), field="received_on"),
      "received_on: expected a calendar date, got the timestamp 2024-03-01T00:00:00+00:00"),
     (lambda: parse_day("2024-3-1", field="received_on"),
@@ -64,7 +67,7 @@ def test_refusals_name_the_field_and_what_was_expected(call: object, message: st
     ("2024-06-30", dt.date(2024, 6, 30)),
 ])
 def test_a_timestamp_string_is_parsed_then_placed_on_its_stockholm_day(text: str, day: dt.date) -> None:
-    assert local_date(text) == day
+    assert local_date(text, "Europe/Stockholm") == day
     assert local_date(text, "America/New_York") == (day if "T" not in text else
                                                    dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
                                                    .astimezone(zoneinfo.ZoneInfo("America/New_York")).date())
