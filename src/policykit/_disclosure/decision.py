@@ -20,10 +20,11 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
 
-from policykit._dates import STOCKHOLM, is_timestamp, local_date
+from policykit._dates import is_timestamp, local_date
 from policykit._engine.snapshot import snapshot
 from policykit._ruleset.facts import UNLISTED_PURPOSE
 from policykit.errors import (
@@ -73,12 +74,18 @@ def _bad_date(value: str) -> Any:
 IsoDate = Annotated[dt.date, BeforeValidator(parse_date)]
 
 
-def parse_as_of(value: Any) -> Any:
+def parse_as_of(value: Any, info: ValidationInfo) -> Any:
     """The date of a question: a ``date``, an ISO ``YYYY-MM-DD`` string, or an ISO 8601 timestamp with a
-    zone, which becomes its calendar date in Europe/Stockholm (``2026-06-30T22:05:00Z`` is 2026-07-01)."""
+    zone, which becomes its calendar date in the policy's time zone (``2026-06-30T22:05:00Z`` is
+    2026-07-01 in Stockholm). The zone comes with the validation (``DisclosureRequest.parse(...,
+    timezone=...)``; the policy passes its ``parameters.timezone``); without one only a date is accepted."""
     if is_timestamp(value):
+        zone = (info.context or {}).get("timezone")
+        if zone is None:
+            raise ValueError("expected a calendar date as YYYY-MM-DD (a timestamp needs the policy's time zone: "
+                             "ask the policy with the question as a mapping)")
         try:
-            return local_date(value, STOCKHOLM, field="as_of")
+            return local_date(value, zone, field="as_of")
         except InvalidDateError as exc:
             raise ValueError(exc.message.removeprefix("as_of: ").split(", got ")[0]) from None
     return parse_date(value)
@@ -157,10 +164,11 @@ class DisclosureRequest(_Model):
         return self
 
     @classmethod
-    def parse(cls, data: DisclosureRequest | Mapping[str, Any]) -> DisclosureRequest:
+    def parse(cls, data: DisclosureRequest | Mapping[str, Any], *, timezone: str | None = None) -> DisclosureRequest:
         """Build a request from a mapping shaped like a case's ``inputs``; errors are
         :class:`~policykit.errors.RequestValidationError`. A ``DisclosureRequest`` made without
-        validation (``model_construct``, ``model_copy(update=...)``) is validated again."""
+        validation (``model_construct``, ``model_copy(update=...)``) is validated again. A timestamp
+        ``as_of`` becomes its date in ``timezone`` (the policy's)."""
         if isinstance(data, DisclosureRequest):
             if is_validated(data):
                 return data
@@ -171,7 +179,7 @@ class DisclosureRequest(_Model):
         else:
             data = dict(data)
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(data, context={"timezone": timezone})
         except ValidationError as exc:
             raise RequestValidationError(validation_message("disclosure request", exc)) from None
 
@@ -284,6 +292,7 @@ def combine(
     purpose_clause: str | None,
     recipient_clause: str | None,
     *,
+    default_deny: Sequence[str],
     intern: dict[Any, Any] | None = None,
 ) -> Outcome:
     """Combine fired rules into an outcome: per category, a forbid overrides a permit and no permit
@@ -333,7 +342,7 @@ def combine(
         if deciding is not None:
             clauses.extend(deciding.clauses)
         elif not reasons or reasons[0] == "NO_APPLICABLE_PERMIT":
-            clauses.append("P-TP-1")
+            clauses.extend(default_deny)
         if recipient_clause:
             clauses.append(recipient_clause)
     outcome = Outcome(
@@ -655,7 +664,7 @@ def _effective(
     flag: bool, on: dt.date | None, as_of: dt.date, latest_application: dt.date | None
 ) -> bool:
     """A withdrawal or objection counts when it happened on or before ``as_of`` and no later
-    application (fresh consent, P-INTRO-3) superseded it."""
+    application (fresh consent) superseded it."""
     if not flag:
         return False
     if on is None:

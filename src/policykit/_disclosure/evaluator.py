@@ -45,6 +45,7 @@ class DisclosureEvaluator:
         vocab = rules.vocabulary
         disclosure = rules.disclosure
         self._context: AnswerContext[Decision] = AnswerContext(rules, clock.today, explain_decision)
+        self._zone = rules.parameters.timezone
         self.normaliser = Normaliser(rules)
         self.fact_names = self.normaliser.fact_names
         self.engine = EngineRules(
@@ -54,6 +55,7 @@ class DisclosureEvaluator:
             vocab.ids("data_categories"),
         )
         self._categories = vocab.ids("data_categories")
+        self._default_deny = rules.citations.of("default_deny")
         self._purpose_clauses = {p.id: p.clause for p in vocab.purposes}
         self._kind_clauses = {k.id: k.clause for k in vocab.recipient_kinds}
         self._purpose_at = self.fact_names.index("purpose")
@@ -88,7 +90,7 @@ class DisclosureEvaluator:
                 return Decision(entry[2], request, self._context)
             # a request made without validation (model_construct, model_copy(update=...)) is
             # validated now, and only the validated copy is remembered
-            req = request if is_validated(request) else DisclosureRequest.parse(request)
+            req = request if is_validated(request) else DisclosureRequest.parse(request, timezone=self._zone)
         else:
             if type(request) is dict and self._memo_size > 0:
                 # the value snapshot, never the repr: None for anything whose value is not its content
@@ -105,7 +107,7 @@ class DisclosureEvaluator:
                         if outcome is not None:
                             self._hits += 1
                             return Decision(outcome, None, self._context, (request, snap))
-            req = DisclosureRequest.parse(request)
+            req = DisclosureRequest.parse(request, timezone=self._zone)
             # remembered only if the mapping held, after validation, the value that was validated
             if snap is not None and snapshot(request) != snap:
                 snap = None
@@ -151,7 +153,7 @@ class DisclosureEvaluator:
             interned.make_room()
             outcome = combine(
                 self.rules.disclosure.rules, fired, categories, purpose_clause, kind_clause,
-                intern=interned,
+                default_deny=self._default_deny, intern=interned,
             )
             self._combined[combined_key] = outcome
         return outcome
