@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a file: make the repository's benchmarks
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import policykit
-from benchmarks import equivalence, retention, sweep_speed
+from benchmarks import equivalence, history_load, retention, sweep_speed
 from benchmarks.measure import ROOT, Stats, machine_info, run_python, stats, throughput
 from benchmarks.report import Row, judge, render, update_readme
 from benchmarks.workload import SHAPE, Question, sample, to_mapping, to_typed, workload
@@ -225,6 +225,21 @@ def measure_loading(settings: Settings) -> list[Row]:
         Row("load_policy_again", "load_policy(), loaded again in the same process", "ms", stats(again)),
         Row("import_policykit", "import policykit, in a fresh process", "ms",
             stats([f["import"] * 1000 for f in fresh])),
+        *_history_rows(settings),
+    ]
+
+
+def _history_rows(settings: Settings) -> list[Row]:
+    """``load_history()`` of two versions against ``load_policy()`` of one (``history_load.py``)."""
+    _log(f"timing: load_history() of two versions in {settings.load_runs} fresh processes ...")
+    result = history_load.measure(settings.load_runs)
+    two, one, ratio = result["history"], result["policy"], result["ratio"]
+    return [
+        Row("load_history_two", "load_history() of two versions, first load in a fresh process", "ms",
+            Stats(two["load_ms"], two["load_ms"], two["load_ms"], (two["load_ms"],)), extra={"history": result},
+            note=f"{ratio['load_ms']:.2f}× load_policy() of one version in the same run ({one['load_ms']:.0f} ms); "
+                 f"peak memory grows {two['peak_growth_mib']:.0f} MiB over the import, "
+                 f"{ratio['peak_growth_mib']:.2f}× one version's {one['peak_growth_mib']:.0f} MiB"),
     ]
 
 

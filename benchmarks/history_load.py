@@ -1,0 +1,53 @@
+"""What loading a history of two policy versions costs, against loading one version, in fresh processes.
+
+Each run is a fresh interpreter that imports policykit, then loads either the bundled policy alone
+(``load_policy()``) or the bundled policy and the 2026-07-01 revision overlay (``load_history(...)``),
+and reports the load time and the growth of its peak resident memory over the import. ``run.py``
+reports the results as ratios to the one-version load of the same run.
+
+    python -m benchmarks.history_load --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+
+from benchmarks.measure import ROOT, run_python
+
+REVISION = ROOT / "examples" / "policies" / "we-select-2026-07-01"
+
+_PROBE = """
+import json, resource, sys, time
+import policykit
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+if sys.argv[1] == "history":
+    loaded = policykit.load_history(policykit.bundled_rules_dir(), sys.argv[2])
+else:
+    loaded = policykit.load_policy()
+t1 = time.perf_counter()
+rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"load_ms": (t1 - t0) * 1000, "peak_growth_mib": (rss1 - rss0) / 1024, "peak_mib": rss1 / 1024}))
+"""
+
+
+def measure(runs: int) -> dict[str, dict[str, float]]:
+    """Median load time and peak-memory growth of one version and of a two-version history."""
+    out: dict[str, dict[str, float]] = {}
+    for what in ("policy", "history"):
+        samples = [json.loads(run_python(["-c", _PROBE, what, str(REVISION)], timeout=300)) for _ in range(runs)]
+        out[what] = {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+    out["ratio"] = {key: out["history"][key] / out["policy"][key] for key in ("load_ms", "peak_growth_mib")}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    print(json.dumps(measure(parser.parse_args().runs), indent=2))
+
+
+if __name__ == "__main__":
+    main()
