@@ -30,6 +30,7 @@ from policykit._retention import (
 from policykit._rules import Clause, Rule, RuleSet, bundled_rules_dir, load_rules
 from policykit._sweep import CandidateAction, SweepProblem, SweepProgress, SweepReport, sweep
 from policykit._sweep_mapping import SweepMapping, load_mapping
+from policykit.log import DecisionLog
 from policykit._vocabulary import (
     DataCategory,
     LegalBasis,
@@ -43,6 +44,7 @@ from policykit._vocabulary import (
     Vocabulary,
 )
 from policykit.errors import (
+    DecisionLogError,
     DefinitionError,
     EngineError,
     InvalidDateError,
@@ -63,6 +65,8 @@ __all__ = [
     "Clause",
     "DataCategory",
     "DataSubjectRequest",
+    "DecisionLog",
+    "DecisionLogError",
     "Decision",
     "DefinitionError",
     "DisclosureRequest",

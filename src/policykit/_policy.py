@@ -45,6 +45,8 @@ from policykit.errors import RequestValidationError, did_you_mean
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from policykit.log import DecisionLog
+
 __all__ = ["Policy", "load_policy"]
 
 M = TypeVar("M", bound="BaseModel")
@@ -65,8 +67,9 @@ class Policy:
     question goes to the engine.
     """
 
-    def __init__(self, rules: RuleSet, *, memo_size: int = 65_536) -> None:
+    def __init__(self, rules: RuleSet, *, memo_size: int = 65_536, decision_log: Any = None) -> None:
         self.rules = rules
+        self.decision_log: DecisionLog | None = None
         vocab = rules.vocabulary
         disclosure = rules.disclosure
         self._zone = tz.gettz(rules.parameters.timezone)
@@ -111,6 +114,12 @@ class Policy:
         self._retention_memo: dict[tuple[bool, ...], RetentionOutcome] = {}
         self._retention_hits = 0
         self._retention_misses = 0
+        if decision_log is not None:
+            # the log's hook replaces the answering methods of this instance only: a policy without a
+            # log runs the methods below unchanged
+            from policykit.log._log import attach
+
+            attach(self, decision_log)
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -153,12 +162,13 @@ class Policy:
         return day
 
     # ---------------------------------------------------------------------------------------
-    def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision:
+    def decide(self, request: DisclosureRequest | Mapping[str, Any], context: Mapping[str, Any] | None = None) -> Decision:
         """May these data go to this recipient, for this purpose? Returns an explained ``Decision``.
 
         ``request`` is a :class:`DisclosureRequest` or a mapping shaped like the ``inputs`` of a
         disclosure case. Malformed requests raise a :class:`~policykit.errors.QueryError`; they are
-        never answered with an allow.
+        never answered with an allow. ``context`` (``{"service": ..., "subject_ref": ...}``) goes
+        into the decision log, if the policy has one (``load_policy(decision_log=...)``).
         """
         digest = None
         text = ""
@@ -202,14 +212,18 @@ class Policy:
                 self._remember_mapping(digest, (key, day) if dated else key)
         return Decision(outcome, req, self)
 
-    def decide_many(self, requests: Iterable[DisclosureRequest | Mapping[str, Any]]) -> list[Decision]:
+    def decide_many(
+        self, requests: Iterable[DisclosureRequest | Mapping[str, Any]], context: Mapping[str, Any] | None = None
+    ) -> list[Decision]:
         """Answer many questions at once: the decisions of ``decide(request)`` for each request, in
         order. The answers, the memo and the errors are exactly those of ``decide``: the first
         malformed request raises its :class:`~policykit.errors.QueryError`."""
         decide = self.decide
         return [decide(request) for request in requests]
 
-    def handle_request(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
+    def handle_request(
+        self, request: DataSubjectRequest | Mapping[str, Any], context: Mapping[str, Any] | None = None
+    ) -> RequestResponse:
         """Answer a candidate's data-subject request: access, erasure, restriction, portability (also by
         direct transmission), objection or rectification. Returns an explained ``RequestResponse``.
 
@@ -291,6 +305,7 @@ class Policy:
         *,
         anchor: str | None = None,
         review_interval_months: int | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> RetentionVerdict:
         """When must this candidate's record be anonymised? Returns an explained ``RetentionVerdict``.
 
@@ -384,10 +399,14 @@ def _bound(table: dict[Any, Any], size: int) -> None:
             table.pop(old, None)
 
 
-def load_policy(rules_dir: str | Path | None = None, *, memo_size: int = 65_536) -> Policy:
+def load_policy(
+    rules_dir: str | Path | None = None, *, memo_size: int = 65_536, decision_log: Any = None
+) -> Policy:
     """Load a policy: the bundled We Select policy, or the rules directory at ``rules_dir``.
 
     Every rule file is checked; a problem raises a :class:`~policykit.errors.DefinitionError` that
-    names the file, the line and the nearest valid term.
+    names the file, the line and the nearest valid term. ``decision_log`` records every answer: a
+    path ending in ``.jsonl``, a SQLAlchemy URL, or a :class:`~policykit.DecisionLog`
+    (``docs/howto/decision-log.md``); :meth:`Policy.close` flushes it.
     """
-    return Policy(load_rules(rules_dir), memo_size=memo_size)
+    return Policy(load_rules(rules_dir), memo_size=memo_size, decision_log=decision_log)
