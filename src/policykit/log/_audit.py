@@ -319,9 +319,9 @@ def replay(log: str | Path, rules: Sequence[str | Path | Policy], *, examples: i
     question's date (its ``as_of`` or ``received_on``; versions are dated by their version string,
     ``YYYY-MM-DD``)."""
     import policykit
-    from policykit._disclosure import DisclosureRequest
-    from policykit._requests import DataSubjectRequest
-    from policykit._retention import RetentionFacts
+    from policykit._disclosure.decision import DisclosureRequest
+    from policykit._requests.response import DataSubjectRequest
+    from policykit._retention.verdict import RetentionFacts
     from policykit.log._record import Recorder
 
     policies = [r if isinstance(r, policykit.Policy) else policykit.load_policy(r) for r in rules]

@@ -301,7 +301,7 @@ def attach(policy: Policy, spec: DecisionLog | Sink | str | os.PathLike[str]) ->
         verdict = retention(facts, anchor=anchor, review_interval_months=review_interval_months)
         if getattr(local, "inside", False):
             return verdict
-        from policykit._retention import RetentionFacts
+        from policykit._retention.verdict import RetentionFacts
 
         parsed = RetentionFacts.parse(facts)
         options = {"anchor": anchor, "review_interval_months": review_interval_months}

@@ -90,9 +90,9 @@ class Recorder:
     def tokens(self) -> frozenset[str]:
         """Every term of the policy a record may hold as it is."""
         if self._tokens is None:
-            from policykit._disclosure import DisclosureRequest
-            from policykit._requests import DataSubjectRequest
-            from policykit._retention import RetentionFacts
+            from policykit._disclosure.decision import DisclosureRequest
+            from policykit._requests.response import DataSubjectRequest
+            from policykit._retention.verdict import RetentionFacts
 
             found: set[str] = set()
             _tokens_of(self.policy.rules.model_dump(mode="json"), found)

@@ -264,7 +264,7 @@ class SqlSink(Sink):
 
     def __init__(self, url: Any, *, table: str = DEFAULT_TABLE, schema: str | None = None) -> None:
         sa = _sqlalchemy()
-        from policykit._sweep_sql import make_append_only
+        from policykit._sweep.sql import make_append_only
 
         self._sa = sa
         try:
