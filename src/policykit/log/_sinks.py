@@ -107,7 +107,7 @@ class JsonLinesSink(Sink):
 
     ``max_bytes`` rotates the file: when a write would take it past that size, it is renamed to the
     next segment (``decisions.000001.jsonl``, ``decisions.000002.jsonl``...) and a new file is begun.
-    Segments are never renamed again. One process writes a log at a time: the file is locked, and a
+    Segments are never renamed again; a segment exceeds ``max_bytes`` only when one record does. One process writes a log at a time: the file is locked, and a
     second writer is refused. ``fsync=True`` syncs the file after every write.
 
     A record cut short by a crash (a last line without its newline) is removed when the log is
@@ -173,9 +173,24 @@ class JsonLinesSink(Sink):
         return None
 
     def write(self, records: Sequence[StoredRecord]) -> None:
-        data = b"".join([r.line + b"\n" for r in records])
-        if self.max_bytes is not None and self._size and self._size + len(data) > self.max_bytes:
-            self._rotate()
+        if self.max_bytes is None:
+            self._write(b"".join([r.line + b"\n" for r in records]))
+            return
+        chunk: list[bytes] = []
+        size = 0
+        for r in records:
+            line = r.line + b"\n"
+            if self._size + size + len(line) > self.max_bytes and self._size + size > 0:
+                if chunk:
+                    self._write(b"".join(chunk))
+                    chunk, size = [], 0
+                self._rotate()
+            chunk.append(line)
+            size += len(line)
+        if chunk:
+            self._write(b"".join(chunk))
+
+    def _write(self, data: bytes) -> None:
         view = memoryview(data)
         try:
             while view:
