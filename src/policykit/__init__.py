@@ -42,7 +42,6 @@ from policykit._ruleset.vocabulary import (
 )
 from policykit._sweep.job import CandidateAction, SweepProblem, SweepProgress, SweepReport, sweep
 from policykit._sweep.mapping import SweepMapping, load_mapping
-from policykit.log import DecisionLog
 from policykit.errors import (
     DecisionLogError,
     DefinitionError,
@@ -51,6 +50,7 @@ from policykit.errors import (
     PolicyKitError,
     QueryError,
 )
+from policykit.log import DecisionLog
 
 __version__ = "0.1.0"
 
@@ -65,9 +65,9 @@ __all__ = [
     "Clause",
     "DataCategory",
     "DataSubjectRequest",
+    "Decision",
     "DecisionLog",
     "DecisionLogError",
-    "Decision",
     "DefinitionError",
     "DisclosureRequest",
     "Dispute",

@@ -117,7 +117,7 @@ class Policy:
         if decision_log is not None:
             # the log's hook replaces the answering methods of this instance only: a policy without a
             # log runs the methods below unchanged
-            from policykit.log._log import attach
+            from policykit.log._log import attach  # noqa: PLC0415 - the log package imports this module
 
             attach(self, decision_log)
 
@@ -162,7 +162,9 @@ class Policy:
         return day
 
     # ---------------------------------------------------------------------------------------
-    def decide(self, request: DisclosureRequest | Mapping[str, Any], context: Mapping[str, Any] | None = None) -> Decision:
+    def decide(
+        self, request: DisclosureRequest | Mapping[str, Any], context: Mapping[str, Any] | None = None
+    ) -> Decision:
         """May these data go to this recipient, for this purpose? Returns an explained ``Decision``.
 
         ``request`` is a :class:`DisclosureRequest` or a mapping shaped like the ``inputs`` of a

@@ -33,6 +33,10 @@ from policykit._analysis.invariants import load_invariants
 from policykit._analysis.verify import case_coverage, render_report
 from policykit._analysis.verify import verify as run_verify
 from policykit.errors import PolicyKitError, did_you_mean
+from policykit.log import replay as replay_log
+from policykit.log import stats as log_counts
+from policykit.log import verify as verify_log
+from policykit.log._audit import render_stats
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -484,7 +488,7 @@ def _read_record(model: type[BaseModel], source: str) -> BaseModel:
 @rules_option
 @log_option
 def redact(
-    record: str, request_file: str, model_spec: str, as_json: bool, rules_dir: Path | None, log_sink: str | None
+    record: str, request_file: str, *, model_spec: str, as_json: bool, rules_dir: Path | None, log_sink: str | None
 ) -> None:
     """Cut RECORD.json down to the fields that may go under the disclosure request in REQ.json."""
     model = _import_model(model_spec)
@@ -711,8 +715,6 @@ def log_group() -> None:
 def log_verify(log: str, as_json: bool) -> None:
     """Check LOG's hash chain, sequence numbers and fingerprints. Exit 0 when intact; 1 when tampered,
     naming the first bad record and what is wrong: edited, deleted, reordered or inserted."""
-    from policykit.log import verify as verify_log
-
     try:
         report = verify_log(log)
     except PolicyKitError as exc:
@@ -726,15 +728,14 @@ def log_verify(log: str, as_json: bool) -> None:
 @click.argument("log", metavar="LOG")
 @click.option("--rules", "rules_dirs", multiple=True, required=True,
               type=click.Path(file_okay=False, path_type=Path),
-              help="The rules to ask (repeat for several versions: each question goes to the one in force on its date).")
+              help="The rules to ask (repeat for several versions: each question goes to the one in force on its "
+                   "date).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--examples", type=click.IntRange(0, 100), default=3, show_default=True,
               help="Examples shown per rule.")
 def log_replay(log: str, rules_dirs: tuple[Path, ...], as_json: bool, examples: int) -> None:
     """Ask other rules every question LOG holds: which logged answers would change, counted by rule and
     clause, with examples."""
-    from policykit.log import replay as replay_log
-
     try:
         report = replay_log(log, list(rules_dirs), examples=examples)
     except PolicyKitError as exc:
@@ -747,9 +748,6 @@ def log_replay(log: str, rules_dirs: tuple[Path, ...], as_json: bool, examples: 
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 def log_stats(log: str, as_json: bool) -> None:
     """Count LOG's records by family, outcome, recipient kind, policy version and day."""
-    from policykit.log import stats as log_counts
-    from policykit.log._audit import render_stats
-
     try:
         data = log_counts(log)
     except PolicyKitError as exc:

@@ -9,15 +9,16 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from policykit._disclosure.decision import DisclosureRequest
+from policykit._policy import Policy, load_policy
+from policykit._requests.response import DataSubjectRequest
+from policykit._retention.verdict import RetentionFacts
 from policykit.errors import DecisionLogError, PolicyKitError
 from policykit.log._log import GENESIS
-from policykit.log._record import canonical, disclosure_answer, request_answer, retention_answer
+from policykit.log._record import Recorder, canonical, disclosure_answer, request_answer, retention_answer
 from policykit.log._sinks import read_jsonl, read_sql
-
-if TYPE_CHECKING:
-    from policykit._policy import Policy
 
 __all__ = ["Problem", "ReplayReport", "VerifyReport", "read_log", "replay", "stats", "verify"]
 
@@ -318,13 +319,7 @@ def replay(log: str | Path, rules: Sequence[str | Path | Policy], *, examples: i
     With several rule directories, each question goes to the latest version in force on the
     question's date (its ``as_of`` or ``received_on``; versions are dated by their version string,
     ``YYYY-MM-DD``)."""
-    import policykit
-    from policykit._disclosure.decision import DisclosureRequest
-    from policykit._requests.response import DataSubjectRequest
-    from policykit._retention.verdict import RetentionFacts
-    from policykit.log._record import Recorder
-
-    policies = [r if isinstance(r, policykit.Policy) else policykit.load_policy(r) for r in rules]
+    policies = [r if isinstance(r, Policy) else load_policy(r) for r in rules]
     owned = [p for p, r in zip(policies, rules, strict=True) if p is not r]
     if not policies:
         raise DecisionLogError("replay: expected at least one rules directory")
@@ -372,7 +367,8 @@ def replay(log: str | Path, rules: Sequence[str | Path | Policy], *, examples: i
             report.changed_seqs.append(record["seq"])
             was, now = _verdict(family, before), _verdict(family, after)
             report.transitions[f"{was} -> {now}"] += 1
-            rules_changed = sorted(set(before.get("rule_ids") or ()) ^ set(after.get("rule_ids") or ())) or ["(same rules)"]
+            rules_changed = sorted(set(before.get("rule_ids") or ()) ^ set(after.get("rule_ids") or ()))
+            rules_changed = rules_changed or ["(same rules)"]
             clauses_changed = sorted(set(before.get("clauses") or ()) ^ set(after.get("clauses") or ()))
             for r in rules_changed:
                 report.by_rule[r] += 1

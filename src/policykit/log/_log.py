@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from policykit._retention.verdict import RetentionFacts
 from policykit.errors import DecisionLogError
 from policykit.log._record import Recorder, context_part
 from policykit.log._sinks import JsonLinesSink, LoggingSink, Sink, SqlSink, StoredRecord
@@ -27,6 +29,8 @@ __all__ = ["GENESIS", "DecisionLog", "attach", "open_log"]
 GENESIS = "0" * 64  # the "previous hash" of the first record
 Durability = Literal["batch", "record"]
 KEY_ENV = "POLICYKIT_LOG_KEY"
+# a record without its hash, keys in sorted order: exactly the canonical JSON the hash is taken over
+_BODY = b'{"answer":%s,"context":%s,"family":"%s","policy":%s,"prev":"%s","question":%s,"seq":%d,"ts":"%s"}'
 
 _LIVE: weakref.WeakSet[DecisionLog] = weakref.WeakSet()
 
@@ -160,12 +164,10 @@ class DecisionLog:
             second = int(t)
             if second != self._second:
                 self._second = second
-                self._prefix = dt.datetime.fromtimestamp(second, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+                self._prefix = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
             ts = f"{self._prefix}.{int((t - second) * 1_000_000):06d}Z"
             q, a = _parts(recorder, family, question, answer)
-            body = b'{"answer":%s,"context":%s,"family":"%s","policy":%s,"prev":"%s","question":%s,"seq":%d,"ts":"%s"}' % (
-                a, context, family.encode(), recorder.policy_json, prev.encode(), q, seq, ts.encode(),
-            )
+            body = _BODY % (a, context, family.encode(), recorder.policy_json, prev.encode(), q, seq, ts.encode())
             digest = sha(body).hexdigest()
             out.append(StoredRecord(seq, ts, family, recorder.meta["version"], digest,
                                     body[:-1] + b',"hash":"%s"}' % digest.encode()))
@@ -224,20 +226,16 @@ def _flush_loop(ref: weakref.ref[DecisionLog]) -> None:
         if log is None or log._closed:
             return
         if log._pending and log._error is None:
-            try:
+            with contextlib.suppress(DecisionLogError):  # kept in log._error: the next answer raises it
                 log.flush()
-            except DecisionLogError:
-                pass  # kept in log._error: the next answer raises it
         del log
 
 
 @atexit.register
 def _flush_all() -> None:
     for log in list(_LIVE):
-        try:
+        with contextlib.suppress(DecisionLogError):
             log.flush()
-        except DecisionLogError:
-            pass
 
 
 def _sink_for(spec: str | os.PathLike[str]) -> Sink:
@@ -301,8 +299,6 @@ def attach(policy: Policy, spec: DecisionLog | Sink | str | os.PathLike[str]) ->
         verdict = retention(facts, anchor=anchor, review_interval_months=review_interval_months)
         if getattr(local, "inside", False):
             return verdict
-        from policykit._retention.verdict import RetentionFacts
-
         parsed = RetentionFacts.parse(facts)
         options = {"anchor": anchor, "review_interval_months": review_interval_months}
         add(recorder, "retention", (parsed, verdict.as_of, options), verdict, ctx)

@@ -21,6 +21,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from policykit._disclosure.decision import DisclosureRequest
+from policykit._requests.response import DataSubjectRequest
+from policykit._retention.verdict import RetentionFacts
 from policykit.errors import RequestValidationError, short_repr
 
 if TYPE_CHECKING:
@@ -90,10 +93,6 @@ class Recorder:
     def tokens(self) -> frozenset[str]:
         """Every term of the policy a record may hold as it is."""
         if self._tokens is None:
-            from policykit._disclosure.decision import DisclosureRequest
-            from policykit._requests.response import DataSubjectRequest
-            from policykit._retention.verdict import RetentionFacts
-
             found: set[str] = set()
             _tokens_of(self.policy.rules.model_dump(mode="json"), found)
             for model in (DisclosureRequest, RetentionFacts, DataSubjectRequest):
@@ -139,10 +138,7 @@ class Recorder:
         out = canonical(self.scrub(data))
         if len(self._questions) >= _CACHE:
             self._questions.clear()
-        try:
-            self._questions[key] = (weakref.ref(request), day, out)
-        except TypeError:  # pragma: no cover - pydantic models take weak references
-            pass
+        self._questions[key] = (weakref.ref(request), day, out)
         return out
 
     def disclosure_answer(self, outcome: Any) -> bytes:
@@ -193,7 +189,7 @@ def disclosure_answer(outcome: Any) -> dict[str, Any]:
 
 def retention_answer(verdict: Any) -> dict[str, Any]:
     """The recorded answer to a retention question: the verdict without its explanation."""
-    data = verdict.to_dict()
+    data: dict[str, Any] = verdict.to_dict()
     data.pop("policy_version", None)
     data.pop("reasons", None)  # sentences explaining the verdict: the rule and clause ids stand for them
     data["outcome"] = data.pop("retention_mode")
@@ -202,7 +198,7 @@ def retention_answer(verdict: Any) -> dict[str, Any]:
 
 def request_answer(response: Any) -> dict[str, Any]:
     """The recorded answer to a data-subject request: the response without its letter."""
-    data = response.to_dict()
+    data: dict[str, Any] = response.to_dict()
     data.pop("policy_version", None)
     data.pop("reasons", None)  # sentences explaining the response: the rule and clause ids stand for them
     data.pop("request", None)
@@ -229,7 +225,9 @@ def context_part(context: Mapping[str, Any] | None, key: bytes) -> bytes:
             out["service"] = value
         elif name == "subject_ref":
             if not isinstance(value, str) or not value:
-                raise RequestValidationError(f"context.subject_ref: expected a non-empty string, got {short_repr(value)}")
+                raise RequestValidationError(
+                    f"context.subject_ref: expected a non-empty string, got {short_repr(value)}"
+                )
             out["subject_ref"] = "hmac-sha256:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
         else:
             raise RequestValidationError(

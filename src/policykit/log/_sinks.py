@@ -8,6 +8,7 @@ process continues it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -107,8 +108,9 @@ class JsonLinesSink(Sink):
 
     ``max_bytes`` rotates the file: when a write would take it past that size, it is renamed to the
     next segment (``decisions.000001.jsonl``, ``decisions.000002.jsonl``...) and a new file is begun.
-    Segments are never renamed again; a segment exceeds ``max_bytes`` only when one record does. One process writes a log at a time: the file is locked, and a
-    second writer is refused. ``fsync=True`` syncs the file after every write.
+    Segments are never renamed again; a segment exceeds ``max_bytes`` only when one record does. One
+    process writes a log at a time: the file is locked, and a second writer is refused.
+    ``fsync=True`` syncs the file after every write.
 
     A record cut short by a crash (a last line without its newline) is removed when the log is
     reopened: it was never complete, and the chain continues from the last complete record.
@@ -127,8 +129,6 @@ class JsonLinesSink(Sink):
         self._open()
 
     def _open(self) -> None:
-        import fcntl
-
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
@@ -247,7 +247,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[str, bytes]]:
 
 def _sqlalchemy() -> Any:
     try:
-        import sqlalchemy
+        import sqlalchemy  # noqa: PLC0415 - an optional dependency, needed by SQL logs only
     except ImportError:  # pragma: no cover - depends on the environment
         raise DecisionLogError(
             "a SQL decision log needs SQLAlchemy: pip install 'policykit[sweep]'"
@@ -279,7 +279,7 @@ class SqlSink(Sink):
 
     def __init__(self, url: Any, *, table: str = DEFAULT_TABLE, schema: str | None = None) -> None:
         sa = _sqlalchemy()
-        from policykit._sweep.sql import make_append_only
+        from policykit._sweep.sql import make_append_only  # noqa: PLC0415 - needs SQLAlchemy
 
         self._sa = sa
         try:
@@ -294,7 +294,9 @@ class SqlSink(Sink):
                     self.table.create(conn, checkfirst=True)
                     make_append_only(conn, self.table, "the policykit decision log is append-only")
         except sa.exc.SQLAlchemyError as exc:
-            raise DecisionLogError(f"cannot create the decision log table in {self.label}: {_first_line(exc)}") from None
+            raise DecisionLogError(
+                f"cannot create the decision log table in {self.label}: {_first_line(exc)}"
+            ) from None
 
     def tail(self) -> tuple[int, str] | None:
         sa = self._sa
@@ -331,7 +333,8 @@ def read_sql(url: str, table: str = DEFAULT_TABLE) -> Iterator[tuple[str, bytes]
         t = log_table(table)
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table(table):
-                raise DecisionLogError(f"no decision log table {table!r} in {engine.url.render_as_string(hide_password=True)}")
+                label = engine.url.render_as_string(hide_password=True)
+                raise DecisionLogError(f"no decision log table {table!r} in {label}")
             for number, (record,) in enumerate(conn.execute(sa.select(t.c.record).order_by(t.c.seq)), 1):
                 yield f"{table}#{number}", record.encode()
         engine.dispose()
