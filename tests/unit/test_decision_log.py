@@ -77,9 +77,13 @@ def test_a_record_holds_the_question_the_answer_and_the_chain(tmp_path: Path) ->
     assert record["answer"]["clauses"] == list(decision.clauses)
     expected_ref = hmac.new(KEY, b"candidate-4711", hashlib.sha256).hexdigest()
     assert record["context"] == {"service": "ats", "subject_ref": f"hmac-sha256:{expected_ref}"}
-    body = {k: v for k, v in record.items() if k != "hash"}
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-    assert record["hash"] == digest
+    # the documented hash: SHA-256 over "seq\nts\nfamily\nprev\n" and the digests of the parts' canonical JSON
+    parts = b"".join(
+        hashlib.sha256(json.dumps(record[k], sort_keys=True, separators=(",", ":")).encode()).digest()
+        for k in ("policy", "question", "answer", "context")
+    )
+    head = f"{record['seq']}\n{record['ts']}\n{record['family']}\n{record['prev']}\n".encode()
+    assert record["hash"] == hashlib.sha256(head + parts).hexdigest()
     assert "candidate-4711" not in path.read_text()
 
 

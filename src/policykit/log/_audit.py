@@ -17,7 +17,14 @@ from policykit._requests.response import DataSubjectRequest
 from policykit._retention.verdict import RetentionFacts
 from policykit.errors import DecisionLogError, PolicyKitError
 from policykit.log._log import GENESIS
-from policykit.log._record import Recorder, canonical, disclosure_answer, request_answer, retention_answer
+from policykit.log._record import (
+    Recorder,
+    canonical,
+    disclosure_answer,
+    record_digest,
+    request_answer,
+    retention_answer,
+)
 from policykit.log._sinks import read_jsonl, read_sql
 
 __all__ = ["Problem", "ReplayReport", "VerifyReport", "read_log", "replay", "stats", "verify"]
@@ -66,9 +73,9 @@ def _parse(line: bytes) -> dict[str, Any]:
 
 
 def record_hash(record: dict[str, Any]) -> str:
-    """The hash a record should carry: SHA-256 of its canonical JSON without the ``hash`` field."""
-    body = {k: v for k, v in record.items() if k != "hash"}
-    return hashlib.sha256(canonical(body)).hexdigest()
+    """The hash a record should carry (:func:`~policykit.log._record.record_digest`)."""
+    parts = tuple(hashlib.sha256(canonical(record[k])).digest() for k in ("policy", "question", "answer", "context"))
+    return record_digest(record["seq"], str(record["ts"]), str(record["family"]), str(record["prev"]), parts)
 
 
 # ------------------------------------------------------------------------------------------------

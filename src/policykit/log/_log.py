@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from policykit._disclosure.decision import DisclosureRequest
 from policykit._retention.verdict import RetentionFacts
 from policykit.errors import DecisionLogError
-from policykit.log._record import Recorder, context_part
+from policykit.log._record import NULL, Part, Recorder, context_part
 from policykit.log._sinks import JsonLinesSink, LoggingSink, Sink, SqlSink, StoredRecord
 
 if TYPE_CHECKING:
@@ -29,8 +30,13 @@ __all__ = ["GENESIS", "DecisionLog", "attach", "open_log"]
 GENESIS = "0" * 64  # the "previous hash" of the first record
 Durability = Literal["batch", "record"]
 KEY_ENV = "POLICYKIT_LOG_KEY"
-# a record without its hash, keys in sorted order: exactly the canonical JSON the hash is taken over
-_BODY = b'{"answer":%s,"context":%s,"family":"%s","policy":%s,"prev":"%s","question":%s,"seq":%d,"ts":"%s"}'
+# what a record's hash is taken over (``record_digest``): the chain fields, then the part digests
+_HEAD = b"%d\n%s\n%s\n%s\n%s%s%s%s"
+# a record as stored: one JSON object, keys in sorted order, on one line
+_LINE = (
+    b'{"answer":%s,"context":%s,"family":"%s","hash":"%s","policy":%s,"prev":"%s","question":%s,"seq":%d,'
+    b'"ts":"%s"}\n'
+)
 
 _LIVE: weakref.WeakSet[DecisionLog] = weakref.WeakSet()
 
@@ -93,10 +99,11 @@ class DecisionLog:
         self._lock = threading.Lock()
         self._error: DecisionLogError | None = None
         self._closed = False
+        self._refusing = False  # failed or closed: every further record is refused
         tail = self.sink.tail()
         self._seq, self._prev = tail if tail is not None else (0, GENESIS)
         self._second = -1
-        self._prefix = ""
+        self._prefix = b""
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
         self.records_written = 0
@@ -112,13 +119,13 @@ class DecisionLog:
         self.close()
 
     # ---------------------------------------------------------------------------------------
-    def context(self, context: Mapping[str, Any] | None) -> bytes:
+    def context(self, context: Mapping[str, Any] | None) -> Part:
         """The stored form of a caller's context (``subject_ref`` as a keyed HMAC)."""
         return context_part(context, self._key)
 
-    def add(self, recorder: Recorder, family: str, question: Any, answer: Any, context: bytes) -> None:
+    def add(self, recorder: Recorder, family: str, question: Any, answer: Any, context: Part) -> None:
         """Queue one record (its parts are serialised when the batch is written)."""
-        if self._error is not None or self._closed:
+        if self._refusing:
             self._refuse()
         pending = self._pending
         pending.append((time.time(), recorder, family, question, answer, context))
@@ -149,30 +156,38 @@ class DecisionLog:
                 self.sink.write(self._finish(batch))
             except DecisionLogError as exc:
                 self._error = exc
+                self._refusing = True
                 raise
             except Exception as exc:  # a sink of the caller's own
                 self._error = DecisionLogError(f"the decision log sink failed: {type(exc).__name__}: {exc}")
+                self._refusing = True
                 raise self._error from exc
 
     def _finish(self, batch: list[tuple[Any, ...]]) -> list[StoredRecord]:
         """Number, timestamp and chain a batch: the records exactly as stored."""
         out = []
-        seq, prev = self._seq, self._prev
+        seq, prevb = self._seq, self._prev.encode()
         sha = hashlib.sha256
+        second, prefix = self._second, self._prefix
         for t, recorder, family, question, answer, context in batch:
             seq += 1
-            second = int(t)
-            if second != self._second:
-                self._second = second
-                self._prefix = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            ts = f"{self._prefix}.{int((t - second) * 1_000_000):06d}Z"
-            q, a = _parts(recorder, family, question, answer)
-            body = _BODY % (a, context, family.encode(), recorder.policy_json, prev.encode(), q, seq, ts.encode())
-            digest = sha(body).hexdigest()
-            out.append(StoredRecord(seq, ts, family, recorder.meta["version"], digest,
-                                    body[:-1] + b',"hash":"%s"}' % digest.encode()))
-            prev = digest
-        self._seq, self._prev = seq, prev
+            if int(t) != second:
+                second = int(t)
+                prefix = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
+            tsb = b"%s.%06dZ" % (prefix, (t - second) * 1_000_000)
+            if family == "disclosure":
+                q = recorder.disclosure_question(question, second)
+                a = recorder.disclosure_answer(answer)
+            else:
+                q, a = _parts(recorder, family, question, answer)
+            pol = recorder.policy_part
+            fam = family.encode()
+            digest = sha(_HEAD % (seq, tsb, fam, prevb, pol[1], q[1], a[1], context[1])).hexdigest().encode()
+            out.append((seq, tsb, family, recorder.version, digest,
+                        _LINE % (a[0], context[0], fam, digest, pol[0], prevb, q[0], seq, tsb)))
+            prevb = digest
+        self._second, self._prefix = second, prefix
+        self._seq, self._prev = seq, prevb.decode()
         self.records_written += len(out)
         return out
 
@@ -194,6 +209,7 @@ class DecisionLog:
                 self.flush()
         finally:
             self._closed = True
+            self._refusing = True
             self._wake.set()
             self.sink.close()
             _LIVE.discard(self)
@@ -206,9 +222,7 @@ class DecisionLog:
         return self._seq, self._prev
 
 
-def _parts(recorder: Recorder, family: str, question: Any, answer: Any) -> tuple[bytes, bytes]:
-    if family == "disclosure":
-        return recorder.disclosure_question(*question), recorder.disclosure_answer(answer)
+def _parts(recorder: Recorder, family: str, question: Any, answer: Any) -> tuple[Part, Part]:
     if family == "retention":
         return recorder.retention_question(*question), recorder.retention_answer(answer)
     return recorder.request_question(question), recorder.request_answer(answer)
@@ -267,27 +281,45 @@ def open_log(spec: DecisionLog | Sink | str | os.PathLike[str]) -> tuple[Decisio
 # the hook in the answering path
 
 
+class _Inside(threading.local):
+    """Per thread: whether a data-subject request is being answered (its inner questions are part of
+    its answer, not records of their own)."""
+
+    inside = False
+
+
 def attach(policy: Policy, spec: DecisionLog | Sink | str | os.PathLike[str]) -> DecisionLog:
     """Give ``policy`` a decision log: its answering methods are replaced, on this instance only, by
     ones that record each answer. A policy without a log runs the unchanged methods."""
     log, owned = open_log(spec)
     recorder = Recorder(policy)
     add = log.add
-    no_context = b"null"
-    local = threading.local()
+    pending = log._pending
+    batch_size = log.batch_size
+    clock = time.time
+    no_context = NULL
+    local = _Inside()
     decide: Callable[..., Any] = policy.decide
     retention: Callable[..., Any] = policy.retention
     handle: Callable[..., Any] = policy.handle_request
     close: Callable[[], None] = policy.close
-    today = policy.today
 
     def logged_decide(request: Any, context: Mapping[str, Any] | None = None) -> Any:
+        # the hot path of a logged policy: queue the request and its outcome; the record is built when
+        # its batch is written
         ctx = no_context if context is None else log.context(context)
         decision = decide(request)
-        if getattr(local, "inside", False):
+        if log._refusing or local.inside:
+            if log._refusing:
+                log._refuse()
             return decision
-        req = decision.request
-        add(recorder, "disclosure", (req, req.as_of or today()), decision.outcome, ctx)
+        req = request if type(request) is DisclosureRequest else decision.request
+        # the day a question without as_of was judged on is the policy's today at the record's time
+        pending.append((clock(), recorder, "disclosure", req, decision.outcome, ctx))
+        if len(pending) >= batch_size:
+            log.flush()
+        elif log._flusher is None:
+            log._start_flusher()
         return decision
 
     def logged_decide_many(requests: Iterable[Any], context: Mapping[str, Any] | None = None) -> list[Any]:
@@ -297,7 +329,7 @@ def attach(policy: Policy, spec: DecisionLog | Sink | str | os.PathLike[str]) ->
                          context: Mapping[str, Any] | None = None) -> Any:
         ctx = no_context if context is None else log.context(context)
         verdict = retention(facts, anchor=anchor, review_interval_months=review_interval_months)
-        if getattr(local, "inside", False):
+        if local.inside:
             return verdict
         parsed = RetentionFacts.parse(facts)
         options = {"anchor": anchor, "review_interval_months": review_interval_months}
@@ -306,7 +338,7 @@ def attach(policy: Policy, spec: DecisionLog | Sink | str | os.PathLike[str]) ->
 
     def logged_handle(request: Any, context: Mapping[str, Any] | None = None) -> Any:
         ctx = no_context if context is None else log.context(context)
-        outer = getattr(local, "inside", False)
+        outer = local.inside
         local.inside = True
         try:
             response = handle(request)

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from dateutil import tz
+
 from policykit._disclosure.decision import DisclosureRequest
 from policykit._requests.response import DataSubjectRequest
 from policykit._retention.verdict import RetentionFacts
@@ -36,13 +38,32 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # identifier-like strings of the rule files: snake_case ids, upper-case codes, clause ids like P-TP-4b
 _TOKEN = re.compile(r"[a-z][A-Za-z0-9_]*|[A-Z][A-Z0-9_]*|[A-Z][A-Z0-9]*(?:-[A-Za-z0-9]+)+")
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
-_CACHE = 16_384
+_CACHE = 65_536
 
 
 def canonical(value: Any) -> bytes:
     """The canonical JSON of a record part: sorted keys, no spaces, UTF-8. Record hashes are taken
     over this form."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+Part = tuple[bytes, bytes]  # a record part: its canonical JSON, and the SHA-256 digest of that JSON
+
+
+def part(value: Any) -> Part:
+    """A record part from a JSON-ready value."""
+    text = canonical(value)
+    return text, hashlib.sha256(text).digest()
+
+
+NULL: Part = part(None)
+
+
+def record_digest(seq: int, ts: str, family: str, prev: str, parts: tuple[bytes, ...]) -> str:
+    """A record's hash: SHA-256 over ``"{seq}\n{ts}\n{family}\n{prev}\n"`` followed by the 32-byte
+    SHA-256 digests of the canonical JSON of its policy, question, answer and context, in that order."""
+    head = b"%d\n%s\n%s\n%s\n" % (seq, ts.encode(), family.encode(), prev.encode())
+    return hashlib.sha256(head + b"".join(parts)).hexdigest()
 
 
 def _literals(tp: Any, out: set[str]) -> None:
@@ -83,10 +104,14 @@ class Recorder:
         self.policy = policy
         rules = policy.rules
         self.meta = {"name": rules.meta.name, "version": rules.meta.version, "fingerprint": rules.fingerprint}
-        self.policy_json = canonical(self.meta)
+        self.policy_part = part(self.meta)
+        self.version = rules.meta.version
+        self._zone = tz.gettz(rules.parameters.timezone)
+        self._day = dt.date.min
+        self._day_from = self._day_until = 0
         self._tokens: frozenset[str] | None = None
-        self._questions: dict[int, tuple[weakref.ref[Any], dt.date, bytes]] = {}
-        self._answers: dict[int, tuple[Any, bytes]] = {}
+        self._questions: dict[int, tuple[weakref.ref[Any], dt.date, Part]] = {}
+        self._answers: dict[int, tuple[Any, Part]] = {}
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -121,13 +146,27 @@ class Recorder:
 
     # ---------------------------------------------------------------------------------------
     # disclosure
-    def disclosure_question(self, request: Any, day: dt.date) -> bytes:
-        """The question of a disclosure request judged on ``day`` (cached per live request object)."""
+    def day_at(self, second: int) -> dt.date:
+        """The policy's local date at a Unix time (whole seconds): the day a question without an
+        ``as_of`` was judged on."""
+        if not self._day_from <= second < self._day_until:
+            local = dt.datetime.fromtimestamp(second, self._zone)
+            start = dt.datetime.combine(local.date(), dt.time(), self._zone)
+            self._day = local.date()
+            self._day_from = int(start.timestamp())
+            midnight = dt.datetime.combine(self._day + dt.timedelta(days=1), dt.time(), self._zone)
+            self._day_until = int(midnight.timestamp())
+        return self._day
+
+    def disclosure_question(self, request: Any, second: int) -> Part:
+        """The question of a disclosure request asked at ``second`` (Unix time), cached per live
+        request object."""
+        day = request.as_of or self.day_at(second)
         key = id(request)
         hit = self._questions.get(key)
         if hit is not None and hit[0]() is request and hit[1] == day:
             return hit[2]
-        data = request.model_dump()
+        data = request.model_dump(exclude_defaults=True)
         data["as_of"] = request.as_of or day
         recipient = data["recipient"]
         country = self.policy.rules.vocabulary.country(recipient["country"])
@@ -135,44 +174,50 @@ class Recorder:
         jurisdiction = recipient.get("legal_obligation_jurisdiction")
         if isinstance(jurisdiction, str):
             recipient["legal_obligation_jurisdiction"] = jurisdiction.strip().upper() or None
-        out = canonical(self.scrub(data))
-        if len(self._questions) >= _CACHE:
-            self._questions.clear()
+        out = part(self.scrub(data))
+        _bound(self._questions)
         self._questions[key] = (weakref.ref(request), day, out)
         return out
 
-    def disclosure_answer(self, outcome: Any) -> bytes:
+    def disclosure_answer(self, outcome: Any) -> Part:
         """The answer part of a disclosure outcome (cached per outcome)."""
         hit = self._answers.get(id(outcome))
         if hit is not None and hit[0] is outcome:
             return hit[1]
-        out = canonical(self.scrub(disclosure_answer(outcome)))
-        if len(self._answers) >= _CACHE:
-            self._answers.clear()
+        out = part(self.scrub(disclosure_answer(outcome)))
+        _bound(self._answers)
         self._answers[id(outcome)] = (outcome, out)
         return out
 
     # ---------------------------------------------------------------------------------------
     # retention and data-subject requests
-    def retention_question(self, facts: Any, day: dt.date, options: Mapping[str, Any]) -> bytes:
+    def retention_question(self, facts: Any, day: dt.date, options: Mapping[str, Any]) -> Part:
         """The question of retention facts judged on ``day``, with the per-call options."""
-        data = facts.model_dump()
-        zone = ZoneInfo(data.pop("timezone"))
+        zone = ZoneInfo(facts.timezone)
+        data = facts.model_dump(exclude_defaults=True)
+        data.pop("timezone", None)
         data["as_of"] = facts.as_of or day
         data.update({k: v for k, v in options.items() if v is not None})
-        return canonical(self.scrub(data, zone))
+        return part(self.scrub(data, zone))
 
-    def retention_answer(self, verdict: Any) -> bytes:
+    def retention_answer(self, verdict: Any) -> Part:
         """The answer part of a retention verdict."""
-        return canonical(self.scrub(retention_answer(verdict)))
+        return part(self.scrub(retention_answer(verdict)))
 
-    def request_question(self, request: Any) -> bytes:
+    def request_question(self, request: Any) -> Part:
         """The question of a data-subject request."""
-        return canonical(self.scrub(request.model_dump()))
+        return part(self.scrub(request.model_dump(exclude_defaults=True)))
 
-    def request_answer(self, response: Any) -> bytes:
+    def request_answer(self, response: Any) -> Part:
         """The answer part of a data-subject request's response."""
-        return canonical(self.scrub(request_answer(response)))
+        return part(self.scrub(request_answer(response)))
+
+
+def _bound(table: dict[Any, Any]) -> None:
+    """Make room in a cache: drop its oldest tenth when it is full."""
+    if len(table) >= _CACHE:
+        for old in list(table)[: _CACHE // 10]:
+            del table[old]
 
 
 def disclosure_answer(outcome: Any) -> dict[str, Any]:
@@ -207,11 +252,11 @@ def request_answer(response: Any) -> dict[str, Any]:
     return data
 
 
-def context_part(context: Mapping[str, Any] | None, key: bytes) -> bytes:
+def context_part(context: Mapping[str, Any] | None, key: bytes) -> Part:
     """The caller's context as stored: ``service`` as given (a short name), ``subject_ref`` only as
     an HMAC-SHA256 under ``key``. Anything else is refused rather than stored."""
     if context is None:
-        return b"null"
+        return NULL
     if not isinstance(context, Mapping):
         raise RequestValidationError(f"context: expected a mapping, got {type(context).__name__}")
     out: dict[str, str] = {}
@@ -234,7 +279,7 @@ def context_part(context: Mapping[str, Any] | None, key: bytes) -> bytes:
                 f"context.{name}: unexpected field (expected service and subject_ref); the decision log "
                 "stores nothing else"
             )
-    return canonical(out) if out else b"null"
+    return part(out) if out else NULL
 
 
 def subject_hmac(subject_ref: str, key: bytes) -> str:

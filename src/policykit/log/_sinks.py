@@ -14,7 +14,6 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +24,10 @@ __all__ = ["JsonLinesSink", "LoggingSink", "Sink", "SqlSink", "StoredRecord", "s
 DEFAULT_TABLE = "policykit_decision_log"
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """One finished record: the fields a SQL sink indexes, and the canonical JSON line."""
-
-    seq: int
-    ts: str
-    family: str
-    version: str
-    hash: str
-    line: bytes  # the record as one JSON object, without the newline
+# One finished record: (seq, ts, family, policy version, hash, line); ts, hash and line are bytes,
+# line is the record as one JSON object ending in a newline. A plain tuple: a batch of them is built
+# for every write.
+StoredRecord = tuple[int, bytes, str, str, bytes, bytes]
 
 
 class Sink:
@@ -174,12 +167,12 @@ class JsonLinesSink(Sink):
 
     def write(self, records: Sequence[StoredRecord]) -> None:
         if self.max_bytes is None:
-            self._write(b"".join([r.line + b"\n" for r in records]))
+            self._write(b"".join([r[5] for r in records]))
             return
         chunk: list[bytes] = []
         size = 0
         for r in records:
-            line = r.line + b"\n"
+            line = r[5]
             if self._size + size + len(line) > self.max_bytes and self._size + size > 0:
                 if chunk:
                     self._write(b"".join(chunk))
@@ -311,9 +304,9 @@ class SqlSink(Sink):
     def write(self, records: Sequence[StoredRecord]) -> None:
         sa = self._sa
         rows = [
-            {"seq": r.seq, "recorded_at": r.ts, "family": r.family, "policy_version": r.version, "hash": r.hash,
-             "record": r.line.decode()}
-            for r in records
+            {"seq": seq, "recorded_at": ts.decode(), "family": family, "policy_version": version,
+             "hash": digest.decode(), "record": line[:-1].decode()}
+            for seq, ts, family, version, digest, line in records
         ]
         try:
             with self.engine.begin() as conn:
@@ -378,5 +371,5 @@ class LoggingSink(Sink):
     def write(self, records: Sequence[StoredRecord]) -> None:
         log = self.logger.log
         for r in records:
-            text = r.line.decode()
+            text = r[5][:-1].decode()
             log(self.level, "%s", text, extra={"decision": json.loads(text)})
