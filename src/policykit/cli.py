@@ -79,12 +79,35 @@ def _read_mapping(source: str) -> Any:
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
             _fail(f"{source} is neither JSON nor YAML{where}: {getattr(exc, 'problem', None) or 'unreadable'}")
     if not isinstance(data, dict):
-        _fail(f"{source}: expected one JSON object, got {type(data).__name__}")
+        what = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list",
+                type(None): "nothing"}.get(type(data), type(data).__name__)
+        shown = " ".join(text.split())
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        name = "stdin" if source == "-" else source
+        _fail(
+            f"{name}: expected one JSON object or YAML mapping of fields, but read {what} "
+            f"(the text {shown!r}, read as YAML since it is not JSON)"
+            if not _is_json(text) else
+            f"{name}: expected one JSON object or YAML mapping of fields, but read {what} (the JSON {shown!r})"
+        )
     return data
 
 
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
 def _answer(
-    source: str, rules_dir: Path | None, ask: Callable[[policykit.Policy, Any], Any], as_json: bool,
+    source: str,
+    rules_dir: Path | None,
+    ask: Callable[[policykit.Policy, Any], Any],
+    as_json: bool,
+    render: Callable[[Any], str] | None = None,
+    *,
     log_sink: str | None = None,
 ) -> Any:
     """Read one question (a bare question, or a case with an ``inputs`` block), ask it, print the
@@ -94,13 +117,14 @@ def _answer(
     data = data.get("inputs", data) if isinstance(data.get("inputs"), dict) else data
     try:
         answer = ask(policy, data)
-        _close(policy)
+        if as_json:
+            text = json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        else:
+            text = render(answer) if render is not None else answer.explain() + "\n"
+        _close(policy)  # the answer is shown only once the decision log holds it
     except PolicyKitError as exc:
         _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(answer.explain())
+    click.echo(text, nl=False)
     return answer
 
 
@@ -133,8 +157,9 @@ def main() -> None:
 @rules_option
 @log_option
 def decide(request: str, as_json: bool, fail_on_deny: bool, rules_dir: Path | None, log_sink: str | None) -> None:
-    """May these data go to this recipient? REQUEST.json holds one disclosure request ('-' reads stdin)."""
-    decision = _answer(request, rules_dir, lambda policy, data: policy.decide(data), as_json, log_sink)
+    """May these data go to this recipient? REQUEST.json holds one disclosure request, as a JSON object
+    or a YAML mapping ('-' reads stdin)."""
+    decision = _answer(request, rules_dir, lambda policy, data: policy.decide(data), as_json, log_sink=log_sink)
     if fail_on_deny and not decision.allowed:
         sys.exit(1)
 
@@ -437,12 +462,17 @@ def sweep(
 @main.command()
 @click.argument("request", metavar="REQUEST.json")
 @click.option("--json", "as_json", is_flag=True, help="Print the response as JSON.")
+@click.option("--letter", "letter", type=click.Choice(["sv", "en"]), default=None,
+              help="Print the reply to the candidate, in Swedish (sv) or English (en), instead of the explanation.")
 @rules_option
 @log_option
-def request(request: str, as_json: bool, rules_dir: Path | None, log_sink: str | None) -> None:
+def request(request: str, as_json: bool, letter: str | None, rules_dir: Path | None, log_sink: str | None) -> None:
     """Answer a data-subject request (access, erasure, restriction, portability, objection,
-    rectification). REQUEST.json holds one request ('-' reads stdin)."""
-    _answer(request, rules_dir, lambda policy, data: policy.handle_request(data), as_json, log_sink)
+    rectification). REQUEST.json holds one request, JSON or YAML ('-' reads stdin)."""
+    if as_json and letter:
+        _fail("--json and --letter exclude each other: choose the data or the letter")
+    render = (lambda response: response.letter(letter)) if letter else None
+    _answer(request, rules_dir, lambda policy, data: policy.handle_request(data), as_json, render, log_sink=log_sink)
 
 
 def _import_model(spec: str) -> type[BaseModel]:
