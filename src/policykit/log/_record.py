@@ -119,7 +119,7 @@ class Recorder:
         """Every term of the policy a record may hold as it is."""
         if self._tokens is None:
             found: set[str] = set()
-            _tokens_of(self.policy.rules.model_dump(mode="json"), found)
+            _tokens_of(self.policy.rules.model_dump(mode="json", fallback=lambda _value: None), found)
             for model in (DisclosureRequest, RetentionFacts, DataSubjectRequest):
                 _literals(model, found)
                 found.update(model.model_fields)
