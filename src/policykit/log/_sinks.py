@@ -281,6 +281,14 @@ class SqlSink(Sink):
             raise DecisionLogError(f"cannot use the decision log {url!r}: {exc}") from None
         self.table = log_table(table, schema)
         self.label = self.engine.url.render_as_string(hide_password=True)
+        # rows go in through the driver's executemany (one statement per batch, no per-row objects);
+        # the table name is a quoted identifier, the values are bound parameters
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        name = self.engine.dialect.identifier_preparer.format_table(self.table)
+        self._insert = (
+            f"INSERT INTO {name} (seq, recorded_at, family, policy_version, hash, record) "
+            f"VALUES ({', '.join([mark] * 6)})"
+        )
         try:
             if not sa.inspect(self.engine).has_table(table, schema=schema):
                 with self.engine.begin() as conn:
@@ -304,13 +312,12 @@ class SqlSink(Sink):
     def write(self, records: Sequence[StoredRecord]) -> None:
         sa = self._sa
         rows = [
-            {"seq": seq, "recorded_at": ts.decode(), "family": family, "policy_version": version,
-             "hash": digest.decode(), "record": line[:-1].decode()}
+            (seq, ts.decode(), family, version, digest.decode(), line[:-1].decode())
             for seq, ts, family, version, digest, line in records
         ]
         try:
             with self.engine.begin() as conn:
-                conn.execute(self.table.insert(), rows)
+                conn.exec_driver_sql(self._insert, rows)
         except sa.exc.SQLAlchemyError as exc:
             raise DecisionLogError(f"cannot write to the decision log in {self.label}: {_first_line(exc)}") from None
 
