@@ -169,15 +169,26 @@ class DecisionLog:
         seq, prevb = self._seq, self._prev.encode()
         sha = hashlib.sha256
         second, prefix = self._second, self._prefix
+        current: Recorder | None = None
+        day = dt.date.min
         for t, recorder, family, question, answer, context in batch:
             seq += 1
-            if int(t) != second:
-                second = int(t)
-                prefix = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
+            if int(t) != second or recorder is not current:
+                if int(t) != second:
+                    second = int(t)
+                    prefix = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
+                current = recorder
+                day = recorder.day_at(second)
             tsb = b"%s.%06dZ" % (prefix, (t - second) * 1_000_000)
             if family == "disclosure":
-                q = recorder.disclosure_question(question, second)
-                a = recorder.disclosure_answer(answer)
+                # the cached parts of a question and an outcome seen before (Recorder's caches, inline)
+                hit = recorder._questions.get(id(question))
+                if hit is not None and hit[0]() is question and hit[1] == (question.as_of or day):
+                    q = hit[2]
+                else:
+                    q = recorder.disclosure_question(question, second)
+                known = recorder._answers.get(id(answer))
+                a = known[1] if known is not None and known[0] is answer else recorder.disclosure_answer(answer)
             else:
                 q, a = _parts(recorder, family, question, answer)
             pol = recorder.policy_part
