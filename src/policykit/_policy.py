@@ -8,7 +8,7 @@ memo, and the record helpers (redaction, exports, anonymisation) and the sweep t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,9 +29,17 @@ from policykit._sweep.report import SweepReport
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from policykit.log import DecisionLog
+__all__ = ["Policy", "load_policy", "set_log_hook"]
 
-__all__ = ["Policy", "load_policy"]
+# what attaches a decision log to a policy: registered by policykit.log, which sits above this module
+# (it replays logs with policies), so that this module never imports it
+_log_hook: Callable[[Policy, Any], object] | None = None
+
+
+def set_log_hook(hook: Callable[[Policy, Any], object]) -> None:
+    """Register the function that gives a policy its decision log (``policykit.log`` does)."""
+    global _log_hook  # noqa: PLW0603 - one registration, when policykit.log is imported
+    _log_hook = hook
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -48,7 +56,7 @@ class Policy:
 
     def __init__(self, rules: RuleSet, *, memo_size: int = 65_536, decision_log: Any = None) -> None:
         self.rules = rules
-        self.decision_log: DecisionLog | None = None
+        self.decision_log: Any = None  # a policykit.log.DecisionLog when the policy has one
         self._clock = Clock(rules.parameters.timezone)
         self._disclosure = DisclosureEvaluator(rules, self._clock, memo_size=memo_size)
         self._retention = RetentionEvaluator(rules, self._clock, memo=bool(memo_size))
@@ -56,9 +64,9 @@ class Policy:
         if decision_log is not None:
             # the log's hook replaces the answering methods of this instance only: a policy without a
             # log runs the methods below unchanged
-            from policykit.log._log import attach  # noqa: PLC0415 - the log package imports this module
-
-            attach(self, decision_log)
+            if _log_hook is None:  # pragma: no cover - importing policykit registers it
+                raise RuntimeError("the decision log is not available: import policykit first")
+            _log_hook(self, decision_log)
 
     # ---------------------------------------------------------------------------------------
     @property

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from policykit._disclosure.decision import DisclosureRequest
+from policykit._policy import set_log_hook
 from policykit._retention.verdict import RetentionFacts
 from policykit.errors import DecisionLogError
 from policykit.log._record import NULL, Part, Recorder, context_part
@@ -375,3 +376,6 @@ def attach(policy: Policy, spec: DecisionLog | Sink | str | os.PathLike[str]) ->
     policy.close = logged_close  # type: ignore[method-assign]
     policy.decision_log = log
     return log
+
+
+set_log_hook(attach)
