@@ -193,7 +193,7 @@ class Recorder:
     # retention and data-subject requests
     def retention_question(self, facts: Any, day: dt.date, options: Mapping[str, Any]) -> Part:
         """The question of retention facts judged on ``day``, with the per-call options."""
-        zone = ZoneInfo(facts.timezone)
+        zone = ZoneInfo(facts.timezone or self.policy.rules.parameters.timezone)
         data = facts.model_dump(exclude_defaults=True)
         data.pop("timezone", None)
         data["as_of"] = facts.as_of or day
