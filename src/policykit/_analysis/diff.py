@@ -253,7 +253,7 @@ def _responsible(old: Outcome, new: Outcome, old_rules: RuleSet, new_rules: Rule
     return "(changed rule)", "changed"
 
 
-def diff(old: PolicyView, new: PolicyView, *, examples: int = 3) -> DiffReport:
+def diff(old: PolicyView, new: PolicyView, *, examples: int = 3) -> DiffReport:  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     """Every single-category question whose answer differs between ``old`` and ``new``, grouped by the
     rule responsible. Raises :class:`~policykit.errors.IncomparableRulesError` when the two versions'
     fact fields or vocabularies differ."""

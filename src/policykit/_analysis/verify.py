@@ -245,7 +245,7 @@ def _summary(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _run(rules: RuleSet, evaluate: Callable[[tuple[Any, ...], tuple[str, ...]], Outcome], task: _Task) -> _PartResult:
+def _run(rules: RuleSet, evaluate: Callable[[tuple[Any, ...], tuple[str, ...]], Outcome], task: _Task) -> _PartResult:  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     """Check one part of the disclosure space; ``evaluate`` is the engine, without the memo."""
     invariants = task.invariants
     partition, slots = _partition_for(rules, invariants, task.restrict)
@@ -518,7 +518,7 @@ def _num(n: int) -> str:
     return f"{n:,}"
 
 
-def render_report(
+def render_report(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     report: VerifyReport,
     policy: PolicyView,
     *,
