@@ -319,6 +319,18 @@ def _compact(question: Any) -> Any:
     return question
 
 
+def _ask_again(policy: Policy, recorder: Recorder, family: str, question: dict[str, Any]) -> Any:
+    """The answer ``policy`` gives to a logged question, in the form a record holds it."""
+    scrub = recorder.scrub
+    if family == "disclosure":
+        return scrub(disclosure_answer(policy.decide(DisclosureRequest.parse(question)).outcome))
+    if family == "retention":
+        q = dict(question)
+        options = {k: q.pop(k) for k in ("anchor", "review_interval_months") if k in q}
+        return scrub(retention_answer(policy.retention(RetentionFacts.parse(q), **options)))
+    return scrub(request_answer(policy.handle_request(DataSubjectRequest.parse(question))))
+
+
 def replay(log: str | Path, rules: Sequence[str | Path | Policy], *, examples: int = 3) -> ReplayReport:
     """Ask the rules in ``rules`` every question ``log`` holds and report the answers that would
     change, counted by the rules and clauses behind the change, with examples.
@@ -349,16 +361,8 @@ def replay(log: str | Path, rules: Sequence[str | Path | Policy], *, examples: i
             for p in policies:
                 if p.version <= day:
                     policy = p
-            scrub = recorders[id(policy)].scrub
             try:
-                if family == "disclosure":
-                    after = scrub(disclosure_answer(policy.decide(DisclosureRequest.parse(question)).outcome))
-                elif family == "retention":
-                    q = dict(question)
-                    options = {k: q.pop(k) for k in ("anchor", "review_interval_months") if k in q}
-                    after = scrub(retention_answer(policy.retention(RetentionFacts.parse(q), **options)))
-                else:
-                    after = scrub(request_answer(policy.handle_request(DataSubjectRequest.parse(question))))
+                after = _ask_again(policy, recorders[id(policy)], family, question)
             except PolicyKitError as exc:
                 report.unanswerable += 1
                 if len(report.problems) < examples:

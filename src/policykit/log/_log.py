@@ -305,16 +305,12 @@ def attach(policy: Policy, spec: DecisionLog | Sink | str | os.PathLike[str]) ->
     ones that record each answer. A policy without a log runs the unchanged methods."""
     log, owned = open_log(spec)
     recorder = Recorder(policy)
-    add = log.add
     pending = log._pending
     batch_size = log.batch_size
     clock = time.time
     no_context = NULL
     local = _Inside()
     decide: Callable[..., Any] = policy.decide
-    retention: Callable[..., Any] = policy.retention
-    handle: Callable[..., Any] = policy.handle_request
-    close: Callable[[], None] = policy.close
 
     def logged_decide(request: Any, context: Mapping[str, Any] | None = None) -> Any:
         # the hot path of a logged policy: queue the request and its outcome; the record is built when
@@ -336,6 +332,21 @@ def attach(policy: Policy, spec: DecisionLog | Sink | str | os.PathLike[str]) ->
 
     def logged_decide_many(requests: Iterable[Any], context: Mapping[str, Any] | None = None) -> list[Any]:
         return [logged_decide(r, context) for r in requests]
+
+    policy.decide = logged_decide  # type: ignore[method-assign]
+    policy.decide_many = logged_decide_many  # type: ignore[method-assign]
+    _attach_others(policy, log, owned, recorder, local)
+    policy.decision_log = log
+    return log
+
+
+def _attach_others(policy: Policy, log: DecisionLog, owned: bool, recorder: Recorder, local: _Inside) -> None:
+    """The hooks of ``retention``, ``handle_request`` and ``close`` (see :func:`attach`)."""
+    add = log.add
+    no_context = NULL
+    retention: Callable[..., Any] = policy.retention
+    handle: Callable[..., Any] = policy.handle_request
+    close: Callable[[], None] = policy.close
 
     def logged_retention(facts: Any, *, anchor: str | None = None, review_interval_months: int | None = None,
                          context: Mapping[str, Any] | None = None) -> Any:
@@ -369,13 +380,9 @@ def attach(policy: Policy, spec: DecisionLog | Sink | str | os.PathLike[str]) ->
             else:
                 log.flush()
 
-    policy.decide = logged_decide  # type: ignore[method-assign]
-    policy.decide_many = logged_decide_many  # type: ignore[method-assign]
     policy.retention = logged_retention  # type: ignore[method-assign]
     policy.handle_request = logged_handle  # type: ignore[method-assign]
     policy.close = logged_close  # type: ignore[method-assign]
-    policy.decision_log = log
-    return log
 
 
 set_log_hook(attach)
