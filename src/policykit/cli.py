@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -445,16 +446,33 @@ def request(request: str, as_json: bool, letter: str | None, rules_dir: Path | N
 
 
 def _import_model(spec: str) -> type[BaseModel]:
-    """The pydantic model class named by ``module:Class`` (the current directory is importable)."""
-    module_name, sep, class_name = spec.partition(":")
+    """The pydantic model class named by ``module:Class`` (the current directory is importable) or by
+    ``path/to/file.py:Class`` (a file, from any directory)."""
+    module_name, sep, class_name = spec.rpartition(":")
     if not sep or not module_name or not class_name:
-        _fail(f"--model: expected module:Class, e.g. examples.candidate_model:Candidate, got {spec!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        _fail(f"--model: cannot import module {module_name!r}: {exc}")
+        _fail(f"--model: expected module:Class or path/to/file.py:Class, e.g. "
+              f"examples.candidate_model:Candidate, got {spec!r}")
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if not path.is_file():
+            _fail(f"--model: expected a Python file at {module_name!r}, found none")
+        loaded = importlib.util.spec_from_file_location(f"_policykit_model_{path.stem}", path)
+        if loaded is None or loaded.loader is None:
+            _fail(f"--model: cannot import {module_name!r}")
+        module = importlib.util.module_from_spec(loaded)
+        sys.modules[loaded.name] = module
+        try:
+            loaded.loader.exec_module(module)
+        except Exception as exc:  # the user's module: any error in it is reported, not raised
+            _fail(f"--model: importing {module_name!r} failed: {type(exc).__name__}: {exc}")
+    else:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            _fail(f"--model: cannot import module {module_name!r} (from {os.getcwd()}): {exc}; run from the "
+                  "directory it is importable from, or name its file: --model path/to/file.py:Class")
     model = getattr(module, class_name, None)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         _fail(f"--model: expected a pydantic model class {class_name!r} in {module_name}, found "
