@@ -106,6 +106,46 @@ def _rule_block(rule: Rule, rules: RuleSet, status: str) -> list[str]:
     return lines
 
 
+def article(phrase: str) -> str:
+    """``phrase`` with "a" or "an" before it ("an authority", "a referee"); none before "any" or
+    "another"."""
+    first = phrase.split(" ", 1)[0].lower()
+    if first in ("any", "another", "the"):
+        return phrase
+    return f"{'an' if first[:1] in 'aeiou' else 'a'} {phrase}"
+
+
+def _short_title(title: str) -> str:
+    """A vocabulary title without its explanation in brackets, starting in lower case."""
+    short = title.split(" (", 1)[0].strip()
+    return short[:1].lower() + short[1:] if short[1:2].islower() or len(short) == 1 else short
+
+
+def category_title(rules: RuleSet, category: str) -> str:
+    """A data category as a person reads it: its title, then its id."""
+    try:
+        return f"{rules.vocabulary.category(category).en} ({category})"
+    except KeyError:
+        return category
+
+
+def recipient_phrase(rules: RuleSet, kind: str, country: str) -> str:
+    try:
+        title = _short_title(rules.vocabulary.recipient_kind(kind).en)
+    except KeyError:
+        title = kind
+    place = rules.vocabulary.country(country)
+    where = f"{place.name} ({place.code})" if place is not None else country.upper()
+    return f"{article(title)} ({kind}) in {where}"
+
+
+def _purpose(rules: RuleSet, purpose: str) -> str:
+    term = rules.vocabulary.purpose(purpose)
+    if term is None:
+        return f"{_cut(purpose)} (not a purpose of the policy)"
+    return f"\"{_short_title(term.en)}\" ({purpose})"
+
+
 def _step_title(rules: RuleSet, step: int) -> str:
     for s in rules.disclosure.steps:
         if s.step == step:
@@ -123,11 +163,12 @@ def explain_decision(decision: Decision, policy: Policy) -> str:
         f"{rules.meta.name}, version {rules.meta.version}: disclosure decision",
         "",
     ]
+    asked = list(dict.fromkeys(req.data_categories))  # in the order asked
     lines.extend(
         _wrap(
-            f"Question: may We Select {req.operation} {', '.join(req.data_categories)} to a "
-            f"{req.recipient.kind} in {req.recipient.country.upper()} for the purpose {_cut(req.purpose)}, "
-            f"as of {as_of}?",
+            f"Question: may We Select {req.operation} {', '.join(category_title(rules, c) for c in asked)} to "
+            f"{recipient_phrase(rules, req.recipient.kind, req.recipient.country)} for the purpose "
+            f"{_purpose(rules, req.purpose)}, as of {as_of}?",
             "",
         )
     )
@@ -153,9 +194,12 @@ def explain_decision(decision: Decision, policy: Policy) -> str:
         lines.extend(_rule_block(rule, rules, status))
     if len(decision.by_category) > 1 or not decision.allowed:
         lines += ["", "Per data category:"]
-        for cat, ok in decision.by_category.items():
+        shown = [c for c in asked if c in decision.by_category]
+        shown += [c for c in decision.by_category if c not in shown]
+        for cat in shown:
+            ok = decision.by_category[cat]
             why = "" if ok else " (" + ", ".join(decision.category_reasons[cat]) + ")"
-            lines.append(f"  {cat}: {'may go' if ok else 'may not go'}{why}")
+            lines.append(f"  {category_title(rules, cat)}: {'may go' if ok else 'may not go'}{why}")
     if decision.obligations:
         lines += ["", "Obligations that come with this allow:"]
         for o in decision.obligations:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, Validat
 
 from policykit._dates import STOCKHOLM, add_months_sv, local_date
 from policykit._disclosure.decision import Decision, DisclosureRequest, validation_message
-from policykit._disclosure.explain import quote_clauses
+from policykit._disclosure.explain import quote_clauses, recipient_phrase
 from policykit._engine.adapter import EngineRules
 from policykit._requests.rules import (
     OTHER_ITEM,
@@ -695,8 +695,9 @@ class RequestHandler:
             decision = _check_transmission(policy, req, verdict.delivered_categories)
             if decision is not None and not decision.allowed:
                 facts["transmission"] = "refused"
+                to = recipient_phrase(policy.rules, req.recipient.kind, req.recipient.country)
                 notes += (
-                    f"Direct transmission to a {req.recipient.kind} in {req.recipient.country.upper()} is "
+                    f"Direct transmission to {to} is "
                     f"refused by the disclosure rules ({', '.join(decision.reasons)}); the candidate "
                     "receives the data instead.",
                 )
