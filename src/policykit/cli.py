@@ -581,7 +581,7 @@ def schema(out: Path | None, check_only: bool) -> None:
 
     Editors with the YAML language server validate and complete a rule file against the schema its
     first line names ('# yaml-language-server: $schema=schemas/KIND.schema.json')."""
-    from policykit._ruleset.schemas import SCHEMA_DIR, stale_schemas, write_schemas  # noqa: PLC0415
+    from policykit._schemas import SCHEMA_DIR, stale_schemas, write_schemas  # noqa: PLC0415
 
     directory = out if out is not None else policykit.bundled_rules_dir() / SCHEMA_DIR
     if check_only:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import policykit
-from policykit._disclosure.explain import article
+from policykit._ruleset.quoting import article
 from tests.acceptance.cases import load_cases
 
 CASES = {c["id"]: c for c in load_cases("disclosure")}
