@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 try:  # progress bars for long runs; rich comes with the cli extra, click's bar is the fallback
+    from rich.console import Console
     from rich.progress import Progress
 except ImportError:  # pragma: no cover
     Progress = None  # type: ignore[assignment,misc]
@@ -368,6 +369,30 @@ def _sweep_progress() -> Iterator[Callable[[policykit.SweepProgress], None]]:
         yield rich_tick
 
 
+@contextlib.contextmanager
+def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
+    """A progress bar for work measured as a fraction done, on a terminal only (rich if installed,
+    else click's); ``None`` elsewhere, so that the work does not even count."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    if Progress is None:  # pragma: no cover - rich is in the cli extra
+        with click.progressbar(length=1000, label=label, file=sys.stderr) as plain:
+            done = [0]
+
+            def click_tick(fraction: float) -> None:
+                step = round(fraction * 1000) - done[0]
+                if step > 0:
+                    plain.update(step)
+                    done[0] += step
+
+            yield click_tick
+        return
+    with Progress(*Progress.get_default_columns(), transient=True, console=Console(stderr=True)) as fancy:
+        task = fancy.add_task(label, total=1.0)
+        yield lambda fraction: fancy.update(task, completed=fraction)
+
+
 @main.command()
 @click.option("--db", "db", required=True, metavar="URL",
               help="The candidate database: sqlite:///candidates.db, or postgresql+psycopg://user@host/db.")
@@ -639,10 +664,11 @@ def verify(
                 _fail(f"unknown invariant {', '.join(unknown)}{suggestions}")
             invariants = tuple(i for i in invariants if i.id in set(only))
         workers = jobs or min(4, os.cpu_count() or 1)
-        report = run_verify(
-            policy, invariants, restrict=bool(only), max_counterexamples=max_counterexamples,
-            differential=differential, jobs=workers,
-        )
+        with _fraction_progress("verifying: questions checked") as tick:
+            report = run_verify(
+                policy, invariants, restrict=bool(only), max_counterexamples=max_counterexamples,
+                differential=differential, jobs=workers, progress=tick,
+            )
     except PolicyKitError as exc:
         _fail(str(exc))
     case_map = None
@@ -676,7 +702,8 @@ def diff(old: Path, new: Path, as_json: bool, examples: int) -> None:
     old_policy = _load(old)
     new_policy = _load(new)
     try:
-        report = run_diff(old_policy, new_policy, examples=examples)
+        with _fraction_progress("comparing: questions compared") as tick:
+            report = run_diff(old_policy, new_policy, examples=examples, progress=tick)
     except PolicyKitError as exc:
         _fail(str(exc))
     if as_json:
