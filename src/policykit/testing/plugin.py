@@ -8,7 +8,7 @@ that the test suites it is installed into may use for their own::
     def test_prospects_never_get_a_cv(policykit_policy):
         assert_denied(policykit_policy, {...}, reason="TRANSFER_TO_NON_ASSIGNMENT_CLIENT_PROHIBITED")
 
-``policykit_policy`` is loaded once per test session and closed at its end: the bundled We Select policy, or the
+``policykit_policy`` is loaded once per test session and closed at its end: the bundled policy, or the
 rules directory given with ``pytest --policykit-rules DIR``. The plugin imports neither hypothesis nor
 ``policykit.testing``'s strategies.
 """
