@@ -253,7 +253,7 @@ def _responsible(old: Outcome, new: Outcome, old_rules: RuleSet, new_rules: Rule
     return "(changed rule)", "changed"
 
 
-def diff(
+def diff(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     old: PolicyView, new: PolicyView, *, examples: int = 3, progress: Callable[[float], None] | None = None,
 ) -> DiffReport:
     """Every single-category question whose answer differs between ``old`` and ``new``, grouped by the

@@ -251,7 +251,7 @@ def _summary(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _run(
+def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     rules: RuleSet, evaluate: Callable[[tuple[Any, ...], tuple[str, ...]], Outcome], task: _Task,
     tick: Callable[[int], None] | None = None,
 ) -> _PartResult:
@@ -556,7 +556,7 @@ def _num(n: int) -> str:
     return f"{n:,}"
 
 
-def render_report(
+def render_report(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     report: VerifyReport,
     policy: PolicyView,
     *,
