@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import policykit
-from policykit._diff import diff
+from policykit._analysis.diff import diff
 from policykit.cli import main
 from policykit.errors import IncomparableRulesError
 
