@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from policykit._policy import Policy, load_policy
-from policykit._rules import bundled_rules_dir
+from policykit._ruleset.loading import bundled_rules_dir
 from policykit.errors import EngineError, RuleFileError
 
 __all__ = ["RulesBundle", "bundle_rules", "worker_policy"]
