@@ -37,8 +37,9 @@ from pydantic import BaseModel, ConfigDict
 
 from policykit._ruleset.conditions import TRUE, Condition, Field, parse_condition
 from policykit._ruleset.cubes import to_cubes
-from policykit._ruleset.reading import load_yaml
-from policykit.errors import ConditionError, DuplicateIdError, RuleSchemaError
+from policykit._ruleset.overlay import relocate, resolve_rules
+from policykit._ruleset.reading import LocatedYaml, load_yaml
+from policykit.errors import ConditionError, DefinitionError, DuplicateIdError, RuleSchemaError
 
 if TYPE_CHECKING:
     from policykit._disclosure.decision import Outcome
@@ -220,14 +221,25 @@ def load_invariants(rules: RuleSet, path: str | Path | None = None) -> tuple[Inv
     """The invariants declared for a rule set: ``invariants.yaml`` in its directory, or the file at
     ``path``. A rules directory without the file declares none. Every problem raises a
     :class:`~policykit.errors.DefinitionError` naming the file and line."""
+    from policykit._ruleset.loading import bundled_rules_dir  # noqa: PLC0415 - loading imports this package's models
+
+    if path is None:  # the rules directory's own file, with any overlay applied
+        resolved = resolve_rules(rules.directory, [INVARIANTS_FILE], bundled_rules_dir, optional=[INVARIANTS_FILE])
+        if INVARIANTS_FILE not in resolved.docs:
+            return ()
+        doc, name = resolved.docs[INVARIANTS_FILE], INVARIANTS_FILE
+    else:
+        doc, name = load_yaml(Path(path)), str(path)
+    doc.file = Path(name)
+    try:
+        return _load_invariants(rules, doc, name)
+    except DefinitionError as exc:
+        raise relocate(exc) from None
+
+
+def _load_invariants(rules: RuleSet, doc: LocatedYaml, name: str) -> tuple[Invariant, ...]:
     from policykit._ruleset.loading import _Loader, _validate  # noqa: PLC0415 - _rules imports this package's models
 
-    file = Path(path) if path is not None else rules.directory / INVARIANTS_FILE
-    if path is None and not file.is_file():
-        return ()
-    doc = load_yaml(file)
-    name = file.name if path is None else str(file)
-    doc.file = Path(name)
     loader = _Loader.__new__(_Loader)
     loader.directory = rules.directory
     loader.docs = {name: doc}

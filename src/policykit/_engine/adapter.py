@@ -13,6 +13,11 @@ network schedules, and retracting the fact again, all under the ruleset's lock:
   evaluation, or the sentinel is missing from what fired, :class:`~policykit.errors.EngineError` is
   raised. An engine failure never becomes an allow.
 
+On CPython 3.13 and later the binding needs ``PyEval_CallObject``, which CPython removed from its C
+API; policykit's installation compiles a one-function shim for it (``_pyeval_shim.so``, built by
+the wheel's build hook) and this module loads it with ``RTLD_GLOBAL`` before importing the binding.
+If the engine cannot be loaded, importing this module raises :class:`~policykit.errors.EngineError`.
+
 durable-rules' public ``Host``/``post`` API is not used: its global ruleset names, background timer
 threads, swallowed action exceptions and per-session memory are what this module avoids.
 
@@ -25,16 +30,21 @@ every requested category at once.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import importlib
 import itertools
 import json
+import os
+import sys
 import threading
 import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
 from typing import Any
-
-import durable_rules_engine
 
 from policykit._ruleset.conditions import (
     FALSE,
@@ -49,6 +59,38 @@ from policykit._ruleset.cubes import Cube, to_cubes
 from policykit.errors import EngineError
 
 __all__ = ["CompiledRule", "EngineRules"]
+
+_SHIM = "_pyeval_shim.so"
+
+
+def _load_engine(version: tuple[int, int] = sys.version_info[:2], shim: Path | None = None) -> ModuleType:
+    """Import durable-rules' C binding; on Python 3.13+ first load the ``PyEval_CallObject`` shim
+    with ``RTLD_GLOBAL`` so that the binding's reference to it resolves.
+
+    ``shim`` defaults to the one installed with policykit. Raises :class:`EngineError` naming what is
+    missing and how to get it."""
+    if version >= (3, 13):
+        path = shim if shim is not None else Path(str(resources.files("policykit").joinpath(_SHIM)))
+        if not path.is_file():
+            raise EngineError(
+                f"the durable-rules engine cannot be loaded on Python {version[0]}.{version[1]}: policykit's "
+                f"engine shim {path} is missing; it is built when policykit is installed on Python 3.13 or "
+                "later (a C compiler is needed): reinstall policykit with this Python"
+            )
+        try:
+            ctypes.CDLL(str(path), mode=os.RTLD_GLOBAL)
+        except OSError as error:
+            raise EngineError(f"the durable-rules engine shim {path} could not be loaded: {error}") from error
+    try:
+        return importlib.import_module("durable_rules_engine")
+    except ImportError as error:
+        raise EngineError(
+            f"the durable-rules engine (durable_rules_engine, from durable-rules==2.0.28) could not be "
+            f"imported on Python {version[0]}.{version[1]}: {error}"
+        ) from error
+
+
+durable_rules_engine = _load_engine()
 
 _MARKER = "q_"
 _SENTINEL = "pk_sentinel"

@@ -12,7 +12,6 @@ evaluator, the documentation generator and the analysis tools. No reader parses 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -39,7 +38,8 @@ from policykit._ruleset.conditions import (
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import to_cubes
 from policykit._ruleset.facts import disclosure_schema
-from policykit._ruleset.reading import LocatedYaml, load_yaml
+from policykit._ruleset.overlay import relocate, resolve_rules, source_directory
+from policykit._ruleset.reading import LocatedYaml
 from policykit._ruleset.vocabulary import (
     Country,
     DataCategoryTerm,
@@ -54,6 +54,7 @@ from policykit._ruleset.vocabulary import (
 from policykit.errors import (
     ClauseCoverageError,
     ConditionError,
+    DefinitionError,
     DuplicateIdError,
     RuleFileError,
     RuleSchemaError,
@@ -527,15 +528,12 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 class _Loader:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.docs: dict[str, LocatedYaml] = {}
-        digest = hashlib.sha256()
-        for name in RULE_FILES:
-            doc = load_yaml(directory / name)
+        # the documents with any overlay applied (policykit._ruleset.overlay): from here on, a plain directory
+        self.resolved = resolve_rules(directory, RULE_FILES, bundled_rules_dir)
+        self.docs: dict[str, LocatedYaml] = self.resolved.docs
+        for name, doc in self.docs.items():
             doc.file = Path(name)
-            self.docs[name] = doc
-            digest.update(name.encode())
-            digest.update((directory / name).read_bytes())
-        self.fingerprint = digest.hexdigest()[:16]
+        self.fingerprint = self.resolved.fingerprint
         self.clause_ids: set[str] = set()
 
     # helpers ------------------------------------------------------------------------------
@@ -676,7 +674,8 @@ class _Loader:
                 file=name,
                 line=self.line(name, ("parameters", field)),
             ) from None
-        if raw.policy.source_text is not None and not (self.directory / raw.policy.source_text).is_file():
+        text_dir = source_directory(self.docs[name], ("policy", "source_text"), self.directory)
+        if raw.policy.source_text is not None and not (text_dir / raw.policy.source_text).is_file():
             raise RuleSchemaError(
                 f"expected the policy's original text at {raw.policy.source_text!r}, found no such file",
                 file=name,
@@ -822,6 +821,13 @@ def load_rules(directory: str | Path | None = None) -> RuleSet:
     path = bundled_rules_dir() if directory is None else Path(directory)
     if not path.is_dir():
         raise RuleFileError("expected a rules directory, found none", file=path)
+    try:
+        return _load_rules(path)
+    except DefinitionError as exc:
+        raise relocate(exc) from None
+
+
+def _load_rules(path: Path) -> RuleSet:
     loader = _Loader(path)
     sections, clauses = loader.clauses()
     meta, params = loader.meta()
