@@ -49,8 +49,9 @@ from policykit.spark._schema import (
     verdict_schema,
     verdict_values,
 )
+from policykit.spark._sweep import AnonymisationResult, anonymise, read_tables
 
-__all__ = ["decide", "retention_verdicts"]
+__all__ = ["AnonymisationResult", "anonymise", "decide", "read_tables", "retention_verdicts"]
 
 RulesArg = str | Path | Sequence[str | Path] | None
 
