@@ -176,7 +176,7 @@ def measure_rows(n: int, *, log: Callable[[str], None]) -> list[Row]:
             note=f"{one['examined']:,} judged, {one['due']:,} due; {rate1:,.0f} candidates/s after the fixed cost"),
         Row("spark_sweep_2", f"policykit sweep --engine spark, dry run, {n:,} candidates from Parquet, local[2]", "s",
             _one(two["seconds"]),
-            note=f"{rate2:,.0f} candidates/s after the fixed cost; 1 → 2 cores: {scaling:.2f}× faster"),
+            note=f"{rate2:,.0f} candidates/s after the fixed cost; speed-up from 1 to 2 cores: {scaling:.2f}×"),
         Row("spark_projection", f"projection (arithmetic, not measured): {PROJECTED_ROWS:,} candidates", "min",
             _one((fixed + PROJECTED_ROWS / (CLUSTERS[0][0] * CLUSTERS[0][1] * rate1)) / 60),
             note=f"the fixed cost plus 10^8 / (executors × cores × {rate1:,.0f}/s, the one-core rate here), "

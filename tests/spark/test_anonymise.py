@@ -20,6 +20,8 @@ from tests.spark.support import require_spark
 
 require_spark()
 
+pytestmark = pytest.mark.slow  # a local Spark session: minutes, not seconds
+
 import sqlalchemy as sa  # noqa: E402
 from examples.sweep.generate import COLUMNS, Population, population, write  # noqa: E402
 from examples.sweep.schema import create_schema  # noqa: E402

@@ -6,9 +6,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.spark.support import require_spark
 
 require_spark()
+
+pytestmark = pytest.mark.slow  # a local Spark session: minutes, not seconds
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "spark.md"
 FENCE = re.compile(r"^```py\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)

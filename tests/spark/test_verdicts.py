@@ -18,6 +18,8 @@ from tests.spark.support import iso, require_spark
 
 require_spark()
 
+pytestmark = pytest.mark.slow  # a local Spark session: minutes, not seconds
+
 from examples.sweep.generate import population  # noqa: E402
 
 import policykit  # noqa: E402
