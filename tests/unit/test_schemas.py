@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 import policykit
-from policykit._ruleset.schemas import SCHEMAS, stale_schemas
+from policykit._schemas import SCHEMAS, stale_schemas
 from policykit.cli import main
 from policykit.errors import DefinitionError
 

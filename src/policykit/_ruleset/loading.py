@@ -13,20 +13,12 @@ evaluator, the documentation generator and the analysis tools. No reader parses 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from policykit._ruleset.accountability import (
-    CitingRule,
-    Interpretation,
-    ProcessingRecord,
-    load_interpretations,
-    load_processing_record,
-)
 from policykit._ruleset.conditions import (
     All,
     Condition,
@@ -38,8 +30,8 @@ from policykit._ruleset.conditions import (
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import to_cubes
 from policykit._ruleset.facts import disclosure_schema
-from policykit._ruleset.overlay import relocate, resolve_rules, source_directory
-from policykit._ruleset.reading import LocatedYaml
+from policykit._ruleset.overlay import resolve_rules, source_directory
+from policykit._ruleset.reading import RULE_FILES, LocatedYaml, bundled_rules_dir
 from policykit._ruleset.vocabulary import (
     Country,
     DataCategoryTerm,
@@ -54,17 +46,12 @@ from policykit._ruleset.vocabulary import (
 from policykit.errors import (
     ClauseCoverageError,
     ConditionError,
-    DefinitionError,
     DuplicateIdError,
-    RuleFileError,
     RuleSchemaError,
     UnknownClauseError,
     UnknownTermError,
     did_you_mean,
 )
-
-if TYPE_CHECKING:
-    from policykit._requests.rules import RequestRule, RequestRules
 
 __all__ = [
     "Clause",
@@ -75,27 +62,23 @@ __all__ = [
     "PolicyMeta",
     "Predicate",
     "Rule",
-    "RuleSet",
     "SourceRef",
     "Step",
-    "bundled_rules_dir",
-    "load_rules",
 ]
 
-RULE_FILES = (
-    "policy.yaml",
-    "vocabulary.yaml",
-    "countries.yaml",
-    "clauses.yaml",
-    "disclosure.yaml",
-    "retention.yaml",
-    "requests.yaml",
-    "interpretations.yaml",
-    "processing.yaml",
-)
 
 
 RetentionAnchor = Literal["latest_application", "latest_application_or_process_closed"]
+
+
+class _CitesClauses(Protocol):
+    """A rule of any family, as the clause-coverage check sees it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def clauses(self) -> tuple[str, ...]: ...
 
 
 class _Frozen(BaseModel):
@@ -121,9 +104,11 @@ class SourceRef(_Frozen):
 
 
 class Controller(_Frozen):
-    """The controller named by the policy (P-ALLM-1, P-KONT-3..7)."""
+    """The controller named by the policy, with the clauses that name it; ``short_name`` is how
+    explanations and letters call it."""
 
     name: str
+    short_name: str
     organisation_number: str
     address: str
     telephone: str
@@ -151,13 +136,54 @@ class PolicyMeta(_Frozen):
     supervisory_authority: Authority
 
 
+# the roles in which policykit's own sentences cite clauses (``citations`` in policy.yaml)
+CITATION_ROLES = (
+    "default_deny", "never_sold", "consent_by_applying", "fresh_consent", "storage_in_eea", "storage", "sources",
+    "controller", "written_objection", "evidence_window", "evidence_then_anonymise", "anonymisation",
+    "anonymisation_report", "special_category_retention", "relevance_review", "aggregates", "referee_context",
+    "matrix_example_purpose",
+)
+
+
+class Citations(_Frozen):
+    """The clause (and interpretation) ids that policykit's own sentences cite, by role."""
+
+    ids: dict[str, tuple[str, ...]]
+
+    def __call__(self, role: str) -> str:
+        """The ids cited in ``role``, comma-separated, as a sentence writes them."""
+        return ", ".join(self.ids[role])
+
+    def of(self, role: str) -> tuple[str, ...]:
+        """The ids cited in ``role``."""
+        return self.ids[role]
+
+
+class Right(_Frozen):
+    """A right of the candidate, as the access export states it."""
+
+    right: str
+    gdpr: str
+    clauses: tuple[str, ...]
+    en: str
+
+
+class RetentionCriterion(_Frozen):
+    """How long data are kept, or the criterion for it, as the access export states it."""
+
+    clauses: tuple[str, ...]
+    en: str
+
+
 class Parameters(_Frozen):
     """Numbers and settings the rules depend on.
 
     ``retention_anchor`` is where the evidence window starts: ``latest_application`` (the policy's
-    text, P-RET-3) or ``latest_application_or_process_closed`` (the later of the latest application
-    and the process-closed date, model.md A-04). ``review_interval_months`` is how long after the
+    text) or ``latest_application_or_process_closed`` (the later of the latest application and the
+    process-closed date, interpretation A-04). ``review_interval_months`` is how long after the
     latest activity an active candidate's relevance is reviewed (A-33).
+    ``request_deadline_months`` and ``request_extended_deadline_months`` are the time limits for
+    answering a data-subject request (GDPR Art. 12(3)).
     """
 
     aggregate_min_cell: int = Field(ge=5)
@@ -165,6 +191,8 @@ class Parameters(_Frozen):
     retention_anchor: RetentionAnchor = "latest_application"
     review_interval_months: int = Field(default=24, ge=1, le=120)
     access_further_copy_fee: int = Field(default=0, ge=0)
+    request_deadline_months: int = Field(ge=1, le=12)
+    request_extended_deadline_months: int = Field(ge=1, le=12)
 
     @field_validator("timezone")
     @classmethod
@@ -270,54 +298,13 @@ class DisclosureRules(_Frozen, RuleFamily):
         return found
 
 
-class RuleSet(_Frozen):
-    """The whole policy as typed data: metadata, parameters, vocabulary, clauses and rules."""
-
-    directory: Path
-    fingerprint: str
-    meta: PolicyMeta
-    parameters: Parameters
-    vocabulary: Vocabulary
-    sections: tuple[ClauseSection, ...]
-    clauses: tuple[Clause, ...]
-    disclosure: DisclosureRules
-    retention: RetentionRules
-    requests: RequestRules
-    interpretations: tuple[Interpretation, ...]
-    processing: ProcessingRecord
-    letters: Any = None  # policykit._requests.letter.Letters: the reply to the candidate
-
-    @property
-    def version(self) -> str:
-        """The policy version, e.g. ``2022-06-22``."""
-        return self.meta.version
-
-    def clause(self, clause_id: str) -> Clause:
-        """The clause with this id."""
-        for c in self.clauses:
-            if c.id == clause_id:
-                return c
-        raise KeyError(clause_id)
-
-    @property
-    def rules(self) -> tuple[Rule | RetentionRule, ...]:
-        """Every rule of every family: the disclosure rules, then the retention rules."""
-        return (*self.disclosure.rules, *self.retention.rules)
-
-    def interpretation(self, interpretation_id: str) -> Interpretation:
-        """The entry of the register of interpretations with this id, e.g. ``A-18``."""
-        for i in self.interpretations:
-            if i.id == interpretation_id:
-                return i
-        raise KeyError(interpretation_id)
-
-
 # ------------------------------------------------------------------------------------------------
 # raw shapes of the files
 
 
 class _RawController(_Raw):
     name: str
+    short_name: str
     organisation_number: str
     address: str
     telephone: str
@@ -347,11 +334,28 @@ class _RawParameters(_Raw):
     retention_anchor: str = "latest_application"
     review_interval_months: int = 24
     access_further_copy_fee: int = 0
+    request_deadline_months: int
+    request_extended_deadline_months: int
+
+
+class _RawRight(_Raw):
+    right: str
+    gdpr: str
+    clauses: list[str]
+    en: str
+
+
+class _RawCriterion(_Raw):
+    clauses: list[str]
+    en: str
 
 
 class _RawPolicyFile(_Raw):
     policy: _RawMeta
     parameters: _RawParameters
+    citations: dict[str, list[str]]
+    rights: list[_RawRight]
+    retention_criteria: list[_RawCriterion]
 
 
 class _RawTerm(_Raw):
@@ -470,19 +474,6 @@ class _RawDisclosureFile(_Raw):
 
 # ------------------------------------------------------------------------------------------------
 # loading
-
-
-def bundled_rules_dir() -> Path:
-    """The rules directory shipped with policykit (inside the wheel, or beside ``src/`` in a checkout)."""
-    packaged = Path(str(resources.files("policykit"))) / "rules"
-    if (packaged / "policy.yaml").is_file():
-        return packaged
-    checkout = Path(__file__).resolve().parents[3] / "rules"
-    if (checkout / "policy.yaml").is_file():
-        return checkout
-    raise FileNotFoundError(  # pragma: no cover - a broken installation
-        f"policykit's bundled rules are missing: looked in {packaged} and {checkout}"
-    )
 
 
 def _pydantic_message(err: Any) -> str:
@@ -671,7 +662,7 @@ class _Loader:
             field = str(err["loc"][0])
             raise RuleSchemaError(
                 f"at 'parameters.{field}': {_pydantic_message(err)}"
-                + did_you_mean(str(err.get("input")), _PARAMETER_CHOICES.get(field, ())),
+                + did_you_mean(str(err.get("input")), PARAMETER_CHOICES.get(field, ())),
                 file=name,
                 line=self.line(name, ("parameters", field)),
             ) from None
@@ -683,6 +674,38 @@ class _Loader:
                 line=self.line(name, ("policy", "source_text")),
             )
         return PolicyMeta(**raw.policy.model_dump()), params
+
+    def information(
+        self, interpretation_ids: Iterable[str]
+    ) -> tuple[Citations, tuple[Right, ...], tuple[RetentionCriterion, ...]]:
+        """``citations``, ``rights`` and ``retention_criteria`` of policy.yaml; a citation may name a
+        clause or an entry of the register of interpretations."""
+        name = "policy.yaml"
+        raw: _RawPolicyFile = _validate(_RawPolicyFile, self.docs[name], name)
+        known = set(interpretation_ids)
+        for role in CITATION_ROLES:
+            if role not in raw.citations:
+                raise RuleSchemaError(
+                    f"expected a citation for {role!r} under 'citations', found none",
+                    file=name, line=self.line(name, ("citations",)),
+                )
+        for role, ids in raw.citations.items():
+            self.check_term(role, CITATION_ROLES, "citation role", name, ("citations", role))
+            for j, cid in enumerate(ids):
+                if cid not in known and cid not in self.clause_ids:
+                    raise UnknownClauseError(
+                        f"expected a clause id of the clause register or an interpretation id, got {cid!r}"
+                        + did_you_mean(cid, [*self.clause_ids, *known]),
+                        file=name, line=self.line(name, ("citations", role, j)),
+                    )
+        for i, right in enumerate(raw.rights):
+            self.check_clauses(right.clauses, name, ("rights", i, "clauses"))
+        for i, criterion in enumerate(raw.retention_criteria):
+            self.check_clauses(criterion.clauses, name, ("retention_criteria", i, "clauses"))
+        citations = Citations(ids={role: tuple(ids) for role, ids in raw.citations.items()})
+        rights = tuple(Right(**r.model_dump()) for r in raw.rights)
+        criteria = tuple(RetentionCriterion(**c.model_dump()) for c in raw.retention_criteria)
+        return citations, rights, criteria
 
     def predicates(
         self, name: str, raw: Mapping[str, _RawPredicate], schema: Mapping[str, FactField]
@@ -781,7 +804,7 @@ class _Loader:
         )
 
     def coverage(
-        self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule | RetentionRule | RequestRule],
+        self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[_CitesClauses],
         predicates: Iterable[Predicate],
     ) -> None:
         by_rules: dict[str, list[str]] = {}
@@ -817,63 +840,6 @@ class _Loader:
                 )
 
 
-def load_rules(directory: str | Path | None = None) -> RuleSet:
-    """Load and check a rules directory (the bundled one by default) into a :class:`RuleSet`."""
-    path = bundled_rules_dir() if directory is None else Path(directory)
-    if not path.is_dir():
-        raise RuleFileError("expected a rules directory, found none", file=path)
-    try:
-        return _load_rules(path)
-    except DefinitionError as exc:
-        raise relocate(exc) from None
-
-
-def _load_rules(path: Path) -> RuleSet:
-    loader = _Loader(path)
-    sections, clauses = loader.clauses()
-    meta, params = loader.meta()
-    vocab = loader.vocabulary()
-    disclosure = loader.disclosure(vocab)
-    retention = load_retention(loader, vocab, params)
-    # the request family's loader reuses this module's helpers, so it imports this module
-    from policykit._requests.rules import load_requests  # noqa: PLC0415
-
-    requests = load_requests(loader, vocab)
-    from policykit._requests.letter import check_letters, load_letters  # noqa: PLC0415
-
-    letters = load_letters(loader, path, bundled=bundled_rules_dir())
-    check_letters(loader, letters, vocab, requests)
-    loader.coverage(
-        clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules],
-        [*disclosure.predicates.values(), *retention.predicates.values(), *requests.predicates.values()],
-    )
-    every_rule: list[CitingRule] = [*disclosure.rules, *retention.rules, *requests.rules]
-    every_predicate = {**requests.predicates, **retention.predicates, **disclosure.predicates}
-    interpretations = load_interpretations(loader, every_rule, every_predicate, params)
-    processing = load_processing_record(loader, vocab, every_rule)
-    return RuleSet(
-        directory=path,
-        fingerprint=loader.fingerprint,
-        meta=meta,
-        parameters=params,
-        vocabulary=vocab,
-        sections=sections,
-        clauses=clauses,
-        disclosure=disclosure,
-        retention=retention,
-        requests=requests,
-        interpretations=interpretations,
-        processing=processing,
-        letters=letters,
-    )
-
-
-_PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
+PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
     "retention_anchor": ("latest_application", "latest_application_or_process_closed"),
 }
-
-# The retention family's loader reuses this module's helpers, so it is imported once they exist.
-from policykit._retention.rules import RetentionRule, RetentionRules, load_retention  # noqa: E402
-
-# RequestRules is completed by _request_rules, which load_rules imports when it first loads rules
-RuleSet.model_rebuild(raise_errors=False)

@@ -18,8 +18,8 @@ from typing import Any
 
 from policykit._dates import _zone, local_date
 from policykit._retention.verdict import WRITTEN_FORMS, RetentionVerdict
-from policykit._sweep.job import SweepProblem
 from policykit._sweep.mapping import ChildTable, SweepMapping, TableSpec
+from policykit._sweep.report import SweepProblem
 from policykit.errors import InvalidDateError, MappingError, QueryError, did_you_mean
 
 __all__ = [
@@ -207,7 +207,8 @@ class Reader:
 
 
 class FactReader:
-    """One candidate's retention facts from the raw rows of the mapped tables.
+    """One candidate's retention facts from the raw rows of the mapped tables; timestamps become
+    dates in ``zone`` (the mapping's ``timezone``, else the policy's).
 
     ``raw[role][candidate id]`` lists the rows of a fact table about the candidate, each as
     ``(candidate id, row id, *the role's columns, ...)``: applications ``(submitted_at,)``,
@@ -215,10 +216,10 @@ class FactReader:
     ``(opened_on, status, resolved_on)``.
     """
 
-    def __init__(self, mapping: SweepMapping, as_of: dt.date) -> None:
+    def __init__(self, mapping: SweepMapping, as_of: dt.date, zone: str) -> None:
         self.m = mapping
         self.as_of = as_of
-        self.reader = Reader(mapping.timezone, as_of)
+        self.reader = Reader(zone, as_of)
 
     def facts(self, cid: Any, closed: Any, raw: dict[str, dict[Any, list[Sequence[Any]]]]) -> dict[str, Any]:
         """The retention facts of one candidate; raises _BadRowError for a value that cannot be read."""

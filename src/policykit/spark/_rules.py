@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from policykit._policy import Policy, load_policy
-from policykit._ruleset.loading import bundled_rules_dir
+from policykit._ruleset.reading import bundled_rules_dir
 from policykit.errors import EngineError, RuleFileError
 
 __all__ = ["RulesBundle", "bundle_rules", "worker_policy"]
@@ -49,6 +51,13 @@ class RulesBundle:
 
 
 def _documents(directory: Path, fingerprint: str) -> RulesDocuments:
+    head = yaml.safe_load((directory / "policy.yaml").read_text(encoding="utf-8"))
+    if isinstance(head, dict) and head.get("extends"):
+        raise RuleFileError(
+            "expected a complete rules directory: this one extends another (an overlay), and policykit.spark "
+            "ships one directory's documents to the workers; point rules= at a complete copy",
+            file=directory / "policy.yaml",
+        )
     files = []
     total = 0
     for path in sorted(directory.iterdir()):

@@ -39,7 +39,6 @@ from pyspark.sql import types as T  # noqa: N812
 from pyspark.sql.pandas.types import to_arrow_schema
 
 from policykit._records.anonymise import _structured
-from policykit._sweep.job import CandidateAction, SweepProblem, SweepReport
 from policykit._sweep.mapping import SweepMapping, load_mapping
 from policykit._sweep.reading import (
     BadRowError,
@@ -51,6 +50,7 @@ from policykit._sweep.reading import (
     erased_categories,
     ident,
 )
+from policykit._sweep.report import CandidateAction, SweepProblem, SweepReport
 from policykit.errors import PolicyKitError, SweepError
 from policykit.spark._rules import RulesBundle, bundle_rules, worker_policy
 from policykit.spark._schema import as_date
@@ -139,7 +139,7 @@ def _judge_batches(
     roles: tuple[str, ...], kept: dict[str, tuple[str, ...]], schema: pa.Schema,
 ) -> Iterator[pa.RecordBatch]:
     policy = worker_policy(bundle)
-    reader = FactReader(mapping, as_of)
+    reader = FactReader(mapping, as_of, mapping.timezone or policy.rules.parameters.timezone)
     plans: dict[frozenset[str], Plan] = {}
     cand = mapping.candidates
     for batch in batches:

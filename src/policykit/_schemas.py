@@ -58,19 +58,19 @@ def _disclosure() -> type[BaseModel]:
 
 
 def _retention() -> type[BaseModel]:
-    from policykit._retention.rules import _RawRetentionFile  # noqa: PLC0415
+    from policykit._ruleset.retention import _RawRetentionFile  # noqa: PLC0415
 
     return _RawRetentionFile
 
 
 def _requests() -> type[BaseModel]:
-    from policykit._requests.rules import _RawRequestsFile  # noqa: PLC0415
+    from policykit._ruleset.requests import _RawRequestsFile  # noqa: PLC0415
 
     return _RawRequestsFile
 
 
 def _letters() -> type[BaseModel]:
-    from policykit._requests.letter import LettersFile  # noqa: PLC0415
+    from policykit._ruleset.letters import LettersFile  # noqa: PLC0415
 
     return LettersFile
 
