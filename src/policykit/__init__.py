@@ -45,12 +45,14 @@ from policykit._sweep.job import sweep
 from policykit._sweep.mapping import SweepMapping, load_mapping
 from policykit._sweep.report import CandidateAction, SweepProblem, SweepProgress, SweepReport
 from policykit.errors import (
+    DecisionLogError,
     DefinitionError,
     EngineError,
     InvalidDateError,
     PolicyKitError,
     QueryError,
 )
+from policykit.log import DecisionLog
 
 __version__ = "0.1.0"
 
@@ -66,6 +68,8 @@ __all__ = [
     "DataCategory",
     "DataSubjectRequest",
     "Decision",
+    "DecisionLog",
+    "DecisionLogError",
     "DefinitionError",
     "DisclosureRequest",
     "Dispute",

@@ -8,7 +8,7 @@ memo, and the record helpers (redaction, exports, anonymisation) and the sweep t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,7 +29,17 @@ from policykit._sweep.report import SweepReport
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["Policy", "load_policy"]
+__all__ = ["Policy", "load_policy", "set_log_hook"]
+
+# what attaches a decision log to a policy: registered by policykit.log, which sits above this module
+# (it replays logs with policies), so that this module never imports it
+_log_hook: Callable[[Policy, Any], object] | None = None
+
+
+def set_log_hook(hook: Callable[[Policy, Any], object]) -> None:
+    """Register the function that gives a policy its decision log (``policykit.log`` does)."""
+    global _log_hook  # noqa: PLW0603 - one registration, when policykit.log is imported
+    _log_hook = hook
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -44,12 +54,19 @@ class Policy:
     question goes to the engine.
     """
 
-    def __init__(self, rules: RuleSet, *, memo_size: int = 65_536) -> None:
+    def __init__(self, rules: RuleSet, *, memo_size: int = 65_536, decision_log: Any = None) -> None:
         self.rules = rules
+        self.decision_log: Any = None  # a policykit.log.DecisionLog when the policy has one
         self._clock = Clock(rules.parameters.timezone)
         self._disclosure = DisclosureEvaluator(rules, self._clock, memo_size=memo_size)
         self._retention = RetentionEvaluator(rules, self._clock, memo=bool(memo_size))
         self._requests = RequestHandler(rules, self._clock.today, self._disclosure, self._retention)
+        if decision_log is not None:
+            # the log's hook replaces the answering methods of this instance only: a policy without a
+            # log runs the methods below unchanged
+            if _log_hook is None:  # pragma: no cover - importing policykit registers it
+                raise RuntimeError("the decision log is not available: import policykit first")
+            _log_hook(self, decision_log)
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -83,23 +100,30 @@ class Policy:
         return self._clock.today()
 
     # ---------------------------------------------------------------------------------------
-    def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision:
+    def decide(
+        self, request: DisclosureRequest | Mapping[str, Any], context: Mapping[str, Any] | None = None
+    ) -> Decision:
         """May these data go to this recipient, for this purpose? Returns an explained ``Decision``.
 
         ``request`` is a :class:`DisclosureRequest` or a mapping shaped like the ``inputs`` of a
         disclosure case. Malformed requests raise a :class:`~policykit.errors.QueryError`; they are
-        never answered with an allow.
+        never answered with an allow. ``context`` (``{"service": ..., "subject_ref": ...}``) goes
+        into the decision log, if the policy has one (``load_policy(decision_log=...)``).
         """
         return self._disclosure.decide(request)
 
-    def decide_many(self, requests: Iterable[DisclosureRequest | Mapping[str, Any]]) -> list[Decision]:
+    def decide_many(
+        self, requests: Iterable[DisclosureRequest | Mapping[str, Any]], context: Mapping[str, Any] | None = None
+    ) -> list[Decision]:
         """Answer many questions at once: the decisions of ``decide(request)`` for each request, in
         order. The answers, the memo and the errors are exactly those of ``decide``: the first
         malformed request raises its :class:`~policykit.errors.QueryError`."""
         decide = self.decide
         return [decide(request) for request in requests]
 
-    def handle_request(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
+    def handle_request(
+        self, request: DataSubjectRequest | Mapping[str, Any], context: Mapping[str, Any] | None = None
+    ) -> RequestResponse:
         """Answer a candidate's data-subject request: access, erasure, restriction, portability (also by
         direct transmission), objection or rectification. Returns an explained ``RequestResponse``.
 
@@ -145,6 +169,7 @@ class Policy:
         *,
         anchor: str | None = None,
         review_interval_months: int | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> RetentionVerdict:
         """When must this candidate's record be anonymised? Returns an explained ``RetentionVerdict``.
 
@@ -185,10 +210,14 @@ class Policy:
         self._retention.clear_memo()
 
 
-def load_policy(rules_dir: str | Path | None = None, *, memo_size: int = 65_536) -> Policy:
+def load_policy(
+    rules_dir: str | Path | None = None, *, memo_size: int = 65_536, decision_log: Any = None
+) -> Policy:
     """Load a policy: the bundled policy, or the rules directory at ``rules_dir``.
 
     Every rule file is checked; a problem raises a :class:`~policykit.errors.DefinitionError` that
-    names the file, the line and the nearest valid term.
+    names the file, the line and the nearest valid term. ``decision_log`` records every answer: a
+    path ending in ``.jsonl``, a SQLAlchemy URL, or a :class:`~policykit.DecisionLog`
+    (``docs/howto/decision-log.md``); :meth:`Policy.close` flushes it.
     """
-    return Policy(load_rules(rules_dir), memo_size=memo_size)
+    return Policy(load_rules(rules_dir), memo_size=memo_size, decision_log=decision_log)

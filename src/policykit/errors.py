@@ -21,6 +21,7 @@ error, it is a :class:`~policykit.Decision` with ``allowed=False``::
     │   ├── UnknownRequestTermError a term in a question is not in the vocabulary
     │   └── InvalidDateError        an impossible, malformed or inconsistent date
     ├── EngineError                 the rules engine failed; never turned into an allow
+    ├── DecisionLogError            the decision log cannot be written or read; no answer goes unrecorded
     └── SweepError                  the retention sweep cannot run against this database
         ├── MissingDependencyError  the sweep extra (SQLAlchemy, psycopg) is not installed
         ├── DatabaseUnreachableError the database cannot be reached, opened or read
@@ -38,6 +39,7 @@ __all__ = [
     "ClauseCoverageError",
     "ConditionError",
     "DatabaseUnreachableError",
+    "DecisionLogError",
     "DefinitionError",
     "DuplicateIdError",
     "EngineError",
@@ -183,6 +185,13 @@ class EngineError(PolicyKitError):
     """The rules engine failed while answering. policykit never turns this into an allow."""
 
     code = "engine.failure"
+
+
+class DecisionLogError(PolicyKitError):
+    """The decision log cannot be opened, written or read. A log that failed to write refuses every
+    later record, so no answer is given that the log does not hold."""
+
+    code = "log"
 
 
 class SweepError(PolicyKitError):
