@@ -26,6 +26,8 @@ from policykit._disclosure.decision import (
     is_validated,
 )
 from policykit._engine.adapter import EngineRules
+from policykit._guard import guarded, unexpected
+from policykit._input import DEFAULT_LIMITS, Limits, check_value
 from policykit._records.anonymise import Anonymised, anonymise_record
 from policykit._records.export import export_record
 from policykit._records.redact import Redaction, redact_record
@@ -41,7 +43,7 @@ from policykit._retention.verdict import (
 from policykit._ruleset.loading import _PARAMETER_CHOICES, Parameters, RuleSet, load_rules
 from policykit._snapshot import snapshot
 from policykit._sweep.job import SweepReport, sweep
-from policykit.errors import RequestValidationError, did_you_mean
+from policykit.errors import PolicyKitError, RequestValidationError, did_you_mean
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -63,11 +65,15 @@ class Policy:
     versions, or copies of one) can live in one process. A policy is safe to share between threads.
     Use it as a context manager, or call :meth:`close`, to free its engine rulesets early.
     ``memo_size`` bounds the memo of outcomes by normalised facts; 0 turns the memo off, so every
-    question goes to the engine.
+    question goes to the engine. ``limits`` (:class:`~policykit.Limits`) bounds the size and depth of
+    the questions it accepts. Every public method lets only :class:`~policykit.errors.PolicyKitError`
+    out: anything else Python raises while answering becomes an :class:`~policykit.errors.InternalError`.
     """
 
-    def __init__(self, rules: RuleSet, *, memo_size: int = 65_536) -> None:
+    def __init__(self, rules: RuleSet, *, memo_size: int = 65_536, limits: Limits | None = None) -> None:
         self.rules = rules
+        # bounds on the size and depth of questions, checked before they are expanded
+        self.limits = limits or DEFAULT_LIMITS
         vocab = rules.vocabulary
         disclosure = rules.disclosure
         self._zone = tz.gettz(rules.parameters.timezone)
@@ -161,53 +167,60 @@ class Policy:
         disclosure case. Malformed requests raise a :class:`~policykit.errors.QueryError`; they are
         never answered with an allow.
         """
-        snap = None
-        if type(request) is DisclosureRequest:
-            entry = self._by_id.get(id(request))
-            if entry is not None and entry[0]() is request and (entry[1] is None or entry[1] == self.today()):
+        try:
+            snap = None
+            if type(request) is DisclosureRequest:
+                entry = self._by_id.get(id(request))
+                if entry is not None and entry[0]() is request and (entry[1] is None or entry[1] == self.today()):
+                    self._memo_hits += 1
+                    return Decision(entry[2], request, self)
+                # a request made without validation (model_construct, model_copy(update=...)) is
+                # validated now, and only the validated copy is remembered
+                req = request if is_validated(request) else DisclosureRequest.parse(request)
+            else:
+                if type(request) is dict and self._memo_size > 0:
+                    # the value snapshot, never the repr: None for anything whose value is not its content
+                    snap = snapshot(request)
+                    if snap is not None:
+                        known = self._by_snapshot.get(snap)
+                        if known is not None:
+                            if isinstance(known, int):
+                                outcome = self._memo.get(known)
+                            elif known[1] == self.today():
+                                outcome = self._memo.get(known[0])
+                            else:
+                                outcome = None
+                            if outcome is not None:
+                                self._memo_hits += 1
+                                return Decision(outcome, None, self, (request, snap))
+                check_value(request, self.limits)  # size, depth and string length, before anything expands
+                req = DisclosureRequest.parse(request)
+                # remembered only if the mapping held, after validation, the value that was validated
+                if snap is not None and snapshot(request) != snap:
+                    snap = None
+            normaliser = self._normaliser
+            normaliser.check(req)
+            dated = normaliser.dated(req)
+            day = self.today() if dated or req.as_of is None else req.as_of
+            key = normaliser.key(req, day)
+            outcome = self._memo.get(key)
+            if outcome is None:
+                self._memo_misses += 1
+                outcome = self._evaluate(*normaliser.decode(key))
+                self._remember(key, outcome)
+            else:
                 self._memo_hits += 1
-                return Decision(entry[2], request, self)
-            # a request made without validation (model_construct, model_copy(update=...)) is
-            # validated now, and only the validated copy is remembered
-            req = request if is_validated(request) else DisclosureRequest.parse(request)
-        else:
-            if type(request) is dict and self._memo_size > 0:
-                # the value snapshot, never the repr: None for anything whose value is not its content
-                snap = snapshot(request)
+            if self._memo_size > 0:
+                self._remember_typed(req, day if dated else None, outcome)
                 if snap is not None:
-                    known = self._by_snapshot.get(snap)
-                    if known is not None:
-                        if isinstance(known, int):
-                            outcome = self._memo.get(known)
-                        elif known[1] == self.today():
-                            outcome = self._memo.get(known[0])
-                        else:
-                            outcome = None
-                        if outcome is not None:
-                            self._memo_hits += 1
-                            return Decision(outcome, None, self, (request, snap))
-            req = DisclosureRequest.parse(request)
-            # remembered only if the mapping held, after validation, the value that was validated
-            if snap is not None and snapshot(request) != snap:
-                snap = None
-        normaliser = self._normaliser
-        normaliser.check(req)
-        dated = normaliser.dated(req)
-        day = self.today() if dated or req.as_of is None else req.as_of
-        key = normaliser.key(req, day)
-        outcome = self._memo.get(key)
-        if outcome is None:
-            self._memo_misses += 1
-            outcome = self._evaluate(*normaliser.decode(key))
-            self._remember(key, outcome)
-        else:
-            self._memo_hits += 1
-        if self._memo_size > 0:
-            self._remember_typed(req, day if dated else None, outcome)
-            if snap is not None:
-                self._remember_mapping(snap, (key, day) if dated else key)
-        return Decision(outcome, req, self)
+                    self._remember_mapping(snap, (key, day) if dated else key)
+            return Decision(outcome, req, self)
+        except PolicyKitError:
+            raise
+        except Exception as exc:  # only PolicyKitError leaves the API
+            raise unexpected("decide", exc) from exc
 
+    @guarded
     def decide_many(self, requests: Iterable[DisclosureRequest | Mapping[str, Any]]) -> list[Decision]:
         """Answer many questions at once: the decisions of ``decide(request)`` for each request, in
         order. The answers, the memo and the errors are exactly those of ``decide``: the first
@@ -215,6 +228,7 @@ class Policy:
         decide = self.decide
         return [decide(request) for request in requests]
 
+    @guarded
     def handle_request(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
         """Answer a candidate's data-subject request: access, erasure, restriction, portability (also by
         direct transmission), objection or rectification. Returns an explained ``RequestResponse``.
@@ -222,22 +236,29 @@ class Policy:
         ``request`` is a :class:`DataSubjectRequest` or a mapping shaped like the ``inputs`` of a
         data-subject-request case. Malformed requests raise a :class:`~policykit.errors.QueryError`.
         """
+        if not isinstance(request, DataSubjectRequest):
+            check_value(request, self.limits)
         return self._requests.handle(request)
 
+    @guarded
     def redact(self, record: BaseModel, request: DisclosureRequest | Mapping[str, Any]) -> Redaction:
         """Cut a record (an instance of a model annotated with ``policykit.Category``) down to the
         fields whose categories may go under ``request``: a disclosure request giving the recipient,
         purpose, operation and context (its ``data_categories``, if any, are replaced by the
         categories the record holds). Returns a :class:`Redaction` with the copy, the ``Decision``
         behind it and every withheld field with its reason and clauses."""
+        if not isinstance(request, DisclosureRequest):
+            check_value(request, self.limits)
         return redact_record(self, record, request)
 
+    @guarded
     def export(self, record: BaseModel, kind: str = "access", *, as_of: dt.date | None = None) -> dict[str, Any]:
         """A JSON-ready export of a record for an access request (``kind="access"``: every field,
         with the Art. 15(1) information) or a portability request (``kind="portability"``: only the
         data the candidate provided on consent or contract)."""
         return export_record(self, record, kind, as_of=as_of)
 
+    @guarded
     def evaluate_facts(self, facts: Mapping[str, Any], categories: tuple[str, ...]) -> Outcome:
         """Ask the engine directly, bypassing the memo: the outcome for normalised facts (keyed by
         field name, without ``category``) and categories. Used by the analysis tools and tests."""
@@ -291,6 +312,7 @@ class Policy:
             _bound(self._by_snapshot, self._request_cache_size)
             self._by_snapshot[snap] = entry
 
+    @guarded
     def retention(
         self,
         facts: RetentionFacts | Mapping[str, Any],
@@ -305,6 +327,8 @@ class Policy:
         ``review_interval_months`` (A-33) override the policy's parameters for this call. Bad facts
         raise a :class:`~policykit.errors.QueryError` naming the field; nothing is silently ignored.
         """
+        if not isinstance(facts, RetentionFacts):
+            check_value(facts, self.limits, "the retention facts")
         parsed = RetentionFacts.parse(facts)
         params = self._retention_parameters(anchor, review_interval_months)
         reading = read_facts(parsed, self.rules.retention, params, self.today())
@@ -319,6 +343,7 @@ class Policy:
             self._retention_hits += 1
         return compute_verdict(parsed, reading, outcome, rules=self.rules, params=params, policy=self)
 
+    @guarded
     def evaluate_retention_facts(self, facts: Mapping[str, bool]) -> RetentionOutcome:
         """Ask the engine directly, bypassing the memo: the retention outcome for yes/no facts keyed by
         field name (``_ruleset.facts.retention_schema``). Used by the analysis tools and tests."""
@@ -355,12 +380,14 @@ class Policy:
         return {"size": len(self._retention_memo), "hits": self._retention_hits, "misses": self._retention_misses}
 
     # ---------------------------------------------------------------------------------------
+    @guarded
     def anonymise(self, record: M) -> Anonymised[M]:
         """A copy of ``record`` (a pydantic model annotated with :class:`~policykit.Category`) with the
         identifying set of model.md §2 erased, and a report of what was erased and why (P-RET-4, A-07).
         """
         return anonymise_record(record, self.rules)
 
+    @guarded
     def sweep(self, db: Any, **options: Any) -> SweepReport:
         """Run the retention sweep with this policy: :func:`policykit.sweep` (same options)."""
         return sweep(db, policy=self, **options)
@@ -390,10 +417,24 @@ def _bound(table: dict[Any, Any], size: int) -> None:
             table.pop(old, None)
 
 
-def load_policy(rules_dir: str | Path | None = None, *, memo_size: int = 65_536) -> Policy:
+def load_policy(
+    rules_dir: str | Path | None = None,
+    *,
+    memo_size: int = 65_536,
+    limits: Limits | None = None,
+    follow_symlinks: bool = False,
+) -> Policy:
     """Load a policy: the bundled We Select policy, or the rules directory at ``rules_dir``.
 
     Every rule file is checked; a problem raises a :class:`~policykit.errors.DefinitionError` that
-    names the file, the line and the nearest valid term.
+    names the file, the line and the nearest valid term. Rule files are read within ``limits``
+    (:class:`~policykit.Limits`, which also bound the policy's questions); a rule file that is a
+    symbolic link is refused unless ``follow_symlinks`` is true.
     """
-    return Policy(load_rules(rules_dir), memo_size=memo_size)
+    try:
+        return Policy(load_rules(rules_dir, limits=limits, follow_symlinks=follow_symlinks),
+                      memo_size=memo_size, limits=limits)
+    except PolicyKitError:
+        raise
+    except Exception as exc:  # only PolicyKitError leaves the API
+        raise unexpected("load_policy", exc) from exc

@@ -267,9 +267,11 @@ class Reading:
 
 
 def _check_not_after(day: dt.date, as_of: dt.date, where: str, given: bool) -> None:
-    if given and day > as_of:
+    # judged alike whether as_of was given or defaults to today: a later event cannot be known yet
+    if day > as_of:
+        which = "as_of" if given else "today (as_of left out)"
         raise InvalidDateError(
-            f"{where}: expected a date on or before as_of ({as_of}), got {day}: the verdict is given as of "
+            f"{where}: expected a date on or before {which} ({as_of}), got {day}: the verdict is given as of "
             f"{as_of} and cannot know later events"
         )
 

@@ -17,9 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from policykit._dates import check_zone
+from policykit._input import Limits
 from policykit._ruleset.accountability import (
     CitingRule,
     Interpretation,
@@ -39,7 +40,7 @@ from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import to_cubes
 from policykit._ruleset.facts import disclosure_schema
 from policykit._ruleset.overlay import relocate, resolve_rules, source_directory
-from policykit._ruleset.reading import LocatedYaml
+from policykit._ruleset.reading import LocatedYaml, reading_options
 from policykit._ruleset.vocabulary import (
     Country,
     DataCategoryTerm,
@@ -56,6 +57,7 @@ from policykit.errors import (
     ConditionError,
     DefinitionError,
     DuplicateIdError,
+    InvalidDateError,
     RuleFileError,
     RuleSchemaError,
     UnknownClauseError,
@@ -169,9 +171,10 @@ class Parameters(_Frozen):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if tz.gettz(value) is None:
-            raise ValueError(f"expected an IANA time zone such as Europe/Stockholm, got {value!r}")
-        return value
+        try:
+            return check_zone(value)
+        except InvalidDateError as exc:
+            raise ValueError(exc.message.removeprefix("timezone: ")) from None
 
 
 class ClauseSection(_Frozen):
@@ -817,15 +820,23 @@ class _Loader:
                 )
 
 
-def load_rules(directory: str | Path | None = None) -> RuleSet:
-    """Load and check a rules directory (the bundled one by default) into a :class:`RuleSet`."""
+def load_rules(
+    directory: str | Path | None = None, *, limits: Limits | None = None, follow_symlinks: bool = False
+) -> RuleSet:
+    """Load and check a rules directory (the bundled one by default) into a :class:`RuleSet`.
+
+    Rule files are read bounded by ``limits`` (:class:`policykit.Limits`): regular files only, and a
+    rule file that is a symbolic link is refused unless ``follow_symlinks`` is true."""
     path = bundled_rules_dir() if directory is None else Path(directory)
     if not path.is_dir():
         raise RuleFileError("expected a rules directory, found none", file=path)
     try:
-        return _load_rules(path)
+        with reading_options(limits, follow_symlinks=follow_symlinks):
+            return _load_rules(path)
     except DefinitionError as exc:
         raise relocate(exc) from None
+    except RecursionError:
+        raise RuleFileError("expected rule files nested less deeply", file=path) from None
 
 
 def _load_rules(path: Path) -> RuleSet:
