@@ -130,7 +130,9 @@ class _Budget:
 def _scalar(node: yaml.Node, loader: _Loader) -> Any:
     try:
         return loader.construct_object(node, deep=True)
-    except (ValueError, OverflowError, TypeError) as exc:  # e.g. a timestamp such as 2023-02-29
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:  # e.g. a timestamp such as 2023-02-29, or an explicit tag that does not fit
         raise RuleFileError(
             f"expected a valid {node.tag.rsplit(':', 1)[-1]} value, got {short_repr(node.value)} "
             f"({type(exc).__name__})",
