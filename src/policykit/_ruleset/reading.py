@@ -1,4 +1,7 @@
-"""Loading YAML rule files with the line number of every node, for error messages.
+"""Reading rule files: YAML documents with the line number of every node, for error messages.
+
+The documents of a whole rules directory (with any overlay applied) are read in one place,
+``_ruleset.overlay.resolve_rules``; every loader works on what it returns.
 
 YAML 1.1 reads ``NO`` (Norway), ``on`` and ``yes`` as booleans; rule files follow YAML 1.2 instead,
 where only ``true`` and ``false`` are booleans.
@@ -17,6 +20,7 @@ import contextlib
 import re
 from collections.abc import Iterator
 from contextvars import ContextVar
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ import yaml
 from policykit._input import DEFAULT_LIMITS, InputFileError, Limits, read_text_file
 from policykit.errors import RuleFileError, short_repr
 
-__all__ = ["LocatedYaml", "load_yaml", "load_yaml_text", "reading_options"]
+__all__ = ["RULE_FILES", "LocatedYaml", "bundled_rules_dir", "load_yaml", "load_yaml_text", "reading_options"]
 
 # how rule files are read in this context: (limits, follow symbolic links); set by load_rules
 _OPTIONS: ContextVar[tuple[Limits, bool]] = ContextVar("policykit_reading", default=(DEFAULT_LIMITS, False))
@@ -217,3 +221,32 @@ def load_yaml_text(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
     """One YAML document of a request (YAML 1.2 booleans, no timestamps), bounded like rule files;
     errors are :class:`RuleFileError` without a file (the caller names its source)."""
     return _parse(text, _RequestLoader, limits)[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# a rules directory
+
+RULE_FILES = (
+    "policy.yaml",
+    "vocabulary.yaml",
+    "countries.yaml",
+    "clauses.yaml",
+    "disclosure.yaml",
+    "retention.yaml",
+    "requests.yaml",
+    "interpretations.yaml",
+    "processing.yaml",
+)
+
+
+def bundled_rules_dir() -> Path:
+    """The rules directory shipped with policykit (inside the wheel, or beside ``src/`` in a checkout)."""
+    packaged = Path(str(resources.files("policykit"))) / "rules"
+    if (packaged / "policy.yaml").is_file():
+        return packaged
+    checkout = Path(__file__).resolve().parents[3] / "rules"
+    if (checkout / "policy.yaml").is_file():
+        return checkout
+    raise FileNotFoundError(  # pragma: no cover - a broken installation
+        f"policykit's bundled rules are missing: looked in {packaged} and {checkout}"
+    )
