@@ -92,14 +92,19 @@ def check_value(value: Any, limits: Limits = DEFAULT_LIMITS, what: str = "the re
     pushed = 1
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
+        kind = type(item)
+        if kind is dict or kind is list or kind is tuple:
+            children: Any = item.values() if kind is dict else item
+            keys: Any = item.keys() if kind is dict else ()
+        elif isinstance(item, str):
             if len(item) > max_string:
-                raise InputTooLargeError(
-                    f"{what}: expected strings of at most {max_string:,} characters (the max_string limit), "
-                    f"got one of {len(item):,}"
-                )
+                raise _too_long(what, max_string, len(item))
             continue
-        if not isinstance(item, (Mapping, list, tuple, set, frozenset)):
+        elif isinstance(item, Mapping):
+            children, keys = item.values(), item.keys()
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            children, keys = item, ()
+        else:
             continue
         size = len(item)
         if not size:
@@ -108,14 +113,28 @@ def check_value(value: Any, limits: Limits = DEFAULT_LIMITS, what: str = "the re
             raise InputTooLargeError(
                 f"{what}: expected mappings and lists nested at most {max_depth} deep (the max_depth limit)"
             )
-        pushed += 2 * size if isinstance(item, Mapping) else size
+        pushed += 2 * size if keys else size
         if pushed > max_items:
             raise InputTooLargeError(f"{what}: expected at most {max_items:,} values (the max_items limit)")
-        if isinstance(item, Mapping):
-            stack.extend((key, depth + 1) for key in item)
-            stack.extend((child, depth + 1) for child in item.values())
-        else:
-            stack.extend((child, depth + 1) for child in item)
+        for key in keys:
+            if type(key) is str:
+                if len(key) > max_string:
+                    raise _too_long(what, max_string, len(key))
+            else:
+                stack.append((key, depth + 1))
+        for child in children:
+            child_kind = type(child)
+            if child_kind is str:  # the common leaves, checked here rather than pushed
+                if len(child) > max_string:
+                    raise _too_long(what, max_string, len(child))
+            elif child_kind is not bool and child_kind is not int and child is not None:
+                stack.append((child, depth + 1))
+
+
+def _too_long(what: str, max_string: int, size: int) -> InputTooLargeError:
+    return InputTooLargeError(
+        f"{what}: expected strings of at most {max_string:,} characters (the max_string limit), got one of {size:,}"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -218,18 +237,13 @@ class JsonInputError(Exception):
 
 
 def loads_json(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
-    """Parse JSON with duplicate keys refused and nesting bounded; errors are :class:`JsonInputError`,
-    or ``json.JSONDecodeError`` when the text is not JSON at all. (The C parser guards its own
-    recursion, so a deeply nested text fails fast; the result is then checked against ``limits``.)"""
+    """Parse JSON with duplicate keys refused; errors are :class:`JsonInputError`, or
+    ``json.JSONDecodeError`` when the text is not JSON at all. The C parser guards its own
+    recursion, so a deeply nested text fails fast; the caller checks the result against ``limits``
+    (:func:`check_value`) before expanding it."""
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates)
+        return json.loads(text, object_pairs_hook=_no_duplicates)
     except _DuplicateKeyError as exc:
         raise JsonInputError(str(exc)) from None
     except RecursionError:
         raise JsonInputError(f"expected JSON nested at most {limits.max_depth} deep (the max_depth limit)") from None
-    if isinstance(data, (dict, list)):
-        try:
-            check_value(data, limits, "the JSON document")
-        except InputTooLargeError as exc:
-            raise JsonInputError(exc.message) from None
-    return data

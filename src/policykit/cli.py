@@ -37,7 +37,6 @@ from policykit._input import (
     JsonInputError,
     Limits,
     check_value,
-    decode_utf8,
     loads_json,
     read_stream,
     read_text_file,
@@ -340,10 +339,16 @@ def _open_lines(source: str) -> IO[bytes]:
     return handle
 
 
-def _bounded_lines(handle: IO[bytes], max_bytes: int) -> Iterator[str | None]:
+class _NotUtf8:
+    """A line that is not UTF-8, with the offset of its first bad byte (its bytes are not kept)."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+def _bounded_lines(handle: IO[bytes], max_bytes: int) -> Iterator[str | _NotUtf8 | None]:
     """The lines of a binary stream as text; ``None`` for a line longer than ``max_bytes`` (skipped
-    without being held in memory whole); a line that is not UTF-8 keeps its bad bytes as surrogates,
-    for the judge to refuse."""
+    without being held in memory whole); a :class:`_NotUtf8` for a line that is not UTF-8."""
     while True:
         line = handle.readline(max_bytes + 1)
         if not line:
@@ -353,7 +358,10 @@ def _bounded_lines(handle: IO[bytes], max_bytes: int) -> Iterator[str | None]:
                 line = handle.readline(1 << 20)
             yield None
             continue
-        yield line.decode("utf-8", "surrogateescape")
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield _NotUtf8(exc.start)
 
 
 def _write_results(
@@ -371,8 +379,10 @@ def _write_results(
     return failed
 
 
-def _chunks(numbered: Iterator[tuple[int, str | None]], size: int) -> Iterator[list[tuple[int, str | None]]]:
-    chunk: list[tuple[int, str | None]] = []
+def _chunks(
+    numbered: Iterator[tuple[int, str | _NotUtf8 | None]], size: int
+) -> Iterator[list[tuple[int, str | _NotUtf8 | None]]]:
+    chunk: list[tuple[int, str | _NotUtf8 | None]] = []
     for item in numbered:
         chunk.append(item)
         if len(chunk) == size:
@@ -383,22 +393,20 @@ def _chunks(numbered: Iterator[tuple[int, str | None]], size: int) -> Iterator[l
 
 
 def _judge_line(
-    policy: policykit.Policy, number: int, raw: str | None, as_of: str | None, options: dict[str, Any]
+    policy: policykit.Policy, number: int, raw: str | _NotUtf8 | None, as_of: str | None, options: dict[str, Any]
 ) -> tuple[str, str | None]:
     """One input line judged: (the JSON output line, or "" for a blank line; an error message or None).
     A line that cannot be read or judged gets an error line; the lines after it are judged as usual."""
-    text = "" if raw is None else raw.strip()
-    if raw is not None and not text:
+    text = raw.strip() if isinstance(raw, str) else ""
+    if isinstance(raw, str) and not text:
         return "", None
     ident: Any = None
     error = None
     try:
         if raw is None:
             raise ValueError(f"expected a line of at most {policy.limits.max_bytes:,} bytes (the max_bytes limit)")
-        try:
-            decode_utf8(text.encode("utf-8", "surrogateescape"))
-        except InputFileError as exc:
-            raise ValueError(str(exc)) from None
+        if isinstance(raw, _NotUtf8):
+            raise ValueError(f"expected UTF-8 text, found an invalid byte at offset {raw.offset:,}")
         try:
             data = loads_json(text, policy.limits)
         except JsonInputError as exc:
@@ -426,7 +434,7 @@ def _init_worker(rules_dir: Path | None, as_of: str | None, options: dict[str, A
     _WORKER.update(policy=policykit.load_policy(rules_dir, limits=Limits.from_env()), as_of=as_of, options=options)
 
 
-def _judge_chunk(chunk: list[tuple[int, str | None]]) -> list[tuple[str, str | None]]:
+def _judge_chunk(chunk: list[tuple[int, str | _NotUtf8 | None]]) -> list[tuple[str, str | None]]:
     policy, as_of, options = _WORKER["policy"], _WORKER["as_of"], _WORKER["options"]
     return [_judge_line(policy, number, raw, as_of, options) for number, raw in chunk]
 
