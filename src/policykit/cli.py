@@ -166,7 +166,7 @@ _OPTIONS: dict[str, Any] = {"follow_symlinks": False}
 @click.option("--follow-symlinks", is_flag=True,
               help="Read request, rule and mapping files that are symbolic links (refused by default).")
 def main(follow_symlinks: bool) -> None:
-    """Answer questions about the We Select candidate privacy policy (2022-06-22).
+    """Answer questions about a candidate privacy policy: the bundled one, or the rules of --rules.
 
     Input is bounded before it is read: set POLICYKIT_LIMIT_MAX_BYTES, _MAX_DEPTH, _MAX_ITEMS,
     _MAX_STRING, _MAX_ALIASES or _MAX_RULE_FILE_BYTES to change a limit (see docs/security.md).
@@ -213,7 +213,7 @@ def _facts_of(data: dict[str, Any], as_of: str | None) -> dict[str, Any]:
 )
 @click.option(
     "--anchor", type=click.Choice(["latest_application", "latest_application_or_process_closed"]), default=None,
-    help="Where the evidence window starts (model.md A-04); default: the policy's parameter.",
+    help="Where the evidence window starts (interpretation A-04); default: the policy's parameter.",
 )
 @click.option("--review-interval-months", type=click.IntRange(1, 120), default=None,
               help="Months after the latest activity to review an active candidate (A-33).")

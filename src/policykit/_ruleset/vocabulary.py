@@ -37,7 +37,7 @@ __all__ = [
 
 
 class Operation(StrEnum):
-    """What happens to the data (model.md §4)."""
+    """What happens to the data (docs/policy/vocabulary.md)."""
 
     TRANSFER = "transfer"
     DISCLOSE = "disclose"
@@ -47,7 +47,7 @@ class Operation(StrEnum):
 
 
 class DataCategory(StrEnum):
-    """Categories of candidate data (model.md §2, P-PU-3a..3j)."""
+    """Categories of candidate data, with the clauses that list them."""
 
     NAME = "name"
     BIRTH_DATE = "birth_date"
@@ -67,7 +67,7 @@ class DataCategory(StrEnum):
 
 
 class Purpose(StrEnum):
-    """Purposes of processing with their stated legal bases (P-SYF-T01..T10)."""
+    """Purposes of processing with their stated legal bases, each with the clause of its row of the purpose table."""
 
     IDENTIFY_POTENTIAL_CANDIDATES = "identify_potential_candidates"
     OBTAIN_REFERENCE_STATEMENTS = "obtain_reference_statements"
@@ -82,7 +82,7 @@ class Purpose(StrEnum):
 
 
 class RecipientKind(StrEnum):
-    """Kinds of recipient (model.md §5)."""
+    """Kinds of recipient (docs/policy/vocabulary.md)."""
 
     RECRUITMENT_CLIENT = "recruitment_client"
     EXISTING_CLIENT_NO_ASSIGNMENT = "existing_client_no_assignment"
@@ -151,7 +151,7 @@ class Obligation(StrEnum):
 
 
 class RetentionMode(StrEnum):
-    """How a candidate's record is retained (model.md §8)."""
+    """How a candidate's record is retained (docs/retention.md)."""
 
     INDEFINITE_WHILE_RELEVANT = "indefinite_while_relevant"
     EVIDENCE_WINDOW = "evidence_window"
@@ -161,7 +161,7 @@ class RetentionMode(StrEnum):
 
 
 class RequestOutcome(StrEnum):
-    """How a data-subject request is answered (model.md §9)."""
+    """How a data-subject request is answered (docs/requests.md)."""
 
     FULFIL = "fulfil"
     FULFIL_WITH_REDACTION = "fulfil_with_redaction"
@@ -187,7 +187,7 @@ class Term(_Frozen):
 
 
 class OperationTerm(Term):
-    """An operation (model.md §4)."""
+    """An operation (docs/policy/vocabulary.md)."""
 
 
 Identifiability = Literal["direct", "quasi", "linked", "none"]
@@ -196,7 +196,7 @@ Portability = Literal["yes_if_candidate_provided", "no", "arguable", "not_applic
 
 
 class DataCategoryTerm(Term):
-    """A data category with its identifiability, Art. 9/10 risk and portability scope (model.md §2)."""
+    """A data category with its identifiability, Art. 9/10 risk and portability scope (docs/policy/vocabulary.md)."""
 
     identifiability: Identifiability
     art9: Risk
@@ -217,7 +217,7 @@ class LegalBasisTerm(Term):
 
 
 class PurposeTerm(Term):
-    """A purpose with its stated (and, where flagged, recommended) legal bases (model.md §3)."""
+    """A purpose with its stated (and, where flagged, recommended) legal bases (docs/policy/vocabulary.md)."""
 
     stated_legal_bases: tuple[str, ...]
     recommended_legal_bases: tuple[str, ...] = ()
@@ -232,7 +232,7 @@ class OutOfPolicyPurposeTerm(Term):
 
 
 class RecipientKindTerm(Term):
-    """A kind of recipient (model.md §5)."""
+    """A kind of recipient (docs/policy/vocabulary.md)."""
 
 
 class Country(_Frozen):

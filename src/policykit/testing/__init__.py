@@ -36,7 +36,6 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from policykit._dates import STOCKHOLM, today_in
 from policykit._disclosure.decision import Decision, DisclosureRequest, Outcome
 from policykit._disclosure.reference import ReferenceEvaluator
 from policykit._policy import Policy
@@ -302,7 +301,8 @@ def retention_facts(**fixed: Fixed) -> st.SearchStrategy[RetentionFacts]:
     bookkeeping records and special-category items, each dated on or after the first application.
     ``as_of`` is left out (today) unless pinned, and then every event is dated on or before today (a
     later event cannot be known yet); ``fixed`` pins any field to a value or a strategy."""
-    ceiling = dt.date(2039, 12, 31) if "as_of" in fixed else today_in(STOCKHOLM)
+    # two days before today in UTC is on or before today in every time zone
+    ceiling = dt.date(2039, 12, 31) if "as_of" in fixed else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
 
     @st.composite
     def build(draw: st.DrawFn) -> RetentionFacts:
