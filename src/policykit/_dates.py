@@ -179,7 +179,8 @@ def parse_moment(value: Any, *, field: str = "date") -> dt.date:
             ) from None
         return parse_moment(stamp, field=field)
     raise InvalidDateError(
-        f"{field}: expected a date (YYYY-MM-DD) or a timestamp with a zone, got {short_repr(value)}"
+        f"{field}: expected a date (YYYY-MM-DD) or a timestamp with a zone, got {type(value).__name__} "
+        f"{short_repr(value)}"
     )
 
 
@@ -190,8 +191,9 @@ def local_date(value: Any, zone: str, *, field: str = "date") -> dt.date:
     """
     moment = parse_moment(value, field=field)
     if isinstance(moment, dt.datetime):
+        tzinfo = _zone(zone)  # an unknown zone is refused as such, outside the range check below
         try:
-            return moment.astimezone(_zone(zone)).date()
+            return moment.astimezone(tzinfo).date()
         except (OverflowError, ValueError):
             raise InvalidDateError(
                 f"{field}: expected a timestamp whose local date lies in years 1 to 9999, got {moment.isoformat()}"
