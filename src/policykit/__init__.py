@@ -46,6 +46,7 @@ from policykit._sweep.job import sweep
 from policykit._sweep.mapping import SweepMapping, load_mapping
 from policykit._sweep.report import CandidateAction, SweepProblem, SweepProgress, SweepReport
 from policykit.errors import (
+    DecisionLogError,
     DefinitionError,
     EngineError,
     InputTooLargeError,
@@ -54,6 +55,7 @@ from policykit.errors import (
     PolicyKitError,
     QueryError,
 )
+from policykit.log import DecisionLog
 
 __version__ = "0.1.0"
 
@@ -69,6 +71,8 @@ __all__ = [
     "DataCategory",
     "DataSubjectRequest",
     "Decision",
+    "DecisionLog",
+    "DecisionLogError",
     "DefinitionError",
     "DisclosureRequest",
     "Dispute",

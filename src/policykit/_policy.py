@@ -8,7 +8,7 @@ memo, and the record helpers (redaction, exports, anonymisation) and the sweep t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,7 +32,17 @@ from policykit.errors import PolicyKitError
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["Policy", "load_policy"]
+__all__ = ["Policy", "load_policy", "set_log_hook"]
+
+# what attaches a decision log to a policy: registered by policykit.log, which sits above this module
+# (it replays logs with policies), so that this module never imports it
+_log_hook: Callable[[Policy, Any], object] | None = None
+
+
+def set_log_hook(hook: Callable[[Policy, Any], object]) -> None:
+    """Register the function that gives a policy its decision log (``policykit.log`` does)."""
+    global _log_hook  # noqa: PLW0603 - one registration, when policykit.log is imported
+    _log_hook = hook
 
 M = TypeVar("M", bound="BaseModel")
 
@@ -49,8 +59,11 @@ class Policy:
     out: anything else Python raises while answering becomes an :class:`~policykit.errors.InternalError`.
     """
 
-    def __init__(self, rules: RuleSet, *, memo_size: int = 65_536, limits: Limits | None = None) -> None:
+    def __init__(
+        self, rules: RuleSet, *, memo_size: int = 65_536, decision_log: Any = None, limits: Limits | None = None
+    ) -> None:
         self.rules = rules
+        self.decision_log: Any = None  # a policykit.log.DecisionLog when the policy has one
         # bounds on the size and depth of questions, checked before they are expanded
         self.limits = limits or DEFAULT_LIMITS
         self._clock = Clock(rules.parameters.timezone)
@@ -58,6 +71,12 @@ class Policy:
         self._disclosure.limits = self.limits
         self._retention = RetentionEvaluator(rules, self._clock, memo=bool(memo_size))
         self._requests = RequestHandler(rules, self._clock.today, self._disclosure, self._retention)
+        if decision_log is not None:
+            # the log's hook replaces the answering methods of this instance only: a policy without a
+            # log runs the methods below unchanged
+            if _log_hook is None:  # pragma: no cover - importing policykit registers it
+                raise RuntimeError("the decision log is not available: import policykit first")
+            _log_hook(self, decision_log)
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -91,12 +110,15 @@ class Policy:
         return self._clock.today()
 
     # ---------------------------------------------------------------------------------------
-    def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision:
+    def decide(
+        self, request: DisclosureRequest | Mapping[str, Any], context: Mapping[str, Any] | None = None
+    ) -> Decision:
         """May these data go to this recipient, for this purpose? Returns an explained ``Decision``.
 
         ``request`` is a :class:`DisclosureRequest` or a mapping shaped like the ``inputs`` of a
         disclosure case. Malformed requests raise a :class:`~policykit.errors.QueryError`; they are
-        never answered with an allow.
+        never answered with an allow. ``context`` (``{"service": ..., "subject_ref": ...}``) goes
+        into the decision log, if the policy has one (``load_policy(decision_log=...)``).
         """
         try:
             return self._disclosure.decide(request)
@@ -106,7 +128,9 @@ class Policy:
             raise unexpected("decide", exc) from exc
 
     @guarded
-    def decide_many(self, requests: Iterable[DisclosureRequest | Mapping[str, Any]]) -> list[Decision]:
+    def decide_many(
+        self, requests: Iterable[DisclosureRequest | Mapping[str, Any]], context: Mapping[str, Any] | None = None
+    ) -> list[Decision]:
         """Answer many questions at once: the decisions of ``decide(request)`` for each request, in
         order. The answers, the memo and the errors are exactly those of ``decide``: the first
         malformed request raises its :class:`~policykit.errors.QueryError`."""
@@ -114,7 +138,9 @@ class Policy:
         return [decide(request) for request in requests]
 
     @guarded
-    def handle_request(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
+    def handle_request(
+        self, request: DataSubjectRequest | Mapping[str, Any], context: Mapping[str, Any] | None = None
+    ) -> RequestResponse:
         """Answer a candidate's data-subject request: access, erasure, restriction, portability (also by
         direct transmission), objection or rectification. Returns an explained ``RequestResponse``.
 
@@ -170,6 +196,7 @@ class Policy:
         *,
         anchor: str | None = None,
         review_interval_months: int | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> RetentionVerdict:
         """When must this candidate's record be anonymised? Returns an explained ``RetentionVerdict``.
 
@@ -219,19 +246,22 @@ def load_policy(
     rules_dir: str | Path | None = None,
     *,
     memo_size: int = 65_536,
+    decision_log: Any = None,
     limits: Limits | None = None,
     follow_symlinks: bool = False,
 ) -> Policy:
     """Load a policy: the bundled policy, or the rules directory at ``rules_dir``.
 
     Every rule file is checked; a problem raises a :class:`~policykit.errors.DefinitionError` that
-    names the file, the line and the nearest valid term. Rule files are read within ``limits``
-    (:class:`~policykit.Limits`, which also bound the policy's questions); a rule file that is a
-    symbolic link is refused unless ``follow_symlinks`` is true.
+    names the file, the line and the nearest valid term. ``decision_log`` records every answer: a
+    path ending in ``.jsonl``, a SQLAlchemy URL, or a :class:`~policykit.DecisionLog`
+    (``docs/howto/decision-log.md``); :meth:`Policy.close` flushes it. Rule files are read within
+    ``limits`` (:class:`~policykit.Limits`, which also bound the policy's questions); a rule file that
+    is a symbolic link is refused unless ``follow_symlinks`` is true.
     """
     try:
         return Policy(load_rules(rules_dir, limits=limits, follow_symlinks=follow_symlinks),
-                      memo_size=memo_size, limits=limits)
+                      memo_size=memo_size, decision_log=decision_log, limits=limits)
     except PolicyKitError:
         raise
     except Exception as exc:  # only PolicyKitError leaves the API

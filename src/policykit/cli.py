@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ import click
 from pydantic import BaseModel, ValidationError
 
 try:  # progress bars for long runs; rich comes with the cli extra, click's bar is the fallback
+    from rich.console import Console
     from rich.progress import Progress
 except ImportError:  # pragma: no cover
     Progress = None  # type: ignore[assignment,misc]
@@ -43,6 +45,10 @@ from policykit._input import (
 )
 from policykit._ruleset.reading import load_yaml_text
 from policykit.errors import PolicyKitError, RuleFileError, did_you_mean, short_repr
+from policykit.log import replay as replay_log
+from policykit.log import stats as log_counts
+from policykit.log import verify as verify_log
+from policykit.log._audit import render_stats
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,6 +58,15 @@ rules_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="A rules directory to load instead of the bundled policy.",
+)
+
+
+log_option = click.option(
+    "--log",
+    "log_sink",
+    metavar="SINK",
+    default=None,
+    help="Record the answer in this decision log: a .jsonl file or a database URL (docs/decision-log.md).",
 )
 
 
@@ -114,30 +129,42 @@ def _answer(
     ask: Callable[[policykit.Policy, Any], Any],
     as_json: bool,
     render: Callable[[Any], str] | None = None,
+    *,
+    log_sink: str | None = None,
 ) -> Any:
     """Read one question (a bare question, or a case with an ``inputs`` block), ask it, print the
     answer explained or as JSON, and return it. Bad input is a one-line error and status 2."""
     data = _read_mapping(source)
-    policy = _load(rules_dir)
+    policy = _load(rules_dir, log_sink)
     data = data.get("inputs", data) if isinstance(data.get("inputs"), dict) else data
     try:
         answer = ask(policy, data)
+        if as_json:
+            text = json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        else:
+            text = render(answer) if render is not None else answer.explain() + "\n"
+        _close(policy)  # the answer is shown only once the decision log holds it
     except PolicyKitError as exc:
         _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    elif render is not None:
-        click.echo(render(answer), nl=False)
-    else:
-        click.echo(answer.explain())
+    click.echo(text, nl=False)
     return answer
 
 
-def _load(rules_dir: Path | None) -> policykit.Policy:
+def _load(rules_dir: Path | None, log_sink: str | None = None) -> policykit.Policy:
     try:
-        return policykit.load_policy(rules_dir, limits=_limits(), follow_symlinks=_OPTIONS["follow_symlinks"])
+        return policykit.load_policy(rules_dir, decision_log=log_sink, limits=_limits(),
+                                     follow_symlinks=_OPTIONS["follow_symlinks"])
     except PolicyKitError as exc:
         _fail(str(exc))
+
+
+def _close(policy: policykit.Policy) -> None:
+    """Close a policy, writing its decision log (a log that cannot be written fails the command)."""
+    if policy.decision_log is not None:
+        try:
+            policy.close()
+        except PolicyKitError as exc:
+            _fail(str(exc))
 
 
 class _Guarded(click.Group):
@@ -179,10 +206,11 @@ def main(follow_symlinks: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @click.option("--fail-on-deny", is_flag=True, help="Exit with status 1 when the disclosure is denied.")
 @rules_option
-def decide(request: str, as_json: bool, fail_on_deny: bool, rules_dir: Path | None) -> None:
+@log_option
+def decide(request: str, as_json: bool, fail_on_deny: bool, rules_dir: Path | None, log_sink: str | None) -> None:
     """May these data go to this recipient? REQUEST.json holds one disclosure request, as a JSON object
     or a YAML mapping ('-' reads stdin)."""
-    decision = _answer(request, rules_dir, lambda policy, data: policy.decide(data), as_json)
+    decision = _answer(request, rules_dir, lambda policy, data: policy.decide(data), as_json, log_sink=log_sink)
     if fail_on_deny and not decision.allowed:
         sys.exit(1)
 
@@ -222,9 +250,10 @@ def _facts_of(data: dict[str, Any], as_of: str | None) -> dict[str, Any]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the verdicts here instead of to standard output.")
 @rules_option
+@log_option
 def retention(
     facts: str, *, as_json: bool, as_of: str | None, lines_mode: bool, anchor: str | None,
-    review_interval_months: int | None, jobs: int, output: Path | None, rules_dir: Path | None,
+    review_interval_months: int | None, jobs: int, output: Path | None, rules_dir: Path | None, log_sink: str | None,
 ) -> None:
     """When must a candidate's record be anonymised?
 
@@ -232,14 +261,17 @@ def retention(
     FILE.jsonl holds one candidate per line (a JSON object, optionally with an "id" that is echoed
     back) and writes one JSON verdict per line, in input order, streaming; a line that cannot be
     judged gets an {"error": ...} line and a message on stderr, and the command exits with status 2
-    at the end.
+    at the end. With --log, the lines are judged in this process (--jobs is not used), so that one
+    process writes the log.
     """
     day = _as_of(as_of)
-    policy = _load(rules_dir)
+    policy = _load(rules_dir, log_sink)
     options: dict[str, Any] = {"anchor": anchor, "review_interval_months": review_interval_months}
     if lines_mode or facts.endswith((".jsonl", ".ndjson")):
         with _open_output(output) as out:
-            failed = _retention_lines(policy, facts, day, options, out, jobs=jobs, rules_dir=rules_dir)
+            failed = _retention_lines(policy, facts, day, options, out, jobs=1 if log_sink else jobs,
+                                      rules_dir=rules_dir)
+        _close(policy)
         if failed:
             click.echo(f"policykit: error: {failed} line(s) could not be judged", err=True)
             sys.exit(2)
@@ -247,6 +279,7 @@ def retention(
     data = _read_mapping(facts)
     try:
         verdict = policy.retention(_facts_of(data, day), **options)
+        _close(policy)
     except PolicyKitError as exc:
         _fail(str(exc))
     text = json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False) if as_json else verdict.explain()
@@ -467,6 +500,30 @@ def _sweep_progress() -> Iterator[Callable[[policykit.SweepProgress], None]]:
         yield rich_tick
 
 
+@contextlib.contextmanager
+def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
+    """A progress bar for work measured as a fraction done, on a terminal only (rich if installed,
+    else click's); ``None`` elsewhere, so that the work does not even count."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    if Progress is None:  # pragma: no cover - rich is in the cli extra
+        with click.progressbar(length=1000, label=label, file=sys.stderr) as plain:
+            done = [0]
+
+            def click_tick(fraction: float) -> None:
+                step = round(fraction * 1000) - done[0]
+                if step > 0:
+                    plain.update(step)
+                    done[0] += step
+
+            yield click_tick
+        return
+    with Progress(*Progress.get_default_columns(), transient=True, console=Console(stderr=True)) as fancy:
+        task = fancy.add_task(label, total=1.0)
+        yield lambda fraction: fancy.update(task, completed=fraction)
+
+
 @main.command()
 @click.option("--db", "db", required=True, metavar="URL",
               help="The candidate database: sqlite:///candidates.db, or postgresql+psycopg://user@host/db.")
@@ -535,29 +592,47 @@ def sweep(
 @click.option("--letter", "letter", type=click.Choice(["sv", "en"]), default=None,
               help="Print the reply to the candidate, in Swedish (sv) or English (en), instead of the explanation.")
 @rules_option
-def request(request: str, as_json: bool, letter: str | None, rules_dir: Path | None) -> None:
+@log_option
+def request(request: str, as_json: bool, letter: str | None, rules_dir: Path | None, log_sink: str | None) -> None:
     """Answer a data-subject request (access, erasure, restriction, portability, objection,
     rectification). REQUEST.json holds one request, JSON or YAML ('-' reads stdin)."""
     if as_json and letter:
         _fail("--json and --letter exclude each other: choose the data or the letter")
     render = (lambda response: response.letter(letter)) if letter else None
-    _answer(request, rules_dir, lambda policy, data: policy.handle_request(data), as_json, render)
+    _answer(request, rules_dir, lambda policy, data: policy.handle_request(data), as_json, render, log_sink=log_sink)
 
 
 def _import_model(spec: str) -> type[BaseModel]:
-    """The pydantic model class named by ``module:Class`` (the current directory is importable)."""
-    module_name, sep, class_name = spec.partition(":")
+    """The pydantic model class named by ``module:Class`` (the current directory is importable) or by
+    ``path/to/file.py:Class`` (a file, from any directory)."""
+    module_name, sep, class_name = spec.rpartition(":")
     if not sep or not module_name or not class_name:
-        _fail(f"--model: expected module:Class, e.g. examples.candidate_model:Candidate, got {short_repr(spec)}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    # importing the module runs its code: --model is code execution (docs/security.md)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        _fail(f"--model: cannot import module {short_repr(module_name)}: {short_repr(str(exc), 200)}")
-    except (Exception, SystemExit) as exc:
-        _fail(f"--model: importing module {short_repr(module_name)} failed ({type(exc).__name__})")
+        _fail(f"--model: expected module:Class or path/to/file.py:Class, e.g. "
+              f"examples.candidate_model:Candidate, got {short_repr(spec)}")
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if not path.is_file():
+            _fail(f"--model: expected a Python file at {module_name!r}, found none")
+        loaded = importlib.util.spec_from_file_location(f"_policykit_model_{path.stem}", path)
+        if loaded is None or loaded.loader is None:
+            _fail(f"--model: cannot import {module_name!r}")
+        module = importlib.util.module_from_spec(loaded)
+        sys.modules[loaded.name] = module
+        try:
+            loaded.loader.exec_module(module)
+        except (Exception, SystemExit) as exc:  # the user's module: any error in it is reported, not raised
+            _fail(f"--model: importing {short_repr(module_name)} failed ({type(exc).__name__})")
+    else:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            _fail(f"--model: cannot import module {short_repr(module_name)} (from {os.getcwd()}): "
+                  f"{short_repr(str(exc), 200)}; run from the directory it is importable from, or name its file: "
+                  "--model path/to/file.py:Class")
+        except (Exception, SystemExit) as exc:  # importing runs the module's code (docs/security.md)
+            _fail(f"--model: importing module {short_repr(module_name)} failed ({type(exc).__name__})")
     model = getattr(module, class_name, None)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         _fail(f"--model: expected a pydantic model class {class_name!r} in {module_name}, found "
@@ -591,15 +666,19 @@ def _read_record(model: type[BaseModel], source: str) -> BaseModel:
                    "The module is imported, so its code runs: name only modules you trust.")
 @click.option("--json", "as_json", is_flag=True, help="Print the data, withheld fields and decision as JSON.")
 @rules_option
-def redact(record: str, request_file: str, model_spec: str, as_json: bool, rules_dir: Path | None) -> None:
+@log_option
+def redact(
+    record: str, request_file: str, *, model_spec: str, as_json: bool, rules_dir: Path | None, log_sink: str | None
+) -> None:
     """Cut RECORD.json down to the fields that may go under the disclosure request in REQ.json."""
     model = _import_model(model_spec)
     rec = _read_record(model, record)
     req = _read_mapping(request_file)
     req = req.get("inputs", req) if isinstance(req.get("inputs"), dict) else req
-    policy = _load(rules_dir)
+    policy = _load(rules_dir, log_sink)
     try:
         result = policy.redact(rec, req)
+        _close(policy)
     except PolicyKitError as exc:
         _fail(str(exc))
     if as_json:
@@ -728,10 +807,11 @@ def verify(
                 _fail(f"unknown invariant {', '.join(unknown)}{suggestions}")
             invariants = tuple(i for i in invariants if i.id in set(only))
         workers = jobs or min(4, os.cpu_count() or 1)
-        report = run_verify(
-            policy, invariants, restrict=bool(only), max_counterexamples=max_counterexamples,
-            differential=differential, jobs=workers,
-        )
+        with _fraction_progress("verifying: questions checked") as tick:
+            report = run_verify(
+                policy, invariants, restrict=bool(only), max_counterexamples=max_counterexamples,
+                differential=differential, jobs=workers, progress=tick,
+            )
     except PolicyKitError as exc:
         _fail(str(exc))
     case_map = None
@@ -765,7 +845,8 @@ def diff(old: Path, new: Path, as_json: bool, examples: int) -> None:
     old_policy = _load(old)
     new_policy = _load(new)
     try:
-        report = run_diff(old_policy, new_policy, examples=examples)
+        with _fraction_progress("comparing: questions compared") as tick:
+            report = run_diff(old_policy, new_policy, examples=examples, progress=tick)
     except PolicyKitError as exc:
         _fail(str(exc))
     if as_json:
@@ -825,3 +906,58 @@ def docs_check(out: Path | None, rules_dir: Path | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# ------------------------------------------------------------------------------------------------
+# the decision log
+
+
+@main.group("log")
+def log_group() -> None:
+    """Check, replay and count a decision log (a .jsonl file or a database URL)."""
+
+
+@log_group.command("verify")
+@click.argument("log", metavar="LOG")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def log_verify(log: str, as_json: bool) -> None:
+    """Check LOG's hash chain, sequence numbers and fingerprints. Exit 0 when intact; 1 when tampered,
+    naming the first bad record and what is wrong: edited, deleted, reordered or inserted."""
+    try:
+        report = verify_log(log)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
+    if not report.ok:
+        sys.exit(1)
+
+
+@log_group.command("replay")
+@click.argument("log", metavar="LOG")
+@click.option("--rules", "rules_dirs", multiple=True, required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The rules to ask (repeat for several versions: each question goes to the one in force on its "
+                   "date).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--examples", type=click.IntRange(0, 100), default=3, show_default=True,
+              help="Examples shown per rule.")
+def log_replay(log: str, rules_dirs: tuple[Path, ...], as_json: bool, examples: int) -> None:
+    """Ask other rules every question LOG holds: which logged answers would change, counted by rule and
+    clause, with examples."""
+    try:
+        report = replay_log(log, list(rules_dirs), examples=examples)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.render())
+
+
+@log_group.command("stats")
+@click.argument("log", metavar="LOG")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def log_stats(log: str, as_json: bool) -> None:
+    """Count LOG's records by family, outcome, recipient kind, policy version and day."""
+    try:
+        data = log_counts(log)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(data, indent=2) if as_json else render_stats(data))

@@ -22,6 +22,7 @@ error, it is a :class:`~policykit.Decision` with ``allowed=False``::
     │   ├── InputTooLargeError      a question larger or deeper than the input limits
     │   └── InvalidDateError        an impossible, malformed or inconsistent date
     ├── EngineError                 the rules engine failed; never turned into an allow
+    ├── DecisionLogError            the decision log cannot be written or read; no answer goes unrecorded
     ├── InternalError               an unexpected failure inside policykit (a bug); never an allow
     └── SweepError                  the retention sweep cannot run against this database
         ├── MissingDependencyError  the sweep extra (SQLAlchemy, psycopg) is not installed
@@ -41,6 +42,7 @@ __all__ = [
     "ClauseCoverageError",
     "ConditionError",
     "DatabaseUnreachableError",
+    "DecisionLogError",
     "DefinitionError",
     "DuplicateIdError",
     "EngineError",
@@ -230,6 +232,13 @@ class EngineError(PolicyKitError):
     """The rules engine failed while answering. policykit never turns this into an allow."""
 
     code = "engine.failure"
+
+
+class DecisionLogError(PolicyKitError):
+    """The decision log cannot be opened, written or read. A log that failed to write refuses every
+    later record, so no answer is given that the log does not hold."""
+
+    code = "log"
 
 
 class InternalError(PolicyKitError):

@@ -276,6 +276,35 @@ def audit_table(name: str, schema: str | None = None) -> sa.Table:
     )
 
 
+def make_append_only(conn: sa.Connection, table: sa.Table, message: str) -> None:
+    """Make ``table`` append-only in the database itself: triggers that refuse UPDATE and DELETE (and,
+    on PostgreSQL, TRUNCATE) with ``message``. Used by the sweep's audit table and the decision log."""
+    name = conn.dialect.identifier_preparer.format_table(table)
+    text = message.replace("'", "''")
+    if conn.dialect.name == "sqlite":
+        for op in ("UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f'CREATE TRIGGER IF NOT EXISTS "{table.name}_no_{op.lower()}" BEFORE {op} ON "{table.name}" '
+                f"BEGIN SELECT RAISE(ABORT, '{text}'); END"
+            )
+    elif conn.dialect.name == "postgresql":
+        function = f'"{table.name}_append_only"'
+        if table.schema is not None:
+            function = f'"{table.schema}".{function}'
+        conn.exec_driver_sql(
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"RAISE EXCEPTION '{text}'; END $$"
+        )
+        conn.exec_driver_sql(
+            f'CREATE TRIGGER "{table.name}_no_change" BEFORE UPDATE OR DELETE ON {name} '
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+        )
+        conn.exec_driver_sql(
+            f'CREATE TRIGGER "{table.name}_no_truncate" BEFORE TRUNCATE ON {name} '
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+        )
+
+
 def ensure_audit_table(engine: Engine, mapping: SweepMapping) -> sa.Table:
     """Create the audit table if absent (check its columns if present), and make sure the triggers
     that keep it append-only are there, in both cases.
@@ -907,7 +936,7 @@ def run_sweep(
             engine.dispose()
 
 
-def _run(
+def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     s: _Sweeper, audit: sa.Table | None, *, started: float, keep: int, pause: float,
     on_candidate: Callable[[CandidateAction], None] | None,
     on_problem: Callable[[SweepProblem], None] | None,
