@@ -12,6 +12,7 @@ See ``docs/`` for the tutorial, the how-to pages and the generated auditor pages
 """
 
 from policykit._disclosure.decision import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
+from policykit._input import Limits
 from policykit._policy import Policy, load_policy
 from policykit._records.annotations import Category, check_model
 from policykit._records.anonymise import AnonymisationReport, Anonymised, FieldAction
@@ -48,6 +49,8 @@ from policykit.errors import (
     DecisionLogError,
     DefinitionError,
     EngineError,
+    InputTooLargeError,
+    InternalError,
     InvalidDateError,
     PolicyKitError,
     QueryError,
@@ -75,9 +78,12 @@ __all__ = [
     "Dispute",
     "EngineError",
     "FieldAction",
+    "InputTooLargeError",
+    "InternalError",
     "InvalidDateError",
     "ItemDisposition",
     "LegalBasis",
+    "Limits",
     "Obligation",
     "Operation",
     "Outcome",

@@ -20,7 +20,7 @@ from policykit._dates import _zone, local_date
 from policykit._retention.verdict import WRITTEN_FORMS, RetentionVerdict
 from policykit._sweep.mapping import ChildTable, SweepMapping, TableSpec
 from policykit._sweep.report import SweepProblem
-from policykit.errors import InvalidDateError, MappingError, QueryError, did_you_mean
+from policykit.errors import InvalidDateError, MappingError, QueryError, did_you_mean, short_repr
 
 __all__ = [
     "BadRowError",
@@ -165,14 +165,16 @@ class Reader:
                 with contextlib.suppress(ValueError):
                     return dt.date.fromisoformat(value)
             else:
-                with contextlib.suppress(ValueError):
+                # out of range (0001-01-01T00:30:00+05:00 in Stockholm): the slow path reports it
+                with contextlib.suppress(ValueError, OverflowError):
                     stamp = dt.datetime.fromisoformat(value)
                     if stamp.tzinfo is not None and stamp.utcoffset() is not None:
                         return stamp.astimezone(self.tzinfo).date()
         elif kind is dt.date:
             return value  # type: ignore[no-any-return]
         elif kind is dt.datetime and value.tzinfo is not None and value.utcoffset() is not None:
-            return value.astimezone(self.tzinfo).date()  # type: ignore[no-any-return]
+            with contextlib.suppress(OverflowError):
+                return value.astimezone(self.tzinfo).date()  # type: ignore[no-any-return]
         # anything else goes through the library's parser, which says what is wrong with it
         try:
             if isinstance(value, str) and len(value) > 10:
@@ -180,7 +182,7 @@ class Reader:
                     value = dt.datetime.fromisoformat(value)
             if not isinstance(value, (str, dt.date)):
                 raise InvalidDateError(
-                    f": expected a date or a timestamp with a zone, got {type(value).__name__} {value!r}"
+                    f": expected a date or a timestamp with a zone, got {type(value).__name__} {short_repr(value)}"
                 )
             return local_date(value, self.zone, field="")
         except InvalidDateError as exc:
