@@ -13,6 +13,7 @@ See ``docs/`` for the tutorial, the how-to pages and the generated auditor pages
 
 from policykit._disclosure.decision import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
 from policykit._history import PolicyHistory, PolicyVersion, load_history
+from policykit._input import Limits
 from policykit._policy import Policy, load_policy
 from policykit._records.annotations import Category, check_model
 from policykit._records.anonymise import AnonymisationReport, Anonymised, FieldAction
@@ -49,6 +50,8 @@ from policykit.errors import (
     DecisionLogError,
     DefinitionError,
     EngineError,
+    InputTooLargeError,
+    InternalError,
     InvalidDateError,
     PolicyKitError,
     QueryError,
@@ -76,9 +79,12 @@ __all__ = [
     "Dispute",
     "EngineError",
     "FieldAction",
+    "InputTooLargeError",
+    "InternalError",
     "InvalidDateError",
     "ItemDisposition",
     "LegalBasis",
+    "Limits",
     "Obligation",
     "Operation",
     "Outcome",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from policykit._dates import local_date
 from policykit._disclosure.decision import Decision, DisclosureRequest
+from policykit._input import Limits
 from policykit._policy import Policy, load_policy
 from policykit._requests.response import DataSubjectRequest, RequestResponse
 from policykit._retention.verdict import RetentionFacts, RetentionVerdict
@@ -107,6 +108,7 @@ class PolicyHistory:
                     file=Path(later.rules.directory) / "policy.yaml",
                 )
         self._versions = tuple(PolicyVersion(p, day) for day, p in dated)
+        self._log_owner: Policy | None = None
         self._first = self._versions[0]
         self._zone = self._first.policy.rules.parameters.timezone
 
@@ -126,9 +128,15 @@ class PolicyHistory:
         self.close()
 
     def close(self) -> None:
-        """Free every version's engine rulesets."""
-        for v in self._versions:
+        """Free every version's engine rulesets, and flush a decision log the history opened (the
+        version that opened it is closed last, after the others have written their records)."""
+        for v in sorted(self._versions, key=lambda v: v.policy is self._log_owner):
             v.policy.close()
+
+    @property
+    def limits(self) -> Limits:
+        """The bounds on the size and depth of a question (those of the first version)."""
+        return self._first.policy.limits
 
     def today(self) -> dt.date:
         """Today's date in the policy's time zone (the date of an undated question)."""
@@ -171,24 +179,31 @@ class PolicyHistory:
         return getattr(question, name, None)
 
     # -------------------------------------------------------------------------------------------
-    def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision:
-        """``decide`` of the version in force on the request's ``as_of`` (today if absent)."""
-        return self._dated(self._field(request, "as_of"), "as_of").decide(request)
+    def decide(
+        self, request: DisclosureRequest | Mapping[str, Any], context: Mapping[str, Any] | None = None
+    ) -> Decision:
+        """``decide`` of the version in force on the request's ``as_of`` (today if absent);
+        ``context=`` goes to the decision log, as with a single policy."""
+        return self._dated(self._field(request, "as_of"), "as_of").decide(request, context=context)
 
-    def decide_many(self, requests: Iterable[DisclosureRequest | Mapping[str, Any]]) -> list[Decision]:
+    def decide_many(
+        self, requests: Iterable[DisclosureRequest | Mapping[str, Any]], context: Mapping[str, Any] | None = None
+    ) -> list[Decision]:
         """The decisions of :meth:`decide` for each request, in order."""
         decide = self.decide
-        return [decide(request) for request in requests]
+        return [decide(request, context=context) for request in requests]
 
     def retention(self, facts: RetentionFacts | Mapping[str, Any], **options: Any) -> RetentionVerdict:
         """``retention`` of the version in force on the facts' ``as_of`` (today if absent)."""
         return self._dated(self._field(facts, "as_of"), "as_of").retention(facts, **options)
 
-    def handle_request(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
+    def handle_request(
+        self, request: DataSubjectRequest | Mapping[str, Any], context: Mapping[str, Any] | None = None
+    ) -> RequestResponse:
         """``handle_request`` of the version in force on the request's ``received_on``."""
         received = self._field(request, "received_on")
         policy = self.at(self.today()) if received is None else self._dated(received, "received_on")
-        return policy.handle_request(request)
+        return policy.handle_request(request, context=context)
 
     def redact(self, record: BaseModel, request: DisclosureRequest | Mapping[str, Any]) -> Redaction:
         """``redact`` of the version in force on the request's ``as_of`` (today if absent)."""
@@ -207,20 +222,34 @@ class PolicyHistory:
         return self._dated(options.get("as_of"), "as_of").sweep(db, **options)
 
 
-def load_history(*rules_dirs: str | Path, memo_size: int = 65_536) -> PolicyHistory:
+def load_history(
+    *rules_dirs: str | Path,
+    memo_size: int = 65_536,
+    decision_log: Any = None,
+    limits: Limits | None = None,
+    follow_symlinks: bool = False,
+) -> PolicyHistory:
     """Load the versions of a policy, one rules directory each, into a :class:`PolicyHistory`.
 
     Each directory declares its ``effective_from`` in ``policy.yaml`` and extends the version before
     it; they may be given in any order. With no directory, the history is the bundled policy alone.
     Two versions with the same date, or a version that does not extend the one before it, raise a
-    :class:`~policykit.errors.DefinitionError`.
+    :class:`~policykit.errors.DefinitionError`. ``decision_log`` is one log for every version (each
+    record names the version that answered); ``limits`` and ``follow_symlinks`` are those of
+    :func:`~policykit.load_policy`.
     """
     dirs = rules_dirs or (bundled_rules_dir(),)
     policies: list[Policy] = []
     try:
         for d in dirs:
-            policies.append(load_policy(d, memo_size=memo_size))
-        return PolicyHistory(policies)
+            # the first version opens the log; the others write into that same log
+            log = decision_log if not policies else policies[0].decision_log
+            policies.append(load_policy(d, memo_size=memo_size, decision_log=log, limits=limits,
+                                        follow_symlinks=follow_symlinks))
+        history = PolicyHistory(policies)
+        if decision_log is not None:
+            history._log_owner = policies[0]
+        return history
     except BaseException:
         for p in policies:
             p.close()

@@ -7,19 +7,18 @@ Exit status: 0 when the command did its job (a denied disclosure is still an ans
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import importlib
 import importlib.util
 import json
 import multiprocessing
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn, TypeVar
 
 import click
-import yaml
 from pydantic import BaseModel, ValidationError
 
 try:  # progress bars for long runs; rich comes with the cli extra, click's bar is the fallback
@@ -34,7 +33,18 @@ from policykit._analysis.diff import render_diff
 from policykit._analysis.invariants import load_invariants
 from policykit._analysis.verify import case_coverage, render_report
 from policykit._analysis.verify import verify as run_verify
-from policykit.errors import PolicyKitError, did_you_mean
+from policykit._dates import parse_day
+from policykit._input import (
+    InputFileError,
+    JsonInputError,
+    Limits,
+    check_value,
+    loads_json,
+    read_stream,
+    read_text_file,
+)
+from policykit._ruleset.reading import load_yaml_text
+from policykit.errors import PolicyKitError, RuleFileError, did_you_mean, short_repr
 from policykit.log import replay as replay_log
 from policykit.log import stats as log_counts
 from policykit.log import verify as verify_log
@@ -76,42 +86,52 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def _limits() -> Limits:
+    try:
+        return Limits.from_env()
+    except PolicyKitError as exc:
+        _fail(str(exc))
+
+
+def _read_text(source: str, limits: Limits) -> str:
+    """The text of a file (a regular file, not a symbolic link unless --follow-symlinks, at most
+    max_bytes, UTF-8), or of stdin for ``-``; a problem is a one-line error naming the source."""
+    name = "stdin" if source == "-" else source
+    try:
+        if source == "-":
+            return read_stream(sys.stdin, max_bytes=limits.max_bytes)
+        return read_text_file(source, max_bytes=limits.max_bytes, follow_symlinks=_OPTIONS["follow_symlinks"])
+    except InputFileError as exc:
+        _fail(f"cannot read {name}: {exc}")
+
+
 def _read_mapping(source: str) -> Any:
-    """Read one JSON (or YAML) document from a file, or from stdin for ``-``."""
+    """Read one JSON (or YAML 1.2) document from a file, or from stdin for ``-``: bounded in size and
+    depth before it is expanded, duplicate keys refused, and the file's text never quoted back."""
+    limits = _limits()
+    text = _read_text(source, limits)
+    name = "stdin" if source == "-" else source
+    what = "JSON"
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        _fail(f"cannot read {source}: {exc.strerror or exc}")
-    try:
-        data = json.loads(text)
+        data = loads_json(text, limits)
+    except JsonInputError as exc:
+        _fail(f"{name}: {exc}")
     except json.JSONDecodeError:
+        what = "YAML"
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-            _fail(f"{source} is neither JSON nor YAML{where}: {getattr(exc, 'problem', None) or 'unreadable'}")
+            data = load_yaml_text(text, limits)
+        except RuleFileError as exc:
+            where = f" (line {exc.line})" if exc.line is not None else ""
+            _fail(f"{name} is neither JSON nor YAML{where}: {exc.detail.removeprefix('expected valid YAML: ')}")
     if not isinstance(data, dict):
-        what = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list",
+        kind = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list",
                 type(None): "nothing"}.get(type(data), type(data).__name__)
-        shown = " ".join(text.split())
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        name = "stdin" if source == "-" else source
-        _fail(
-            f"{name}: expected one JSON object or YAML mapping of fields, but read {what} "
-            f"(the text {shown!r}, read as YAML since it is not JSON)"
-            if not _is_json(text) else
-            f"{name}: expected one JSON object or YAML mapping of fields, but read {what} (the JSON {shown!r})"
-        )
-    return data
-
-
-def _is_json(text: str) -> bool:
+        _fail(f"{name}: expected one JSON object or YAML mapping of fields, but read {kind} (as {what})")
     try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    return True
+        check_value(data, limits, name)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    return data
 
 
 def _answer(
@@ -143,7 +163,8 @@ def _answer(
 
 def _load_one(rules_dir: Path | None, log_sink: str | None = None) -> policykit.Policy:
     try:
-        return policykit.load_policy(rules_dir, decision_log=log_sink)
+        return policykit.load_policy(rules_dir, decision_log=log_sink, limits=_limits(),
+                                     follow_symlinks=_OPTIONS["follow_symlinks"])
     except PolicyKitError as exc:
         _fail(str(exc))
 
@@ -173,10 +194,38 @@ def _close(policy: Policyish) -> None:
             _fail(str(exc))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Guarded(click.Group):
+    """Every command: a PolicyKitError (or anything else unexpected) is one line on stderr and exit
+    status 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except PolicyKitError as exc:
+            _fail(str(exc))
+        except RecursionError:
+            _fail("the input is nested too deeply to process (see the POLICYKIT_LIMIT_* settings)")
+        except Exception as exc:
+            _fail(f"policykit failed unexpectedly ({type(exc).__name__}); nothing was answered")
+
+
+# options of the whole command line (set by main)
+_OPTIONS: dict[str, Any] = {"follow_symlinks": False}
+
+
+@click.group(cls=_Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(policykit.__version__, prog_name="policykit")
-def main() -> None:
-    """Answer questions about a candidate privacy policy: the bundled one, or the rules of --rules."""
+@click.option("--follow-symlinks", is_flag=True,
+              help="Read request, rule and mapping files that are symbolic links (refused by default).")
+def main(follow_symlinks: bool) -> None:
+    """Answer questions about a candidate privacy policy: the bundled one, or the rules of --rules.
+
+    Input is bounded before it is read: set POLICYKIT_LIMIT_MAX_BYTES, _MAX_DEPTH, _MAX_ITEMS,
+    _MAX_STRING, _MAX_ALIASES or _MAX_RULE_FILE_BYTES to change a limit (see docs/security.md).
+    """
+    _OPTIONS["follow_symlinks"] = follow_symlinks
 
 
 @main.command()
@@ -197,9 +246,9 @@ def _as_of(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        _fail(f"--as-of: expected a date as YYYY-MM-DD, got {value!r}")
+        return parse_day(value, field="--as-of").isoformat()
+    except PolicyKitError:
+        _fail(f"--as-of: expected a date as YYYY-MM-DD, got {short_repr(value)}")
 
 
 def _facts_of(data: dict[str, Any], as_of: str | None) -> dict[str, Any]:
@@ -311,13 +360,14 @@ def _retention_lines(
     many failed. With ``jobs`` other than 1, worker processes judge chunks of lines in parallel."""
     failed = 0
     total = _count_lines(source)
+    limits = _limits()
     try:
-        handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        _fail(f"cannot read {source}: {exc.strerror or exc}")
+        handle = sys.stdin.buffer if source == "-" else _open_lines(source)
+    except InputFileError as exc:
+        _fail(f"cannot read {source}: {exc}")
     workers = (os.cpu_count() or 1) if jobs == 0 else jobs
     with handle, _progress(total) as tick:
-        numbered = enumerate(handle, start=1)
+        numbered = enumerate(_bounded_lines(handle, limits.max_bytes), start=1)
         if workers == 1:
             results: Iterator[list[tuple[str, str | None]]] = (
                 [_judge_line(policy, number, raw, as_of, options)] for number, raw in numbered
@@ -330,6 +380,48 @@ def _retention_lines(
             ) as pool:
                 failed = _write_results(pool.imap(_judge_chunk, chunks), out, tick)
     return failed
+
+
+def _open_lines(source: str) -> IO[bytes]:
+    """A JSON-lines file opened for reading bytes: a regular file (a FIFO or a device is refused), not
+    a symbolic link unless --follow-symlinks."""
+    follow = _OPTIONS["follow_symlinks"]
+    path = Path(source)
+    try:
+        if not follow and path.is_symlink():
+            raise InputFileError("expected a regular file, found a symbolic link (not followed)")
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputFileError(exc.strerror or type(exc).__name__) from None
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise InputFileError("expected a regular file")
+    return handle
+
+
+class _NotUtf8:
+    """A line that is not UTF-8, with the offset of its first bad byte (its bytes are not kept)."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+def _bounded_lines(handle: IO[bytes], max_bytes: int) -> Iterator[str | _NotUtf8 | None]:
+    """The lines of a binary stream as text; ``None`` for a line longer than ``max_bytes`` (skipped
+    without being held in memory whole); a :class:`_NotUtf8` for a line that is not UTF-8."""
+    while True:
+        line = handle.readline(max_bytes + 1)
+        if not line:
+            return
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # skip the rest of the over-long line
+                line = handle.readline(1 << 20)
+            yield None
+            continue
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield _NotUtf8(exc.start)
 
 
 def _write_results(
@@ -347,8 +439,10 @@ def _write_results(
     return failed
 
 
-def _chunks(numbered: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
+def _chunks(
+    numbered: Iterator[tuple[int, str | _NotUtf8 | None]], size: int
+) -> Iterator[list[tuple[int, str | _NotUtf8 | None]]]:
+    chunk: list[tuple[int, str | _NotUtf8 | None]] = []
     for item in numbered:
         chunk.append(item)
         if len(chunk) == size:
@@ -359,17 +453,24 @@ def _chunks(numbered: Iterator[tuple[int, str]], size: int) -> Iterator[list[tup
 
 
 def _judge_line(
-    policy: Policyish, number: int, raw: str, as_of: str | None, options: dict[str, Any]
+    policy: Policyish, number: int, raw: str | _NotUtf8 | None, as_of: str | None, options: dict[str, Any]
 ) -> tuple[str, str | None]:
-    """One input line judged: (the JSON output line, or "" for a blank line; an error message or None)."""
-    text = raw.strip()
-    if not text:
+    """One input line judged: (the JSON output line, or "" for a blank line; an error message or None).
+    A line that cannot be read or judged gets an error line; the lines after it are judged as usual."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    if isinstance(raw, str) and not text:
         return "", None
     ident: Any = None
     error = None
     try:
+        if raw is None:
+            raise ValueError(f"expected a line of at most {policy.limits.max_bytes:,} bytes (the max_bytes limit)")
+        if isinstance(raw, _NotUtf8):
+            raise ValueError(f"expected UTF-8 text, found an invalid byte at offset {raw.offset:,}")
         try:
-            data = json.loads(text)
+            data = loads_json(text, policy.limits)
+        except JsonInputError as exc:
+            raise ValueError(str(exc)) from None
         except json.JSONDecodeError as exc:
             raise ValueError(f"expected one JSON object, got text that is not JSON ({exc.msg})") from None
         if not isinstance(data, dict):
@@ -393,7 +494,7 @@ def _init_worker(rules_dir: Dirs, as_of: str | None, options: dict[str, Any]) ->
     _WORKER.update(policy=_load(rules_dir), as_of=as_of, options=options)
 
 
-def _judge_chunk(chunk: list[tuple[int, str]]) -> list[tuple[str, str | None]]:
+def _judge_chunk(chunk: list[tuple[int, str | _NotUtf8 | None]]) -> list[tuple[str, str | None]]:
     policy, as_of, options = _WORKER["policy"], _WORKER["as_of"], _WORKER["options"]
     return [_judge_line(policy, number, raw, as_of, options) for number, raw in chunk]
 
@@ -451,8 +552,18 @@ def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
 
 
 @main.command()
-@click.option("--db", "db", required=True, metavar="URL",
+@click.option("--db", "db", metavar="URL",
               help="The candidate database: sqlite:///candidates.db, or postgresql+psycopg://user@host/db.")
+@click.option("--engine", type=click.Choice(["sql", "spark"]), default="sql", show_default=True,
+              help="Where the tables are: a database (sql), or Parquet/CSV files judged on Apache Spark (spark; "
+                   "needs the spark extra).")
+@click.option("--input", "input_dir", metavar="DIR",
+              help="--engine spark: the directory of the mapped tables (TABLE/ or TABLE.parquet, or TABLE.csv).")
+@click.option("--output", "output_dir", metavar="DIR",
+              help="--engine spark: with --apply, the new directory the anonymised tables and the audit log are "
+                   "written to (Parquet).")
+@click.option("--master", default="local[*]", show_default=True,
+              help="--engine spark: the Spark master (local[*] runs on this machine's cores).")
 @click.option("--as-of", "as_of", metavar="DATE",
               help="Judge as of this date (YYYY-MM-DD); default today in Stockholm.")
 @click.option("--apply", "apply", is_flag=True,
@@ -471,8 +582,9 @@ def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
               help="Seconds to wait between batches, to spare a busy database.")
 @rules_option
 def sweep(
-    db: str, *, as_of: str | None, apply: bool, mapping: Path | None, as_json: bool, batch_size: int,
-    no_preselect: bool, limit: int, pause: float, rules_dir: Dirs,
+    db: str | None, *, engine: str, input_dir: str | None, output_dir: str | None, master: str, as_of: str | None,
+    apply: bool, mapping: Path | None, as_json: bool, batch_size: int, no_preselect: bool, limit: int, pause: float,
+    rules_dir: Dirs,
 ) -> None:
     """Anonymise every candidate whose anonymisation date has come, in a real database.
 
@@ -481,10 +593,24 @@ def sweep(
     audit log in the same transaction; running it twice changes nothing the second time, and a run
     that is killed leaves every candidate either fully anonymised or untouched.
 
+    With --engine spark the tables are Parquet or CSV files under --input, judged on Apache Spark
+    (--master, default local[*]); --apply writes the anonymised tables and the audit log to --output,
+    a new directory that appears only when complete. The report is the same.
+
     Exit status: 0 when done; 1 when some rows could not be judged (reported, skipped, never
     anonymised); 2 when the sweep cannot run (database unreachable, mapping wrong).
     """
     day = _as_of(as_of)
+    if engine == "spark":
+        if len(rules_dir) > 1:
+            _fail("--engine spark takes one --rules directory (several versions are not supported there yet)")
+        _spark_sweep(input_dir, output_dir, master=master, db=db, as_of=day, apply=apply, mapping=mapping,
+                     as_json=as_json, limit=limit, rules_dir=rules_dir[0] if rules_dir else None)
+        return
+    if db is None:
+        _fail("--db: expected the database URL (or --engine spark with --input DIR)")
+    if input_dir is not None or output_dir is not None:
+        _fail("--input and --output go with --engine spark; the SQL sweep works in the database given by --db")
     loaded = _load(rules_dir)
     # a history sweeps with the version in force on the sweep's date
     policy = loaded.at(day or loaded.today()) if isinstance(loaded, policykit.PolicyHistory) else loaded
@@ -514,6 +640,36 @@ def sweep(
     sys.exit(report.exit_status)
 
 
+def _spark_sweep(
+    input_dir: str | None, output_dir: str | None, *, master: str, db: str | None, as_of: str | None,
+    apply: bool, mapping: Path | None, as_json: bool, limit: int, rules_dir: Path | None,
+) -> None:
+    if db is not None:
+        _fail("--db goes with the SQL sweep; --engine spark reads the tables from --input DIR")
+    if input_dir is None:
+        _fail("--input: expected the directory of the mapped tables (Parquet or CSV) for --engine spark")
+    try:
+        from policykit.spark._sweep import run_sweep  # noqa: PLC0415 - pyspark only when asked for
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    try:
+        report = run_sweep(input_dir, output=output_dir, master=master, as_of=as_of, apply=apply, mapping=mapping,
+                           rules=rules_dir, keep=limit)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    if as_json:
+        for p in report.problems:
+            click.echo(json.dumps({"type": "problem", **p.to_dict()}, ensure_ascii=False))
+        for a in report.sample:
+            click.echo(json.dumps({"type": "candidate", **a.to_dict()}, ensure_ascii=False))
+        click.echo(json.dumps({"type": "summary", **report.to_dict()}, ensure_ascii=False))
+    else:
+        for p in report.problems[:limit]:
+            click.echo(f"policykit: skipped {p}", err=True)
+        click.echo(report.summary(limit=limit))
+    sys.exit(report.exit_status)
+
+
 @main.command()
 @click.argument("request", metavar="REQUEST.json")
 @click.option("--json", "as_json", is_flag=True, help="Print the response as JSON.")
@@ -536,7 +692,7 @@ def _import_model(spec: str) -> type[BaseModel]:
     module_name, sep, class_name = spec.rpartition(":")
     if not sep or not module_name or not class_name:
         _fail(f"--model: expected module:Class or path/to/file.py:Class, e.g. "
-              f"examples.candidate_model:Candidate, got {spec!r}")
+              f"examples.candidate_model:Candidate, got {short_repr(spec)}")
     if module_name.endswith(".py"):
         path = Path(module_name)
         if not path.is_file():
@@ -548,16 +704,19 @@ def _import_model(spec: str) -> type[BaseModel]:
         sys.modules[loaded.name] = module
         try:
             loaded.loader.exec_module(module)
-        except Exception as exc:  # the user's module: any error in it is reported, not raised
-            _fail(f"--model: importing {module_name!r} failed: {type(exc).__name__}: {exc}")
+        except (Exception, SystemExit) as exc:  # the user's module: any error in it is reported, not raised
+            _fail(f"--model: importing {short_repr(module_name)} failed ({type(exc).__name__})")
     else:
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            _fail(f"--model: cannot import module {module_name!r} (from {os.getcwd()}): {exc}; run from the "
-                  "directory it is importable from, or name its file: --model path/to/file.py:Class")
+            _fail(f"--model: cannot import module {short_repr(module_name)} (from {os.getcwd()}): "
+                  f"{short_repr(str(exc), 200)}; run from the directory it is importable from, or name its file: "
+                  "--model path/to/file.py:Class")
+        except (Exception, SystemExit) as exc:  # importing runs the module's code (docs/security.md)
+            _fail(f"--model: importing module {short_repr(module_name)} failed ({type(exc).__name__})")
     model = getattr(module, class_name, None)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         _fail(f"--model: expected a pydantic model class {class_name!r} in {module_name}, found "
@@ -573,6 +732,8 @@ def _read_record(model: type[BaseModel], source: str) -> BaseModel:
     data = _read_mapping(source)
     try:
         return model.model_validate(data)
+    except RecursionError:
+        _fail(f"{source}: the record is nested too deeply")
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -585,7 +746,8 @@ def _read_record(model: type[BaseModel], source: str) -> BaseModel:
 @click.option("--request", "request_file", required=True, metavar="REQ.json",
               help="The disclosure request: recipient, purpose, operation and context.")
 @click.option("--model", "model_spec", required=True, metavar="module:Class",
-              help="The annotated pydantic model of the record, e.g. examples.candidate_model:Candidate.")
+              help="The annotated pydantic model of the record, e.g. examples.candidate_model:Candidate. "
+                   "The module is imported, so its code runs: name only modules you trust.")
 @click.option("--json", "as_json", is_flag=True, help="Print the data, withheld fields and decision as JSON.")
 @rules_option
 @log_option
@@ -621,7 +783,8 @@ def redact(
 @click.option("--kind", type=click.Choice(["access", "portability"]), default="access", show_default=True,
               help="access: everything plus the Art. 15(1) information; portability: what the candidate provided.")
 @click.option("--model", "model_spec", required=True, metavar="module:Class",
-              help="The annotated pydantic model of the record, e.g. examples.candidate_model:Candidate.")
+              help="The annotated pydantic model of the record, e.g. examples.candidate_model:Candidate. "
+                   "The module is imported, so its code runs: name only modules you trust.")
 @rules_option
 def export(record: str, kind: str, model_spec: str, rules_dir: Dirs) -> None:
     """Export RECORD.json as a machine-readable JSON document for an access or portability request."""

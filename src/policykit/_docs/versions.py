@@ -9,15 +9,33 @@ another answer from the effective date on, and under which clause.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from policykit._docs.pages import GENERATED, build_pages, cell, code, table
+from policykit._docs.pages import GENERATED, DocsPolicy, build_pages, cell, code, table
 from policykit._ruleset.conditions import render
 
 if TYPE_CHECKING:
-    from policykit._history import PolicyHistory, PolicyVersion
     from policykit._ruleset.ruleset import RuleSet
+
+
+class PolicyVersion(Protocol):
+    """What the pages ask of one version of a history (its label is its ``str``)."""
+
+    @property
+    def effective_from(self) -> dt.date: ...
+
+    @property
+    def policy(self) -> DocsPolicy: ...
+
+
+class PolicyHistory(Protocol):
+    """What the pages ask of a history: its versions, by effective date."""
+
+    @property
+    def versions(self) -> Sequence[PolicyVersion]: ...
 
 __all__ = ["build_history_pages", "changes_page"]
 

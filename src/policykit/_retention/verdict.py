@@ -281,9 +281,11 @@ class Reading:
 
 
 def _check_not_after(day: dt.date, as_of: dt.date, where: str, given: bool) -> None:
-    if given and day > as_of:
+    # judged alike whether as_of was given or defaults to today: a later event cannot be known yet
+    if day > as_of:
+        which = "as_of" if given else "today (as_of left out)"
         raise InvalidDateError(
-            f"{where}: expected a date on or before as_of ({as_of}), got {day}: the verdict is given as of "
+            f"{where}: expected a date on or before {which} ({as_of}), got {day}: the verdict is given as of "
             f"{as_of} and cannot know later events"
         )
 
@@ -296,7 +298,8 @@ def read_facts(
     controller: str,
 ) -> Reading:
     """Check the facts for consistency and reduce them to dates and yes/no facts."""
-    zone = facts.timezone or params.timezone
+    # an empty string is refused (check_zone), never taken for "no zone given"
+    zone = params.timezone if facts.timezone is None else facts.timezone
     # a timestamp is the verdict's date in the policy's time zone
     as_of = today if facts.as_of is None else local_date(facts.as_of, zone, field="as_of")
     given = facts.as_of is not None

@@ -35,7 +35,7 @@ __all__ = ["TEXT", "Recorder", "canonical"]
 
 TEXT = "~text"  # what any free text becomes in a record
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# identifier-like strings of the rule files: snake_case ids, upper-case codes, clause ids like P-TP-4b
+# identifier-like strings of the rule files: snake_case ids, upper-case codes, hyphenated clause and rule ids
 _TOKEN = re.compile(r"[a-z][A-Za-z0-9_]*|[A-Z][A-Z0-9_]*|[A-Z][A-Z0-9]*(?:-[A-Za-z0-9]+)+")
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
 _CACHE = 65_536
