@@ -61,6 +61,11 @@ def disclosure_schema(vocab: Vocabulary) -> dict[str, Field]:
         Field("recipient.legal_obligation_jurisdiction", ("none", "SE", "EU", "other"),
               "the jurisdiction of the legal obligation",
               description="SE or EU; any other law is 'other'; none when no jurisdiction is given."),
+        _bool("recipient.acts_as_controller", "the recipient's role",
+              "the recipient acts as a controller (for its own purposes)",
+              "the recipient does not say it acts as a controller",
+              "recipient.role is controller. A processor or sub-processor, or no role given, is false: "
+              "the kind then carries its usual role."),
         _bool("data.contains_special_category", "special-category data",
               "the data include special-category (Art. 9) data",
               "the data include no special-category (Art. 9) data",
