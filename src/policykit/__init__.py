@@ -11,14 +11,14 @@ datetime.date(2026, 1, 1)
 See ``docs/`` for the tutorial, the how-to pages and the generated auditor pages.
 """
 
-from policykit._anonymise import AnonymisationReport, Anonymised, FieldAction
-from policykit._disclosure import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
+from policykit._disclosure.decision import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
 from policykit._policy import Policy, load_policy
-from policykit._records import Category, check_model
-from policykit._redact import Redaction, WithheldField
-from policykit._request_rules import RequestRule, RequestRules
-from policykit._requests import DataSubjectRequest, ItemDisposition, RequestResponse
-from policykit._retention import (
+from policykit._records.annotations import Category, check_model
+from policykit._records.anonymise import AnonymisationReport, Anonymised, FieldAction
+from policykit._records.redact import Redaction, WithheldField
+from policykit._requests.response import DataSubjectRequest, ItemDisposition, RequestResponse
+from policykit._requests.rules import RequestRule, RequestRules
+from policykit._retention.verdict import (
     BookkeepingRecord,
     BookkeepingStatus,
     Dispute,
@@ -27,10 +27,8 @@ from policykit._retention import (
     SpecialCategoryItem,
     SpecialCategoryStatus,
 )
-from policykit._rules import Clause, Rule, RuleSet, bundled_rules_dir, load_rules
-from policykit._sweep import CandidateAction, SweepProblem, SweepProgress, SweepReport, sweep
-from policykit._sweep_mapping import SweepMapping, load_mapping
-from policykit._vocabulary import (
+from policykit._ruleset.loading import Clause, Rule, RuleSet, bundled_rules_dir, load_rules
+from policykit._ruleset.vocabulary import (
     DataCategory,
     LegalBasis,
     Obligation,
@@ -42,6 +40,8 @@ from policykit._vocabulary import (
     RetentionMode,
     Vocabulary,
 )
+from policykit._sweep.job import CandidateAction, SweepProblem, SweepProgress, SweepReport, sweep
+from policykit._sweep.mapping import SweepMapping, load_mapping
 from policykit.errors import (
     DefinitionError,
     EngineError,

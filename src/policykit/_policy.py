@@ -18,19 +18,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from dateutil import tz
 
-from policykit._anonymise import Anonymised, anonymise_record
-from policykit._disclosure import (
+from policykit._disclosure.decision import (
     Decision,
     DisclosureRequest,
     Normaliser,
     Outcome,
     combine,
 )
-from policykit._engine import EngineRules
-from policykit._export import export_record
-from policykit._redact import Redaction, redact_record
-from policykit._requests import DataSubjectRequest, RequestHandler, RequestResponse
-from policykit._retention import (
+from policykit._engine.adapter import EngineRules
+from policykit._records.anonymise import Anonymised, anonymise_record
+from policykit._records.export import export_record
+from policykit._records.redact import Redaction, redact_record
+from policykit._requests.response import DataSubjectRequest, RequestHandler, RequestResponse
+from policykit._retention.verdict import (
     RetentionFacts,
     RetentionOutcome,
     RetentionVerdict,
@@ -38,8 +38,8 @@ from policykit._retention import (
     compute_verdict,
     read_facts,
 )
-from policykit._rules import _PARAMETER_CHOICES, Parameters, RuleSet, load_rules
-from policykit._sweep import SweepReport, sweep
+from policykit._ruleset.loading import _PARAMETER_CHOICES, Parameters, RuleSet, load_rules
+from policykit._sweep.job import SweepReport, sweep
 from policykit.errors import RequestValidationError, did_you_mean
 
 if TYPE_CHECKING:
@@ -315,7 +315,7 @@ class Policy:
 
     def evaluate_retention_facts(self, facts: Mapping[str, bool]) -> RetentionOutcome:
         """Ask the engine directly, bypassing the memo: the retention outcome for yes/no facts keyed by
-        field name (``_facts.retention_schema``). Used by the analysis tools and tests."""
+        field name (``_ruleset.facts.retention_schema``). Used by the analysis tools and tests."""
         return self._evaluate_retention(tuple(bool(facts[name]) for name in self._retention_fact_names))
 
     def _evaluate_retention(self, key: tuple[bool, ...]) -> RetentionOutcome:

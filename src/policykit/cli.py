@@ -27,11 +27,11 @@ except ImportError:  # pragma: no cover
     Progress = None  # type: ignore[assignment,misc]
 
 import policykit
-from policykit._diff import diff as run_diff
-from policykit._diff import render_diff
-from policykit._invariants import load_invariants
-from policykit._verify import case_coverage, render_report
-from policykit._verify import verify as run_verify
+from policykit._analysis.diff import diff as run_diff
+from policykit._analysis.diff import render_diff
+from policykit._analysis.invariants import load_invariants
+from policykit._analysis.verify import case_coverage, render_report
+from policykit._analysis.verify import verify as run_verify
 from policykit.errors import PolicyKitError, did_you_mean
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -629,7 +629,7 @@ def docs() -> None:
 @rules_option
 def docs_build(out: Path | None, rules_dir: Path | None) -> None:
     """Write the auditor pages generated from the rules (default: docs/policy)."""
-    from policykit._docs import DEFAULT_OUT, build_pages, write_pages  # noqa: PLC0415 - only this command needs it
+    from policykit._docs.pages import DEFAULT_OUT, build_pages, write_pages  # noqa: PLC0415 - only this command needs it
 
     target = DEFAULT_OUT if out is None else out
     with _load(rules_dir) as policy:
@@ -643,7 +643,7 @@ def docs_build(out: Path | None, rules_dir: Path | None) -> None:
 @rules_option
 def docs_check(out: Path | None, rules_dir: Path | None) -> None:
     """Exit 1 when the committed pages differ from what the rules generate."""
-    from policykit._docs import DEFAULT_OUT, build_pages, compare_pages  # noqa: PLC0415 - only this command needs it
+    from policykit._docs.pages import DEFAULT_OUT, build_pages, compare_pages  # noqa: PLC0415 - only this command needs it
 
     target = DEFAULT_OUT if out is None else out
     with _load(rules_dir) as policy:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, create_model
 
 from policykit import Category, DataCategory, LegalBasis, Purpose, RecipientKind
-from policykit._records import check_model
+from policykit._records.annotations import check_model
 
 CATEGORIES = [c.value for c in DataCategory]
 COUNTRIES = ["SE", "NO", "IS", "DE", "FI", "US", "CH", "GB", "IN"]

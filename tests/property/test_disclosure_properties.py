@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import policykit
-from policykit._analysis import compose
+from policykit._analysis.partition import compose
 from policykit.testing import disclosure_requests
 
 POLICY = policykit.load_policy()

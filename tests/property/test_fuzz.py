@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import policykit
-from policykit._invariants import load_invariants
-from policykit._rules import RULE_FILES
+from policykit._analysis.invariants import load_invariants
+from policykit._ruleset.loading import RULE_FILES
 from policykit.errors import DefinitionError, PolicyKitError, QueryError
 from policykit.testing import disclosure_requests, malformed_disclosure_requests, retention_facts
 
@@ -115,7 +115,7 @@ def test_broken_rule_files_raise_definition_errors(name: str, data: st.DataObjec
     """Mutating one node of one rule file (deleting it, renaming a key, or replacing it with a value
     of another type, a huge number, odd unicode) either still loads or raises a DefinitionError that
     names the file; never another exception."""
-    from policykit._yaml import _Loader as YamlLoader  # noqa: PLC0415 - YAML 1.2 booleans, as the loader reads them
+    from policykit._ruleset.reading import _Loader as YamlLoader  # noqa: PLC0415 - YAML 1.2 booleans, as the loader reads them
 
     doc = yaml.load(_DOCS[name], Loader=YamlLoader)
     path = data.draw(st.sampled_from(_paths(doc)))

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given
 
 import policykit
-from policykit._records import iter_fields
-from policykit._redact import is_empty
+from policykit._records.annotations import iter_fields
+from policykit._records.redact import is_empty
 from tests.property.strategies import disclosure_requests, leaves, records
 
 COMPELLED: dict[str, Any] = {

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import policykit
-from policykit._analysis import Partition, compose, disclosure_partition, realise, request_data
-from policykit._conditions import All, Any, Condition, Const, Field, Not, evaluate
-from policykit._conditions import Test as FieldTest
-from policykit._disclosure import Normaliser
+from policykit._analysis.partition import Partition, compose, disclosure_partition, realise, request_data
+from policykit._disclosure.decision import Normaliser
+from policykit._ruleset.conditions import All, Any, Condition, Const, Field, Not, evaluate
+from policykit._ruleset.conditions import Test as FieldTest
 
 SCHEMA = {
     "a": Field("a", ("x", "y", "z"), "a"),

@@ -1,4 +1,4 @@
-"""policykit._anonymise: erasing the identifying set from users' annotated records."""
+"""policykit._records.anonymise: erasing the identifying set from users' annotated records."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 import policykit
 from policykit import Category
-from policykit._records import iter_fields
+from policykit._records.annotations import iter_fields
 from policykit.errors import AnnotationError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "records" / "candidate.json"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policykit._conditions import (
+from policykit._ruleset.conditions import (
     FALSE,
     TRUE,
     All,
@@ -24,10 +24,10 @@ from policykit._conditions import (
     partial,
     render,
 )
-from policykit._conditions import (
+from policykit._ruleset.conditions import (
     Any as AnyC,
 )
-from policykit._conditions import (
+from policykit._ruleset.conditions import (
     Test as Atom,
 )
 from policykit.errors import ConditionError, UnknownTermError

@@ -7,8 +7,8 @@ from typing import Any
 
 from hypothesis import given
 
-from policykit._conditions import Condition, evaluate
-from policykit._cubes import cube_contains, disjoint, intersect, subtract, to_cubes
+from policykit._ruleset.conditions import Condition, evaluate
+from policykit._ruleset.cubes import cube_contains, disjoint, intersect, subtract, to_cubes
 from tests.unit.test_conditions import SCHEMA, conditions
 
 ALL_POINTS = [dict(zip(SCHEMA, values, strict=True)) for values in itertools.product(*(f.domain for f in SCHEMA.values()))]

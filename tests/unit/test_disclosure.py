@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 import policykit
 from policykit import errors
-from policykit._disclosure import DisclosureRequest, normalise
+from policykit._disclosure.decision import DisclosureRequest, normalise
 from policykit.testing import disclosure_requests
 
 BASE: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""The auditor pages generated from the rules (``policykit._docs``) and ``policykit docs``."""
+"""The auditor pages generated from the rules (``policykit._docs.pages``) and ``policykit docs``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import policykit
 from policykit import cli
-from policykit._docs import (
+from policykit._docs.pages import (
     FAMILIES,
     GENERATED,
     Docs,

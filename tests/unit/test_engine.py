@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import random
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,8 @@ from typing import Any
 import pytest
 
 import policykit
-from policykit import _engine
-from policykit._disclosure import normalise
+from policykit._disclosure.decision import normalise
+from policykit._engine import adapter as _engine
 from policykit.errors import EngineError
 from tests.acceptance.cases import load_cases
 
@@ -28,10 +30,43 @@ def test_only_the_adapter_imports_durable_rules() -> None:
     """durable-rules sits behind exactly one module."""
     src = Path(policykit.__file__).parent
     importers = sorted(
-        p.name for p in src.rglob("*.py")
-        if any(line.lstrip().startswith(("import durable", "from durable")) for line in p.read_text().splitlines())
+        p.relative_to(src).as_posix() for p in src.rglob("*.py")
+        if any(
+            line.lstrip().startswith(("import durable", "from durable")) or 'import_module("durable' in line
+            for line in p.read_text().splitlines()
+        )
     )
-    assert importers == ["_engine.py"]
+    assert importers == ["_engine/adapter.py"]
+
+
+def test_a_missing_engine_shim_is_an_engine_error(tmp_path: Path) -> None:
+    """On Python 3.13+ the adapter needs the PyEval_CallObject shim; without it, a clear EngineError."""
+    missing = tmp_path / "_pyeval_shim.so"
+    with pytest.raises(EngineError, match=r"Python 3\.13: policykit's engine shim .*_pyeval_shim\.so is missing"):
+        _engine._load_engine((3, 13), shim=missing)
+
+
+def test_an_unloadable_engine_shim_is_an_engine_error(tmp_path: Path) -> None:
+    broken = tmp_path / "_pyeval_shim.so"
+    broken.write_text("not a shared object")
+    with pytest.raises(EngineError, match="engine shim .* could not be loaded"):
+        _engine._load_engine((3, 13), shim=broken)
+
+
+def test_an_engine_that_does_not_import_is_an_engine_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "durable_rules_engine", None)   # makes the import fail
+    with pytest.raises(EngineError, match=r"durable_rules_engine, from durable-rules==2\.0\.28\) could not be imported"):
+        _engine._load_engine((3, 11))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="the shim is built and loaded on Python 3.13 and later only")
+def test_the_installed_shim_defines_pyeval_callobject() -> None:
+    """The shim built at installation is loaded into the interpreter and calls through to PyObject_Call."""
+    call = ctypes.pythonapi.PyEval_CallObject
+    call.restype = ctypes.py_object
+    call.argtypes = [ctypes.py_object, ctypes.py_object]
+    assert call(len, ("abcd",)) == 4
+    assert call(divmod, (17, 5)) == (3, 2)
 
 
 def test_each_loaded_policy_gets_its_own_engine_ruleset() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import policykit
-from policykit._disclosure import Outcome
-from policykit._invariants import Invariant, load_invariants, violation
+from policykit._analysis.invariants import Invariant, load_invariants, violation
+from policykit._disclosure.decision import Outcome
 from policykit.errors import ConditionError, DuplicateIdError, RuleSchemaError, UnknownClauseError, UnknownTermError
 
 GOOD = """\

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 import policykit
 from policykit import Category
-from policykit._records import check_model, iter_fields
+from policykit._records.annotations import check_model, iter_fields
 from policykit.errors import AnnotationError
 
 

@@ -10,9 +10,9 @@ from hypothesis import given
 
 import policykit
 from policykit import _policy
-from policykit._analysis import disclosure_partition
-from policykit._disclosure import Outcome, combine
-from policykit._reference import ReferenceEvaluator
+from policykit._analysis.partition import disclosure_partition
+from policykit._disclosure.decision import Outcome, combine
+from policykit._engine.reference import ReferenceEvaluator
 from policykit.testing import disclosure_requests, reference_outcome
 
 POLICY = policykit.load_policy(memo_size=0)

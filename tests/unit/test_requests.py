@@ -11,7 +11,7 @@ import pytest
 
 import policykit
 from policykit import errors
-from policykit._requests import (
+from policykit._requests.response import (
     DataSubjectRequest,
     _objection,
     evidence_window,

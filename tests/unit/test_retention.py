@@ -1,4 +1,4 @@
-"""policykit._retention: reading retention facts, the engine behind the verdict, and the verdict."""
+"""policykit._retention.verdict: reading retention facts, the engine behind the verdict, and the verdict."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import policykit
-from policykit._conditions import evaluate
+from policykit._ruleset.conditions import evaluate
 from policykit.errors import InvalidDateError, RequestValidationError, UnknownRequestTermError
 
 BASE: dict[str, Any] = {"applications": ["2023-12-31"], "consent_withdrawn_on": "2024-04-02"}

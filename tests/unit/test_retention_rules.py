@@ -1,4 +1,4 @@
-"""policykit._retention_rules: loading and checking rules/retention.yaml."""
+"""policykit._retention.rules: loading and checking rules/retention.yaml."""
 
 from __future__ import annotations
 

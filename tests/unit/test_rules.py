@@ -12,7 +12,7 @@ import pytest
 
 import policykit
 from policykit import errors
-from policykit._rules import RULE_FILES, load_rules
+from policykit._ruleset.loading import RULE_FILES, load_rules
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import policykit
-from policykit._sweep_mapping import DEFAULT_MAPPING, load_mapping
+from policykit._sweep.mapping import DEFAULT_MAPPING, load_mapping
 from policykit.errors import MappingError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sweep" / "mapping.yaml"

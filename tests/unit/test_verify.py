@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import policykit
-from policykit._invariants import load_invariants
-from policykit._verify import VerifyReport, render_report, verify
+from policykit._analysis.invariants import load_invariants
+from policykit._analysis.verify import VerifyReport, render_report, verify
 from policykit.cli import main
 
 
@@ -162,7 +162,7 @@ def test_coverage_lists_rules_no_case_exercises(bundled_policy: policykit.Policy
 def test_every_retention_fact_combination_is_checked(bundled_policy: policykit.Policy) -> None:
     """The retention family's whole fact space goes through the engine: exactly the rules whose
     conditions hold fire, one mode each time."""
-    from policykit._verify import check_retention  # noqa: PLC0415
+    from policykit._analysis.verify import check_retention  # noqa: PLC0415
 
     count, problems = check_retention(bundled_policy)
     assert count == 2 ** len(bundled_policy.rules.retention.facts)
@@ -171,7 +171,7 @@ def test_every_retention_fact_combination_is_checked(bundled_policy: policykit.P
 
 def test_every_data_subject_request_question_is_checked(bundled_policy: policykit.Policy) -> None:
     """The request family's whole fact space, cube by cube, fires exactly the rules whose conditions hold."""
-    from policykit._verify import check_requests  # noqa: PLC0415
+    from policykit._analysis.verify import check_requests  # noqa: PLC0415
 
     points, cubes, problems = check_requests(bundled_policy)
     assert problems == []

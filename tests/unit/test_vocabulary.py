@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import policykit
-from policykit import _vocabulary
+from policykit._ruleset import vocabulary as _vocabulary
 
 ENUMS = {
     "operations": _vocabulary.Operation,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from policykit._yaml import load_yaml
+from policykit._ruleset.reading import load_yaml
 from policykit.errors import RuleFileError
 
 

@@ -36,12 +36,12 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from policykit._disclosure import Decision, DisclosureRequest, Outcome
+from policykit._disclosure.decision import Decision, DisclosureRequest, Outcome
+from policykit._engine.reference import ReferenceEvaluator
 from policykit._policy import Policy
-from policykit._records import check_model
-from policykit._reference import ReferenceEvaluator
-from policykit._retention import RetentionFacts
-from policykit._rules import RuleSet, load_rules
+from policykit._records.annotations import check_model
+from policykit._retention.verdict import RetentionFacts
+from policykit._ruleset.loading import RuleSet, load_rules
 
 __all__ = [
     "ReferenceEvaluator",

@@ -1,0 +1,1 @@
+"""The disclosure family: ``DisclosureRequest`` in, ``Decision`` out, and its explanation."""

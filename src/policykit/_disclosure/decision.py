@@ -1,0 +1,622 @@
+"""Disclosure questions and their answers: ``DisclosureRequest`` in, ``Decision`` out.
+
+A request is first checked for shape (pydantic), then against the vocabulary of the policy that
+answers it, then reduced to the normalised facts of ``_ruleset.facts.disclosure_schema``. Only the facts
+reach the engine; only the facts key the memo.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
+
+from policykit._disclosure.explain import explain_decision
+from policykit._ruleset.facts import UNLISTED_PURPOSE
+from policykit.errors import (
+    RequestValidationError,
+    UnknownRequestTermError,
+    did_you_mean,
+    short_repr,
+)
+
+if TYPE_CHECKING:
+    from policykit._ruleset.loading import Rule, RuleSet
+
+__all__ = [
+    "CandidateStatus",
+    "Decision",
+    "DisclosureRequest",
+    "Normaliser",
+    "Outcome",
+    "Recipient",
+    "parse_date",
+    "validation_message",
+]
+
+
+def parse_date(value: Any) -> Any:
+    """Accept a ``date`` or an ISO ``YYYY-MM-DD`` string; refuse datetimes, numbers and other forms."""
+    if isinstance(value, dt.datetime):
+        raise ValueError(f"expected a calendar date, got the timestamp {value.isoformat()}")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
+        except ValueError:
+            _bad_date(value)
+    raise ValueError(f"expected a date as YYYY-MM-DD, got {short_repr(value)}")
+
+
+def _bad_date(value: str) -> Any:
+    raise ValueError(f"expected a real calendar date as YYYY-MM-DD, got {short_repr(value)}")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(parse_date)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Recipient(_Model):
+    """Who would receive the data (inputs.md, ``recipient.*``)."""
+
+    kind: str
+    country: str
+    active_assignment: StrictBool = False
+    confidentiality_undertaking: StrictBool = False
+    data_agreement_signed: StrictBool = False
+    relevant_to_candidate_competence: StrictBool = False
+    receives_copy: StrictBool | None = None
+    specific_process_requirement: StrictBool = False
+    legitimate_need_kul: StrictBool = False
+    legal_obligation: StrictBool = False
+    legal_obligation_jurisdiction: str | None = None
+    role: Literal["controller", "processor", "sub_processor"] | None = None
+    gdpr_transfer_mechanism: Literal["adequacy_decision", "scc", "bcr"] | None = None
+    subprocessors_in_eea: StrictBool = True
+
+
+class CandidateStatus(_Model):
+    """The candidate's consent and objection status (inputs.md, ``candidate.*``)."""
+
+    consent_status: Literal["given", "withdrawn"] = "given"
+    consent_withdrawn_on: IsoDate | None = None
+    objection_in_writing: StrictBool = False
+    objection_received_on: IsoDate | None = None
+    explicit_consent_special_category: StrictBool = False
+    special_category_relevant: StrictBool = False
+    consent_to_sale: StrictBool = False
+    latest_application: IsoDate | None = None
+    anonymised: StrictBool = False
+
+
+class DisclosureRequest(_Model):
+    """May these data go to this recipient for this purpose? (inputs.md, "Disclosure")."""
+
+    operation: str
+    data_categories: tuple[str, ...] = Field(min_length=1)
+    purpose: str
+    contains_special_category: StrictBool = False
+    contains_criminal_data: StrictBool = False
+    art10_statutory_basis: StrictBool = False
+    identifiable: StrictBool = True
+    min_cell_size: StrictInt | None = Field(default=None, ge=0)
+    disclosed_context: tuple[str, ...] = ()
+    as_of: IsoDate | None = None
+    recipient: Recipient
+    candidate: CandidateStatus = CandidateStatus()
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> DisclosureRequest:
+        """Build a request from a mapping shaped like a case's ``inputs``; errors are
+        :class:`~policykit.errors.RequestValidationError`."""
+        if isinstance(data, DisclosureRequest):
+            return data
+        if not isinstance(data, Mapping):
+            raise RequestValidationError(
+                f"expected a DisclosureRequest or a mapping of its fields, got {type(data).__name__}"
+            )
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise RequestValidationError(validation_message("disclosure request", exc)) from None
+
+
+def validation_message(what: str, exc: ValidationError) -> str:
+    """One readable line per problem: where, what was expected, what was given."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "missing":
+            lines.append(f"{where}: expected a value, found none")
+        elif err["type"] == "extra_forbidden":
+            lines.append(f"{where}: unexpected field")
+        else:
+            msg = err["msg"]
+            msg = msg.removeprefix("Value error, ")
+            lines.append(f"{where}: {msg[0].lower() + msg[1:]} (got {short_repr(err.get('input'))})")
+    return f"invalid {what}: " + "; ".join(lines)
+
+
+def _check(value: str, choices: Sequence[str], what: str, field: str) -> None:
+    if value not in choices:
+        raise UnknownRequestTermError(
+            f"{field}: expected {what}, got {short_repr(value)}" + did_you_mean(value, choices)
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# decisions
+
+
+class Outcome:
+    """What the rules say for one set of normalised facts; shared by every request with those facts.
+
+    Kept compact (the memo holds many): per-category answers are stored as tuples aligned with
+    ``categories``; ``by_category`` and ``category_reasons`` build their mappings on access.
+    """
+
+    __slots__ = (
+        "_category_reasons", "_category_rules", "_flags", "allowed", "categories", "clauses", "deciding_rule",
+        "obligations", "reasons", "rule_ids",
+    )
+
+    def __init__(
+        self,
+        *,
+        allowed: bool,
+        reasons: tuple[str, ...],
+        obligations: tuple[str, ...],
+        by_category: Mapping[str, bool],
+        category_reasons: Mapping[str, tuple[str, ...]],
+        rule_ids: tuple[str, ...],
+        clauses: tuple[str, ...],
+        deciding_rule: str | None,
+        category_rules: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        self.allowed = allowed
+        self.reasons = reasons
+        self.obligations = obligations
+        self.categories = tuple(by_category)
+        self._flags = tuple(by_category.values())
+        self._category_reasons = tuple(category_reasons[c] for c in self.categories)
+        self.rule_ids = rule_ids
+        self.clauses = clauses
+        self.deciding_rule = deciding_rule
+        self._category_rules = tuple((category_rules or {}).get(c, ()) for c in self.categories)
+
+    @property
+    def by_category(self) -> dict[str, bool]:
+        """For each requested category, whether it may go."""
+        return dict(zip(self.categories, self._flags, strict=True))
+
+    @property
+    def category_reasons(self) -> dict[str, tuple[str, ...]]:
+        """For each requested category, the reasons it may not go (empty when it may)."""
+        return dict(zip(self.categories, self._category_reasons, strict=True))
+
+    @property
+    def category_rules(self) -> dict[str, tuple[str, ...]]:
+        """For each requested category, the forbid rules that keep it back (empty when it may go, or
+        when no rule permits it at all)."""
+        return dict(zip(self.categories, self._category_rules, strict=True))
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.allowed, self.reasons, self.obligations, self.categories, self._flags,
+                self._category_reasons, self._category_rules, self.rule_ids, self.clauses, self.deciding_rule)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((self.allowed, self.reasons, self.rule_ids))
+
+    def __repr__(self) -> str:
+        return f"Outcome(allowed={self.allowed}, reasons={self.reasons}, rule_ids={self.rule_ids})"
+
+
+def combine(
+    rules: Sequence[Rule],
+    fired: Sequence[tuple[int, frozenset[str] | None]],
+    categories: Sequence[str],
+    purpose_clause: str | None,
+    recipient_clause: str | None,
+    *,
+    intern: dict[Any, Any] | None = None,
+) -> Outcome:
+    """Combine fired rules into an outcome: per category, a forbid overrides a permit and no permit
+    means deny; the request is allowed when every category is; reasons follow rule order.
+
+    ``intern``, if given, shares equal tuples between outcomes (the memo holds many outcomes whose
+    reasons, rule ids and clauses repeat)."""
+    table: dict[Any, Any] = {} if intern is None else intern
+
+    def shared(value: Any) -> Any:
+        return table.setdefault(value, value)
+
+    forbids: dict[str, list[int]] = {c: [] for c in categories}
+    permits: dict[str, list[int]] = {c: [] for c in categories}
+    fired_indexes: set[int] = set()
+    for index, scope in fired:
+        fired_indexes.add(index)
+        target = forbids if rules[index].effect == "forbid" else permits
+        for c in categories if scope is None else scope.intersection(categories):
+            target[c].append(index)
+    by_category = {c: not forbids[c] and bool(permits[c]) for c in categories}
+    allowed = all(by_category.values())
+    category_reasons: dict[str, tuple[str, ...]] = {}
+    category_rules: dict[str, tuple[str, ...]] = {}
+    for c in categories:
+        category_rules[c] = shared(tuple(dict.fromkeys(rules[i].id for i in sorted(forbids[c]))))
+        rs = [rules[i].reason or "" for i in sorted(forbids[c])]
+        if not forbids[c] and not permits[c]:
+            rs.append("NO_APPLICABLE_PERMIT")
+        category_reasons[c] = shared(tuple(dict.fromkeys(rs)))
+    forbid_order = sorted({i for c in categories for i in forbids[c]})
+    reasons = [rules[i].reason or "" for i in forbid_order]
+    if any(not forbids[c] and not permits[c] for c in categories):
+        reasons.append("NO_APPLICABLE_PERMIT")
+    ordered = sorted(fired_indexes)
+    deciding = rules[forbid_order[0]] if forbid_order else None
+    clauses: list[str] = []
+    obligations: list[str] = []
+    if allowed:
+        for i in ordered:
+            if rules[i].effect == "permit":
+                clauses.extend(rules[i].clauses)
+                obligations.extend(rules[i].obligations)
+        if purpose_clause:
+            clauses.append(purpose_clause)
+    else:
+        if deciding is not None:
+            clauses.extend(deciding.clauses)
+        elif not reasons or reasons[0] == "NO_APPLICABLE_PERMIT":
+            clauses.append("P-TP-1")
+        if recipient_clause:
+            clauses.append(recipient_clause)
+    outcome = Outcome(
+        allowed=allowed,
+        reasons=shared(tuple(dict.fromkeys(reasons))),
+        obligations=shared(tuple(dict.fromkeys(obligations))),
+        by_category=by_category,
+        category_reasons=category_reasons,
+        rule_ids=shared(tuple(rules[i].id for i in ordered)),
+        clauses=shared(tuple(dict.fromkeys(clauses))),
+        deciding_rule=deciding.id if deciding is not None else None,
+        category_rules=category_rules,
+    )
+    outcome.categories = shared(outcome.categories)
+    outcome._flags = shared(outcome._flags)
+    outcome._category_reasons = shared(outcome._category_reasons)
+    outcome._category_rules = shared(outcome._category_rules)
+    return outcome
+
+
+class Decision:
+    """The answer to a disclosure question, able to explain itself.
+
+    ``allowed``, ``reasons`` (deny reasons, the deciding one first), ``obligations`` (duties attached
+    to an allow), ``by_category`` (which requested categories may go), ``rule_ids`` (the rules that
+    fired), ``clauses`` (the clauses behind the decision), ``policy_version`` and ``explain()``.
+    """
+
+    __slots__ = ("_outcome", "_policy", "_request", "_source")
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        request: DisclosureRequest | None,
+        policy: Any,
+        source: tuple[Mapping[str, Any], str] | None = None,
+    ) -> None:
+        self._outcome = outcome
+        self._request = request
+        self._policy = policy
+        # a plain-dict request answered from memory is parsed only if the request is asked for:
+        # (the caller's mapping, the text it had when it was answered)
+        self._source = source
+
+    @property
+    def request(self) -> DisclosureRequest:
+        """The question, as a typed request."""
+        if self._request is None:
+            assert self._source is not None
+            mapping, text = self._source
+            if repr(mapping) != text:
+                raise RequestValidationError(
+                    "the request mapping was changed after the decision was made; decide it again"
+                )
+            self._request = DisclosureRequest.parse(mapping)
+        return self._request
+
+    @property
+    def allowed(self) -> bool:
+        """Whether every requested category may go."""
+        return self._outcome.allowed
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """Why not: the reason codes of the forbids that applied, the deciding one first."""
+        return self._outcome.reasons
+
+    @property
+    def reason(self) -> str | None:
+        """The deciding reason, or ``None`` for an allow."""
+        return self._outcome.reasons[0] if self._outcome.reasons else None
+
+    @property
+    def obligations(self) -> tuple[str, ...]:
+        """Duties that come with an allow (empty on a deny)."""
+        return self._outcome.obligations
+
+    @property
+    def by_category(self) -> Mapping[str, bool]:
+        """For each requested category, whether it may go."""
+        return self._outcome.by_category
+
+    @property
+    def category_reasons(self) -> Mapping[str, tuple[str, ...]]:
+        """For each requested category, the reasons it may not go (empty when it may)."""
+        return self._outcome.category_reasons
+
+    @property
+    def category_rules(self) -> Mapping[str, tuple[str, ...]]:
+        """For each requested category, the forbid rules that keep it back (empty when it may go, or
+        when no rule permits it at all)."""
+        return self._outcome.category_rules
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """The rules that fired, in decision order."""
+        return self._outcome.rule_ids
+
+    @property
+    def deciding_rule(self) -> str | None:
+        """The rule whose forbid decided a deny, or ``None``."""
+        return self._outcome.deciding_rule
+
+    @property
+    def clauses(self) -> tuple[str, ...]:
+        """The clause ids behind the decision."""
+        return self._outcome.clauses
+
+    @property
+    def policy_version(self) -> str:
+        """The version of the policy that decided, e.g. ``2022-06-22``."""
+        version: str = self._policy.version
+        return version
+
+    @property
+    def outcome(self) -> Outcome:
+        """The request-independent part of the decision (what the memo stores)."""
+        return self._outcome
+
+    def explain(self) -> str:
+        """A plain-English account: what was asked, which rules fired and why, the clauses quoted."""
+        return explain_decision(self, self._policy)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as JSON-ready data."""
+        return {
+            "allowed": self.allowed,
+            "reasons": list(self.reasons),
+            "obligations": list(self.obligations),
+            "by_category": dict(self.by_category),
+            "rule_ids": list(self.rule_ids),
+            "clauses": list(self.clauses),
+            "policy_version": self.policy_version,
+        }
+
+    def __repr__(self) -> str:
+        verdict = "allowed" if self.allowed else f"denied {', '.join(self.reasons)}"
+        return f"<Decision {verdict} rules={list(self.rule_ids)}>"
+
+
+# ------------------------------------------------------------------------------------------------
+# normalisation
+
+
+class Normaliser:
+    """Checks a request's terms against one rule set's vocabulary and reduces it to facts.
+
+    Built once per policy: the vocabulary tables it needs are computed up front, so a question costs
+    a few set lookups. ``normalise(request, today)`` returns the facts in schema order (without
+    ``category``) and the requested categories in vocabulary order: together, the memo key.
+    """
+
+    def __init__(self, rules: RuleSet) -> None:
+        vocab = rules.vocabulary
+        self.fact_names = tuple(name for name in rules.disclosure.facts if name != "category")
+        if self.fact_names != _FACT_ORDER:
+            raise AssertionError(  # pragma: no cover - a schema change must update _FACT_ORDER
+                f"the disclosure fact schema changed: {self.fact_names} != {_FACT_ORDER}"
+            )
+        self.operations = frozenset(vocab.ids("operations"))
+        self.categories = vocab.ids("data_categories")
+        self.category_set = frozenset(self.categories)
+        self.kinds = frozenset(vocab.ids("recipient_kinds"))
+        self.purposes = frozenset(vocab.ids("purposes")) | frozenset(vocab.ids("out_of_policy_purposes"))
+        aliases = vocab.country_aliases
+        self.eea: dict[str, bool] = {c.code: c.in_eea for c in vocab.countries}
+        self.eea.update({alias: self.eea[code] for alias, code in aliases.items()})
+        self.context_ok = frozenset(vocab.referee_identification_context)
+        self.min_cell = rules.parameters.aggregate_min_cell
+        self._order = {c: i for i, c in enumerate(self.categories)}
+        self._bit = {c: 1 << i for i, c in enumerate(self.categories)}
+        self._vocab = vocab
+        # the memo key is one integer: the facts in mixed radix, then one bit per category
+        facts = rules.disclosure.facts
+        self._domains = tuple(facts[name].domain for name in self.fact_names)
+        self._index = tuple({v: i for i, v in enumerate(d)} for d in self._domains)
+        self._operation_index = self._index[0]
+        self._purpose_index = self._index[1]
+        self._kind_index = self._index[2]
+        self._jurisdiction_index = self._index[12]
+        self._unlisted = self._purpose_index[UNLISTED_PURPOSE]
+        self._category_bits = len(self.categories)
+
+    def check(self, request: DisclosureRequest) -> None:
+        """Refuse unknown terms with a "did you mean"."""
+        vocab = self._vocab
+        if request.operation not in self.operations:
+            _check(request.operation, vocab.ids("operations"), "an operation", "operation")
+        for i, c in enumerate(request.data_categories):
+            if c not in self.category_set:
+                _check(c, self.categories, "a data category", f"data_categories[{i}]")
+        if request.recipient.kind not in self.kinds:
+            _check(request.recipient.kind, vocab.ids("recipient_kinds"), "a recipient kind", "recipient.kind")
+        if request.recipient.country.strip().upper() not in self.eea:
+            raise UnknownRequestTermError(
+                f"recipient.country: expected an ISO 3166-1 alpha-2 code such as SE, got "
+                f"{short_repr(request.recipient.country)}"
+                + did_you_mean(request.recipient.country.upper(), [c.code for c in vocab.countries])
+            )
+
+    def dated(self, request: DisclosureRequest) -> bool:
+        """Whether the facts depend on the date of the question (``as_of`` left to default to today)."""
+        c = request.candidate
+        return request.as_of is None and (
+            c.consent_withdrawn_on is not None or c.objection_received_on is not None
+        )
+
+    def normalise(self, request: DisclosureRequest, today: dt.date) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+        """The facts of a checked request (in ``fact_names`` order) and its categories (in vocabulary
+        order): the decoded form of :meth:`key`."""
+        return self.decode(self.key(request, today))
+
+    def key(self, request: DisclosureRequest, today: dt.date) -> int:
+        """The memo key of a checked request as one integer: its facts in mixed radix (in
+        ``fact_names`` order), then a bit per requested category.
+
+        This is where a request becomes facts: a showing or disclosure that leaves a copy is a
+        transfer, a purpose outside the policy is ``unlisted``, a country is inside the EU/EEA or
+        not, withdrawals and objections count from their dates unless a later application renewed
+        consent. Written out field by field for speed; :meth:`encode` is the generic form of the
+        same key (a property test checks they agree)."""
+        r = request.recipient
+        c = request.candidate
+        as_of = request.as_of or today
+        operation = request.operation
+        if r.receives_copy and operation in ("show", "disclose"):
+            operation = "transfer"
+        jurisdiction = r.legal_obligation_jurisdiction
+        if jurisdiction is None or not jurisdiction.strip():
+            jur = "none"
+        else:
+            jurisdiction = jurisdiction.strip().upper()
+            jur = jurisdiction if jurisdiction in ("SE", "EU") else "other"
+        withdrawn = _effective(
+            c.consent_status == "withdrawn" or c.consent_withdrawn_on is not None,
+            c.consent_withdrawn_on, as_of, c.latest_application,
+        )
+        objected = _effective(
+            c.objection_in_writing or c.objection_received_on is not None,
+            c.objection_received_on, as_of, c.latest_application,
+        )
+        k = self._operation_index[operation]
+        k = k * len(self._purpose_index) + self._purpose_index.get(request.purpose, self._unlisted)
+        k = k * len(self._kind_index) + self._kind_index[r.kind]
+        k = k * 2 + self.eea.get(r.country.strip().upper(), False)
+        k = k * 2 + r.subprocessors_in_eea
+        k = k * 2 + r.active_assignment
+        k = k * 2 + r.confidentiality_undertaking
+        k = k * 2 + r.data_agreement_signed
+        k = k * 2 + r.relevant_to_candidate_competence
+        k = k * 2 + r.specific_process_requirement
+        k = k * 2 + r.legitimate_need_kul
+        k = k * 2 + r.legal_obligation
+        k = k * 4 + self._jurisdiction_index[jur]
+        k = k * 2 + (r.role == "controller")
+        k = k * 2 + request.contains_special_category
+        k = k * 2 + request.contains_criminal_data
+        k = k * 2 + request.art10_statutory_basis
+        k = k * 2 + request.identifiable
+        k = k * 2 + (request.min_cell_size is not None and request.min_cell_size >= self.min_cell)
+        context_ok = self.context_ok
+        k = k * 2 + any(x not in context_ok for x in request.disclosed_context)
+        k = k * 2 + withdrawn
+        k = k * 2 + objected
+        k = k * 2 + c.explicit_consent_special_category
+        k = k * 2 + c.special_category_relevant
+        k = k * 2 + c.anonymised
+        bits = 0
+        bit = self._bit
+        for category in request.data_categories:
+            bits |= bit[category]
+        return (k << self._category_bits) | bits
+
+
+    def encode(self, values: tuple[Any, ...], categories: tuple[str, ...]) -> int:
+        """The integer memo key of facts (in ``fact_names`` order) and categories."""
+        k = 0
+        for index, domain, value in zip(self._index, self._domains, values, strict=True):
+            k = k * len(domain) + index[value]
+        bits = 0
+        for category in categories:
+            bits |= self._bit[category]
+        return (k << self._category_bits) | bits
+
+
+    def decode(self, key: int) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+        """The facts (in ``fact_names`` order) and categories (in vocabulary order) of a memo key."""
+        bits = key & ((1 << self._category_bits) - 1)
+        k = key >> self._category_bits
+        values: list[Any] = []
+        for domain in reversed(self._domains):
+            k, i = divmod(k, len(domain))
+            values.append(domain[i])
+        categories = tuple(c for c in self.categories if bits & self._bit[c])
+        return tuple(reversed(values)), categories
+
+_FACT_ORDER = (
+    "operation", "purpose", "recipient.kind", "recipient.in_eea", "recipient.subprocessors_in_eea",
+    "recipient.active_assignment", "recipient.confidentiality_undertaking", "recipient.data_agreement_signed",
+    "recipient.relevant_to_candidate_competence", "recipient.specific_process_requirement",
+    "recipient.legitimate_need_kul", "recipient.legal_obligation", "recipient.legal_obligation_jurisdiction",
+    "recipient.acts_as_controller", "data.contains_special_category", "data.contains_criminal_data", "data.art10_statutory_basis",
+    "data.identifiable", "data.min_cell_size_met", "data.context_beyond_identification",
+    "candidate.consent_withdrawn", "candidate.objected", "candidate.explicit_consent_special_category",
+    "candidate.special_category_relevant", "candidate.anonymised",
+)
+
+
+def check_terms(request: DisclosureRequest, rules: RuleSet) -> None:
+    """Check every vocabulary term of a request; unknown ones raise with a "did you mean"."""
+    Normaliser(rules).check(request)
+
+
+def _effective(
+    flag: bool, on: dt.date | None, as_of: dt.date, latest_application: dt.date | None
+) -> bool:
+    """A withdrawal or objection counts when it happened on or before ``as_of`` and no later
+    application (fresh consent, P-INTRO-3) superseded it."""
+    if not flag:
+        return False
+    if on is None:
+        return True
+    if on > as_of:
+        return False
+    return not (latest_application is not None and on < latest_application <= as_of)
+
+
+def normalise(
+    request: DisclosureRequest, rules: RuleSet, today: dt.date
+) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """Reduce a checked request to its facts (in schema order, without ``category``) and its
+    categories (in vocabulary order)."""
+    return Normaliser(rules).normalise(request, today)

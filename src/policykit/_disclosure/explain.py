@@ -1,0 +1,205 @@
+"""Plain-English explanations of decisions, citing and quoting the policy's clauses."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING
+
+from policykit._ruleset.conditions import fields_of, partial, render
+from policykit.errors import did_you_mean, short_repr
+
+if TYPE_CHECKING:
+    from policykit._disclosure.decision import Decision
+    from policykit._policy import Policy
+    from policykit._ruleset.loading import Rule, RuleSet
+
+__all__ = ["explain_decision", "quote_clauses"]
+
+WIDTH = 100
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
+
+
+def quote_clauses(rules: RuleSet, clause_ids: tuple[str, ...] | list[str], indent: str = "  ") -> list[str]:
+    """The clauses, each with its Swedish original and English translation."""
+    lines: list[str] = []
+    for cid in clause_ids:
+        clause = rules.clause(cid)
+        lines.append(f"{indent}{cid}")
+        lines.extend(_wrap(f'sv: "{clause.sv}"', indent + "  "))
+        lines.extend(_wrap(f'en: "{clause.en}"', indent + "  "))
+    return lines
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    """Free text from a request, cut to a readable length."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def _notes(decision: Decision, policy: Policy) -> list[str]:
+    """What the normalisation did with the request, said plainly."""
+    rules = policy.rules
+    vocab = rules.vocabulary
+    req = decision.request
+    r, c = req.recipient, req.candidate
+    as_of = req.as_of or policy.today()
+    notes: list[str] = []
+    if r.receives_copy and req.operation in ("show", "disclose"):
+        notes.append(f"A {req.operation} that leaves a copy with the recipient counts as a transfer.")
+    if req.purpose not in vocab.ids("purposes") and req.purpose not in vocab.ids("out_of_policy_purposes"):
+        notes.append(
+            f"The purpose {short_repr(req.purpose)} is not a purpose of the policy"
+            + did_you_mean(req.purpose, vocab.ids("purposes"))
+            + "; it is treated as an unlisted purpose, which no rule permits."
+        )
+    country = vocab.country(r.country)
+    if country is not None:
+        where = "inside" if country.in_eea else "outside"
+        notes.append(f"{country.name} ({country.code}) is {where} the EU/EEA.")
+    if r.gdpr_transfer_mechanism:
+        notes.append(
+            f"The transfer mechanism {r.gdpr_transfer_mechanism!r} does not substitute for storage "
+            "inside the EU/EEA under this policy (P-LAG-1, A-18)."
+        )
+    for label, flag, on in (
+        ("withdrawal of consent", c.consent_status == "withdrawn" or c.consent_withdrawn_on is not None,
+         c.consent_withdrawn_on),
+        ("objection", c.objection_in_writing or c.objection_received_on is not None, c.objection_received_on),
+    ):
+        if not flag or on is None:
+            continue
+        if on > as_of:
+            notes.append(
+                f"The {label} on {on} comes after {as_of}, the date of the disclosure, so it does not count yet."
+            )
+        elif c.latest_application is not None and on < c.latest_application <= as_of:
+            notes.append(
+                f"The {label} on {on} was superseded by the application on {c.latest_application}: "
+                "a new application is fresh consent (P-INTRO-3, A-06)."
+            )
+        else:
+            notes.append(f"The {label} on {on} is in effect on {as_of}.")
+    notes.extend(_inert_inputs(decision, policy))
+    if c.consent_to_sale:
+        notes.append("The candidate's consent to a sale has no effect: personal data are never sold (P-TP-1).")
+    if req.operation == "share_aggregate" or "aggregated_statistics" in req.data_categories:
+        size = "unknown" if req.min_cell_size is None else str(req.min_cell_size)
+        notes.append(
+            f"Smallest cell: {size}; the policy requires at least "
+            f"{rules.parameters.aggregate_min_cell} and that no one can be singled out."
+        )
+    return notes
+
+
+# recipient inputs that only some recipient kinds' rules test: input name -> fact field
+_RECIPIENT_INPUTS = (
+    ("role", "recipient.acts_as_controller"),
+    ("active_assignment", "recipient.active_assignment"),
+    ("relevant_to_candidate_competence", "recipient.relevant_to_candidate_competence"),
+    ("specific_process_requirement", "recipient.specific_process_requirement"),
+    ("legitimate_need_kul", "recipient.legitimate_need_kul"),
+    ("legal_obligation", "recipient.legal_obligation"),
+    ("legal_obligation_jurisdiction", "recipient.legal_obligation_jurisdiction"),
+)
+
+
+def _inert_inputs(decision: Decision, policy: Policy) -> list[str]:
+    """The recipient inputs the question gives that no rule tests for its recipient kind: they
+    cannot change the answer, and the explanation says so rather than passing over them."""
+    rules = policy.rules
+    r = decision.request.recipient
+    kind = r.kind
+    tested: set[str] = set()
+    for rule in rules.disclosure.rules:
+        tested |= fields_of(partial(rule.condition, {"recipient.kind": kind}, rules.disclosure.facts))
+    notes: list[str] = []
+    for name, fact in _RECIPIENT_INPUTS:
+        value = getattr(r, name)
+        if value in (None, False, "") or fact in tested:
+            continue
+        notes.append(
+            f"recipient.{name} = {value} cannot change the answer for a {kind}: no rule for this kind of "
+            "recipient depends on it."
+        )
+    if r.role is not None and "recipient.acts_as_controller" in tested:
+        notes.append(
+            f"recipient.role = {r.role}: "
+            + ("the recipient acts as a controller, for its own purposes." if r.role == "controller"
+               else "the recipient acts on We Select's instructions.")
+        )
+    return notes
+
+
+def _rule_block(rule: Rule, rules: RuleSet, status: str) -> list[str]:
+    d = rules.disclosure
+    head = f"  [{rule.effect}] {rule.id} (step {rule.step}: {_step_title(rules, rule.step)})"
+    if rule.reason:
+        head += f" -> {rule.reason}"
+    if status:
+        head += f" {status}"
+    lines = [head]
+    lines.extend(_wrap(rule.title + ".", "      "))
+    lines.extend(_wrap("Applies when " + render(rule.when, d.facts, d.predicate_titles) + ".", "      "))
+    lines.append(f"      Cites {', '.join(rule.clauses)}.")
+    return lines
+
+
+def _step_title(rules: RuleSet, step: int) -> str:
+    for s in rules.disclosure.steps:
+        if s.step == step:
+            return s.title.lower()
+    return str(step)
+
+
+def explain_decision(decision: Decision, policy: Policy) -> str:
+    """The full explanation of a disclosure decision."""
+    rules = policy.rules
+    req = decision.request
+    as_of = req.as_of.isoformat() if req.as_of else f"{policy.today().isoformat()} (today)"
+    verdict = "ALLOWED" if decision.allowed else "DENIED"
+    lines = [
+        f"{rules.meta.name}, version {rules.meta.version}: disclosure decision",
+        "",
+    ]
+    lines.extend(
+        _wrap(
+            f"Question: may We Select {req.operation} {', '.join(req.data_categories)} to a "
+            f"{req.recipient.kind} in {req.recipient.country.upper()} for the purpose {_cut(req.purpose)}, "
+            f"as of {as_of}?",
+            "",
+        )
+    )
+    if decision.allowed:
+        lines.append(f"Answer: {verdict}.")
+    else:
+        reason = decision.reasons[0]
+        gloss = rules.vocabulary.term("reason_codes", reason).en
+        lines.extend(_wrap(f"Answer: {verdict}. {reason}: {gloss}", ""))
+    notes = _notes(decision, policy)
+    if notes:
+        lines += ["", "How the question was read:"]
+        for n in notes:
+            lines.extend(_wrap("- " + n, "  "))
+    lines += ["", "Rules that fired, in decision order:"]
+    fired = [rules.disclosure.rule(rid) for rid in decision.rule_ids]
+    if not fired:
+        lines.append("  none: no rule permits this disclosure, so it is refused (default deny).")
+    for rule in fired:
+        status = ""
+        if rule.effect == "permit" and not decision.allowed:
+            status = "(overridden: a forbid applies)"
+        lines.extend(_rule_block(rule, rules, status))
+    if len(decision.by_category) > 1 or not decision.allowed:
+        lines += ["", "Per data category:"]
+        for cat, ok in decision.by_category.items():
+            why = "" if ok else " (" + ", ".join(decision.category_reasons[cat]) + ")"
+            lines.append(f"  {cat}: {'may go' if ok else 'may not go'}{why}")
+    if decision.obligations:
+        lines += ["", "Obligations that come with this allow:"]
+        for o in decision.obligations:
+            lines.extend(_wrap(f"- {o}: {rules.vocabulary.term('obligations', o).en}", "  "))
+    lines += ["", "Clauses behind the decision:"]
+    lines.extend(quote_clauses(rules, decision.clauses))
+    return "\n".join(lines)

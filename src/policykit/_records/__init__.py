@@ -1,0 +1,1 @@
+"""Users' own records: category annotations, redaction, exports and anonymisation."""

@@ -1,0 +1,202 @@
+"""Exports of a candidate's record for access (Art. 15) and portability (Art. 20) requests.
+
+``Policy.export(record, kind=...)`` turns a user's annotated record (``_records.annotations``) into one JSON-ready
+document:
+
+* ``kind="access"``: every annotated field of the record, grouped by data category, with the
+  information Art. 15(1) requires (purposes and their stated legal bases, recipients, retention
+  criteria, sources, the rights including objection and the right to complain to IMY, and the
+  controller's contact details). Fields in categories that hold other people's data (reference notes)
+  are listed under ``review``: their third-party parts must be redacted before release (Art. 15(4),
+  A-13).
+* ``kind="portability"``: only the data the candidate provided under consent or contract, in a
+  structured, commonly used and machine-readable format (JSON). Which categories qualify is decided by
+  the request rules (``rules/requests.yaml``), as for a portability request whose Art. 20(1)
+  conditions are met; the categories left out are listed with the reason. Whether a particular
+  request meets those conditions is ``Policy.handle_request``'s question.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from policykit._records.annotations import FieldSpec, check_model
+from policykit._records.redact import held_categories
+from policykit.errors import AnnotationError, RequestValidationError
+
+if TYPE_CHECKING:
+    from policykit._policy import Policy
+
+__all__ = ["EXPORT_KINDS", "RIGHTS", "export_record", "leaves"]
+
+EXPORT_KINDS = ("access", "portability")
+ExportKind = Literal["access", "portability"]
+
+# The rights a candidate has, as the access export states them (Art. 15(1)(e)-(f), model.md §9).
+RIGHTS: tuple[dict[str, Any], ...] = (
+    {"right": "access", "gdpr": "Art. 15", "clauses": ["P-RATT-1", "P-RATT-2", "P-RATT-3"],
+     "en": "to obtain confirmation of, access to and a free copy of your personal data"},
+    {"right": "rectification", "gdpr": "Art. 16", "clauses": [],
+     "en": "to have inaccurate data rectified and incomplete data completed"},
+    {"right": "erasure", "gdpr": "Art. 17", "clauses": ["P-RATT-4"],
+     "en": "to have your data erased, in the cases Art. 17 sets out"},
+    {"right": "restriction", "gdpr": "Art. 18", "clauses": ["P-RATT-4"],
+     "en": "to have the processing restricted, in the cases Art. 18 sets out"},
+    {"right": "portability", "gdpr": "Art. 20", "clauses": ["P-RATT-5"],
+     "en": "to receive the data you provided in a machine-readable format, or have them sent to another controller"},
+    {"right": "objection", "gdpr": "Art. 21", "clauses": ["P-RET-1"],
+     "en": "to object at any time to processing based on legitimate interest, including for direct marketing"},
+    {"right": "withdraw_consent", "gdpr": "Art. 7(3)", "clauses": ["P-RET-3"],
+     "en": "to withdraw your consent at any time, as easily as you gave it"},
+    {"right": "complaint", "gdpr": "Art. 77", "clauses": [],
+     "en": "to lodge a complaint with the supervisory authority"},
+)
+
+# How long data are kept, or the criteria for it (Art. 15(1)(d)).
+RETENTION_CRITERIA: tuple[dict[str, Any], ...] = (
+    {"clauses": ["P-RET-1", "P-RET-2"],
+     "en": "While you are of interest for recruitment and have neither withdrawn consent nor objected, "
+           "for as long as necessary for the purposes, with periodic relevance reviews."},
+    {"clauses": ["P-RET-3"],
+     "en": "When consent ends (or you object or ask for erasure), for two years from your latest "
+           "application, as evidence of a fair recruitment process under the Discrimination Act."},
+    {"clauses": ["P-RET-4"],
+     "en": "Thereafter the data are anonymised and all data that identify you are erased."},
+    {"clauses": ["P-SYF-T10"],
+     "en": "While a discrimination dispute is pending, until it is finally resolved."},
+    {"clauses": ["P-SYF-T06"],
+     "en": "Accounting records naming you: until 31 December of the seventh year after the year in "
+           "which the financial year ended (Bokföringslagen 7 kap. 2 §)."},
+    {"clauses": ["P-SAM-2"],
+     "en": "Special categories of data: only for as long as relevant to the recruitment process."},
+)
+
+
+def leaves(record: BaseModel, dump: Any, prefix: str = "") -> Iterator[tuple[str, FieldSpec, Any]]:
+    """Every leaf of a record as ``(path, spec, JSON value)``, walking the record and its JSON dump
+    together (so a model's own serialisers are respected); lists of models are indexed."""
+    for spec in check_model(type(record)):
+        value = getattr(record, spec.name)
+        path = f"{prefix}{spec.name}"
+        json_value = dump.get(spec.name) if isinstance(dump, dict) else None
+        if spec.is_leaf:
+            yield path, spec, json_value
+        elif value is None:
+            continue
+        elif spec.many:
+            json_items = json_value if isinstance(json_value, list) else []
+            for i, item in enumerate(value):
+                yield from leaves(item, json_items[i] if i < len(json_items) else {}, f"{path}[{i}].")
+        else:
+            yield from leaves(value, json_value or {}, f"{path}.")
+
+
+def _by_category(record: BaseModel, only: set[str] | None = None) -> dict[str, dict[str, Any]]:
+    dump = record.model_dump(mode="json")
+    data: dict[str, dict[str, Any]] = {}
+    for path, spec, value in leaves(record, dump):
+        assert spec.category is not None
+        if only is None or spec.category.id in only:
+            data.setdefault(spec.category.id, {})[path] = value
+    return data
+
+
+def _information(policy: Policy, held: tuple[str, ...]) -> dict[str, Any]:
+    rules = policy.rules
+    vocab = rules.vocabulary
+    meta = rules.meta
+    bases = {b.id: b for b in vocab.legal_bases}
+    return {
+        "purposes": [
+            {
+                "id": p.id,
+                "en": p.en,
+                "clause": p.clause,
+                "legal_bases": [{"id": b, "en": bases[b].en, "gdpr": bases[b].gdpr} for b in p.stated_legal_bases],
+            }
+            for p in vocab.purposes
+        ],
+        "recipients": [
+            {"kind": k.id, "en": k.en, "clause": k.clause}
+            for k in vocab.recipient_kinds
+            if k.id != "other_third_party"
+        ],
+        "storage": {"clause": "P-LAG-1", "en": rules.clause("P-LAG-1").en},
+        "retention_criteria": list(RETENTION_CRITERIA),
+        "sources": {
+            "clause": "P-INS-1",
+            "en": rules.clause("P-INS-1").en,
+            "by_category": {c: list(vocab.category(c).typical_source) for c in held},
+        },
+        "rights": [
+            *RIGHTS[:-1],
+            {**RIGHTS[-1], "authority": {"name": meta.supervisory_authority.name,
+                                         "url": meta.supervisory_authority.url}},
+        ],
+        "contact": {
+            "controller": meta.controller.name,
+            "organisation_number": meta.controller.organisation_number,
+            "address": meta.controller.address,
+            "telephone": meta.controller.telephone,
+            "email": meta.controller.email,
+            "clauses": ["P-KONT-1", *meta.controller.clauses],
+        },
+    }
+
+
+def export_record(
+    policy: Policy, record: BaseModel, kind: str = "access", *, as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """The access or portability export of ``record`` (see the module)."""
+    if kind not in EXPORT_KINDS:
+        raise RequestValidationError(f"kind: expected 'access' or 'portability', got {kind!r}")
+    if not isinstance(record, BaseModel):
+        raise AnnotationError(f"expected an instance of a pydantic model, got {type(record).__name__}")
+    check_model(type(record))
+    rules = policy.rules
+    day = as_of or policy.today()
+    held = held_categories(record, rules.vocabulary.ids("data_categories"))
+    head: dict[str, Any] = {
+        "kind": kind,
+        "policy": {"name": rules.meta.name, "version": rules.meta.version},
+        "controller": rules.meta.controller.name,
+        "generated_on": day.isoformat(),
+    }
+    if kind == "access":
+        data = _by_category(record)
+        third_party = [c.id for c in rules.vocabulary.data_categories if c.contains_third_party_data]
+        review = [path for c in third_party for path in data.get(c, {})]
+        return {
+            **head,
+            "format": "application/json",
+            "categories": list(held),
+            "data": data,
+            "review": {
+                "redact_before_release": review,
+                "why": "these fields may hold other people's personal data (the referee's), which are "
+                       "redacted beyond what the candidate already knows (Art. 15(4), A-13)",
+            },
+            "information": _information(policy, held),
+        }
+    response = policy.handle_request({
+        "request": "portability",
+        "channel": "portal",
+        "received_on": day,
+        "data_held": list(held),
+        "provided_by_candidate": True,
+        "legal_basis": ["consent", "contract"],
+    })
+    delivered = set(response.deliver)
+    return {
+        **head,
+        "format": response.format or "structured_commonly_used_machine_readable",
+        "categories": [c for c in held if c in delivered],
+        "data": _by_category(record, delivered),
+        "not_included": {d.item: d.reason for d in response.dispositions if d.disposition == "exclude"},
+        "rule_ids": list(response.rule_ids),
+        "clauses": list(response.clauses),
+    }

@@ -1,0 +1,1 @@
+"""The data-subject request family: the request rules, ``DataSubjectRequest`` in, ``RequestResponse`` out."""

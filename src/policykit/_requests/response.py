@@ -1,0 +1,955 @@
+"""Data-subject requests: ``DataSubjectRequest`` in, ``RequestResponse`` out (model.md §9).
+
+A request (access, erasure, restriction, portability, objection, rectification) is checked for shape
+(pydantic), then against the vocabulary of the policy that answers it, then reduced to the
+normalised facts of ``_requests.rules.request_schema`` and the items it concerns. The request rules
+(``rules/requests.yaml``) are evaluated by the durable-rules engine; only the facts and the items'
+categories reach it, and only they key the memo. Dates are computed around the rules: the deadline
+and its extension here, the end of the evidence window and of the bookkeeping period by the retention
+verdict (``Policy.retention``), with the request as its trigger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import textwrap
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError, model_validator
+
+from policykit._dates import STOCKHOLM, add_months_sv, local_date
+from policykit._disclosure.decision import Decision, DisclosureRequest, validation_message
+from policykit._disclosure.explain import quote_clauses
+from policykit._engine.adapter import EngineRules
+from policykit._requests.rules import (
+    OTHER_ITEM,
+    RESTRICTION_GROUNDS,
+    WRITTEN_CHANNELS,
+    CandidateState,
+    Channel,
+    RequestKind,
+    RequestRule,
+    RequestRules,
+)
+from policykit.errors import (
+    EngineError,
+    InvalidDateError,
+    RequestValidationError,
+    UnknownRequestTermError,
+    did_you_mean,
+    short_repr,
+)
+
+if TYPE_CHECKING:
+    from policykit._policy import Policy
+    from policykit._retention.verdict import RetentionVerdict
+    from policykit._ruleset.loading import RuleSet
+
+__all__ = [
+    "BookkeepingRecordRef",
+    "DataSubjectRequest",
+    "EvidenceWindow",
+    "ItemDisposition",
+    "RecipientRef",
+    "RequestHandler",
+    "RequestResponse",
+    "evidence_window",
+]
+
+DESIGNATED_CONTROLLER = "data_subject_designated_controller"
+FULFILLED = ("fulfil", "fulfil_with_redaction")
+_MEMO_SIZE = 16_384
+
+
+def _local_day(value: Any) -> Any:
+    """A calendar date, or a timestamp with a zone turned into its Europe/Stockholm date (A-27)."""
+    if isinstance(value, (dt.date, str)):
+        try:
+            return local_date(value, STOCKHOLM, field="date")
+        except InvalidDateError as exc:
+            # the field's name and the value given are added by the validation message
+            raise ValueError(exc.message.removeprefix("date: ").split(", got ")[0]) from None
+    raise ValueError("expected a date as YYYY-MM-DD or a timestamp with a zone")
+
+
+LocalDay = Annotated[dt.date, BeforeValidator(_local_day)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RecipientRef(_Model):
+    """A recipient named in a request: the controller to transmit to, or an earlier recipient."""
+
+    kind: str = DESIGNATED_CONTROLLER
+    country: str
+
+
+class BookkeepingRecordRef(_Model):
+    """The accounting record a request concerns (räkenskapsinformation naming the candidate)."""
+
+    dated: LocalDay | None = None
+    financial_year_end: LocalDay | None = None
+
+    @model_validator(mode="after")
+    def _dated_somehow(self) -> BookkeepingRecordRef:
+        if self.dated is None and self.financial_year_end is None:
+            raise ValueError("expected financial_year_end or dated, found neither")
+        return self
+
+
+class DataSubjectRequest(_Model):
+    """A candidate's request under GDPR Arts. 15-21 (inputs.md, "Data-subject request")."""
+
+    request: RequestKind
+    channel: Channel
+    received_on: LocalDay
+    candidate_state: CandidateState = "active"
+    consent_status: Literal["given", "withdrawn"] = "given"
+    consent_withdrawn_on: LocalDay | None = None
+    applications: tuple[LocalDay, ...] = ()
+    data_held: tuple[str, ...] = ()
+    data_categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    provided_by_candidate: StrictBool | None = None
+    legal_basis: tuple[str, ...] = ()
+    processed_by_automated_means: StrictBool = True
+    contains_third_party_data: StrictBool = False
+    reference_notes_contain: tuple[str, ...] = ()
+    previous_copy_delivered_on: LocalDay | None = None
+    manifestly_unfounded_or_excessive: StrictBool = False
+    ground: str | None = None
+    objection_scope: tuple[str, ...] | None = None
+    recipient: RecipientRef | None = None
+    technically_feasible: StrictBool = True
+    previous_recipients: tuple[RecipientRef, ...] = ()
+    bookkeeping_record: BookkeepingRecordRef | None = None
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any] | DataSubjectRequest) -> DataSubjectRequest:
+        """Build a request from a mapping shaped like a case's ``inputs``; errors are
+        :class:`~policykit.errors.RequestValidationError`."""
+        if isinstance(data, DataSubjectRequest):
+            return data
+        if not isinstance(data, Mapping):
+            raise RequestValidationError(
+                f"expected a DataSubjectRequest or a mapping of its fields, got {type(data).__name__}"
+            )
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as exc:
+            raise RequestValidationError(validation_message("data-subject request", exc)) from None
+
+    @property
+    def written(self) -> bool:
+        """Whether the request came in writing (e-mail, letter or portal)."""
+        return self.channel in WRITTEN_CHANNELS
+
+
+# ------------------------------------------------------------------------------------------------
+# dates around the rules
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceWindow:
+    """The retention dates a request depends on, as the retention verdict gives them on the day the
+    request was received: the two-year evidence window of P-RET-3 (``open``, ``passed``, or ``none``
+    when no application is on file), and the end of the bookkeeping period of an accounting record."""
+
+    status: Literal["open", "passed", "none"]
+    latest_application: dt.date | None
+    retain_until: dt.date | None
+    anonymise_on: dt.date | None
+    bookkeeping_retain_until: dt.date | None = None
+    verdict: RetentionVerdict | None = None
+
+
+_WINDOW_OF_MODE: dict[str, Literal["open", "passed"]] = {
+    "evidence_window": "open",
+    "legal_hold": "open",
+    "anonymise_now": "passed",
+}
+
+
+def evidence_window(policy: Policy, request: DataSubjectRequest) -> EvidenceWindow:
+    """The retention dates of a request, from ``Policy.retention``.
+
+    The request itself is the trigger: an erasure request or an objection on ``received_on`` (an
+    oral objection counts, confirmed in writing: A-03), or otherwise the withdrawal of consent that
+    put the record in evidence hold (``received_on`` when its date is not given). Only applications on
+    or before that day count (A-04). Without an application there is no window; a record in evidence
+    hold then has one of unknown end. Requests that neither end processing nor concern a record in
+    evidence hold need no retention dates.
+    """
+    day = request.received_on
+    if request.request not in ("erasure", "objection") and request.candidate_state != "evidence_hold":
+        return EvidenceWindow("none", None, None, None)
+    applications = [a for a in request.applications if a <= day]
+    facts: dict[str, Any] = {"as_of": day}
+    if request.bookkeeping_record is not None:
+        facts["bookkeeping_records"] = [request.bookkeeping_record.model_dump(exclude_none=True)]
+    if applications:
+        facts["applications"] = applications
+        if request.consent_withdrawn_on is not None:
+            facts["consent_withdrawn_on"] = request.consent_withdrawn_on
+        if request.request == "erasure":
+            facts["erasure_requested_on"] = day
+        elif request.request == "objection":
+            facts["objection_received_on"] = day
+            facts["objection_form"] = request.channel
+            facts["objection_documented_in_writing_by_controller"] = not request.written
+        elif request.consent_withdrawn_on is None:
+            facts["consent_withdrawn_on"] = day  # held as evidence since some day no later than this one
+    verdict = policy.retention(facts) if len(facts) > 1 else None
+    bookkeeping = verdict.bookkeeping_retain_until if verdict is not None else None
+    if not applications or verdict is None:
+        if request.candidate_state == "evidence_hold":
+            # consent has ended and the record is held as evidence, but no date says until when
+            return EvidenceWindow("open", None, None, None, bookkeeping, verdict)
+        return EvidenceWindow("none", None, None, day, bookkeeping, verdict)
+    status = _WINDOW_OF_MODE.get(verdict.retention_mode)
+    if status is None:  # a later application renewed consent: no window is running
+        return EvidenceWindow("none", verdict.latest_application_date, None, None, bookkeeping, verdict)
+    return EvidenceWindow(
+        status, verdict.latest_application_date, verdict.retain_until, verdict.anonymise_on, bookkeeping, verdict
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# checking and normalising
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    name: str
+    category: str
+
+
+def _suggest(value: str, choices: Sequence[str]) -> str:
+    """A "did you mean" for a close term, or for the terms that contain the value as a word."""
+    close = did_you_mean(value, choices)
+    if close or not value.strip():
+        return close
+    containing = [c for c in choices if value.lower() in c.lower().split("_") or c.startswith(value.lower())]
+    if len(containing) == 1:
+        return f" (did you mean {containing[0]!r}?)"
+    return f" (did you mean one of {', '.join(map(repr, containing))}?)" if containing else ""
+
+
+def _check_term(value: str, choices: Sequence[str], what: str, field: str) -> None:
+    if value not in choices:
+        raise UnknownRequestTermError(f"{field}: expected {what}, got {short_repr(value)}" + _suggest(value, choices))
+
+
+def _check_recipient(r: RecipientRef, field: str, rules: RuleSet) -> None:
+    vocab = rules.vocabulary
+    _check_term(r.kind, vocab.ids("recipient_kinds"), "a recipient kind", f"{field}.kind")
+    if vocab.country(r.country) is None:
+        raise UnknownRequestTermError(
+            f"{field}.country: expected an ISO 3166-1 alpha-2 code such as SE, got {short_repr(r.country)}"
+            + did_you_mean(r.country.upper(), [c.code for c in vocab.countries])
+        )
+
+
+def check_request(req: DataSubjectRequest, rules: RuleSet) -> None:
+    """Check every vocabulary term and date of a request; problems raise with a "did you mean"."""
+    vocab = rules.vocabulary
+    categories = vocab.ids("data_categories")
+    for i, c in enumerate(req.data_categories):
+        _check_term(c, categories, "a data category", f"data_categories[{i}]")
+    known = [*categories, *(t.id for t in rules.requests.items)]
+    for i, name in enumerate(req.data_held):
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+            if close:
+                raise UnknownRequestTermError(
+                    f"data_held[{i}]: expected a data category or another item name, got {short_repr(name)} "
+                    f"(did you mean {close[0]!r}?)"
+                )
+    for i, b in enumerate(req.legal_basis):
+        _check_term(b, vocab.ids("legal_bases"), "a legal basis", f"legal_basis[{i}]")
+    for i, p in enumerate(req.objection_scope or ()):
+        _check_term(p, vocab.ids("purposes"), "a purpose of the policy", f"objection_scope[{i}]")
+    if req.objection_scope and req.request != "objection":
+        raise RequestValidationError(f"objection_scope: only an objection has one, but this is {req.request}")
+    if req.recipient is not None:
+        if req.request != "portability_direct_transmission":
+            raise RequestValidationError(
+                f"recipient: only portability_direct_transmission names a recipient, but this is {req.request}"
+            )
+        _check_recipient(req.recipient, "recipient", rules)
+    elif req.request == "portability_direct_transmission":
+        raise RequestValidationError(
+            "recipient: expected {kind, country} of the controller to transmit to, found none"
+        )
+    for i, r in enumerate(req.previous_recipients):
+        _check_recipient(r, f"previous_recipients[{i}]", rules)
+    day = req.received_on
+    for field, value in (
+        ("previous_copy_delivered_on", req.previous_copy_delivered_on),
+        ("consent_withdrawn_on", req.consent_withdrawn_on),
+    ):
+        if value is not None and value > day:
+            raise InvalidDateError(f"{field}: expected a date on or before received_on ({day}), got {value}")
+
+
+def _item(name: str, rules: RequestRules, vocab_categories: Sequence[str]) -> _Item:
+    if name in vocab_categories:
+        return _Item(name, name)
+    term = rules.item(name)
+    return _Item(name, term.category if term is not None and term.category else OTHER_ITEM)
+
+
+def request_items(req: DataSubjectRequest, rules: RuleSet) -> tuple[_Item, ...]:
+    """The items a request concerns: the data it names, or else the data held."""
+    if req.request == "objection":
+        return ()
+    names = list(req.data_categories) or list(req.data_held)
+    if req.request == "rectification":
+        names = list(req.data_categories)
+    if req.request == "erasure" and req.bookkeeping_record is not None and "bookkeeping_record" not in names:
+        names.append("bookkeeping_record")
+    categories = rules.vocabulary.ids("data_categories")
+    return tuple(_item(n, rules.requests, categories) for n in dict.fromkeys(names))
+
+
+@dataclass(frozen=True, slots=True)
+class _Objection:
+    scope: Literal["whole", "limited"]
+    stops: Literal["all", "some", "none"]
+    stop: tuple[str, ...]
+    cont: tuple[str, ...]
+    why_continue: dict[str, str]
+
+
+def _objection(req: DataSubjectRequest, rules: RuleSet) -> _Objection:
+    """Which purposes an objection stops (legitimate interest without compelling grounds) and which
+    continue, from the purposes' stated legal bases and the rights each basis carries."""
+    vocab = rules.vocabulary
+    rights = {b.id: b.rights for b in vocab.legal_bases}
+    compelling = rules.requests.compelling_grounds
+    why: dict[str, str] = {}
+    stops: list[str] = []
+    for purpose in vocab.purposes:
+        objectable = any("A21" in rights.get(b, ()) for b in purpose.stated_legal_bases)
+        if purpose.id in compelling:
+            why[purpose.id] = compelling[purpose.id].strip()
+        elif not objectable:
+            bases = ", ".join(purpose.stated_legal_bases).replace("_", " ")
+            extra = "; withdraw consent instead" if "consent" in purpose.stated_legal_bases else ""
+            why[purpose.id] = f"rests on {bases}, not legitimate interest (Art. 21(1)){extra}"
+        else:
+            stops.append(purpose.id)
+    if not req.objection_scope:
+        after = rules.requests.continue_after_whole_objection
+        for p in after:
+            why.setdefault(p, "kept for the defence of legal claims during the evidence window (A-02)")
+        return _Objection("whole", "all", tuple(stops), after, {p: why[p] for p in after})
+    scope = list(dict.fromkeys(req.objection_scope))
+    stop = tuple(p for p in scope if p in stops)
+    cont = tuple(p for p in scope if p not in stops)
+    kind: Literal["all", "some", "none"] = "all" if not cont else "none" if not stop else "some"
+    return _Objection("limited", kind, stop, cont, {p: why[p] for p in cont})
+
+
+def _restriction_ground(ground: str | None) -> str:
+    if ground is None or not ground.strip():
+        return "none"
+    return ground if ground in RESTRICTION_GROUNDS else "unrecognised"
+
+
+def request_facts(
+    req: DataSubjectRequest,
+    items: Sequence[_Item],
+    window: EvidenceWindow,
+    objection: _Objection | None,
+    transmission: str,
+) -> dict[str, Any]:
+    """The normalised facts of a request (keyed by field name, without ``category``)."""
+    item_categories = {i.category for i in items}
+    reference_notes = "reference_notes" in item_categories or bool(req.reference_notes_contain)
+    provided = req.provided_by_candidate
+    if provided is None:
+        provided = not req.sources or "candidate" in req.sources
+    bases = set(req.legal_basis)
+    return {
+        "request": req.request,
+        "request.written": req.written,
+        "request.manifestly_unfounded_or_excessive": req.manifestly_unfounded_or_excessive,
+        "request.further_copy": req.previous_copy_delivered_on is not None,
+        "request.names_data": bool(req.data_categories),
+        "request.previous_recipients": bool(req.previous_recipients),
+        "candidate.state": req.candidate_state,
+        "data.reference_notes_held": reference_notes,
+        "data.reference_notes_beyond_statements": any(
+            x != "statements_about_candidate" for x in req.reference_notes_contain
+        ),
+        "data.third_party_data": req.contains_third_party_data,
+        "data.sources_beyond_candidate": not req.sources or any(s != "candidate" for s in req.sources),
+        "evidence_window": window.status,
+        "restriction.ground": _restriction_ground(req.ground),
+        "portability.provided_by_candidate": provided,
+        "portability.consent_or_contract": not bases or bool(bases & {"consent", "contract"}),
+        "portability.automated": req.processed_by_automated_means,
+        "transmission": transmission,
+        "objection.scope": objection.scope if objection else "whole",
+        "objection.stops": objection.stops if objection else "all",
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# the answer
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDisposition:
+    """What happens to one item a request concerns, and why."""
+
+    item: str
+    category: str
+    disposition: str
+    reason: str | None
+    refusal_grounds: tuple[str, ...]
+    until: dt.date | None
+    until_event: str | None
+    rule_id: str
+    clauses: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The disposition as JSON-ready data."""
+        return {
+            "item": self.item,
+            "category": self.category,
+            "disposition": self.disposition,
+            "reason": self.reason,
+            "refusal_grounds": list(self.refusal_grounds),
+            "until": self.until.isoformat() if self.until else None,
+            "until_event": self.until_event,
+            "rule_id": self.rule_id,
+            "clauses": list(self.clauses),
+        }
+
+
+def _unique(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+class RequestResponse:
+    """The answer to a data-subject request: what to do, by when, at what cost, and what to say.
+
+    ``outcome`` is one of the request outcomes; ``deadline`` is one month from receipt (Art. 12(3)),
+    ``extended_deadline`` three months (with notice of the extension before ``deadline``). Item lists
+    (``deliver``, ``exclude``, ``erase_now``, ``retain``, ``restrict``, ``include``, ``rectify``) name
+    the items of the request; ``dispositions`` holds the reason, grounds and rule for each.
+    ``explain()`` says it all in plain English, citing the clauses.
+    """
+
+    def __init__(
+        self,
+        *,
+        request: DataSubjectRequest,
+        policy: Policy,
+        outcome: str,
+        outcome_rule: str,
+        dispositions: tuple[ItemDisposition, ...],
+        unaffected: tuple[str, ...],
+        request_rules: tuple[RequestRule, ...],
+        item_rules: tuple[RequestRule, ...],
+        window: EvidenceWindow,
+        objection: _Objection | None,
+        transmission: Decision | None,
+        notes: tuple[str, ...],
+    ) -> None:
+        self.request = request
+        self._policy = policy
+        rules = policy.rules.requests
+        effects = [r.then for r in request_rules]
+        fulfilled = outcome in FULFILLED
+        self.outcome = outcome
+        self.outcome_rule = outcome_rule
+        self.dispositions = dispositions
+        self.unaffected = unaffected
+        self.window = window
+        self.transmission_decision = transmission
+        self.notes = notes
+
+        received = request.received_on
+        self.received_on = received
+        self.deadline = add_months_sv(received, 1)
+        self.extended_deadline = add_months_sv(received, 3)
+        self.extension_notice_by = self.deadline
+
+        params = policy.rules.parameters
+        self.fee = params.access_further_copy_fee if any(e.fee == "further_copy" for e in effects) else 0
+
+        flags = set(_unique([f for e in effects for f in e.flags]))
+        self.flags = tuple(f for f in (t.id for t in rules.flags) if f in flags)
+        self.confirm_in_writing = "confirm_in_writing" in flags
+        self.verify_identity = "verify_identity" in flags
+        self.include_all_categories = "include_all_categories" in flags
+        self.notify_recipients = "notify_recipients" in flags
+        self.transmit_directly = "transmit_directly" in flags
+        self.recipients_to_notify = request.previous_recipients if self.notify_recipients else ()
+
+        self.include_information = _unique([i for e in effects for i in e.include_information])
+        self.redact = _unique([r for e in effects for r in e.redact])
+        self.format = next((e.format for e in effects if e.format), None)
+        self.restrict_until = next((e.restrict_until for e in effects if e.restrict_until), None)
+
+        inform = [i for e in effects for i in e.inform]
+        inform.extend(rules.responses.get(outcome, ()))
+        self.inform = _unique(inform)
+        self.offer_access = "offer_access" in flags
+        self.notify_before_lifting_restriction = "notify_before_lifting_restriction" in flags
+
+        grounds = [g for e in effects for g in e.refusal_grounds]
+        grounds.extend(g for d in dispositions for g in d.refusal_grounds if d.disposition in ("exclude", "retain"))
+        self.refusal_grounds = () if fulfilled else _unique(grounds)
+
+        def items(kind: str) -> tuple[str, ...]:
+            return tuple(d.item for d in dispositions if d.disposition == kind)
+
+        self.include = items("include")
+        self.deliver = items("deliver")
+        self.exclude = items("exclude")
+        self.erase_now = items("erase_now")
+        self.retain = items("retain")
+        self.restrict = items("restrict")
+        self.rectify = items("rectify")
+        self.exclude_reasons = {d.item: d.reason or "" for d in dispositions if d.disposition == "exclude"}
+        self.retain_until_by_item = {d.item: d.until for d in dispositions if d.disposition == "retain"}
+
+        self.stop_purposes = objection.stop if objection else ()
+        self.continue_purposes = objection.cont if objection else ()
+        self.continue_reasons = dict(objection.why_continue) if objection else {}
+
+        self.bookkeeping_retain_until = window.bookkeeping_retain_until
+        self.retain_until, self.anonymise_on = self._retention_dates()
+
+        fired = [*request_rules, *item_rules]
+        order = {r.id: i for i, r in enumerate(rules.rules)}
+        fired.sort(key=lambda r: order[r.id])
+        self.rule_ids = tuple(r.id for r in fired)
+        self.clauses = _unique([c for r in fired for c in r.clauses])
+        self._rules = tuple(fired)
+        self.reasons = _unique([r.title for r in request_rules] + list(notes))
+
+    def _retention_dates(self) -> tuple[dt.date | None, dt.date | None]:
+        req, window = self.request, self.window
+        kept_as_evidence = req.candidate_state in ("active", "evidence_hold") and window.status == "open"
+        ends_processing = req.request == "erasure" or (
+            req.request == "objection" and not req.objection_scope
+        ) or (req.request == "restriction" and req.candidate_state == "evidence_hold")
+        if req.candidate_state in ("legal_hold", "anonymised") or not ends_processing:
+            return None, None
+        if kept_as_evidence:
+            return window.retain_until, window.anonymise_on
+        if "bookkeeping_record" in {d.category for d in self.dispositions if d.disposition == "retain"}:
+            return self.bookkeeping_retain_until, window.anonymise_on
+        return None, window.anonymise_on
+
+    @property
+    def policy_version(self) -> str:
+        """The version of the policy that answered, e.g. ``2022-06-22``."""
+        return self._policy.version
+
+    @property
+    def rules(self) -> tuple[RequestRule, ...]:
+        """The rules that fired and contributed, in file order."""
+        return self._rules
+
+    def explain(self) -> str:
+        """A plain-English account: what was asked, what to do and say, which rules decided, citing
+        and quoting the clauses."""
+        return _explain(self, self._policy)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The response as JSON-ready data."""
+
+        def day(d: dt.date | None) -> str | None:
+            return d.isoformat() if d else None
+
+        return {
+            "request": self.request.request,
+            "outcome": self.outcome,
+            "received_on": day(self.received_on),
+            "deadline": day(self.deadline),
+            "extended_deadline": day(self.extended_deadline),
+            "fee": self.fee,
+            "include_all_categories": self.include_all_categories,
+            "include": list(self.include),
+            "include_information": list(self.include_information),
+            "redact": list(self.redact),
+            "format": self.format,
+            "deliver": list(self.deliver),
+            "exclude": list(self.exclude),
+            "exclude_reasons": dict(self.exclude_reasons),
+            "erase_now": list(self.erase_now),
+            "retain": list(self.retain),
+            "retain_until": day(self.retain_until),
+            "anonymise_on": day(self.anonymise_on),
+            "bookkeeping_retain_until": day(self.bookkeeping_retain_until),
+            "restrict": list(self.restrict),
+            "restrict_until": self.restrict_until,
+            "rectify": list(self.rectify),
+            "stop_purposes": list(self.stop_purposes),
+            "continue_purposes": list(self.continue_purposes),
+            "transmit_directly": self.transmit_directly,
+            "refusal_grounds": list(self.refusal_grounds),
+            "inform": list(self.inform),
+            "notify_recipients": self.notify_recipients,
+            "recipients_to_notify": [r.model_dump() for r in self.recipients_to_notify],
+            "confirm_in_writing": self.confirm_in_writing,
+            "verify_identity": self.verify_identity,
+            "dispositions": [d.to_dict() for d in self.dispositions],
+            "reasons": list(self.reasons),
+            "rule_ids": list(self.rule_ids),
+            "clauses": list(self.clauses),
+            "policy_version": self.policy_version,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"<RequestResponse {self.request.request}: {self.outcome} by {self.deadline} "
+            f"rules={list(self.rule_ids)}>"
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# evaluating
+
+
+Fired = tuple[tuple[int, frozenset[str] | None], ...]
+
+
+class RequestHandler:
+    """The request rules of one policy compiled into a private engine ruleset, with a bounded memo."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        rules = policy.rules
+        family = rules.requests
+        self._fact_names = tuple(n for n in family.facts if n != "category")
+        self._categories: tuple[str, ...] = tuple(str(v) for v in family.facts["category"].domain)
+        self._engine = EngineRules(
+            f"requests_{rules.fingerprint}", [r.condition for r in family.rules], family.facts, self._categories
+        )
+        self._memo: dict[tuple[tuple[Any, ...], tuple[str, ...]], Fired] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Delete the engine ruleset."""
+        self._engine.close()
+
+    def fired(self, facts: Mapping[str, Any], categories: Sequence[str]) -> Fired:
+        """The rules that fire (rule index, item categories or ``None`` for all), from the memo or the
+        engine."""
+        wanted = set(categories)
+        cats = tuple(c for c in self._categories if c in wanted)
+        key = (tuple(facts[n] for n in self._fact_names), cats)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        result = tuple((r.rule_index, r.categories) for r in self._engine.evaluate(facts, cats))
+        with self._lock:
+            if len(self._memo) >= _MEMO_SIZE:
+                for old in list(self._memo)[: _MEMO_SIZE // 10]:
+                    del self._memo[old]
+            self._memo[key] = result
+        return result
+
+    def handle(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
+        """Answer a data-subject request."""
+        policy = self._policy
+        rules = policy.rules
+        req = DataSubjectRequest.parse(request)
+        check_request(req, rules)
+        items = request_items(req, rules)
+        window = evidence_window(policy, req)
+        objection = _objection(req, rules) if req.request == "objection" else None
+        notes = _notes(req, items, window)
+        transmission = "not_requested"
+        decision: Decision | None = None
+        if req.request == "portability_direct_transmission":
+            transmission = "not_feasible" if not req.technically_feasible else "permitted"
+        facts = request_facts(req, items, window, objection, transmission)
+        dates = {
+            "evidence_window_end": window.retain_until,
+            "bookkeeping_period_end": window.bookkeeping_retain_until,
+        }
+        verdict = self._combine(facts, items, dates)
+        if transmission == "permitted" and req.recipient is not None:
+            decision = _check_transmission(policy, req, verdict.delivered_categories)
+            if decision is not None and not decision.allowed:
+                facts["transmission"] = "refused"
+                notes += (
+                    f"Direct transmission to a {req.recipient.kind} in {req.recipient.country.upper()} is "
+                    f"refused by the disclosure rules ({', '.join(decision.reasons)}); the candidate "
+                    "receives the data instead.",
+                )
+                verdict = self._combine(facts, items, dates)
+        return RequestResponse(
+            request=req,
+            policy=policy,
+            outcome=verdict.outcome,
+            outcome_rule=verdict.outcome_rule,
+            dispositions=verdict.dispositions,
+            unaffected=verdict.unaffected,
+            request_rules=verdict.request_rules,
+            item_rules=verdict.item_rules,
+            window=window,
+            objection=objection,
+            transmission=decision,
+            notes=notes,
+        )
+
+    def _combine(
+        self, facts: Mapping[str, Any], items: Sequence[_Item], dates: Mapping[str, dt.date | None]
+    ) -> _Verdict:
+        """Combine the fired rules: per item the first item rule decides; the first request rule with
+        an outcome decides it; every fired request rule contributes its other effects."""
+        policy = self._policy
+        family = policy.rules.requests
+        categories = tuple(dict.fromkeys(i.category for i in items))
+        fired = sorted(self.fired(facts, categories), key=lambda f: f[0])
+        deciding: dict[str, int] = {}
+        request_rules: list[int] = []
+        for index, scope in fired:
+            rule = family.rules[index]
+            if rule.item_rule:
+                for c in categories if scope is None else [c for c in categories if c in scope]:
+                    deciding.setdefault(c, index)
+            elif index not in request_rules:
+                request_rules.append(index)
+        dispositions: list[ItemDisposition] = []
+        unaffected: list[str] = []
+        for item in items:
+            index_ = deciding.get(item.category)
+            if index_ is None:
+                unaffected.append(item.name)
+                continue
+            rule = family.rules[index_]
+            e = rule.then
+            dispositions.append(
+                ItemDisposition(
+                    item=item.name, category=item.category, disposition=e.disposition or "",
+                    reason=e.reason, refusal_grounds=e.refusal_grounds,
+                    until=dates.get(e.until) if e.until else None, until_event=e.until,
+                    rule_id=rule.id, clauses=rule.clauses,
+                )
+            )
+        outcome: str | None = None
+        outcome_rule = ""
+        for index in request_rules:
+            e = family.rules[index].then
+            if e.outcome is not None:
+                outcome = e.outcome
+            elif e.outcome_by_items is not None:
+                counted = sum(1 for d in dispositions if d.disposition == e.outcome_by_items.count)
+                outcome = e.outcome_by_items.resolve(counted, len(dispositions))
+            if outcome is not None:
+                outcome_rule = family.rules[index].id
+                break
+        if outcome is None:  # the loader checks that every request gets one; fail closed regardless
+            raise EngineError(f"no request rule gave an outcome for the facts {dict(facts)!r}")
+        used = sorted({deciding[d.category] for d in dispositions})
+        return _Verdict(
+            outcome=outcome,
+            outcome_rule=outcome_rule,
+            dispositions=tuple(dispositions),
+            unaffected=tuple(unaffected),
+            request_rules=tuple(family.rules[i] for i in request_rules),
+            item_rules=tuple(family.rules[i] for i in used),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    outcome: str
+    outcome_rule: str
+    dispositions: tuple[ItemDisposition, ...]
+    unaffected: tuple[str, ...]
+    request_rules: tuple[RequestRule, ...]
+    item_rules: tuple[RequestRule, ...]
+
+    @property
+    def delivered_categories(self) -> tuple[str, ...]:
+        return _unique([d.category for d in self.dispositions if d.disposition == "deliver"])
+
+
+def _check_transmission(policy: Policy, req: DataSubjectRequest, delivered: Sequence[str]) -> Decision | None:
+    """Ask the disclosure rules whether the delivered data may go to the designated controller.
+
+    Special-category data are in the scope of Art. 20 only when the candidate provided them with explicit
+    consent (model.md §2), so the check records that consent. With no items named, the check covers
+    every category the vocabulary counts as portable.
+    """
+    assert req.recipient is not None
+    vocab = policy.rules.vocabulary
+    categories = [c for c in delivered if c != OTHER_ITEM] or [
+        t.id for t in vocab.data_categories if t.portability == "yes_if_candidate_provided"
+    ]
+    if not categories:
+        return None
+    disclosure = DisclosureRequest.parse({
+        "operation": "transfer",
+        "data_categories": categories,
+        "purpose": "respond_to_requests",
+        "recipient": {"kind": DESIGNATED_CONTROLLER, "country": req.recipient.country},
+        "candidate": {
+            "consent_status": req.consent_status,
+            "consent_withdrawn_on": req.consent_withdrawn_on,
+            "explicit_consent_special_category": True,
+            "special_category_relevant": True,
+        },
+        "as_of": req.received_on,
+    })
+    return policy.decide(disclosure)
+
+
+def _notes(req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWindow) -> tuple[str, ...]:
+    """What the normalisation did with the request, said plainly."""
+    notes: list[str] = []
+    if not req.written:
+        notes.append(f"A request by {req.channel.replace('_', ' ')} is accepted; the policy's 'in writing' "
+                     "is met by We Select's written confirmation (A-03).")
+    others = [i.name for i in items if i.category == OTHER_ITEM]
+    if others:
+        notes.append(f"{', '.join(others)}: not a data category of the policy; judged as an item outside the "
+                     "record of the recruitment process.")
+    aliased = [f"{i.name} as {i.category}" for i in items if i.category not in (OTHER_ITEM, i.name)]
+    if aliased:
+        notes.append(f"Judged by category: {', '.join(aliased)}.")
+    if req.request == "restriction" and _restriction_ground(req.ground) == "unrecognised":
+        notes.append(
+            f"The ground {req.ground!r} is not a ground of Art. 18(1)"
+            + did_you_mean(req.ground or "", RESTRICTION_GROUNDS)
+            + f"; the grounds are {', '.join(RESTRICTION_GROUNDS)}."
+        )
+    if req.request in ("erasure", "objection") and req.candidate_state in ("active", "evidence_hold"):
+        if window.status == "none":
+            notes.append("No application on or before the day of the request is on file, so there is no "
+                         "evidence window (P-RET-3 runs from the latest application).")
+        elif window.latest_application is not None:
+            state = "was still open" if window.status == "open" else "had already ended"
+            notes.append(f"Latest application {window.latest_application}: the evidence window runs to "
+                         f"{window.retain_until} and {state} when the request was received.")
+        else:
+            notes.append("The record is held as evidence but no application date is given, so the end "
+                         "of the evidence window is unknown.")
+    if req.recipient is not None and req.recipient.kind != DESIGNATED_CONTROLLER:
+        notes.append(f"The {req.recipient.kind} receives the data as a controller the candidate designates "
+                     "(Art. 20(2)), and is checked as one.")
+    if req.request in ("portability", "portability_direct_transmission"):
+        if req.provided_by_candidate is None:
+            notes.append("provided_by_candidate is not given: taken as true unless the sources exclude the "
+                         "candidate.")
+        if not req.legal_basis:
+            notes.append("legal_basis is not given: data sent with an application rest on the consent given "
+                         "by applying (P-INTRO-3).")
+    return tuple(notes)
+
+
+# ------------------------------------------------------------------------------------------------
+# explaining
+
+WIDTH = 100
+
+
+def _wrap(text: str, indent: str) -> list[str]:
+    return textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
+
+
+def _explain(resp: RequestResponse, policy: Policy) -> str:
+    rules = policy.rules
+    family = rules.requests
+    req = resp.request
+    lines = [f"{rules.meta.name}, version {rules.meta.version}: data-subject request", ""]
+    lines.extend(_wrap(
+        f"Question: {_article(req.request)} {req.request.replace('_', ' ')} request from a candidate in state "
+        f"{req.candidate_state}, received by {req.channel.replace('_', ' ')} on {req.received_on}.", ""))
+    gloss = rules.vocabulary.term("request_outcomes", resp.outcome).en
+    lines.extend(_wrap(f"Answer: {resp.outcome.upper()}. {gloss} (decided by {resp.outcome_rule})", ""))
+    lines.append(f"Deadline: {resp.deadline} (one month from receipt, Art. 12(3)); extendable to "
+                 f"{resp.extended_deadline} with notice before {resp.extension_notice_by}.")
+    lines.append(f"Fee: {resp.fee} SEK.")
+    if resp.notes:
+        lines += ["", "How the request was read:"]
+        for n in resp.notes:
+            lines.extend(_wrap("- " + n, "  "))
+    todo: list[str] = []
+    for flag in resp.flags:
+        todo.append(f"{flag}: {family.term('flags', flag).en}")
+    if resp.include_information:
+        todo.append("include the information: " + ", ".join(resp.include_information))
+    if resp.redact:
+        todo.append("redact: " + "; ".join(f"{r} ({family.term('redactions', r).en})" for r in resp.redact))
+    if resp.format:
+        todo.append(f"format: {resp.format}")
+    if resp.restrict_until:
+        todo.append(f"restricted until {family.term('until', resp.restrict_until).en}")
+    if resp.stop_purposes:
+        todo.append("stop: " + ", ".join(resp.stop_purposes))
+    if resp.continue_purposes:
+        todo.append("continue: " + "; ".join(f"{p} ({resp.continue_reasons.get(p, '')})"
+                                             for p in resp.continue_purposes))
+    if resp.retain_until or resp.anonymise_on:
+        todo.append(f"kept until {resp.retain_until or 'the end of the hold'}; anonymised on "
+                    f"{resp.anonymise_on or 'a date not yet known'}")
+    if resp.recipients_to_notify:
+        todo.append("tell: " + ", ".join(f"{r.kind} ({r.country})" for r in resp.recipients_to_notify))
+    if todo:
+        lines += ["", "What We Select must do:"]
+        for t in todo:
+            lines.extend(_wrap("- " + t, "  "))
+    if resp.dispositions or resp.unaffected:
+        lines += ["", "Item by item:"]
+        for d in resp.dispositions:
+            text = f"- {d.item}: {d.disposition}"
+            if d.until or d.until_event:
+                text += f" until {d.until or family.term('until', d.until_event or '').en}"
+            if d.reason:
+                text += f" ({d.reason}: {family.term('item_reasons', d.reason).en})"
+            if d.refusal_grounds and d.disposition in ("exclude", "retain"):
+                text += f" [{', '.join(d.refusal_grounds)}]"
+            lines.extend(_wrap(text + f" - {d.rule_id}", "  "))
+        for name in resp.unaffected:
+            lines.extend(_wrap(f"- {name}: not affected by this request", "  "))
+    if resp.refusal_grounds:
+        lines += ["", "Grounds for not doing all that was asked:"]
+        for g in resp.refusal_grounds:
+            lines.extend(_wrap(f"- {g}: {family.term('grounds', g).en}", "  "))
+    if resp.inform:
+        lines += ["", "The response must tell the candidate:"]
+        for i in resp.inform:
+            lines.extend(_wrap(f"- {family.term('information', i).en}", "  "))
+        if "right_to_complain_to_IMY" in resp.inform:
+            imy = rules.meta.supervisory_authority
+            lines.extend(_wrap(f"  ({imy.name}, {imy.url})", "  "))
+    if resp.transmission_decision is not None:
+        lines += ["", "Direct transmission, checked by the disclosure rules:"]
+        check = resp.transmission_decision
+        verdict = "allowed" if check.allowed else "denied: " + ", ".join(check.reasons)
+        lines.extend(_wrap(f"{verdict} (rules {', '.join(check.rule_ids)})", "  "))
+    lines += ["", "Rules that applied, in decision order:"]
+    for rule in resp.rules:
+        head = f"  {rule.id} (step {rule.step}: {family.step_title(rule.step).lower()})"
+        if rule.then.gives_outcome and rule.id != resp.outcome_rule:
+            head += " (outcome overridden by an earlier rule)"
+        lines.append(head)
+        lines.extend(_wrap(rule.title + ".", "      "))
+        lines.extend(_wrap("Applies when " + family.render(rule.when) + ".", "      "))
+        lines.append(f"      Cites {', '.join(rule.clauses)}.")
+    lines += ["", "Clauses behind the answer:"]
+    lines.extend(quote_clauses(rules, resp.clauses))
+    return "\n".join(lines)
+
+
+def _article(word: str) -> str:
+    """'an' before a vowel sound, else 'a'."""
+    return "an" if word[:1] in "aeiou" else "a"

@@ -1,0 +1,427 @@
+"""Loading ``rules/retention.yaml``: the retention rules, typed and checked.
+
+A retention rule says, for a condition over the yes/no facts of ``_ruleset.facts.retention_schema``, what it
+decides: the record's mode, a parallel track (bookkeeping records, special-category items), or a note
+the verdict must carry. Its ``then`` names anchors and periods symbolically (``{from: window_anchor,
+years: 2}``); Python computes the dates.
+
+Beyond the shape, loading checks what makes the rules safe to evaluate:
+
+* every term resolves: modes, purposes, category attributes, anchors allowed in each slot, parameters;
+* exactly one ``mode`` rule applies to every combination of facts, and at most one rule of each other
+  track: the fact space is finite, so both are checked exhaustively (with cubes) when the rules load.
+
+Errors name the file and the line, like the rest of the loader.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from policykit._ruleset.conditions import Condition, parse_condition
+from policykit._ruleset.conditions import Field as FactField
+from policykit._ruleset.cubes import Cube, intersect, subtract, to_cubes
+from policykit._ruleset.facts import retention_schema
+
+# ``_ruleset.loading`` imports this module at its end, once these names exist (the typed RuleSet holds the
+# retention family, and this loader reuses the rule loader's helpers).
+from policykit._ruleset.loading import Parameters, Predicate, RuleFamily, SourceRef, _Loader, _RawPredicate, _validate
+from policykit._ruleset.vocabulary import Vocabulary
+from policykit.errors import ConditionError, RuleSchemaError, UnknownTermError, did_you_mean
+
+__all__ = [
+    "ANCHORS",
+    "TRACKS",
+    "DateSpec",
+    "EraseSpec",
+    "RetentionRule",
+    "RetentionRules",
+    "load_retention",
+]
+
+TRACKS = ("mode", "bookkeeping", "special_category", "special_category_without_consent", "note")
+Track = Literal["mode", "bookkeeping", "special_category", "special_category_without_consent", "note"]
+
+ANCHORS: dict[str, str] = {
+    "latest_application": "the latest application date",
+    "window_anchor": "the anchor of the evidence window",
+    "trigger": "the date consent ended",
+    "resolution": "the date the dispute was resolved",
+    "latest_activity": "the latest activity on the record",
+    "retain_until": "the last day of retention",
+    "process_closed": "the date the recruitment process closed",
+    "as_of": "the date of the verdict",
+    "bfl_year_end": "31 December of the calendar year in which the financial year ended",
+    "bookkeeping_retain_until": "the last day the accounting records are kept",
+}
+
+# which anchors each date slot may use, per track
+_SLOTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "mode": {
+        "retain_until": ("window_anchor", "latest_application", "bookkeeping_retain_until"),
+        "anonymise_on": ("retain_until", "trigger", "resolution", "window_anchor", "latest_application"),
+        "deadline": ("trigger", "resolution", "retain_until"),
+        "review_on": ("latest_activity", "latest_application"),
+    },
+    "bookkeeping": {"retain_until": ("bfl_year_end",), "erase_on": ("retain_until",)},
+    "special_category": {"erase_on": ("process_closed", "trigger", "as_of")},
+    "special_category_without_consent": {"erase_on": ("as_of", "process_closed", "trigger")},
+    "note": {},
+}
+
+_CATEGORY_ATTRIBUTES = ("identifying", "evidence", "free_text")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# typed rules
+
+
+class DateSpec(_Frozen):
+    """A date a rule names: the earliest known of ``anchors``, plus calendar years and months (Lag
+    1930:173 1 §), plus days. ``months_parameter`` names a parameter that gives the months instead."""
+
+    anchors: tuple[str, ...]
+    years: int = 0
+    months: int = 0
+    days: int = 0
+    months_parameter: str | None = None
+
+    def describe(self, parameters: Parameters | None = None) -> str:
+        """Say the date in words, e.g. ``the anchor of the evidence window + 2 years``."""
+        base = " or ".join(ANCHORS[a] for a in self.anchors)
+        if len(self.anchors) > 1:
+            base = f"the earliest of {base}"
+        parts = []
+        if self.years:
+            parts.append(f"{self.years} year{'s' if self.years != 1 else ''}")
+        months = self.months
+        if self.months_parameter is not None:
+            months = getattr(parameters, self.months_parameter) if parameters is not None else 0
+            if parameters is None:
+                parts.append(f"the {self.months_parameter.replace('_', ' ')}")
+        if months:
+            parts.append(f"{months} month{'s' if months != 1 else ''}")
+        if self.days:
+            parts.append(f"{self.days} day{'s' if self.days != 1 else ''}")
+        return base + (" + " + " + ".join(parts) if parts else "")
+
+
+class EraseSpec(_Frozen):
+    """What a rule erases at once: vocabulary categories chosen by attribute, and named items."""
+
+    where: tuple[tuple[str, bool], ...] = ()
+    categories: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """The categories, then the items."""
+        return (*self.categories, *self.items)
+
+
+class RetentionRule(_Frozen):
+    """One retention rule: when its condition holds, it decides its track as ``then`` says."""
+
+    id: str
+    decides: Track
+    title: str
+    description: str
+    clauses: tuple[str, ...]
+    ambiguities: tuple[str, ...] = ()
+    when: Condition
+    mode: str | None = None
+    legal_hold: bool = False
+    retain_until: DateSpec | None = None
+    anonymise_on: DateSpec | None = None
+    deadline: DateSpec | None = None
+    review_on: DateSpec | None = None
+    erase_on: DateSpec | None = None
+    permitted_purposes: tuple[str, ...] | None = None
+    erase_now: EraseSpec = EraseSpec()
+    source: SourceRef
+
+
+class RetentionRules(_Frozen, RuleFamily):
+    """The retention family: its fact schema, predicates and rules in file (priority) order.
+
+    ``evidence_window`` is the window end of the ``evidence_window`` mode rule, which the reading of
+    the dates needs (has the window ended when consent ended?); ``anonymisation_erase`` is what the
+    ``anonymise_now`` mode rule erases, which is also what any record erases once its date has come.
+    """
+
+    facts: dict[str, FactField]
+    predicates: dict[str, Predicate]
+    rules: tuple[RetentionRule, ...]
+    evidence_window: DateSpec
+    anonymisation_erase: EraseSpec
+
+    def rule(self, rule_id: str) -> RetentionRule:
+        """The rule with this id."""
+        found: RetentionRule = RuleFamily.rule(self, rule_id)
+        return found
+
+
+# ------------------------------------------------------------------------------------------------
+# raw shapes
+
+
+class _RawErase(_Raw):
+    categories: dict[str, bool] = {}
+    items: list[str] = []
+
+
+class _RawThen(_Raw):
+    mode: str | None = None
+    legal_hold: bool = False
+    retain_until: Any = None
+    anonymise_on: Any = None
+    deadline: Any = None
+    review_on: Any = None
+    erase_on: Any = None
+    permitted_purposes: list[str] | Literal["all"] | None = None
+    erase_now: _RawErase | None = None
+
+
+class _RawRule(_Raw):
+    id: str
+    decides: Track
+    title: str
+    description: str
+    clauses: list[str]
+    ambiguities: list[str] = []
+    when: Any
+    then: _RawThen = Field(default_factory=_RawThen)
+
+
+class _RawRetentionFile(_Raw):
+    predicates: dict[str, _RawPredicate] = {}
+    rules: list[_RawRule]
+
+
+# ------------------------------------------------------------------------------------------------
+# loading
+
+
+def _date_spec(loader: _Loader, raw: Any, slot: str, track: str, *, path: tuple[str | int, ...]) -> DateSpec:
+    name = "retention.yaml"
+    where = loader.line(name, path)
+    if not isinstance(raw, dict) or "from" not in raw:
+        raise RuleSchemaError(
+            f"expected a date as {{from: ANCHOR, years: n, months: n, days: n}} for {slot!r}, got {raw!r}",
+            file=name, line=where,
+        )
+    unknown = set(raw) - {"from", "years", "months", "days"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise RuleSchemaError(
+            f"unexpected key {key!r} in the date {slot!r}" + did_you_mean(key, ["from", "years", "months", "days"]),
+            file=name, line=loader.line(name, (*path, key)),
+        )
+    anchors = raw["from"] if isinstance(raw["from"], list) else [raw["from"]]
+    allowed = _SLOTS[track].get(slot, ())
+    if not anchors:
+        raise RuleSchemaError(f"expected at least one anchor for {slot!r}, got []", file=name, line=where)
+    for i, a in enumerate(anchors):
+        apath = (*path, "from", i) if isinstance(raw["from"], list) else (*path, "from")
+        if not isinstance(a, str) or a not in allowed:
+            raise UnknownTermError(
+                f"expected an anchor allowed for {slot!r} in a {track!r} rule ({', '.join(allowed)}), got {a!r}"
+                + did_you_mean(str(a), allowed),
+                file=name, line=loader.line(name, apath),
+            )
+    values: dict[str, int] = {}
+    months_parameter = None
+    for unit in ("years", "months", "days"):
+        value = raw.get(unit, 0)
+        if unit == "months" and isinstance(value, dict):
+            pname = value.get("parameter")
+            if set(value) != {"parameter"} or not isinstance(pname, str) or pname not in _INT_PARAMETERS:
+                raise UnknownTermError(
+                    f"expected {{parameter: NAME}} naming an integer parameter of policy.yaml "
+                    f"({', '.join(_INT_PARAMETERS)}), got {value!r}"
+                    + did_you_mean(str(pname), _INT_PARAMETERS),
+                    file=name, line=loader.line(name, (*path, unit)),
+                )
+            months_parameter = pname
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise RuleSchemaError(
+                f"expected a whole number of {unit} (0 or more), got {value!r}",
+                file=name, line=loader.line(name, (*path, unit)),
+            )
+        values[unit] = value
+    return DateSpec(anchors=tuple(anchors), months_parameter=months_parameter, **values)
+
+
+_INT_PARAMETERS = ("review_interval_months",)
+
+
+def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> RetentionRules:
+    """Read and check ``retention.yaml``. Parameters are read when dates are computed (so per-call
+    overrides apply); here they only need to exist."""
+    del params
+    name = "retention.yaml"
+    doc = loader.docs[name]
+    raw: _RawRetentionFile = _validate(_RawRetentionFile, doc, name)
+    schema = retention_schema()
+    predicates, conditions = loader.predicates(name, raw.predicates, schema)
+    loader.unique([r.id for r in raw.rules], "rule id", name, ("rules",))
+    modes = vocab.ids("retention_modes")
+    purposes = vocab.ids("purposes")
+    rules: list[RetentionRule] = []
+    for i, r in enumerate(raw.rules):
+        path = ("rules", i)
+        if not r.clauses:
+            raise RuleSchemaError(
+                f"expected rule {r.id!r} to cite at least one clause, got none",
+                file=name, line=loader.line(name, (*path, "clauses")),
+            )
+        loader.check_clauses(r.clauses, name, (*path, "clauses"))
+        for j, a in enumerate(r.ambiguities):
+            if not (a.startswith("A-") and a[2:].isdigit()):
+                raise RuleSchemaError(
+                    f"expected an ambiguity id such as A-04, got {a!r}",
+                    file=name, line=loader.line(name, (*path, "ambiguities", j)),
+                )
+        when = parse_condition(r.when, schema, conditions, file=name, line_of=doc.line, path=(*path, "when"))
+        if not to_cubes(when, schema):
+            raise ConditionError(
+                f"expected a condition that can hold, but rule {r.id!r} can never apply",
+                file=name, line=loader.line(name, (*path, "when")),
+            )
+        then = r.then
+        tpath = (*path, "then")
+        if r.decides == "mode":
+            if then.mode is None:
+                raise RuleSchemaError(
+                    f"expected a 'mode' in the 'then' of mode rule {r.id!r}, found none",
+                    file=name, line=loader.line(name, tpath),
+                )
+            loader.check_term(then.mode, modes, "a retention mode", name, (*tpath, "mode"))
+            if then.permitted_purposes is None:
+                raise RuleSchemaError(
+                    f"expected 'permitted_purposes' in the 'then' of mode rule {r.id!r}, found none",
+                    file=name, line=loader.line(name, tpath),
+                )
+        else:
+            for key in ("mode", "permitted_purposes"):
+                if getattr(then, key) is not None:
+                    raise RuleSchemaError(
+                        f"expected no {key!r} in a {r.decides!r} rule ({r.id!r}); only mode rules set it",
+                        file=name, line=loader.line(name, (*tpath, key)),
+                    )
+        dates: dict[str, DateSpec | None] = {}
+        for slot in ("retain_until", "anonymise_on", "deadline", "review_on", "erase_on"):
+            value = getattr(then, slot)
+            if value is None:
+                dates[slot] = None
+                continue
+            if slot not in _SLOTS[r.decides]:
+                raise RuleSchemaError(
+                    f"expected no {slot!r} in a {r.decides!r} rule ({r.id!r}); it may set "
+                    f"{', '.join(_SLOTS[r.decides]) or 'no dates'}",
+                    file=name, line=loader.line(name, (*tpath, slot)),
+                )
+            dates[slot] = _date_spec(loader, value, slot, r.decides, path=(*tpath, slot))
+        chosen_purposes: tuple[str, ...] | None = None
+        if then.permitted_purposes == "all":
+            chosen_purposes = purposes
+        elif then.permitted_purposes is not None:
+            for j, purpose in enumerate(then.permitted_purposes):
+                loader.check_term(purpose, purposes, "a purpose", name, (*tpath, "permitted_purposes", j))
+            chosen_purposes = tuple(then.permitted_purposes)
+        erase = EraseSpec()
+        if then.erase_now is not None:
+            for key in then.erase_now.categories:
+                loader.check_term(
+                    key, _CATEGORY_ATTRIBUTES, "a data-category attribute", name,
+                    (*tpath, "erase_now", "categories", key),
+                )
+            where = tuple(sorted(then.erase_now.categories.items()))
+            picked = tuple(
+                c.id for c in vocab.data_categories if where and all(getattr(c, k) == v for k, v in where)
+            )
+            cats = set(vocab.ids("data_categories"))
+            for j, item in enumerate(then.erase_now.items):
+                if item in cats:
+                    raise RuleSchemaError(
+                        f"expected an item that is not a data category under 'items', got {item!r}; "
+                        "choose categories by attribute under 'categories'",
+                        file=name, line=loader.line(name, (*tpath, "erase_now", "items", j)),
+                    )
+            erase = EraseSpec(where=where, categories=picked, items=tuple(then.erase_now.items))
+        try:
+            rule = RetentionRule(
+                id=r.id, decides=r.decides, title=r.title, description=" ".join(r.description.split()),
+                clauses=tuple(r.clauses), ambiguities=tuple(r.ambiguities), when=when, mode=then.mode,
+                legal_hold=then.legal_hold, permitted_purposes=chosen_purposes, erase_now=erase,
+                source=SourceRef(file=name, line=loader.line(name, path)), **dates,
+            )
+        except ValidationError as exc:  # pragma: no cover - the raw model already checked the shape
+            raise RuleSchemaError(str(exc), file=name, line=loader.line(name, path)) from None
+        rules.append(rule)
+    _check_tracks(loader, rules, schema, name)
+    windows = [r for r in rules if r.mode == "evidence_window"]
+    if len(windows) != 1 or windows[0].retain_until is None or windows[0].retain_until.anchors != ("window_anchor",):
+        raise RuleSchemaError(
+            "expected exactly one mode rule with 'mode: evidence_window' whose retain_until runs from "
+            f"window_anchor (the evidence window of P-RET-3), got {[r.id for r in windows]}",
+            file=name, line=windows[-1].source.line if windows else loader.line(name, ("rules",)),
+        )
+    erasing = [r for r in rules if r.mode == "anonymise_now"]
+    if not erasing or not erasing[0].erase_now.categories:
+        raise RuleSchemaError(
+            "expected a mode rule with 'mode: anonymise_now' that erases categories (erase_now.categories)",
+            file=name, line=erasing[0].source.line if erasing else loader.line(name, ("rules",)),
+        )
+    return RetentionRules(
+        facts=schema, predicates=predicates, rules=tuple(rules), evidence_window=windows[0].retain_until,
+        anonymisation_erase=erasing[0].erase_now,
+    )
+
+
+def _describe(cube: Cube) -> str:
+    return ", ".join(
+        f"{f}={'/'.join(str(v).lower() for v in sorted(vals, key=str))}" for f, vals in sorted(cube.items())
+    )
+
+
+def _check_tracks(loader: _Loader, rules: list[RetentionRule], schema: dict[str, FactField], name: str) -> None:
+    """Exactly one mode rule for every combination of facts; at most one rule of each other track."""
+    for track in TRACKS:
+        if track == "note":
+            continue
+        members = [r for r in rules if r.decides == track]
+        cubes = [(r, to_cubes(r.when, schema)) for r in members]
+        for a in range(len(cubes)):
+            for b in range(a + 1, len(cubes)):
+                for ca in cubes[a][1]:
+                    for cb in cubes[b][1]:
+                        both = intersect(ca, cb)
+                        if both is not None:
+                            raise ConditionError(
+                                f"expected at most one {track!r} rule to apply to any facts, but "
+                                f"{cubes[a][0].id!r} and {cubes[b][0].id!r} both apply when {_describe(both)}",
+                                file=name, line=cubes[b][0].source.line,
+                            )
+        if track == "mode":
+            rest: list[Cube] = [{}]
+            for _, rule_cubes in cubes:
+                for cube in rule_cubes:
+                    rest = [piece for part in rest for piece in subtract(part, cube, schema)]
+            if rest:
+                raise ConditionError(
+                    f"expected a mode rule for every combination of facts, but none applies when "
+                    f"{_describe(rest[0]) or 'any facts hold'}",
+                    file=name, line=loader.line(name, ("rules",)),
+                )
