@@ -47,7 +47,9 @@ if TYPE_CHECKING:
     from policykit._disclosure.decision import Outcome
     from policykit._ruleset.loading import RuleSet
 
-__all__ = ["FLAGGED_CATEGORIES", "INVARIANTS_FILE", "Expectation", "Invariant", "Structural", "load_invariants", "violation"]
+__all__ = [
+    "FLAGGED_CATEGORIES", "INVARIANTS_FILE", "Expectation", "Invariant", "Structural", "load_invariants", "violation",
+]
 
 INVARIANTS_FILE = "invariants.yaml"
 Structural = Literal["forbid_overrides_permit", "explained", "flags_as_strict_as_categories"]
