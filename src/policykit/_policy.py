@@ -8,7 +8,6 @@ every memo entry is an outcome the engine produced.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import threading
 import time
 import weakref
@@ -24,6 +23,7 @@ from policykit._disclosure.decision import (
     Normaliser,
     Outcome,
     combine,
+    is_validated,
 )
 from policykit._engine.adapter import EngineRules
 from policykit._records.anonymise import Anonymised, anonymise_record
@@ -39,6 +39,7 @@ from policykit._retention.verdict import (
     read_facts,
 )
 from policykit._ruleset.loading import _PARAMETER_CHOICES, Parameters, RuleSet, load_rules
+from policykit._snapshot import snapshot
 from policykit._sweep.job import SweepReport, sweep
 from policykit.errors import RequestValidationError, did_you_mean
 
@@ -51,7 +52,7 @@ M = TypeVar("M", bound="BaseModel")
 # a typed request seen before: (a weak reference to it, the day its facts were judged on if they
 # depend on the day, its outcome); entries disappear with their requests
 TypedEntry = tuple["weakref.ref[DisclosureRequest]", dt.date | None, Outcome]
-# a plain-dict request seen before, by a digest of its text: its memo key (and the day, if dated)
+# a plain-dict request seen before, by its value snapshot: its memo key (and the day, if dated)
 MappingEntry = int | tuple[int, dt.date]
 
 
@@ -87,12 +88,12 @@ class Policy:
         self._combined: dict[Any, Outcome] = {}
         # equal tuples (facts, categories, reasons, rule ids...) shared by memo entries and outcomes
         self._interned: dict[Any, Any] = {}
-        # requests already answered, by identity (typed requests, while they live) or by a digest of
-        # their text (plain dicts)
+        # requests already answered, by identity (validated typed requests, while they live) or by
+        # the value snapshot of a plain dict (``_snapshot``: never by its repr)
         self._by_id: dict[int, TypedEntry] = {}
-        self._by_digest: dict[bytes, MappingEntry] = {}
+        self._by_snapshot: dict[tuple[Any, ...], MappingEntry] = {}
         self._memo_size = memo_size
-        # answers per live request object and per plain-dict text, for callers that ask the same
+        # answers per live request object and per plain-dict snapshot, for callers that ask the same
         # request again; entries are small (a parsed request is not kept)
         self._request_cache_size = memo_size
         # outcomes by the rules that fired (many facts fire the same rules): saves re-combining what
@@ -160,30 +161,35 @@ class Policy:
         disclosure case. Malformed requests raise a :class:`~policykit.errors.QueryError`; they are
         never answered with an allow.
         """
-        digest = None
-        text = ""
+        snap = None
         if type(request) is DisclosureRequest:
             entry = self._by_id.get(id(request))
             if entry is not None and entry[0]() is request and (entry[1] is None or entry[1] == self.today()):
                 self._memo_hits += 1
                 return Decision(entry[2], request, self)
-            req = request
+            # a request made without validation (model_construct, model_copy(update=...)) is
+            # validated now, and only the validated copy is remembered
+            req = request if is_validated(request) else DisclosureRequest.parse(request)
         else:
             if type(request) is dict and self._memo_size > 0:
-                text = repr(request)
-                digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
-                known = self._by_digest.get(digest)
-                if known is not None:
-                    if isinstance(known, int):
-                        outcome = self._memo.get(known)
-                    elif known[1] == self.today():
-                        outcome = self._memo.get(known[0])
-                    else:
-                        outcome = None
-                    if outcome is not None:
-                        self._memo_hits += 1
-                        return Decision(outcome, None, self, (request, text))
-            req = request if isinstance(request, DisclosureRequest) else DisclosureRequest.parse(request)
+                # the value snapshot, never the repr: None for anything whose value is not its content
+                snap = snapshot(request)
+                if snap is not None:
+                    known = self._by_snapshot.get(snap)
+                    if known is not None:
+                        if isinstance(known, int):
+                            outcome = self._memo.get(known)
+                        elif known[1] == self.today():
+                            outcome = self._memo.get(known[0])
+                        else:
+                            outcome = None
+                        if outcome is not None:
+                            self._memo_hits += 1
+                            return Decision(outcome, None, self, (request, snap))
+            req = DisclosureRequest.parse(request)
+            # remembered only if the mapping held, after validation, the value that was validated
+            if snap is not None and snapshot(request) != snap:
+                snap = None
         normaliser = self._normaliser
         normaliser.check(req)
         dated = normaliser.dated(req)
@@ -198,8 +204,8 @@ class Policy:
             self._memo_hits += 1
         if self._memo_size > 0:
             self._remember_typed(req, day if dated else None, outcome)
-            if digest is not None:
-                self._remember_mapping(digest, (key, day) if dated else key)
+            if snap is not None:
+                self._remember_mapping(snap, (key, day) if dated else key)
         return Decision(outcome, req, self)
 
     def decide_many(self, requests: Iterable[DisclosureRequest | Mapping[str, Any]]) -> list[Decision]:
@@ -280,10 +286,10 @@ class Policy:
             _bound(by_id, self._request_cache_size)
             by_id[key] = (weakref.ref(request, forget), day, outcome)
 
-    def _remember_mapping(self, digest: bytes, entry: MappingEntry) -> None:
+    def _remember_mapping(self, snap: tuple[Any, ...], entry: MappingEntry) -> None:
         with self._memo_lock:
-            _bound(self._by_digest, self._request_cache_size)
-            self._by_digest[digest] = entry
+            _bound(self._by_snapshot, self._request_cache_size)
+            self._by_snapshot[snap] = entry
 
     def retention(
         self,
@@ -373,7 +379,7 @@ class Policy:
         with self._memo_lock:
             self._memo.clear()
             self._by_id.clear()
-            self._by_digest.clear()
+            self._by_snapshot.clear()
             self._retention_memo.clear()
 
 

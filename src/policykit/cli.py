@@ -66,11 +66,35 @@ def _read_mapping(source: str) -> Any:
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
             _fail(f"{source} is neither JSON nor YAML{where}: {getattr(exc, 'problem', None) or 'unreadable'}")
     if not isinstance(data, dict):
-        _fail(f"{source}: expected one JSON object, got {type(data).__name__}")
+        what = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list",
+                type(None): "nothing"}.get(type(data), type(data).__name__)
+        shown = " ".join(text.split())
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        name = "stdin" if source == "-" else source
+        _fail(
+            f"{name}: expected one JSON object or YAML mapping of fields, but read {what} "
+            f"(the text {shown!r}, read as YAML since it is not JSON)"
+            if not _is_json(text) else
+            f"{name}: expected one JSON object or YAML mapping of fields, but read {what} (the JSON {shown!r})"
+        )
     return data
 
 
-def _answer(source: str, rules_dir: Path | None, ask: Callable[[policykit.Policy, Any], Any], as_json: bool) -> Any:
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _answer(
+    source: str,
+    rules_dir: Path | None,
+    ask: Callable[[policykit.Policy, Any], Any],
+    as_json: bool,
+    render: Callable[[Any], str] | None = None,
+) -> Any:
     """Read one question (a bare question, or a case with an ``inputs`` block), ask it, print the
     answer explained or as JSON, and return it. Bad input is a one-line error and status 2."""
     data = _read_mapping(source)
@@ -82,6 +106,8 @@ def _answer(source: str, rules_dir: Path | None, ask: Callable[[policykit.Policy
         _fail(str(exc))
     if as_json:
         click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    elif render is not None:
+        click.echo(render(answer), nl=False)
     else:
         click.echo(answer.explain())
     return answer
@@ -106,7 +132,8 @@ def main() -> None:
 @click.option("--fail-on-deny", is_flag=True, help="Exit with status 1 when the disclosure is denied.")
 @rules_option
 def decide(request: str, as_json: bool, fail_on_deny: bool, rules_dir: Path | None) -> None:
-    """May these data go to this recipient? REQUEST.json holds one disclosure request ('-' reads stdin)."""
+    """May these data go to this recipient? REQUEST.json holds one disclosure request, as a JSON object
+    or a YAML mapping ('-' reads stdin)."""
     decision = _answer(request, rules_dir, lambda policy, data: policy.decide(data), as_json)
     if fail_on_deny and not decision.allowed:
         sys.exit(1)
@@ -405,11 +432,16 @@ def sweep(
 @main.command()
 @click.argument("request", metavar="REQUEST.json")
 @click.option("--json", "as_json", is_flag=True, help="Print the response as JSON.")
+@click.option("--letter", "letter", type=click.Choice(["sv", "en"]), default=None,
+              help="Print the reply to the candidate, in Swedish (sv) or English (en), instead of the explanation.")
 @rules_option
-def request(request: str, as_json: bool, rules_dir: Path | None) -> None:
+def request(request: str, as_json: bool, letter: str | None, rules_dir: Path | None) -> None:
     """Answer a data-subject request (access, erasure, restriction, portability, objection,
-    rectification). REQUEST.json holds one request ('-' reads stdin)."""
-    _answer(request, rules_dir, lambda policy, data: policy.handle_request(data), as_json)
+    rectification). REQUEST.json holds one request, JSON or YAML ('-' reads stdin)."""
+    if as_json and letter:
+        _fail("--json and --letter exclude each other: choose the data or the letter")
+    render = (lambda response: response.letter(letter)) if letter else None
+    _answer(request, rules_dir, lambda policy, data: policy.handle_request(data), as_json, render)
 
 
 def _import_model(spec: str) -> type[BaseModel]:

@@ -3,7 +3,7 @@ another exception, and a malformed request is never allowed."""
 
 from __future__ import annotations
 
-import contextlib
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,6 +19,7 @@ from policykit._analysis.invariants import load_invariants
 from policykit._ruleset.loading import RULE_FILES
 from policykit.errors import DefinitionError, PolicyKitError, QueryError
 from policykit.testing import disclosure_requests, malformed_disclosure_requests, retention_facts
+from tests.oracle import oracle_outcome
 
 POLICY = policykit.load_policy()
 RULES_DIR = policykit.bundled_rules_dir()
@@ -33,10 +34,68 @@ odd_values = st.one_of(
 
 @given(malformed_disclosure_requests())
 def test_malformed_requests_raise_query_errors(data: Any) -> None:
-    """Every malformed request is refused with a QueryError whose message names what was wrong."""
+    """Every malformed request is refused with a QueryError whose message names the field that is
+    wrong (by its dotted path), an unexpected field, or says that a mapping was expected."""
     with pytest.raises(QueryError) as info:
         POLICY.decide(data)
-    assert str(info.value)
+    message = str(info.value)
+    assert (
+        "unexpected field" in message
+        or "expected a DisclosureRequest or a mapping" in message
+        or any(re.search(rf"(^|[ ;]){re.escape(name)}(\[\d+\])?: ", message) for name in FIELD_NAMES)
+    ), message
+
+
+FIELD_NAMES = {
+    *policykit.DisclosureRequest.model_fields,
+    *(f"recipient.{n}" for n in policykit.Recipient.model_fields),
+    *(f"candidate.{n}" for n in policykit.CandidateStatus.model_fields),
+}
+
+
+# (where, a wrong value, what the message must say besides the field's dotted path)
+FIELD_ERRORS: list[tuple[tuple[str, ...], Any, str]] = [
+    (("operation",), 5, "string"),
+    (("operation",), "transferr", "expected an operation"),
+    (("data_categories",), [], "at least 1"),
+    (("data_categories",), ["name", "salary"], "expected a data category"),
+    (("purpose",), None, "string"),
+    (("identifiable",), "yes", "boolean"),
+    (("min_cell_size",), -1, "greater than or equal to 0"),
+    (("min_cell_size",), 2.5, "integer"),
+    (("as_of",), "2023-02-29", "calendar date"),
+    (("as_of",), "2024-01-01T00:30:00+01:00", "date"),
+    (("recipient", "kind"), "friend", "expected a recipient kind"),
+    (("recipient", "country"), "Sweden", "ISO 3166-1 alpha-2"),
+    (("recipient", "active_assignment"), "true", "boolean"),
+    (("recipient", "role"), "owner", "controller"),
+    (("candidate", "consent_status"), "revoked", "given"),
+    (("candidate", "consent_withdrawn_on"), "2024-02-30", "calendar date"),
+    (("candidate", "objection_received_on"), 20240101, "date"),
+    (("candidate", "latest_application"), "yesterday", "date"),
+]
+_NAMES = {"data_categories": "data_categories[1]"}
+
+
+@given(disclosure_requests(), st.sampled_from(FIELD_ERRORS))
+def test_a_refusal_names_the_field_and_what_was_expected(
+    request: policykit.DisclosureRequest, error: tuple[tuple[str, ...], Any, str]
+) -> None:
+    """One field of a valid request set to a wrong value: the QueryError names that field by its
+    dotted path (the list index for an unknown category) and says what was expected."""
+    path, value, expected = error
+    raw = request.model_dump(mode="json")
+    target = raw
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(QueryError) as info:
+        POLICY.decide(raw)
+    message = str(info.value)
+    where = ".".join(path)
+    if value == ["name", "salary"]:
+        where = "data_categories[1]"
+    assert where in message and expected in message, message
 
 
 @given(disclosure_requests(), st.data())
@@ -48,11 +107,18 @@ def test_any_field_set_to_anything_answers_or_refuses(request: policykit.Disclos
     part, key = data.draw(st.sampled_from(parts))
     target = raw if part is None else raw[part]
     target[key] = data.draw(odd_values)
+    refused: QueryError | None = None
     try:
         decision = POLICY.decide(raw)
-    except QueryError:
+    except QueryError as exc:
+        refused = exc
+    if refused is not None:
+        assert key in str(refused), str(refused)  # the refusal names the field that was replaced
         return
-    assert isinstance(decision.allowed, bool)
+    # answered: the value was one the field accepts, and the answer is the one the typed request
+    # gets from a policy without a memo, whose facts come from the separately written normaliser
+    typed = policykit.DisclosureRequest.parse(raw)
+    assert decision.outcome == oracle_outcome(POLICY, typed)
 
 
 @given(st.dictionaries(st.text(max_size=12), odd_values, max_size=6) | odd_values)
@@ -69,8 +135,19 @@ def test_retention_answers_or_refuses(facts: policykit.RetentionFacts, data: st.
     raw = facts.model_dump(mode="json")
     key = data.draw(st.sampled_from(sorted(raw)))
     raw[key] = data.draw(odd_values)
-    with contextlib.suppress(PolicyKitError):
-        POLICY.retention(raw)
+    refused: PolicyKitError | None = None
+    try:
+        verdict = POLICY.retention(raw)
+    except PolicyKitError as exc:
+        refused = exc
+    if refused is not None:
+        assert key in str(refused), str(refused)  # the refusal names the field that was replaced
+        return
+    # answered: the dates still follow from one another as the policy says
+    if verdict.retain_until is not None and verdict.latest_application_date is not None:
+        assert verdict.retain_until >= verdict.latest_application_date
+    if verdict.anonymise_on is not None and verdict.retain_until is not None:
+        assert verdict.anonymise_on > verdict.retain_until
 
 
 # ---- broken rule files --------------------------------------------------------------------------

@@ -54,9 +54,14 @@ def test_typed_and_mapping_requests_are_the_same_question() -> None:
 
 
 def test_samples_are_reproducible() -> None:
-    """The same seed gives the same questions in the same order."""
-    assert workload.sample(QUESTIONS, 50, seed=1) == workload.sample(QUESTIONS, 50, seed=1)
-    assert sorted(workload.sample(QUESTIONS, None)) == sorted(QUESTIONS)
+    """The same seed gives the same questions in the same order, another seed another selection; a
+    sample holds distinct questions of the workload, and ``None`` is every question, shuffled."""
+    first = workload.sample(QUESTIONS, 50, seed=1)
+    assert len(first) == len(set(first)) == 50 and set(first) <= set(QUESTIONS)
+    assert workload.sample(QUESTIONS, 50, seed=1) == first
+    assert workload.sample(QUESTIONS, 50, seed=2) != first
+    everything = workload.sample(QUESTIONS, None)
+    assert sorted(everything) == sorted(QUESTIONS) and everything != list(QUESTIONS)
 
 
 # ---- the re-expressions and their equivalence ----------------------------------------------------
@@ -189,8 +194,12 @@ def test_the_memory_probe_reports_a_bounded_stream() -> None:
     result = probe(total=600, checkpoint=200)
     assert result["decisions"] == 600
     assert result["memo"]["size"] <= result["memo_size"]
-    assert [n for n, _ in result["rss_samples_mb"]][:2] == [60, 120]
-    assert result["growth_mb"] == result["rss_at_end_mb"] - result["rss_at_checkpoint_mb"]
+    # a sample at every tenth of the stream; the checkpoint (200) is between two of them
+    assert [n for n, _ in result["rss_samples_mb"]] == [60, 120, 180, 200, 240, 300, 360, 420, 480, 540, 600]
+    assert all(mb > 10 for _, mb in result["rss_samples_mb"])
+    assert result["rss_at_checkpoint_mb"] == dict(result["rss_samples_mb"])[200]
+    # the questions are drawn from a space of 2 categories x the workload: most of 600 are distinct
+    assert 0 < result["allowed"] < 600
 
 
 def _row(row_id: str, median: float, unit: str = "decisions/s") -> Row:

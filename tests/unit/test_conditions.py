@@ -128,9 +128,17 @@ def test_partial_evaluation_agrees_with_full_evaluation(
 
 
 @given(conditions, points)
-def test_negating_twice_is_identity(cond: Condition, point: dict[str, Any]) -> None:
-    """not(not c) holds exactly where c does."""
-    assert evaluate(Not(Not(cond)), point) == evaluate(cond, point)
+def test_negation_normal_form_keeps_the_meaning_of_a_negation(cond: Condition, point: dict[str, Any]) -> None:
+    """Pushing a negation into the tests (De Morgan) holds exactly where the condition does not, and
+    leaves no Not or Ref behind."""
+    pushed = negation_normal_form(Not(cond))
+    assert evaluate(pushed, point) is (not evaluate(cond, point))
+    assert evaluate(negation_normal_form(cond), point) is evaluate(cond, point)
+
+    def has_not(c: Condition) -> bool:
+        return isinstance(c, Not | Ref) or any(has_not(i) for i in getattr(c, "items", ()))
+
+    assert not has_not(pushed)
 
 
 def test_render_says_booleans_with_their_phrases() -> None:

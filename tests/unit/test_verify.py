@@ -125,7 +125,6 @@ def test_every_invariant_holds_over_the_whole_space(full_report: tuple[VerifyRep
     for f in schema.values():
         total *= len(f.domain)
     assert report.points == total
-    assert report.seconds < 120
 
 
 @pytest.mark.slow

@@ -16,13 +16,16 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictInt,
     ValidationError,
+    model_validator,
 )
 
 from policykit._disclosure.explain import explain_decision
 from policykit._ruleset.facts import UNLISTED_PURPOSE
+from policykit._snapshot import snapshot
 from policykit.errors import (
     RequestValidationError,
     UnknownRequestTermError,
@@ -40,6 +43,7 @@ __all__ = [
     "Normaliser",
     "Outcome",
     "Recipient",
+    "is_validated",
     "parse_date",
     "validation_message",
 ]
@@ -67,7 +71,9 @@ IsoDate = Annotated[dt.date, BeforeValidator(parse_date)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # an instance given as a field value (a Recipient made with model_construct, say) is validated
+    # again, never trusted as it is
+    model_config = ConfigDict(frozen=True, extra="forbid", revalidate_instances="always")
 
 
 class Recipient(_Model):
@@ -118,21 +124,39 @@ class DisclosureRequest(_Model):
     as_of: IsoDate | None = None
     recipient: Recipient
     candidate: CandidateStatus = CandidateStatus()
+    # the field dict this instance had when it was validated: an instance made without validation
+    # (model_construct) has none, and a copy (model_copy, copy.copy) has a new field dict
+    _checked: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _mark_validated(self) -> DisclosureRequest:
+        self._checked = self.__dict__
+        return self
 
     @classmethod
-    def parse(cls, data: Mapping[str, Any]) -> DisclosureRequest:
+    def parse(cls, data: DisclosureRequest | Mapping[str, Any]) -> DisclosureRequest:
         """Build a request from a mapping shaped like a case's ``inputs``; errors are
-        :class:`~policykit.errors.RequestValidationError`."""
+        :class:`~policykit.errors.RequestValidationError`. A ``DisclosureRequest`` made without
+        validation (``model_construct``, ``model_copy(update=...)``) is validated again."""
         if isinstance(data, DisclosureRequest):
-            return data
-        if not isinstance(data, Mapping):
+            if is_validated(data):
+                return data
+        elif not isinstance(data, Mapping):
             raise RequestValidationError(
                 f"expected a DisclosureRequest or a mapping of its fields, got {type(data).__name__}"
             )
+        else:
+            data = dict(data)
         try:
-            return cls.model_validate(dict(data))
+            return cls.model_validate(data)
         except ValidationError as exc:
             raise RequestValidationError(validation_message("disclosure request", exc)) from None
+
+
+def is_validated(request: DisclosureRequest) -> bool:
+    """Whether this very instance was built by validation and its fields are the validated ones."""
+    private = request.__pydantic_private__
+    return private is not None and private.get("_checked") is request.__dict__
 
 
 def validation_message(what: str, exc: ValidationError) -> str:
@@ -322,13 +346,13 @@ class Decision:
         outcome: Outcome,
         request: DisclosureRequest | None,
         policy: Any,
-        source: tuple[Mapping[str, Any], str] | None = None,
+        source: tuple[Mapping[str, Any], tuple[Any, ...]] | None = None,
     ) -> None:
         self._outcome = outcome
         self._request = request
         self._policy = policy
         # a plain-dict request answered from memory is parsed only if the request is asked for:
-        # (the caller's mapping, the text it had when it was answered)
+        # (the caller's mapping, its value snapshot when it was answered)
         self._source = source
 
     @property
@@ -336,8 +360,8 @@ class Decision:
         """The question, as a typed request."""
         if self._request is None:
             assert self._source is not None
-            mapping, text = self._source
-            if repr(mapping) != text:
+            mapping, snap = self._source
+            if snapshot(mapping) != snap:
                 raise RequestValidationError(
                     "the request mapping was changed after the decision was made; decide it again"
                 )

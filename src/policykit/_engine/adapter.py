@@ -10,8 +10,15 @@ network schedules, and retracting the fact again, all under the ruleset's lock:
 * **nothing accumulates**: the fact is retracted in a ``finally`` block; one session is reused;
 * **threads**: the C code takes no locks, so each ruleset has its own ``threading.Lock``;
 * **fail closed**: a sentinel rule matches every fact; if the engine reports anything but a normal
-  evaluation, or the sentinel is missing from what fired, :class:`~policykit.errors.EngineError` is
-  raised. An engine failure never becomes an allow.
+  evaluation, the sentinel is missing or not last, a rule name is unknown or reported twice, or the
+  rules reported are not exactly those whose compiled cubes contain the fact,
+  :class:`~policykit.errors.EngineError` is raised and the ruleset is replaced by a clean one. An
+  engine failure never becomes an allow.
+
+The last check is independent of the Rete network: for every field value (and every category-group
+flag) the adapter keeps a bit mask of the compiled rules whose cube admits that value, so the rules
+that must fire for a fact are the AND of one mask per field, a few integer operations per question.
+A rule the engine silently leaves out (a forbid, say) is detected instead of becoming an allow.
 
 On CPython 3.13 and later the binding needs ``PyEval_CallObject``, which CPython removed from its C
 API; policykit's installation compiles a one-function shim for it (``_pyeval_shim.so``, built by
@@ -209,6 +216,9 @@ class EngineRules:
         self._group_json: dict[tuple[str, ...], str] = {}
         self.rules, self._groups = _compile(conditions, schema, categories)
         self._by_name = {r.name: r for r in self.rules}
+        self._bit_of = {r.name: 1 << i for i, r in enumerate(self.rules)}
+        self._value_masks, self._group_masks = self._masks()
+        self._group_mask: dict[tuple[str, ...], int] = {}
         definition: dict[str, Any] = {}
         for priority, rule in enumerate(self.rules):
             tests = _cube_json(dict(rule.cube), self._schema, _GroupKeys(keymap))
@@ -221,6 +231,55 @@ class EngineRules:
         self.name = ""
         self._create()
         self._finalizer = weakref.finalize(self, _delete, self._holder, self._lock)
+
+    def _masks(self) -> tuple[tuple[dict[Value, int], ...], tuple[tuple[int, int], ...]]:
+        """Per field (in ``field_names`` order) and value, and per category group and flag value
+        (False, True), the bit mask of the compiled rules whose cube admits that value."""
+        every = (1 << len(self.rules)) - 1
+        values: list[dict[Value, int]] = []
+        for f in self._fields:
+            masks = dict.fromkeys(f.domain, every)
+            for i, rule in enumerate(self.rules):
+                allowed = dict(rule.cube).get(f.name)
+                if allowed is not None:
+                    for v in f.domain:
+                        if v not in allowed:
+                            masks[v] &= ~(1 << i)
+            values.append(masks)
+        groups: list[tuple[int, int]] = []
+        for g in range(len(self._groups)):
+            flag = _GROUP + str(g)
+            off = on = every
+            for i, rule in enumerate(self.rules):
+                allowed = dict(rule.cube).get(flag)
+                if allowed is not None:
+                    if False not in allowed:
+                        off &= ~(1 << i)
+                    if True not in allowed:
+                        on &= ~(1 << i)
+            groups.append((off, on))
+        return tuple(values), tuple(groups)
+
+    def expected(self, values: tuple[Value, ...], categories: tuple[str, ...]) -> int:
+        """The bit mask (bit ``i`` for ``rules[i]``) of the compiled rules whose cube contains the
+        fact: what the engine must report, computed without it."""
+        mask = (1 << len(self.rules)) - 1
+        try:
+            for masks, v in zip(self._value_masks, values, strict=True):
+                mask &= masks[v]
+        except (KeyError, ValueError) as exc:
+            raise EngineError(f"a fact value is outside its field's domain: {exc}") from exc
+        if self._groups:
+            groups = self._group_mask.get(categories)
+            if groups is None:
+                chosen = frozenset(categories)
+                groups = (1 << len(self.rules)) - 1
+                for group, (off, on) in zip(self._groups, self._group_masks, strict=True):
+                    groups &= off if chosen.isdisjoint(group) else on
+                if len(self._group_mask) < 65_536:
+                    self._group_mask[categories] = groups
+            mask &= groups
+        return mask
 
     def _create(self) -> None:
         """Create the engine ruleset under a name no other ruleset in the process has."""
@@ -272,16 +331,10 @@ class EngineRules:
 
     def evaluate_values(self, values: tuple[Value, ...], categories: tuple[str, ...]) -> list[CompiledRule]:
         """As :meth:`evaluate`, with the facts as a tuple in the order of ``field_names``."""
-        names = self._fire(self._payload(values, categories))
-        if not names or names[-1] != _SENTINEL:
-            raise EngineError(
-                f"durable-rules did not complete the evaluation in {self.name}: fired {names!r}, "
-                f"expected the sentinel rule last"
-            )
-        by_name = self._by_name
-        return [by_name[n] for n in names[:-1]]
+        payload = self._payload(values, categories)
+        return self._fire(payload, self.expected(values, categories))
 
-    def _fire(self, payload: str) -> list[str]:
+    def _fire(self, payload: str, expected: int) -> list[CompiledRule]:
         names: list[str] = []
         with self._lock:
             handle = self._holder["handle"]
@@ -300,6 +353,7 @@ class EngineRules:
                     while message := durable_rules_engine.complete_and_start_action(handle, state):
                         names.append(_rule_name(message))
                 durable_rules_engine.retract_fact(handle, payload)
+                return self._check(names, expected)
             except Exception as exc:
                 # After a failure the session may hold a half-taken action or the fact itself; a
                 # ruleset holds no state between questions, so replace it with a clean one.
@@ -307,7 +361,36 @@ class EngineRules:
                 if isinstance(exc, EngineError):
                     raise
                 raise EngineError(f"durable-rules failed while evaluating in {self.name}: {exc}") from exc
-        return names
+
+    def _check(self, names: list[str], expected: int) -> list[CompiledRule]:
+        """The compiled rules behind the names the engine reported, after checking that the
+        evaluation completed (the sentinel once, last) and that every rule whose cube contains the
+        fact, and no other, was reported exactly once."""
+        if not names or names[-1] != _SENTINEL or names.count(_SENTINEL) != 1:
+            raise EngineError(
+                f"durable-rules did not complete the evaluation in {self.name}: fired {names!r}, "
+                f"expected the sentinel rule once, last"
+            )
+        by_name = self._by_name
+        bit_of = self._bit_of
+        fired = 0
+        rules: list[CompiledRule] = []
+        for name in names[:-1]:
+            bit = bit_of.get(name)
+            if bit is None:
+                raise EngineError(f"durable-rules reported an unknown rule {name!r} in {self.name}")
+            if fired & bit:
+                raise EngineError(f"durable-rules reported rule {name!r} twice in {self.name}")
+            fired |= bit
+            rules.append(by_name[name])
+        if fired != expected:
+            missing = [r.name for i, r in enumerate(self.rules) if (expected & ~fired) >> i & 1]
+            extra = [r.name for i, r in enumerate(self.rules) if (fired & ~expected) >> i & 1]
+            raise EngineError(
+                f"durable-rules reported rules that disagree with the compiled conditions in {self.name}: "
+                f"missing {missing!r}, unexpected {extra!r}"
+            )
+        return rules
 
     def stored_facts(self) -> int:
         """How many facts the engine holds for the session (none, or the session state, when idle)."""

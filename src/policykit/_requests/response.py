@@ -568,6 +568,14 @@ class RequestResponse:
         and quoting the clauses."""
         return _explain(self, self._policy)
 
+    def letter(self, lang: str = "sv") -> str:
+        """The reply to the candidate, in plain Swedish (``"sv"``) or English (``"en"``): what was done
+        or will be done by when, what was refused and why, and the right to complain to IMY and to a
+        court. Written from the templates of the rules' ``letters.yaml``."""
+        from policykit._requests.letter import write_letter  # noqa: PLC0415
+
+        return write_letter(self, lang)
+
     def to_dict(self) -> dict[str, Any]:
         """The response as JSON-ready data."""
 

@@ -285,6 +285,7 @@ class RuleSet(_Frozen):
     requests: RequestRules
     interpretations: tuple[Interpretation, ...]
     processing: ProcessingRecord
+    letters: Any = None  # policykit._requests.letter.Letters: the reply to the candidate
 
     @property
     def version(self) -> str:
@@ -838,6 +839,10 @@ def _load_rules(path: Path) -> RuleSet:
     from policykit._requests.rules import load_requests  # noqa: PLC0415
 
     requests = load_requests(loader, vocab)
+    from policykit._requests.letter import check_letters, load_letters  # noqa: PLC0415
+
+    letters = load_letters(loader, path, bundled=bundled_rules_dir())
+    check_letters(loader, letters, vocab, requests)
     loader.coverage(
         clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules],
         [*disclosure.predicates.values(), *retention.predicates.values(), *requests.predicates.values()],
@@ -859,6 +864,7 @@ def _load_rules(path: Path) -> RuleSet:
         requests=requests,
         interpretations=interpretations,
         processing=processing,
+        letters=letters,
     )
 
 
