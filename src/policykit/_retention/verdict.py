@@ -453,6 +453,14 @@ def _disputes(facts: RetentionFacts, r: Reading, latest: dt.date | None) -> tupl
                 "so it does not hold the record yet."
             )
             continue
+        due = _due_for_anonymisation(r)
+        if due is not None and d.opened_on > due[0]:
+            r.notes.append(
+                f"The dispute opened on {d.opened_on} ({where}) came after {due[1]} on {due[0]}: by then the "
+                'data were due for anonymisation ("Därefter", P-RET-4), and a dispute raised afterwards does '
+                "not hold or revive them (A-09, A-36)."
+            )
+            continue
         if d.status == "pending" or (d.resolved_on is not None and d.resolved_on > r.as_of):
             if d.status == "resolved":
                 r.notes.append(
@@ -471,6 +479,17 @@ def _disputes(facts: RetentionFacts, r: Reading, latest: dt.date | None) -> tupl
                 "been released, so it does not move any date."
             )
     return pending, resolution
+
+
+def _due_for_anonymisation(r: Reading) -> tuple[dt.date, str] | None:
+    """The last day a dispute can still hold the record, and what ended then: the end of the evidence
+    window, or, when consent ended after the window had already run out, the day consent ended (A-36).
+    None while consent is in force."""
+    if r.trigger_date is None or r.window_end is None:
+        return None
+    if r.trigger_date > r.window_end:
+        return r.trigger_date, "consent ended after the evidence window had already run out"
+    return r.window_end, "the evidence window ended"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -127,7 +127,8 @@ def retention_schema() -> dict[str, Field]:
               "The trigger date is after retain_until (the window end, inclusive)."),
         _bool("dispute_pending", "a pending dispute",
               "a discrimination dispute is pending", "no discrimination dispute is pending",
-              "Some dispute has status pending and opened_on on or before as_of (A-09)."),
+              "Some dispute has status pending and opened_on on or before as_of and on or before the day the "
+              "data became due for anonymisation (A-09, A-36)."),
         _bool("dispute_resolved_after_window", "a dispute resolved late",
               "a discrimination dispute kept the data past the evidence window and has been resolved",
               "no dispute was resolved after the evidence window",
