@@ -2,7 +2,7 @@
 separately from policykit's own (``policykit._disclosure.decision.Normaliser``) from the documented meaning of
 each field and the policy text, with its own tables of countries and jurisdictions.
 
-The reference evaluator (``policykit._engine.reference``) judges the rules from facts; in the tests it takes
+The reference evaluator (``policykit._disclosure.reference``) judges the rules from facts; in the tests it takes
 them from here, so a normalisation bug in policykit (a country on the wrong side of the EU/EEA border,
 Norwegian law counted as EU law, a same-day withdrawal treated as superseded) is a disagreement
 between the engine and the reference instead of a bug both share. Only the vocabulary ids (which
@@ -20,7 +20,7 @@ import yaml
 
 from policykit import DisclosureRequest, Policy
 from policykit._disclosure.decision import Outcome
-from policykit._engine.reference import ReferenceEvaluator
+from policykit._disclosure.reference import ReferenceEvaluator
 
 __all__ = [
     "EEA",

@@ -17,7 +17,6 @@ from policykit._records.annotations import Category, check_model
 from policykit._records.anonymise import AnonymisationReport, Anonymised, FieldAction
 from policykit._records.redact import Redaction, WithheldField
 from policykit._requests.response import DataSubjectRequest, ItemDisposition, RequestResponse
-from policykit._requests.rules import RequestRule, RequestRules
 from policykit._retention.verdict import (
     BookkeepingRecord,
     BookkeepingStatus,
@@ -27,7 +26,9 @@ from policykit._retention.verdict import (
     SpecialCategoryItem,
     SpecialCategoryStatus,
 )
-from policykit._ruleset.loading import Clause, Rule, RuleSet, bundled_rules_dir, load_rules
+from policykit._ruleset.loading import Clause, Rule
+from policykit._ruleset.requests import RequestRule, RequestRules
+from policykit._ruleset.ruleset import RuleSet, bundled_rules_dir, load_rules
 from policykit._ruleset.vocabulary import (
     DataCategory,
     LegalBasis,
@@ -40,8 +41,9 @@ from policykit._ruleset.vocabulary import (
     RetentionMode,
     Vocabulary,
 )
-from policykit._sweep.job import CandidateAction, SweepProblem, SweepProgress, SweepReport, sweep
+from policykit._sweep.job import sweep
 from policykit._sweep.mapping import SweepMapping, load_mapping
+from policykit._sweep.report import CandidateAction, SweepProblem, SweepProgress, SweepReport
 from policykit.errors import (
     DefinitionError,
     EngineError,

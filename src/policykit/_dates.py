@@ -13,6 +13,7 @@ Timestamps become calendar dates in Europe/Stockholm (A-27): 2024-02-29T23:30Z i
 from __future__ import annotations
 
 import datetime as dt
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -21,7 +22,7 @@ from dateutil.relativedelta import relativedelta
 
 from policykit.errors import InvalidDateError
 
-__all__ = ["STOCKHOLM", "add_months_sv", "add_years_sv", "local_date", "parse_day", "parse_moment", "today_in"]
+__all__ = ["STOCKHOLM", "Clock", "add_months_sv", "add_years_sv", "local_date", "parse_day", "parse_moment", "today_in"]
 
 STOCKHOLM = "Europe/Stockholm"
 
@@ -45,6 +46,28 @@ def _zone(name: str) -> dt.tzinfo:
     if zone is None:
         raise InvalidDateError(f"timezone: expected an IANA time zone such as {STOCKHOLM}, got {name!r}")
     return zone
+
+
+class Clock:
+    """Today's date in one time zone (a policy's default ``as_of``), recomputed at local midnight."""
+
+    __slots__ = ("_today", "zone")
+
+    def __init__(self, zone: str) -> None:
+        self.zone = _zone(zone)
+        self._today: tuple[float, dt.date] = (0.0, dt.date.min)
+
+    def today(self) -> dt.date:
+        """Today's date in the zone."""
+        now = time.time()
+        valid_until, day = self._today
+        if now < valid_until:
+            return day
+        day = dt.datetime.fromtimestamp(now, self.zone).date()
+        # valid until the next local midnight (DST-safe: computed in the zone, then converted)
+        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self.zone)
+        self._today = (midnight.timestamp(), day)
+        return day
 
 
 def today_in(zone: str = STOCKHOLM) -> dt.date:

@@ -553,6 +553,31 @@ def check(rules_dir: Path | None) -> None:
     click.echo("  ok")
 
 
+@main.command()
+@click.option("-o", "--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the schemas (default: the schemas/ directory of the bundled rules).")
+@click.option("--check", "check_only", is_flag=True,
+              help="Write nothing; exit with status 1 if the schemas there are missing or out of date.")
+def schema(out: Path | None, check_only: bool) -> None:
+    """Write the JSON Schema of every kind of rule file, generated from the rule loader's models.
+
+    Editors with the YAML language server validate and complete a rule file against the schema its
+    first line names ('# yaml-language-server: $schema=schemas/KIND.schema.json')."""
+    from policykit._schemas import SCHEMA_DIR, stale_schemas, write_schemas  # noqa: PLC0415
+
+    directory = out if out is not None else policykit.bundled_rules_dir() / SCHEMA_DIR
+    if check_only:
+        stale = stale_schemas(directory)
+        if stale:
+            click.echo(f"{len(stale)} schema(s) in {directory} differ from what the rule models generate: "
+                       f"{', '.join(stale)}; run 'policykit schema --out {directory}'", err=True)
+            sys.exit(1)
+        click.echo(f"the schemas in {directory} are up to date")
+        return
+    written = write_schemas(directory)
+    click.echo(f"wrote {len(written)} schemas to {directory}")
+
+
 def _default_cases() -> list[Path]:
     """The acceptance cases of a checkout, when run from one."""
     return [p for p in (Path("tests/acceptance/cases"), Path("examples/requests")) if p.is_dir()]

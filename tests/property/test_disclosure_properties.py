@@ -50,7 +50,7 @@ def test_decisions_are_deterministic(request: policykit.DisclosureRequest) -> No
 def test_the_memo_agrees_with_the_engine(request: policykit.DisclosureRequest) -> None:
     """A remembered outcome is exactly what the engine answers for the request's facts."""
     decision = POLICY.decide(request)
-    normaliser = POLICY._normaliser
+    normaliser = POLICY._disclosure.normaliser
     day = POLICY.today() if request.as_of is None else request.as_of
     values, categories = normaliser.normalise(request, day)
     facts = dict(zip(normaliser.fact_names, values, strict=True))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import policykit
 from policykit._analysis.invariants import load_invariants
-from policykit._ruleset.loading import RULE_FILES
+from policykit._ruleset.reading import RULE_FILES
 from policykit.errors import DefinitionError, PolicyKitError, QueryError
 from policykit.testing import disclosure_requests, malformed_disclosure_requests, retention_facts
 from tests.oracle import oracle_outcome

@@ -37,7 +37,7 @@ def with_(**changes: Any) -> dict[str, Any]:
 
 def facts(policy: policykit.Policy, request: dict[str, Any]) -> dict[str, Any]:
     key, _ = normalise(DisclosureRequest.parse(request), policy.rules, dt.date(2025, 1, 1))
-    return dict(zip(policy._fact_names, key, strict=True))
+    return dict(zip(policy._disclosure.fact_names, key, strict=True))
 
 
 @pytest.mark.parametrize(
@@ -211,7 +211,7 @@ def test_the_integer_memo_key_round_trips_through_the_generic_encoding(request_:
     """The hand-written key decodes to the facts the separately written normaliser (tests/oracle.py)
     reads from the request, and equals the generic mixed-radix encoding of those facts."""
     policy = _POLICY
-    normaliser = policy._normaliser
+    normaliser = policy._disclosure.normaliser
     today = dt.date(2025, 1, 1)
     expected = oracle_facts(policy, request_, today)
     values = tuple(expected[name] for name in normaliser.fact_names)

@@ -72,7 +72,7 @@ def test_the_installed_shim_defines_pyeval_callobject() -> None:
 def test_each_loaded_policy_gets_its_own_engine_ruleset() -> None:
     """Loading the same rules twice creates two engine rulesets with distinct names."""
     with policykit.load_policy() as a, policykit.load_policy() as b:
-        assert a._disclosure_engine.name != b._disclosure_engine.name
+        assert a._disclosure.engine.name != b._disclosure.engine.name
         assert _answers(a) == _answers(b)
 
 
@@ -103,7 +103,7 @@ def test_two_versions_in_one_process_do_not_interfere(tmp_path: Path) -> None:
 def test_nothing_accumulates_in_the_engine() -> None:
     """Thousands of questions leave the engine holding only its session state."""
     with policykit.load_policy(memo_size=0) as policy:
-        engine = policy._disclosure_engine
+        engine = policy._disclosure.engine
         policy.decide(REQUESTS[0])
         baseline = engine.stored_facts()
         for i in range(3000):
@@ -136,11 +136,11 @@ def test_concurrent_questions_from_threads_get_the_sequential_answers() -> None:
 def test_a_rule_fires_at_most_once_per_category_group() -> None:
     """Rules compile to disjoint pieces, so no rule fires twice for the same categories."""
     with policykit.load_policy(memo_size=0) as policy:
-        engine = policy._disclosure_engine
+        engine = policy._disclosure.engine
         for request in REQUESTS:
             req = policykit.DisclosureRequest.parse(request)
             key, cats = _engine_key(policy, req)
-            fired = engine.evaluate(dict(zip(policy._fact_names, key, strict=True)), cats)
+            fired = engine.evaluate(dict(zip(policy._disclosure.fact_names, key, strict=True)), cats)
             groups = [(r.rule_index, r.categories) for r in fired]
             assert len(groups) == len(set(groups))
 
@@ -172,7 +172,7 @@ def test_an_engine_failure_raises_and_never_allows(
 def test_an_exception_while_collecting_still_retracts_the_fact(monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure after the fact is asserted still retracts it (no state leaks into the next question)."""
     with policykit.load_policy(memo_size=0) as policy:
-        engine = policy._disclosure_engine
+        engine = policy._disclosure.engine
         policy.decide(ALLOWED)
         baseline = engine.stored_facts()
 
@@ -190,9 +190,9 @@ def test_an_exception_while_collecting_still_retracts_the_fact(monkeypatch: pyte
 def test_compiled_rules_fit_the_engine_limits() -> None:
     """durable-rules accepts at most 4096 rules per ruleset and 255 properties per fact."""
     with policykit.load_policy() as policy:
-        engine = policy._disclosure_engine
+        engine = policy._disclosure.engine
         assert len(engine.rules) < 4096
-        payload = engine.payload(dict.fromkeys(policy._fact_names, False) | {
+        payload = engine.payload(dict.fromkeys(policy._disclosure.fact_names, False) | {
             "operation": "show", "purpose": "bookkeeping", "recipient.kind": "reference",
             "recipient.legal_obligation_jurisdiction": "none"}, ("name",))
         assert payload.count(":") < 255

@@ -63,7 +63,7 @@ def _inject(monkeypatch: pytest.MonkeyPatch, transform: Transform) -> None:
 
 def _forbid_names(policy: policykit.Policy) -> set[str]:
     rules = policy.rules.disclosure.rules
-    return {r.name for r in policy._disclosure_engine.rules if rules[r.rule_index].effect == "forbid"}
+    return {r.name for r in policy._disclosure.engine.rules if rules[r.rule_index].effect == "forbid"}
 
 
 def _cut_short(messages: list[str]) -> list[str]:
@@ -116,7 +116,7 @@ def test_a_partial_engine_answer_raises_engine_error_and_the_policy_recovers(
     monkeypatch: pytest.MonkeyPatch, transform: Transform, request_: dict[str, Any], message: str
 ) -> None:
     with policykit.load_policy(memo_size=0) as policy, policykit.load_policy(memo_size=0) as fresh:
-        engine = policy._disclosure_engine
+        engine = policy._disclosure.engine
         expected = fresh.decide(request_).outcome
         assert policy.decide(request_).outcome == expected
         before = engine.name
@@ -150,7 +150,7 @@ def test_a_forbid_the_engine_leaves_out_is_detected(monkeypatch: pytest.MonkeyPa
 def test_a_rule_the_engine_adds_is_detected(monkeypatch: pytest.MonkeyPatch) -> None:
     """A rule reported although its cube does not contain the fact is refused as well."""
     with policykit.load_policy(memo_size=0) as policy:
-        engine = policy._disclosure_engine
+        engine = policy._disclosure.engine
         fired = {r.name for r in engine.evaluate(_facts(policy, WITHDRAWN), ("contact_info", "name"))}
         stranger = next(r.name for r in engine.rules if r.name not in fired and r.categories is None)
         _inject(monkeypatch, lambda ms: [f'{{"{stranger}":{{"m":{{}}}}}}', *ms])
@@ -183,7 +183,7 @@ def test_the_expected_rules_are_the_rules_whose_cubes_contain_the_fact() -> None
     """The adapter's independent check, against the cubes read directly: for a sample of facts, the
     bit mask names exactly the compiled rules whose every constraint the fact satisfies."""
     with policykit.load_policy(memo_size=0) as policy:
-        engine = policy._disclosure_engine
+        engine = policy._disclosure.engine
         for request in (ALLOWED, WITHDRAWN, {**ALLOWED, "recipient": {**ALLOWED["recipient"], "country": "US"}}):
             facts = _facts(policy, request)
             cats = ("contact_info", "name")
@@ -197,5 +197,5 @@ def test_the_expected_rules_are_the_rules_whose_cubes_contain_the_fact() -> None
 
 def _facts(policy: policykit.Policy, request: dict[str, Any]) -> dict[str, Any]:
     req = policykit.DisclosureRequest.parse(request)
-    values, _ = policy._normaliser.normalise(req, policy.today())
-    return dict(zip(policy._fact_names, values, strict=True))
+    values, _ = policy._disclosure.normaliser.normalise(req, policy.today())
+    return dict(zip(policy._disclosure.fact_names, values, strict=True))

@@ -19,7 +19,7 @@ import pytest
 
 import policykit
 from policykit import DisclosureRequest, Recipient
-from policykit._snapshot import MAX_SNAPSHOT_DEPTH, MAX_SNAPSHOT_ITEMS, snapshot
+from policykit._engine.snapshot import MAX_SNAPSHOT_DEPTH, MAX_SNAPSHOT_ITEMS, snapshot
 
 BASE: dict[str, Any] = {
     "operation": "transfer",

@@ -48,8 +48,8 @@ def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 def _policy_facts(request: dict[str, Any], today: dt.date = dt.date(2024, 6, 3)) -> dict[str, Any]:
     req = policykit.DisclosureRequest.parse(request)
-    values, _ = POLICY._normaliser.normalise(req, today)
-    return dict(zip(POLICY._fact_names, values, strict=True))
+    values, _ = POLICY._disclosure.normaliser.normalise(req, today)
+    return dict(zip(POLICY._disclosure.fact_names, values, strict=True))
 
 
 # ---- countries and territories --------------------------------------------------------------------
@@ -248,8 +248,8 @@ TODAYS = st.dates(min_value=dt.date(2019, 1, 1), max_value=dt.date(2031, 12, 31)
 @settings(max_examples=400)
 @given(disclosure_requests(), TODAYS)
 def test_policy_facts_equal_the_oracles_facts(request: policykit.DisclosureRequest, today: dt.date) -> None:
-    values, categories = POLICY._normaliser.normalise(request, today)
-    assert dict(zip(POLICY._fact_names, values, strict=True)) == oracle_facts(POLICY, request, today)
+    values, categories = POLICY._disclosure.normaliser.normalise(request, today)
+    assert dict(zip(POLICY._disclosure.fact_names, values, strict=True)) == oracle_facts(POLICY, request, today)
     assert set(categories) == set(request.data_categories)
 
 

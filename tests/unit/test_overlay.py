@@ -12,7 +12,7 @@ import yaml
 import policykit
 from policykit import errors
 from policykit._analysis.invariants import load_invariants
-from policykit._ruleset.loading import load_rules
+from policykit._ruleset.ruleset import load_rules
 
 BUNDLED = policykit.bundled_rules_dir()
 

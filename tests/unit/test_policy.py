@@ -10,6 +10,7 @@ import pytest
 from dateutil import tz
 
 import policykit
+from policykit._dates import Clock
 from tests.acceptance.cases import load_cases
 
 REQUESTS = [c["inputs"] for c in load_cases("disclosure")]
@@ -89,10 +90,10 @@ def test_a_remembered_answer_that_depends_on_today_expires_with_the_day(monkeypa
         "candidate": {"consent_status": "withdrawn", "consent_withdrawn_on": "2030-01-02"},
     })
     with policykit.load_policy() as policy:
-        monkeypatch.setattr(policy, "today", lambda: dt.date(2030, 1, 1))
+        monkeypatch.setattr(Clock, "today", lambda self: dt.date(2030, 1, 1))
         assert policy.decide(request).allowed
         assert policy.decide(request).allowed  # remembered
-        monkeypatch.setattr(policy, "today", lambda: dt.date(2030, 1, 2))
+        monkeypatch.setattr(Clock, "today", lambda self: dt.date(2030, 1, 2))
         assert policy.decide(request).reasons == ("CONSENT_WITHDRAWN",)
 
 
@@ -103,10 +104,10 @@ def test_remembered_typed_requests_are_forgotten_when_the_requests_die() -> None
         requests = [policykit.DisclosureRequest.parse(d01) for _ in range(50)]
         for r in requests:
             policy.decide(r)
-        assert len(policy._by_id) == 50
+        assert len(policy._disclosure._by_id) == 50
         del requests, r
         gc.collect()
-        assert len(policy._by_id) == 0
+        assert len(policy._disclosure._by_id) == 0
 
 
 def test_a_plain_dict_answered_from_memory_still_knows_its_request() -> None:

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 
 import policykit
-from policykit import _policy
 from policykit._analysis.partition import disclosure_partition
+from policykit._disclosure import evaluator as _evaluator
 from policykit._disclosure.decision import Outcome, combine
-from policykit._engine.reference import ReferenceEvaluator
+from policykit._disclosure.reference import ReferenceEvaluator
 from policykit.testing import disclosure_requests, reference_outcome
 from tests.oracle import oracle_outcome
 
@@ -39,7 +39,7 @@ def test_the_reference_catches_a_broken_combination(monkeypatch: pytest.MonkeyPa
                        category_reasons=dict.fromkeys(cats, ()), rule_ids=out.rule_ids, clauses=out.clauses,
                        deciding_rule=None)
 
-    monkeypatch.setattr(_policy, "combine", permissive)
+    monkeypatch.setattr(_evaluator, "combine", permissive)
     with policykit.load_policy(memo_size=0) as policy:
         request = {"operation": "sell", "data_categories": ["name"], "purpose": "sell_data",
                    "recipient": {"kind": "other_third_party", "country": "US"}}

@@ -12,8 +12,8 @@ import pytest
 
 import policykit
 from policykit import errors
-from policykit._requests.rules import OTHER_ITEM, ByItems, request_schema
-from policykit._ruleset.loading import load_rules
+from policykit._ruleset.requests import OTHER_ITEM, ByItems, request_schema
+from policykit._ruleset.ruleset import load_rules
 
 
 @pytest.fixture

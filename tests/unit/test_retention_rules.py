@@ -1,4 +1,4 @@
-"""policykit._retention.rules: loading and checking rules/retention.yaml."""
+"""policykit._ruleset.retention: loading and checking rules/retention.yaml."""
 
 from __future__ import annotations
 

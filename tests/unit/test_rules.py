@@ -12,7 +12,8 @@ import pytest
 
 import policykit
 from policykit import errors
-from policykit._ruleset.loading import RULE_FILES, load_rules
+from policykit._ruleset.reading import RULE_FILES
+from policykit._ruleset.ruleset import load_rules
 
 
 @pytest.fixture

@@ -38,8 +38,8 @@ from policykit._ruleset.conditions import Value, partial
 from policykit.errors import IncomparableRulesError
 
 if TYPE_CHECKING:
-    from policykit._policy import Policy
-    from policykit._ruleset.loading import RuleSet
+    from policykit._analysis.view import PolicyView
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["Change", "DiffReport", "Lane", "diff", "render_diff"]
 
@@ -253,7 +253,7 @@ def _responsible(old: Outcome, new: Outcome, old_rules: RuleSet, new_rules: Rule
     return "(changed rule)", "changed"
 
 
-def diff(old: Policy, new: Policy, *, examples: int = 3) -> DiffReport:
+def diff(old: PolicyView, new: PolicyView, *, examples: int = 3) -> DiffReport:
     """Every single-category question whose answer differs between ``old`` and ``new``, grouped by the
     rule responsible. Raises :class:`~policykit.errors.IncomparableRulesError` when the two versions'
     fact fields or vocabularies differ."""
@@ -303,8 +303,8 @@ def diff(old: Policy, new: Policy, *, examples: int = 3) -> DiffReport:
                 continue
             o_point = {**region.point, **lane.old}
             n_point = {**region.point, **lane.new}
-            o_out = old._evaluate(tuple(o_point[f] for f in names), (category,))
-            n_out = new._evaluate(tuple(n_point[f] for f in names), (category,))
+            o_out = old.evaluate_values(tuple(o_point[f] for f in names), (category,))
+            n_out = new.evaluate_values(tuple(n_point[f] for f in names), (category,))
             if (o_out.allowed, o_out.reasons, o_out.obligations) == (n_out.allowed, n_out.reasons, n_out.obligations):
                 continue  # pragma: no cover - the engines disagree with the conditions; verify reports that
             changed_cubes += 1

@@ -39,13 +39,14 @@ from pydantic import BaseModel, ConfigDict
 
 from policykit._ruleset.conditions import TRUE, Condition, Field, parse_condition
 from policykit._ruleset.cubes import to_cubes
+from policykit._ruleset.loading import _Loader, _validate
 from policykit._ruleset.overlay import relocate, resolve_rules
-from policykit._ruleset.reading import LocatedYaml, load_yaml
+from policykit._ruleset.reading import LocatedYaml, bundled_rules_dir, load_yaml
 from policykit.errors import ConditionError, DefinitionError, DuplicateIdError, RuleSchemaError
 
 if TYPE_CHECKING:
     from policykit._disclosure.decision import Outcome
-    from policykit._ruleset.loading import RuleSet
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "FLAGGED_CATEGORIES", "INVARIANTS_FILE", "Expectation", "Invariant", "Structural", "load_invariants", "violation",
@@ -237,8 +238,6 @@ def load_invariants(rules: RuleSet, path: str | Path | None = None) -> tuple[Inv
     """The invariants declared for a rule set: ``invariants.yaml`` in its directory, or the file at
     ``path``. A rules directory without the file declares none. Every problem raises a
     :class:`~policykit.errors.DefinitionError` naming the file and line."""
-    from policykit._ruleset.loading import bundled_rules_dir  # noqa: PLC0415 - loading imports this package's models
-
     if path is None:  # the rules directory's own file, with any overlay applied
         resolved = resolve_rules(rules.directory, [INVARIANTS_FILE], bundled_rules_dir, optional=[INVARIANTS_FILE])
         if INVARIANTS_FILE not in resolved.docs:
@@ -254,8 +253,6 @@ def load_invariants(rules: RuleSet, path: str | Path | None = None) -> tuple[Inv
 
 
 def _load_invariants(rules: RuleSet, doc: LocatedYaml, name: str) -> tuple[Invariant, ...]:
-    from policykit._ruleset.loading import _Loader, _validate  # noqa: PLC0415 - _rules imports this package's models
-
     loader = _Loader.__new__(_Loader)
     loader.directory = rules.directory
     loader.docs = {name: doc}

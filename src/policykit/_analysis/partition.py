@@ -68,8 +68,8 @@ from policykit._ruleset.conditions import (
 from policykit._ruleset.facts import UNLISTED_PURPOSE
 
 if TYPE_CHECKING:
-    from policykit._policy import Policy
-    from policykit._ruleset.loading import RuleSet
+    from policykit._analysis.view import PolicyView
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "PREFERRED",
@@ -345,7 +345,7 @@ def disclosure_partition(
     return Partition(conditions, rules.disclosure.facts, within, PREFERRED)
 
 
-def outcome_of(policy: Policy, point: Mapping[str, Value]) -> Outcome:
+def outcome_of(policy: PolicyView, point: Mapping[str, Value]) -> Outcome:
     """The engine's outcome for one single-category point (``category`` included), bypassing the
     memo."""
     return policy.evaluate_facts(point, (str(point["category"]),))

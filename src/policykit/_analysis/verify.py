@@ -8,7 +8,7 @@ durable-rules engine (bypassing the memo); its answer is checked against
 * every invariant whose ``for_all`` holds on the cube;
 * the rules whose conditions hold on the cube, which the partition knows symbolically: the engine
   must fire exactly those (a compiler or adapter bug would show here);
-* optionally (``differential=True``) the independent reference evaluator (``_engine.reference``).
+* optionally (``differential=True``) the independent reference evaluator (``_disclosure.reference``).
 
 The work can be spread over processes (``jobs``): each loads the same rules directory, builds the
 same partition (its order is fixed) and takes every ``jobs``-th cube.
@@ -21,7 +21,7 @@ import itertools
 import json
 import multiprocessing
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,15 +30,18 @@ import yaml
 
 from policykit._analysis.invariants import FLAGGED_CATEGORIES, Invariant, violation
 from policykit._analysis.partition import Partition, disclosure_partition, request_data
-from policykit._engine.reference import ReferenceEvaluator
+from policykit._dates import Clock
+from policykit._disclosure.evaluator import DisclosureEvaluator
+from policykit._disclosure.reference import ReferenceEvaluator
 from policykit._ruleset.conditions import All, Condition, Const, Not, Value, evaluate, partial, render
 from policykit._ruleset.conditions import Any as AnyOf
+from policykit._ruleset.ruleset import load_rules
 from policykit.errors import EngineError, PolicyKitError
 
 if TYPE_CHECKING:
+    from policykit._analysis.view import PolicyView
     from policykit._disclosure.decision import Outcome
-    from policykit._policy import Policy
-    from policykit._ruleset.loading import RuleSet
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "Counterexample",
@@ -287,8 +290,8 @@ def _summary(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _run(policy: Policy, task: _Task) -> _PartResult:
-    rules = policy.rules
+def _run(rules: RuleSet, evaluate: Callable[[tuple[Any, ...], tuple[str, ...]], Outcome], task: _Task) -> _PartResult:
+    """Check one part of the disclosure space; ``evaluate`` is the engine, without the memo."""
     invariants = task.invariants
     partition, slots = _partition_for(rules, invariants, task.restrict)
     n_rules = len(rules.disclosure.rules)
@@ -296,7 +299,6 @@ def _run(policy: Policy, task: _Task) -> _PartResult:
     rule_index = {r.id: i for i, r in enumerate(rules.disclosure.rules)}
     reference = ReferenceEvaluator(rules) if task.differential else None
     names = tuple(name for name in rules.disclosure.facts if name != "category")
-    evaluate = policy._evaluate  # the engine, without the memo
     fired_bits: dict[tuple[str, ...], int] = {}
     verdicts: dict[tuple[int, tuple[str, ...], bool], str | None] = {}
     k = len(invariants)
@@ -363,18 +365,17 @@ def _run(policy: Policy, task: _Task) -> _PartResult:
 
 
 def _run_in_worker(task: _Task) -> _PartResult:
-    from policykit._policy import load_policy  # noqa: PLC0415 - a fresh process imports what it needs
-
-    policy = load_policy(task.rules_dir, memo_size=0)
+    rules = load_rules(task.rules_dir)
+    if rules.fingerprint != task.fingerprint:
+        raise EngineError(
+            f"the rules in {task.rules_dir} changed while they were being verified "
+            f"(fingerprint {rules.fingerprint}, expected {task.fingerprint})"
+        )
+    evaluator = DisclosureEvaluator(rules, Clock(rules.parameters.timezone), memo_size=0)
     try:
-        if policy.rules.fingerprint != task.fingerprint:
-            raise EngineError(
-                f"the rules in {task.rules_dir} changed while they were being verified "
-                f"(fingerprint {policy.rules.fingerprint}, expected {task.fingerprint})"
-            )
-        return _run(policy, task)
+        return _run(rules, evaluator.evaluate_values, task)
     finally:
-        policy.close()
+        evaluator.close()
 
 
 def _merge(parts: Iterable[_PartResult], k: int, n_rules: int, max_examples: int) -> _PartResult:
@@ -404,7 +405,7 @@ def _merge(parts: Iterable[_PartResult], k: int, n_rules: int, max_examples: int
 
 
 def verify(
-    policy: Policy,
+    policy: PolicyView,
     invariants: Sequence[Invariant],
     *,
     restrict: bool = False,
@@ -428,7 +429,7 @@ def verify(
         str(rules.directory), rules.fingerprint, invs, restrict, 0, 1, max_counterexamples, differential
     )
     if jobs <= 1:
-        parts = [_run(policy, base)]
+        parts = [_run(rules, policy.evaluate_values, base)]
     else:
         tasks = [
             _Task(base.rules_dir, base.fingerprint, invs, restrict, i, jobs, max_counterexamples, differential)
@@ -472,20 +473,19 @@ def verify(
     )
 
 
-def check_requests(policy: Policy, limit: int = 10) -> tuple[int, int, list[str]]:
+def check_requests(policy: PolicyView, limit: int = 10) -> tuple[int, int, list[str]]:
     """The data-subject request family's whole fact space, partitioned like the disclosure space: on
     every cube the engine must fire exactly the request rules whose conditions hold. Returns the
     questions and cubes checked and the first problems found."""
     family = policy.rules.requests
     partition = Partition([r.condition for r in family.rules], family.facts)
-    engine = policy._requests._engine
     problems: list[str] = []
     cubes = 0
     for region in partition.regions():
         cubes += 1
         point = region.point
         facts = {name: value for name, value in point.items() if name != "category"}
-        fired = {r.rule_index for r in engine.evaluate(facts, (str(point["category"]),))}
+        fired = policy.evaluate_request_facts(facts, (str(point["category"]),))
         expected = {i for i in range(len(family.rules)) if region.truths >> i & 1}
         if fired != expected and len(problems) < limit:
             problems.append(
@@ -495,7 +495,7 @@ def check_requests(policy: Policy, limit: int = 10) -> tuple[int, int, list[str]
     return partition.points(), cubes, problems
 
 
-def check_retention(policy: Policy, limit: int = 10) -> tuple[int, list[str]]:
+def check_retention(policy: PolicyView, limit: int = 10) -> tuple[int, list[str]]:
     """Every combination of the retention facts through the engine: it must fire exactly the rules
     whose conditions hold, and exactly one of them must decide the mode. Returns how many
     combinations were checked and the first problems found."""
@@ -526,7 +526,7 @@ def check_retention(policy: Policy, limit: int = 10) -> tuple[int, list[str]]:
 # acceptance cases: which rules they exercise
 
 
-def case_coverage(policy: Policy, directories: Sequence[Path]) -> dict[str, list[str]]:
+def case_coverage(policy: PolicyView, directories: Sequence[Path]) -> dict[str, list[str]]:
     """For each disclosure rule, the ids of the cases that fire it.
 
     Cases are read from every ``*.yaml`` file (the acceptance format: ``cases:`` with ``id``, ``area``
@@ -546,7 +546,7 @@ def case_coverage(policy: Policy, directories: Sequence[Path]) -> dict[str, list
     return fired
 
 
-def _note(policy: Policy, case_id: str, inputs: Any, fired: dict[str, list[str]]) -> None:
+def _note(policy: PolicyView, case_id: str, inputs: Any, fired: dict[str, list[str]]) -> None:
     if not isinstance(inputs, Mapping):
         return
     try:
@@ -567,7 +567,7 @@ def _num(n: int) -> str:
 
 def render_report(
     report: VerifyReport,
-    policy: Policy,
+    policy: PolicyView,
     *,
     coverage: Mapping[str, list[str]] | None = None,
     show_coverage: bool = False,

@@ -1,1 +1,2 @@
-"""The disclosure family: ``DisclosureRequest`` in, ``Decision`` out, and its explanation."""
+"""The disclosure family: ``DisclosureRequest`` in, ``Decision`` out, its explanation, and the reference
+evaluator that checks the engine's answers."""

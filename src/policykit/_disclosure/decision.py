@@ -23,9 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from policykit._disclosure.explain import explain_decision
+from policykit._engine.snapshot import snapshot
 from policykit._ruleset.facts import UNLISTED_PURPOSE
-from policykit._snapshot import snapshot
 from policykit.errors import (
     RequestValidationError,
     UnknownRequestTermError,
@@ -34,7 +33,9 @@ from policykit.errors import (
 )
 
 if TYPE_CHECKING:
-    from policykit._ruleset.loading import Rule, RuleSet
+    from policykit._engine.context import AnswerContext
+    from policykit._ruleset.loading import Rule
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "CandidateStatus",
@@ -339,18 +340,18 @@ class Decision:
     fired), ``clauses`` (the clauses behind the decision), ``policy_version`` and ``explain()``.
     """
 
-    __slots__ = ("_outcome", "_policy", "_request", "_source")
+    __slots__ = ("_context", "_outcome", "_request", "_source")
 
     def __init__(
         self,
         outcome: Outcome,
         request: DisclosureRequest | None,
-        policy: Any,
+        context: AnswerContext[Decision],
         source: tuple[Mapping[str, Any], tuple[Any, ...]] | None = None,
     ) -> None:
         self._outcome = outcome
         self._request = request
-        self._policy = policy
+        self._context = context
         # a plain-dict request answered from memory is parsed only if the request is asked for:
         # (the caller's mapping, its value snapshot when it was answered)
         self._source = source
@@ -422,8 +423,7 @@ class Decision:
     @property
     def policy_version(self) -> str:
         """The version of the policy that decided, e.g. ``2022-06-22``."""
-        version: str = self._policy.version
-        return version
+        return self._context.version
 
     @property
     def outcome(self) -> Outcome:
@@ -432,7 +432,7 @@ class Decision:
 
     def explain(self) -> str:
         """A plain-English account: what was asked, which rules fired and why, the clauses quoted."""
-        return explain_decision(self, self._policy)
+        return self._context.explain(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as JSON-ready data."""

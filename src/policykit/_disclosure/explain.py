@@ -2,49 +2,32 @@
 
 from __future__ import annotations
 
-import textwrap
+import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from policykit._disclosure.decision import Decision
 from policykit._ruleset.conditions import fields_of, partial, render
+from policykit._ruleset.quoting import quote_clauses, wrap
 from policykit.errors import did_you_mean, short_repr
 
 if TYPE_CHECKING:
-    from policykit._disclosure.decision import Decision
-    from policykit._policy import Policy
-    from policykit._ruleset.loading import Rule, RuleSet
+    from policykit._ruleset.loading import Rule
+    from policykit._ruleset.ruleset import RuleSet
 
-__all__ = ["explain_decision", "quote_clauses"]
-
-WIDTH = 100
-
-
-def _wrap(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
-
-
-def quote_clauses(rules: RuleSet, clause_ids: tuple[str, ...] | list[str], indent: str = "  ") -> list[str]:
-    """The clauses, each with its Swedish original and English translation."""
-    lines: list[str] = []
-    for cid in clause_ids:
-        clause = rules.clause(cid)
-        lines.append(f"{indent}{cid}")
-        lines.extend(_wrap(f'sv: "{clause.sv}"', indent + "  "))
-        lines.extend(_wrap(f'en: "{clause.en}"', indent + "  "))
-    return lines
-
+__all__ = ["explain_decision"]
 
 def _cut(text: str, limit: int = 80) -> str:
     """Free text from a request, cut to a readable length."""
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
-def _notes(decision: Decision, policy: Policy) -> list[str]:
+def _notes(decision: Decision, rules: RuleSet, today: Callable[[], dt.date]) -> list[str]:
     """What the normalisation did with the request, said plainly."""
-    rules = policy.rules
     vocab = rules.vocabulary
     req = decision.request
     r, c = req.recipient, req.candidate
-    as_of = req.as_of or policy.today()
+    as_of = req.as_of or today()
     notes: list[str] = []
     if r.receives_copy and req.operation in ("show", "disclose"):
         notes.append(f"A {req.operation} that leaves a copy with the recipient counts as a transfer.")
@@ -81,7 +64,7 @@ def _notes(decision: Decision, policy: Policy) -> list[str]:
             )
         else:
             notes.append(f"The {label} on {on} is in effect on {as_of}.")
-    notes.extend(_inert_inputs(decision, policy))
+    notes.extend(_inert_inputs(decision, rules))
     if c.consent_to_sale:
         notes.append("The candidate's consent to a sale has no effect: personal data are never sold (P-TP-1).")
     if req.operation == "share_aggregate" or "aggregated_statistics" in req.data_categories:
@@ -105,10 +88,9 @@ _RECIPIENT_INPUTS = (
 )
 
 
-def _inert_inputs(decision: Decision, policy: Policy) -> list[str]:
+def _inert_inputs(decision: Decision, rules: RuleSet) -> list[str]:
     """The recipient inputs the question gives that no rule tests for its recipient kind: they
     cannot change the answer, and the explanation says so rather than passing over them."""
-    rules = policy.rules
     r = decision.request.recipient
     kind = r.kind
     tested: set[str] = set()
@@ -140,8 +122,8 @@ def _rule_block(rule: Rule, rules: RuleSet, status: str) -> list[str]:
     if status:
         head += f" {status}"
     lines = [head]
-    lines.extend(_wrap(rule.title + ".", "      "))
-    lines.extend(_wrap("Applies when " + render(rule.when, d.facts, d.predicate_titles) + ".", "      "))
+    lines.extend(wrap(rule.title + ".", "      "))
+    lines.extend(wrap("Applies when " + render(rule.when, d.facts, d.predicate_titles) + ".", "      "))
     lines.append(f"      Cites {', '.join(rule.clauses)}.")
     return lines
 
@@ -153,18 +135,17 @@ def _step_title(rules: RuleSet, step: int) -> str:
     return str(step)
 
 
-def explain_decision(decision: Decision, policy: Policy) -> str:
-    """The full explanation of a disclosure decision."""
-    rules = policy.rules
+def explain_decision(decision: Decision, rules: RuleSet, today: Callable[[], dt.date]) -> str:
+    """The full explanation of a disclosure decision (``today`` gives the day of a question without ``as_of``)."""
     req = decision.request
-    as_of = req.as_of.isoformat() if req.as_of else f"{policy.today().isoformat()} (today)"
+    as_of = req.as_of.isoformat() if req.as_of else f"{today().isoformat()} (today)"
     verdict = "ALLOWED" if decision.allowed else "DENIED"
     lines = [
         f"{rules.meta.name}, version {rules.meta.version}: disclosure decision",
         "",
     ]
     lines.extend(
-        _wrap(
+        wrap(
             f"Question: may We Select {req.operation} {', '.join(req.data_categories)} to a "
             f"{req.recipient.kind} in {req.recipient.country.upper()} for the purpose {_cut(req.purpose)}, "
             f"as of {as_of}?",
@@ -176,12 +157,12 @@ def explain_decision(decision: Decision, policy: Policy) -> str:
     else:
         reason = decision.reasons[0]
         gloss = rules.vocabulary.term("reason_codes", reason).en
-        lines.extend(_wrap(f"Answer: {verdict}. {reason}: {gloss}", ""))
-    notes = _notes(decision, policy)
+        lines.extend(wrap(f"Answer: {verdict}. {reason}: {gloss}", ""))
+    notes = _notes(decision, rules, today)
     if notes:
         lines += ["", "How the question was read:"]
         for n in notes:
-            lines.extend(_wrap("- " + n, "  "))
+            lines.extend(wrap("- " + n, "  "))
     lines += ["", "Rules that fired, in decision order:"]
     fired = [rules.disclosure.rule(rid) for rid in decision.rule_ids]
     if not fired:
@@ -199,7 +180,7 @@ def explain_decision(decision: Decision, policy: Policy) -> str:
     if decision.obligations:
         lines += ["", "Obligations that come with this allow:"]
         for o in decision.obligations:
-            lines.extend(_wrap(f"- {o}: {rules.vocabulary.term('obligations', o).en}", "  "))
+            lines.extend(wrap(f"- {o}: {rules.vocabulary.term('obligations', o).en}", "  "))
     lines += ["", "Clauses behind the decision:"]
     lines.extend(quote_clauses(rules, decision.clauses))
     return "\n".join(lines)

@@ -22,18 +22,19 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from policykit._dates import add_years_sv
-from policykit._disclosure.decision import DisclosureRequest, normalise
+from policykit._disclosure.decision import Decision, DisclosureRequest, normalise
 from policykit._ruleset.accountability import CitingRule
 from policykit._ruleset.conditions import FALSE, Condition, Field, partial, render
 
 if TYPE_CHECKING:
-    from policykit._policy import Policy
-    from policykit._requests.rules import RequestRule
-    from policykit._retention.rules import RetentionRule
-    from policykit._ruleset.loading import Rule, RuleSet
+    from policykit._retention.verdict import RetentionVerdict
+    from policykit._ruleset.loading import Rule
+    from policykit._ruleset.requests import RequestRule
+    from policykit._ruleset.retention import RetentionRule
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "DEFAULT_OUT",
@@ -149,11 +150,22 @@ class FamilyDocs:
     extra_pages: Callable[[Docs], dict[str, str]] = field(default=lambda docs: {})
 
 
+class DocsPolicy(Protocol):
+    """What the page writers ask of a policy: its rule set, and its answers to the worked examples."""
+
+    @property
+    def rules(self) -> RuleSet: ...
+
+    def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision: ...
+
+    def retention(self, facts: Mapping[str, Any]) -> RetentionVerdict: ...
+
+
 @dataclass
 class Docs:
     """What every page writer gets: the policy, its rule set, and link helpers."""
 
-    policy: Policy
+    policy: DocsPolicy
     rules: RuleSet
     _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
@@ -1437,7 +1449,7 @@ FAMILIES: tuple[FamilyDocs, ...] = (
 # building, writing, checking
 
 
-def build_pages(policy: Policy) -> dict[str, str]:
+def build_pages(policy: DocsPolicy) -> dict[str, str]:
     """Every page, ``{path relative to the output directory: Markdown text}``, in a fixed order."""
     docs = Docs(policy=policy, rules=policy.rules)
     pages: dict[str, str] = {

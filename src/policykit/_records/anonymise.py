@@ -36,7 +36,7 @@ from policykit._records.annotations import DIRECT_IDENTIFIERS, Category, check_m
 from policykit.errors import AnnotationError
 
 if TYPE_CHECKING:
-    from policykit._ruleset.loading import RuleSet
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["AnonymisationReport", "Anonymised", "FieldAction", "anonymise_record"]
 

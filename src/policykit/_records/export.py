@@ -19,8 +19,8 @@ document:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -29,9 +29,23 @@ from policykit._records.redact import held_categories
 from policykit.errors import AnnotationError, RequestValidationError
 
 if TYPE_CHECKING:
-    from policykit._policy import Policy
+    from policykit._requests.response import RequestResponse
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["EXPORT_KINDS", "RIGHTS", "export_record", "leaves"]
+
+
+
+class Exporter(Protocol):
+    """What an export asks of a policy: its rule set, today's date and the answer to a portability request."""
+
+    @property
+    def rules(self) -> RuleSet: ...
+
+    def today(self) -> dt.date: ...
+
+    def handle_request(self, request: Mapping[str, Any]) -> RequestResponse: ...
+
 
 EXPORT_KINDS = ("access", "portability")
 ExportKind = Literal["access", "portability"]
@@ -105,8 +119,7 @@ def _by_category(record: BaseModel, only: set[str] | None = None) -> dict[str, d
     return data
 
 
-def _information(policy: Policy, held: tuple[str, ...]) -> dict[str, Any]:
-    rules = policy.rules
+def _information(rules: RuleSet, held: tuple[str, ...]) -> dict[str, Any]:
     vocab = rules.vocabulary
     meta = rules.meta
     bases = {b.id: b for b in vocab.legal_bases}
@@ -149,7 +162,7 @@ def _information(policy: Policy, held: tuple[str, ...]) -> dict[str, Any]:
 
 
 def export_record(
-    policy: Policy, record: BaseModel, kind: str = "access", *, as_of: dt.date | None = None
+    policy: Exporter, record: BaseModel, kind: str = "access", *, as_of: dt.date | None = None
 ) -> dict[str, Any]:
     """The access or portability export of ``record`` (see the module)."""
     if kind not in EXPORT_KINDS:
@@ -180,7 +193,7 @@ def export_record(
                 "why": "these fields may hold other people's personal data (the referee's), which are "
                        "redacted beyond what the candidate already knows (Art. 15(4), A-13)",
             },
-            "information": _information(policy, held),
+            "information": _information(rules, held),
         }
     response = policy.handle_request({
         "request": "portability",

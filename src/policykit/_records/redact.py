@@ -25,7 +25,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Protocol, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
@@ -36,9 +36,18 @@ from policykit._records.annotations import check_model, iter_fields
 from policykit.errors import AnnotationError, RequestValidationError
 
 if TYPE_CHECKING:
-    from policykit._policy import Policy
+    from policykit._ruleset.ruleset import RuleSet
 
-__all__ = ["Redaction", "WithheldField", "held_categories", "is_empty", "redact_record"]
+__all__ = ["Decider", "Redaction", "WithheldField", "held_categories", "is_empty", "redact_record"]
+
+
+class Decider(Protocol):
+    """What redaction asks of a policy: its rule set, and a disclosure decision."""
+
+    @property
+    def rules(self) -> RuleSet: ...
+
+    def decide(self, request: DisclosureRequest) -> Decision: ...
 
 
 def is_empty(value: Any) -> bool:
@@ -149,17 +158,17 @@ def _replacement(info: FieldInfo) -> Any:
 
 
 class _Walker:
-    def __init__(self, decision: Decision, policy: Policy) -> None:
+    def __init__(self, decision: Decision, rules: RuleSet) -> None:
         self.allowed = decision.by_category
         self.decision = decision
-        self.policy = policy
+        self.rules = rules
         self.withheld: list[WithheldField] = []
 
     def withhold(self, path: str, category: str) -> None:
         reasons = self.decision.category_reasons.get(category, ())
         rule_ids = self.decision.category_rules.get(category, ())
         # with no forbid, no rule permits the category: the default deny of P-TP-1
-        clauses = self.policy.rules.disclosure.rule(rule_ids[0]).clauses if rule_ids else ("P-TP-1",)
+        clauses = self.rules.disclosure.rule(rule_ids[0]).clauses if rule_ids else ("P-TP-1",)
         self.withheld.append(
             WithheldField(
                 path=path,
@@ -224,7 +233,7 @@ def _request(request: DisclosureRequest | Mapping[str, Any], categories: tuple[s
     return DisclosureRequest.parse({**request, "data_categories": categories})
 
 
-def redact_record(policy: Policy, record: BaseModel, request: DisclosureRequest | Mapping[str, Any]) -> Redaction:
+def redact_record(policy: Decider, record: BaseModel, request: DisclosureRequest | Mapping[str, Any]) -> Redaction:
     """Cut ``record`` down to the fields whose categories may go under ``request`` (see the module)."""
     if not isinstance(record, BaseModel):
         raise AnnotationError(f"expected an instance of a pydantic model, got {type(record).__name__}")
@@ -239,7 +248,7 @@ def redact_record(policy: Policy, record: BaseModel, request: DisclosureRequest 
     if all(decision.by_category.values()):
         return Redaction(record=record.model_copy(deep=True), data=record.model_dump(mode="json"),
                          decision=decision, withheld=())
-    walker = _Walker(decision, policy)
+    walker = _Walker(decision, policy.rules)
     fields, _, _ = walker.model(record, "")
     try:
         copy: BaseModel | None = type(record).model_validate(fields)

@@ -2,7 +2,7 @@
 
 A request (access, erasure, restriction, portability, objection, rectification) is checked for shape
 (pydantic), then against the vocabulary of the policy that answers it, then reduced to the
-normalised facts of ``_requests.rules.request_schema`` and the items it concerns. The request rules
+normalised facts of ``_ruleset.requests.request_schema`` and the items it concerns. The request rules
 (``rules/requests.yaml``) are evaluated by the durable-rules engine; only the facts and the items'
 categories reach it, and only they key the memo. Dates are computed around the rules: the deadline
 and its extension here, the end of the evidence window and of the bookkeeping period by the retention
@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import textwrap
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError, model_validator
 
 from policykit._dates import STOCKHOLM, add_months_sv, local_date
 from policykit._disclosure.decision import Decision, DisclosureRequest, validation_message
-from policykit._disclosure.explain import quote_clauses
-from policykit._engine.adapter import EngineRules
-from policykit._requests.rules import (
+from policykit._engine.context import AnswerContext
+from policykit._ruleset.quoting import quote_clauses, wrap
+from policykit._ruleset.requests import (
     OTHER_ITEM,
     RESTRICTION_GROUNDS,
     WRITTEN_CHANNELS,
@@ -36,7 +34,6 @@ from policykit._requests.rules import (
     RequestRules,
 )
 from policykit.errors import (
-    EngineError,
     InvalidDateError,
     RequestValidationError,
     UnknownRequestTermError,
@@ -45,9 +42,8 @@ from policykit.errors import (
 )
 
 if TYPE_CHECKING:
-    from policykit._policy import Policy
     from policykit._retention.verdict import RetentionVerdict
-    from policykit._ruleset.loading import RuleSet
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "BookkeepingRecordRef",
@@ -55,14 +51,12 @@ __all__ = [
     "EvidenceWindow",
     "ItemDisposition",
     "RecipientRef",
-    "RequestHandler",
     "RequestResponse",
     "evidence_window",
 ]
 
 DESIGNATED_CONTROLLER = "data_subject_designated_controller"
 FULFILLED = ("fulfil", "fulfil_with_redaction")
-_MEMO_SIZE = 16_384
 
 
 def _local_day(value: Any) -> Any:
@@ -176,8 +170,20 @@ _WINDOW_OF_MODE: dict[str, Literal["open", "passed"]] = {
 }
 
 
-def evidence_window(policy: Policy, request: DataSubjectRequest) -> EvidenceWindow:
-    """The retention dates of a request, from ``Policy.retention``.
+class Disclosure(Protocol):
+    """What request handling asks of the disclosure family: a decision."""
+
+    def decide(self, request: DisclosureRequest) -> Decision: ...
+
+
+class Retention(Protocol):
+    """What request handling asks of the retention family: a verdict."""
+
+    def retention(self, facts: Mapping[str, Any]) -> RetentionVerdict: ...
+
+
+def evidence_window(retention: Retention, request: DataSubjectRequest) -> EvidenceWindow:
+    """The retention dates of a request, from the retention family's verdict.
 
     The request itself is the trigger: an erasure request or an objection on ``received_on`` (an
     oral objection counts, confirmed in writing: A-03), or otherwise the withdrawal of consent that
@@ -205,7 +211,7 @@ def evidence_window(policy: Policy, request: DataSubjectRequest) -> EvidenceWind
             facts["objection_documented_in_writing_by_controller"] = not request.written
         elif request.consent_withdrawn_on is None:
             facts["consent_withdrawn_on"] = day  # held as evidence since some day no later than this one
-    verdict = policy.retention(facts) if len(facts) > 1 else None
+    verdict = retention.retention(facts) if len(facts) > 1 else None
     bookkeeping = verdict.bookkeeping_retain_until if verdict is not None else None
     if not applications or verdict is None:
         if request.candidate_state == "evidence_hold":
@@ -453,7 +459,7 @@ class RequestResponse:
         self,
         *,
         request: DataSubjectRequest,
-        policy: Policy,
+        context: AnswerContext[RequestResponse],
         outcome: str,
         outcome_rule: str,
         dispositions: tuple[ItemDisposition, ...],
@@ -466,8 +472,8 @@ class RequestResponse:
         notes: tuple[str, ...],
     ) -> None:
         self.request = request
-        self._policy = policy
-        rules = policy.rules.requests
+        self._context = context
+        rules = context.rules.requests
         effects = [r.then for r in request_rules]
         fulfilled = outcome in FULFILLED
         self.outcome = outcome
@@ -484,7 +490,7 @@ class RequestResponse:
         self.extended_deadline = add_months_sv(received, 3)
         self.extension_notice_by = self.deadline
 
-        params = policy.rules.parameters
+        params = context.rules.parameters
         self.fee = params.access_further_copy_fee if any(e.fee == "further_copy" for e in effects) else 0
 
         flags = set(_unique([f for e in effects for f in e.flags]))
@@ -556,25 +562,28 @@ class RequestResponse:
     @property
     def policy_version(self) -> str:
         """The version of the policy that answered, e.g. ``2022-06-22``."""
-        return self._policy.version
+        return self._context.version
 
     @property
     def rules(self) -> tuple[RequestRule, ...]:
         """The rules that fired and contributed, in file order."""
         return self._rules
 
+    @property
+    def rule_set(self) -> RuleSet:
+        """The rule set that answered."""
+        return self._context.rules
+
     def explain(self) -> str:
         """A plain-English account: what was asked, what to do and say, which rules decided, citing
         and quoting the clauses."""
-        return _explain(self, self._policy)
+        return self._context.explain(self)
 
     def letter(self, lang: str = "sv") -> str:
         """The reply to the candidate, in plain Swedish (``"sv"``) or English (``"en"``): what was done
         or will be done by when, what was refused and why, and the right to complain to IMY and to a
         court. Written from the templates of the rules' ``letters.yaml``."""
-        from policykit._requests.letter import write_letter  # noqa: PLC0415
-
-        return write_letter(self, lang)
+        return self._context.letter(self, lang)
 
     def to_dict(self) -> dict[str, Any]:
         """The response as JSON-ready data."""
@@ -629,267 +638,25 @@ class RequestResponse:
 
 
 # ------------------------------------------------------------------------------------------------
-# evaluating
-
-
-Fired = tuple[tuple[int, frozenset[str] | None], ...]
-
-
-class RequestHandler:
-    """The request rules of one policy compiled into a private engine ruleset, with a bounded memo."""
-
-    def __init__(self, policy: Policy) -> None:
-        self._policy = policy
-        rules = policy.rules
-        family = rules.requests
-        self._fact_names = tuple(n for n in family.facts if n != "category")
-        self._categories: tuple[str, ...] = tuple(str(v) for v in family.facts["category"].domain)
-        self._engine = EngineRules(
-            f"requests_{rules.fingerprint}", [r.condition for r in family.rules], family.facts, self._categories
-        )
-        self._memo: dict[tuple[tuple[Any, ...], tuple[str, ...]], Fired] = {}
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        """Delete the engine ruleset."""
-        self._engine.close()
-
-    def fired(self, facts: Mapping[str, Any], categories: Sequence[str]) -> Fired:
-        """The rules that fire (rule index, item categories or ``None`` for all), from the memo or the
-        engine."""
-        wanted = set(categories)
-        cats = tuple(c for c in self._categories if c in wanted)
-        key = (tuple(facts[n] for n in self._fact_names), cats)
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit
-        result = tuple((r.rule_index, r.categories) for r in self._engine.evaluate(facts, cats))
-        with self._lock:
-            if len(self._memo) >= _MEMO_SIZE:
-                for old in list(self._memo)[: _MEMO_SIZE // 10]:
-                    del self._memo[old]
-            self._memo[key] = result
-        return result
-
-    def handle(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
-        """Answer a data-subject request."""
-        policy = self._policy
-        rules = policy.rules
-        req = DataSubjectRequest.parse(request)
-        check_request(req, rules)
-        items = request_items(req, rules)
-        window = evidence_window(policy, req)
-        objection = _objection(req, rules) if req.request == "objection" else None
-        notes = _notes(req, items, window)
-        transmission = "not_requested"
-        decision: Decision | None = None
-        if req.request == "portability_direct_transmission":
-            transmission = "not_feasible" if not req.technically_feasible else "permitted"
-        facts = request_facts(req, items, window, objection, transmission)
-        dates = {
-            "evidence_window_end": window.retain_until,
-            "bookkeeping_period_end": window.bookkeeping_retain_until,
-        }
-        verdict = self._combine(facts, items, dates)
-        if transmission == "permitted" and req.recipient is not None:
-            decision = _check_transmission(policy, req, verdict.delivered_categories)
-            if decision is not None and not decision.allowed:
-                facts["transmission"] = "refused"
-                notes += (
-                    f"Direct transmission to a {req.recipient.kind} in {req.recipient.country.upper()} is "
-                    f"refused by the disclosure rules ({', '.join(decision.reasons)}); the candidate "
-                    "receives the data instead.",
-                )
-                verdict = self._combine(facts, items, dates)
-        return RequestResponse(
-            request=req,
-            policy=policy,
-            outcome=verdict.outcome,
-            outcome_rule=verdict.outcome_rule,
-            dispositions=verdict.dispositions,
-            unaffected=verdict.unaffected,
-            request_rules=verdict.request_rules,
-            item_rules=verdict.item_rules,
-            window=window,
-            objection=objection,
-            transmission=decision,
-            notes=notes,
-        )
-
-    def _combine(
-        self, facts: Mapping[str, Any], items: Sequence[_Item], dates: Mapping[str, dt.date | None]
-    ) -> _Verdict:
-        """Combine the fired rules: per item the first item rule decides; the first request rule with
-        an outcome decides it; every fired request rule contributes its other effects."""
-        policy = self._policy
-        family = policy.rules.requests
-        categories = tuple(dict.fromkeys(i.category for i in items))
-        fired = sorted(self.fired(facts, categories), key=lambda f: f[0])
-        deciding: dict[str, int] = {}
-        request_rules: list[int] = []
-        for index, scope in fired:
-            rule = family.rules[index]
-            if rule.item_rule:
-                for c in categories if scope is None else [c for c in categories if c in scope]:
-                    deciding.setdefault(c, index)
-            elif index not in request_rules:
-                request_rules.append(index)
-        dispositions: list[ItemDisposition] = []
-        unaffected: list[str] = []
-        for item in items:
-            index_ = deciding.get(item.category)
-            if index_ is None:
-                unaffected.append(item.name)
-                continue
-            rule = family.rules[index_]
-            e = rule.then
-            dispositions.append(
-                ItemDisposition(
-                    item=item.name, category=item.category, disposition=e.disposition or "",
-                    reason=e.reason, refusal_grounds=e.refusal_grounds,
-                    until=dates.get(e.until) if e.until else None, until_event=e.until,
-                    rule_id=rule.id, clauses=rule.clauses,
-                )
-            )
-        outcome: str | None = None
-        outcome_rule = ""
-        for index in request_rules:
-            e = family.rules[index].then
-            if e.outcome is not None:
-                outcome = e.outcome
-            elif e.outcome_by_items is not None:
-                counted = sum(1 for d in dispositions if d.disposition == e.outcome_by_items.count)
-                outcome = e.outcome_by_items.resolve(counted, len(dispositions))
-            if outcome is not None:
-                outcome_rule = family.rules[index].id
-                break
-        if outcome is None:  # the loader checks that every request gets one; fail closed regardless
-            raise EngineError(f"no request rule gave an outcome for the facts {dict(facts)!r}")
-        used = sorted({deciding[d.category] for d in dispositions})
-        return _Verdict(
-            outcome=outcome,
-            outcome_rule=outcome_rule,
-            dispositions=tuple(dispositions),
-            unaffected=tuple(unaffected),
-            request_rules=tuple(family.rules[i] for i in request_rules),
-            item_rules=tuple(family.rules[i] for i in used),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Verdict:
-    outcome: str
-    outcome_rule: str
-    dispositions: tuple[ItemDisposition, ...]
-    unaffected: tuple[str, ...]
-    request_rules: tuple[RequestRule, ...]
-    item_rules: tuple[RequestRule, ...]
-
-    @property
-    def delivered_categories(self) -> tuple[str, ...]:
-        return _unique([d.category for d in self.dispositions if d.disposition == "deliver"])
-
-
-def _check_transmission(policy: Policy, req: DataSubjectRequest, delivered: Sequence[str]) -> Decision | None:
-    """Ask the disclosure rules whether the delivered data may go to the designated controller.
-
-    Special-category data are in the scope of Art. 20 only when the candidate provided them with explicit
-    consent (model.md §2), so the check records that consent. With no items named, the check covers
-    every category the vocabulary counts as portable.
-    """
-    assert req.recipient is not None
-    vocab = policy.rules.vocabulary
-    categories = [c for c in delivered if c != OTHER_ITEM] or [
-        t.id for t in vocab.data_categories if t.portability == "yes_if_candidate_provided"
-    ]
-    if not categories:
-        return None
-    disclosure = DisclosureRequest.parse({
-        "operation": "transfer",
-        "data_categories": categories,
-        "purpose": "respond_to_requests",
-        "recipient": {"kind": DESIGNATED_CONTROLLER, "country": req.recipient.country},
-        "candidate": {
-            "consent_status": req.consent_status,
-            "consent_withdrawn_on": req.consent_withdrawn_on,
-            "explicit_consent_special_category": True,
-            "special_category_relevant": True,
-        },
-        "as_of": req.received_on,
-    })
-    return policy.decide(disclosure)
-
-
-def _notes(req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWindow) -> tuple[str, ...]:
-    """What the normalisation did with the request, said plainly."""
-    notes: list[str] = []
-    if not req.written:
-        notes.append(f"A request by {req.channel.replace('_', ' ')} is accepted; the policy's 'in writing' "
-                     "is met by We Select's written confirmation (A-03).")
-    others = [i.name for i in items if i.category == OTHER_ITEM]
-    if others:
-        notes.append(f"{', '.join(others)}: not a data category of the policy; judged as an item outside the "
-                     "record of the recruitment process.")
-    aliased = [f"{i.name} as {i.category}" for i in items if i.category not in (OTHER_ITEM, i.name)]
-    if aliased:
-        notes.append(f"Judged by category: {', '.join(aliased)}.")
-    if req.request == "restriction" and _restriction_ground(req.ground) == "unrecognised":
-        notes.append(
-            f"The ground {req.ground!r} is not a ground of Art. 18(1)"
-            + did_you_mean(req.ground or "", RESTRICTION_GROUNDS)
-            + f"; the grounds are {', '.join(RESTRICTION_GROUNDS)}."
-        )
-    if req.request in ("erasure", "objection") and req.candidate_state in ("active", "evidence_hold"):
-        if window.status == "none":
-            notes.append("No application on or before the day of the request is on file, so there is no "
-                         "evidence window (P-RET-3 runs from the latest application).")
-        elif window.latest_application is not None:
-            state = "was still open" if window.status == "open" else "had already ended"
-            notes.append(f"Latest application {window.latest_application}: the evidence window runs to "
-                         f"{window.retain_until} and {state} when the request was received.")
-        else:
-            notes.append("The record is held as evidence but no application date is given, so the end "
-                         "of the evidence window is unknown.")
-    if req.recipient is not None and req.recipient.kind != DESIGNATED_CONTROLLER:
-        notes.append(f"The {req.recipient.kind} receives the data as a controller the candidate designates "
-                     "(Art. 20(2)), and is checked as one.")
-    if req.request in ("portability", "portability_direct_transmission"):
-        if req.provided_by_candidate is None:
-            notes.append("provided_by_candidate is not given: taken as true unless the sources exclude the "
-                         "candidate.")
-        if not req.legal_basis:
-            notes.append("legal_basis is not given: data sent with an application rest on the consent given "
-                         "by applying (P-INTRO-3).")
-    return tuple(notes)
-
-
-# ------------------------------------------------------------------------------------------------
 # explaining
 
-WIDTH = 100
-
-
-def _wrap(text: str, indent: str) -> list[str]:
-    return textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
-
-
-def _explain(resp: RequestResponse, policy: Policy) -> str:
-    rules = policy.rules
+def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], dt.date]) -> str:
+    """The full explanation of a data-subject request's answer."""
     family = rules.requests
     req = resp.request
     lines = [f"{rules.meta.name}, version {rules.meta.version}: data-subject request", ""]
-    lines.extend(_wrap(
+    lines.extend(wrap(
         f"Question: {_article(req.request)} {req.request.replace('_', ' ')} request from a candidate in state "
         f"{req.candidate_state}, received by {req.channel.replace('_', ' ')} on {req.received_on}.", ""))
     gloss = rules.vocabulary.term("request_outcomes", resp.outcome).en
-    lines.extend(_wrap(f"Answer: {resp.outcome.upper()}. {gloss} (decided by {resp.outcome_rule})", ""))
+    lines.extend(wrap(f"Answer: {resp.outcome.upper()}. {gloss} (decided by {resp.outcome_rule})", ""))
     lines.append(f"Deadline: {resp.deadline} (one month from receipt, Art. 12(3)); extendable to "
                  f"{resp.extended_deadline} with notice before {resp.extension_notice_by}.")
     lines.append(f"Fee: {resp.fee} SEK.")
     if resp.notes:
         lines += ["", "How the request was read:"]
         for n in resp.notes:
-            lines.extend(_wrap("- " + n, "  "))
+            lines.extend(wrap("- " + n, "  "))
     todo: list[str] = []
     for flag in resp.flags:
         todo.append(f"{flag}: {family.term('flags', flag).en}")
@@ -914,7 +681,7 @@ def _explain(resp: RequestResponse, policy: Policy) -> str:
     if todo:
         lines += ["", "What We Select must do:"]
         for t in todo:
-            lines.extend(_wrap("- " + t, "  "))
+            lines.extend(wrap("- " + t, "  "))
     if resp.dispositions or resp.unaffected:
         lines += ["", "Item by item:"]
         for d in resp.dispositions:
@@ -925,33 +692,33 @@ def _explain(resp: RequestResponse, policy: Policy) -> str:
                 text += f" ({d.reason}: {family.term('item_reasons', d.reason).en})"
             if d.refusal_grounds and d.disposition in ("exclude", "retain"):
                 text += f" [{', '.join(d.refusal_grounds)}]"
-            lines.extend(_wrap(text + f" - {d.rule_id}", "  "))
+            lines.extend(wrap(text + f" - {d.rule_id}", "  "))
         for name in resp.unaffected:
-            lines.extend(_wrap(f"- {name}: not affected by this request", "  "))
+            lines.extend(wrap(f"- {name}: not affected by this request", "  "))
     if resp.refusal_grounds:
         lines += ["", "Grounds for not doing all that was asked:"]
         for g in resp.refusal_grounds:
-            lines.extend(_wrap(f"- {g}: {family.term('grounds', g).en}", "  "))
+            lines.extend(wrap(f"- {g}: {family.term('grounds', g).en}", "  "))
     if resp.inform:
         lines += ["", "The response must tell the candidate:"]
         for i in resp.inform:
-            lines.extend(_wrap(f"- {family.term('information', i).en}", "  "))
+            lines.extend(wrap(f"- {family.term('information', i).en}", "  "))
         if "right_to_complain_to_IMY" in resp.inform:
             imy = rules.meta.supervisory_authority
-            lines.extend(_wrap(f"  ({imy.name}, {imy.url})", "  "))
+            lines.extend(wrap(f"  ({imy.name}, {imy.url})", "  "))
     if resp.transmission_decision is not None:
         lines += ["", "Direct transmission, checked by the disclosure rules:"]
         check = resp.transmission_decision
         verdict = "allowed" if check.allowed else "denied: " + ", ".join(check.reasons)
-        lines.extend(_wrap(f"{verdict} (rules {', '.join(check.rule_ids)})", "  "))
+        lines.extend(wrap(f"{verdict} (rules {', '.join(check.rule_ids)})", "  "))
     lines += ["", "Rules that applied, in decision order:"]
     for rule in resp.rules:
         head = f"  {rule.id} (step {rule.step}: {family.step_title(rule.step).lower()})"
         if rule.then.gives_outcome and rule.id != resp.outcome_rule:
             head += " (outcome overridden by an earlier rule)"
         lines.append(head)
-        lines.extend(_wrap(rule.title + ".", "      "))
-        lines.extend(_wrap("Applies when " + family.render(rule.when) + ".", "      "))
+        lines.extend(wrap(rule.title + ".", "      "))
+        lines.extend(wrap("Applies when " + family.render(rule.when) + ".", "      "))
         lines.append(f"      Cites {', '.join(rule.clauses)}.")
     lines += ["", "Clauses behind the answer:"]
     lines.extend(quote_clauses(rules, resp.clauses))

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from policykit._disclosure.explain import _wrap, quote_clauses
+from policykit._retention.verdict import TRIGGER_WORDS, RetentionVerdict
 from policykit._ruleset.conditions import render
+from policykit._ruleset.quoting import quote_clauses, wrap
 
 if TYPE_CHECKING:
-    from policykit._policy import Policy
-    from policykit._retention.rules import RetentionRule
-    from policykit._retention.verdict import RetentionVerdict
+    from policykit._ruleset.retention import RetentionRule
+    from policykit._ruleset.ruleset import RuleSet
 
-__all__ = ["TRIGGER_WORDS", "explain_retention"]
-
-TRIGGER_WORDS = {
-    "consent_withdrawn": "consent withdrawn",
-    "objection": "written objection",
-    "erasure_request": "erasure request",
-}
+__all__ = ["explain_retention"]
 
 _TRACK_LABEL = {
     "mode": "decides the mode",
@@ -116,15 +111,15 @@ def _dates_lines(v: RetentionVerdict) -> list[str]:
     return lines
 
 
-def _rule_block(rule: RetentionRule, policy: Policy) -> list[str]:
-    ret = policy.rules.retention
+def _rule_block(rule: RetentionRule, rules: RuleSet) -> list[str]:
+    ret = rules.retention
     head = f"  [{_TRACK_LABEL[rule.decides]}] {rule.id}"
     if rule.mode:
         head += f" -> {rule.mode}"
     lines = [head]
-    lines.extend(_wrap(rule.title + ".", "      "))
-    lines.extend(_wrap("Applies when " + render(rule.when, ret.facts, ret.predicate_titles) + ".", "      "))
-    lines.extend(_wrap(rule.description, "      "))
+    lines.extend(wrap(rule.title + ".", "      "))
+    lines.extend(wrap("Applies when " + render(rule.when, ret.facts, ret.predicate_titles) + ".", "      "))
+    lines.extend(wrap(rule.description, "      "))
     cites = f"Cites {', '.join(rule.clauses)}"
     if rule.ambiguities:
         cites += f"; interpretation {', '.join(rule.ambiguities)} of model.md §12"
@@ -132,42 +127,41 @@ def _rule_block(rule: RetentionRule, policy: Policy) -> list[str]:
     return lines
 
 
-def explain_retention(v: RetentionVerdict, policy: Policy) -> str:
-    """The full explanation of a retention verdict."""
-    rules = policy.rules
+def explain_retention(v: RetentionVerdict, rules: RuleSet, today: Callable[[], dt.date]) -> str:
+    """The full explanation of a retention verdict (its ``as_of`` is always set: ``today`` is not needed)."""
     as_of = f"{v.as_of}" + ("" if v.reading.as_of_given else " (today)")
     lines = [f"{rules.meta.name}, version {rules.meta.version}: retention verdict", ""]
-    lines.extend(_wrap(f"Question: when must this candidate's record be anonymised, as of {as_of}?", ""))
+    lines.extend(wrap(f"Question: when must this candidate's record be anonymised, as of {as_of}?", ""))
     term = rules.vocabulary.term("retention_modes", v.retention_mode)
-    lines.extend(_wrap(f"Answer: {v.retention_mode}: {term.en}", ""))
-    lines.extend(_wrap(v.reasons[0], "  "))
+    lines.extend(wrap(f"Answer: {v.retention_mode}: {term.en}", ""))
+    lines.extend(wrap(v.reasons[0], "  "))
     lines += ["", "Facts as read:"]
     for line in _facts_lines(v):
-        lines.extend(_wrap("- " + line, "  "))
+        lines.extend(wrap("- " + line, "  "))
     lines += ["", "Dates:"]
     lines.extend("  " + line for line in _dates_lines(v))
     if v.due:
         lines.append(f"  DUE: as of {v.as_of} the anonymisation date has come.")
     if v.erase_on_anonymisation:
         lines += ["", f"Erase on {v.anonymise_on}:"]
-        lines.extend(_wrap(", ".join(v.erase_on_anonymisation), "  "))
+        lines.extend(wrap(", ".join(v.erase_on_anonymisation), "  "))
     if v.legal_hold:
-        lines.extend(_wrap(
+        lines.extend(wrap(
             "LEGAL HOLD: a discrimination dispute is pending; no review or job may anonymise or erase the "
             "evidence until it is finally resolved (A-09).", "  ",
         ))
     lines += ["", "Permitted purposes now:"]
-    lines.extend(_wrap(", ".join(v.permitted_purposes) or "none", "  "))
+    lines.extend(wrap(", ".join(v.permitted_purposes) or "none", "  "))
     lines += ["", "Erase now:"]
-    lines.extend(_wrap(", ".join(v.erase_now) or "nothing", "  "))
+    lines.extend(wrap(", ".join(v.erase_now) or "nothing", "  "))
     others = v.reasons[1:]
     if others:
         lines += ["", "Also:"]
         for reason in others:
-            lines.extend(_wrap("- " + reason, "  "))
+            lines.extend(wrap("- " + reason, "  "))
     lines += ["", "Rules that fired, in rule-file order:"]
     for rule in v.outcome.rules:
-        lines.extend(_rule_block(rule, policy))
+        lines.extend(_rule_block(rule, rules))
     lines += ["", "Clauses behind the verdict:"]
     lines.extend(quote_clauses(rules, v.clauses))
     return "\n".join(lines)

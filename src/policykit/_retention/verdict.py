@@ -23,7 +23,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, Validat
 from pydantic_core import PydanticCustomError
 
 from policykit._dates import STOCKHOLM, add_months_sv, add_years_sv, local_date, parse_day, parse_moment, today_in
-from policykit._retention.explain import TRIGGER_WORDS, explain_retention
 from policykit.errors import (
     EngineError,
     InvalidDateError,
@@ -35,8 +34,10 @@ from policykit.errors import (
 )
 
 if TYPE_CHECKING:
-    from policykit._retention.rules import DateSpec, RetentionRule, RetentionRules
-    from policykit._ruleset.loading import Parameters, RuleSet
+    from policykit._engine.context import AnswerContext
+    from policykit._ruleset.loading import Parameters
+    from policykit._ruleset.retention import DateSpec, RetentionRule, RetentionRules
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
     "OBJECTION_FORMS",
@@ -58,6 +59,12 @@ __all__ = [
 OBJECTION_FORMS = ("email", "letter", "portal", "phone", "in_person")
 WRITTEN_FORMS = frozenset({"email", "letter", "portal"})
 DISPUTE_STATUSES = ("pending", "resolved")
+# how explanations name the events that end consent-based retention
+TRIGGER_WORDS = {
+    "consent_withdrawn": "consent withdrawn",
+    "objection": "written objection",
+    "erasure_request": "erasure request",
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -596,7 +603,7 @@ class RetentionVerdict:
     """
 
     __slots__ = (
-        "_policy",
+        "_context",
         "_reason_parts",
         "_reasons",
         "anchor",
@@ -651,7 +658,7 @@ class RetentionVerdict:
     reading: Reading
     facts: RetentionFacts
     parameters: Parameters
-    _policy: Any
+    _context: AnswerContext[RetentionVerdict]
 
     def __init__(self, **values: Any) -> None:
         for name, value in values.items():
@@ -698,13 +705,12 @@ class RetentionVerdict:
     @property
     def policy_version(self) -> str:
         """The version of the policy that decided, e.g. ``2022-06-22``."""
-        version: str = self._policy.version
-        return version
+        return self._context.version
 
     def explain(self) -> str:
         """A plain-English account: the facts as read, the rules that fired, the dates and how they were
         computed, what is erased now, and the clauses quoted."""
-        return explain_retention(self, self._policy)
+        return self._context.explain(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The verdict as JSON-ready data (dates as ISO strings)."""
@@ -764,7 +770,7 @@ def _fy_end(record: BookkeepingRecord, where: str) -> tuple[dt.date, str | None]
 
 def compute_verdict(
     facts: RetentionFacts, reading: Reading, outcome: RetentionOutcome, *, rules: RuleSet, params: Parameters,
-    policy: Any,
+    context: AnswerContext[RetentionVerdict],
 ) -> RetentionVerdict:
     """Compute the dates the fired rules name and assemble the verdict."""
     vocab = rules.vocabulary
@@ -844,7 +850,7 @@ def compute_verdict(
     )
     del vocab
     return RetentionVerdict(
-        _policy=policy,
+        _context=context,
         retention_mode=rule.mode or "",
         latest_application_date=reading.latest,
         retain_until=retain_until,

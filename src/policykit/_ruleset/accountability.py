@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from policykit._ruleset.vocabulary import Term
+from policykit._ruleset.loading import Parameters, Predicate, _Loader, _validate
+from policykit._ruleset.vocabulary import Term, Vocabulary
 from policykit.errors import RuleSchemaError, UnknownTermError, did_you_mean
-
-if TYPE_CHECKING:
-    from policykit._ruleset.loading import Parameters, Predicate, _Loader
-    from policykit._ruleset.vocabulary import Vocabulary
 
 __all__ = [
     "CitingRule",
@@ -181,7 +178,6 @@ def load_interpretations(
     parameters: Parameters,
 ) -> tuple[Interpretation, ...]:
     """Load ``interpretations.yaml``; every clause, rule, predicate and parameter it names must exist."""
-    from policykit._ruleset.loading import _validate  # noqa: PLC0415 - _rules imports this module
 
     name = "interpretations.yaml"
     raw: _RawInterpretationsFile = _validate(_RawInterpretationsFile, loader.docs[name], name)
@@ -233,7 +229,6 @@ def load_interpretations(
 
 def load_processing_record(loader: _Loader, vocab: Vocabulary, rules: Sequence[CitingRule]) -> ProcessingRecord:
     """Load ``processing.yaml``: one activity for each purpose, every term checked."""
-    from policykit._ruleset.loading import _validate  # noqa: PLC0415 - _rules imports this module
 
     name = "processing.yaml"
     raw: _RawProcessingFile = _validate(_RawProcessingFile, loader.docs[name], name)

@@ -13,20 +13,12 @@ evaluator, the documentation generator and the analysis tools. No reader parses 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from policykit._ruleset.accountability import (
-    CitingRule,
-    Interpretation,
-    ProcessingRecord,
-    load_interpretations,
-    load_processing_record,
-)
 from policykit._ruleset.conditions import (
     All,
     Condition,
@@ -38,8 +30,8 @@ from policykit._ruleset.conditions import (
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import to_cubes
 from policykit._ruleset.facts import disclosure_schema
-from policykit._ruleset.overlay import relocate, resolve_rules, source_directory
-from policykit._ruleset.reading import LocatedYaml
+from policykit._ruleset.overlay import resolve_rules, source_directory
+from policykit._ruleset.reading import RULE_FILES, LocatedYaml, bundled_rules_dir
 from policykit._ruleset.vocabulary import (
     Country,
     DataCategoryTerm,
@@ -54,17 +46,12 @@ from policykit._ruleset.vocabulary import (
 from policykit.errors import (
     ClauseCoverageError,
     ConditionError,
-    DefinitionError,
     DuplicateIdError,
-    RuleFileError,
     RuleSchemaError,
     UnknownClauseError,
     UnknownTermError,
     did_you_mean,
 )
-
-if TYPE_CHECKING:
-    from policykit._requests.rules import RequestRule, RequestRules
 
 __all__ = [
     "Clause",
@@ -75,27 +62,23 @@ __all__ = [
     "PolicyMeta",
     "Predicate",
     "Rule",
-    "RuleSet",
     "SourceRef",
     "Step",
-    "bundled_rules_dir",
-    "load_rules",
 ]
 
-RULE_FILES = (
-    "policy.yaml",
-    "vocabulary.yaml",
-    "countries.yaml",
-    "clauses.yaml",
-    "disclosure.yaml",
-    "retention.yaml",
-    "requests.yaml",
-    "interpretations.yaml",
-    "processing.yaml",
-)
 
 
 RetentionAnchor = Literal["latest_application", "latest_application_or_process_closed"]
+
+
+class _CitesClauses(Protocol):
+    """A rule of any family, as the clause-coverage check sees it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def clauses(self) -> tuple[str, ...]: ...
 
 
 class _Frozen(BaseModel):
@@ -270,48 +253,6 @@ class DisclosureRules(_Frozen, RuleFamily):
         return found
 
 
-class RuleSet(_Frozen):
-    """The whole policy as typed data: metadata, parameters, vocabulary, clauses and rules."""
-
-    directory: Path
-    fingerprint: str
-    meta: PolicyMeta
-    parameters: Parameters
-    vocabulary: Vocabulary
-    sections: tuple[ClauseSection, ...]
-    clauses: tuple[Clause, ...]
-    disclosure: DisclosureRules
-    retention: RetentionRules
-    requests: RequestRules
-    interpretations: tuple[Interpretation, ...]
-    processing: ProcessingRecord
-    letters: Any = None  # policykit._requests.letter.Letters: the reply to the candidate
-
-    @property
-    def version(self) -> str:
-        """The policy version, e.g. ``2022-06-22``."""
-        return self.meta.version
-
-    def clause(self, clause_id: str) -> Clause:
-        """The clause with this id."""
-        for c in self.clauses:
-            if c.id == clause_id:
-                return c
-        raise KeyError(clause_id)
-
-    @property
-    def rules(self) -> tuple[Rule | RetentionRule, ...]:
-        """Every rule of every family: the disclosure rules, then the retention rules."""
-        return (*self.disclosure.rules, *self.retention.rules)
-
-    def interpretation(self, interpretation_id: str) -> Interpretation:
-        """The entry of the register of interpretations with this id, e.g. ``A-18``."""
-        for i in self.interpretations:
-            if i.id == interpretation_id:
-                return i
-        raise KeyError(interpretation_id)
-
-
 # ------------------------------------------------------------------------------------------------
 # raw shapes of the files
 
@@ -470,19 +411,6 @@ class _RawDisclosureFile(_Raw):
 
 # ------------------------------------------------------------------------------------------------
 # loading
-
-
-def bundled_rules_dir() -> Path:
-    """The rules directory shipped with policykit (inside the wheel, or beside ``src/`` in a checkout)."""
-    packaged = Path(str(resources.files("policykit"))) / "rules"
-    if (packaged / "policy.yaml").is_file():
-        return packaged
-    checkout = Path(__file__).resolve().parents[3] / "rules"
-    if (checkout / "policy.yaml").is_file():
-        return checkout
-    raise FileNotFoundError(  # pragma: no cover - a broken installation
-        f"policykit's bundled rules are missing: looked in {packaged} and {checkout}"
-    )
 
 
 def _pydantic_message(err: Any) -> str:
@@ -671,7 +599,7 @@ class _Loader:
             field = str(err["loc"][0])
             raise RuleSchemaError(
                 f"at 'parameters.{field}': {_pydantic_message(err)}"
-                + did_you_mean(str(err.get("input")), _PARAMETER_CHOICES.get(field, ())),
+                + did_you_mean(str(err.get("input")), PARAMETER_CHOICES.get(field, ())),
                 file=name,
                 line=self.line(name, ("parameters", field)),
             ) from None
@@ -781,7 +709,7 @@ class _Loader:
         )
 
     def coverage(
-        self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[Rule | RetentionRule | RequestRule],
+        self, clauses: tuple[Clause, ...], vocab: Vocabulary, rules: Iterable[_CitesClauses],
         predicates: Iterable[Predicate],
     ) -> None:
         by_rules: dict[str, list[str]] = {}
@@ -817,63 +745,6 @@ class _Loader:
                 )
 
 
-def load_rules(directory: str | Path | None = None) -> RuleSet:
-    """Load and check a rules directory (the bundled one by default) into a :class:`RuleSet`."""
-    path = bundled_rules_dir() if directory is None else Path(directory)
-    if not path.is_dir():
-        raise RuleFileError("expected a rules directory, found none", file=path)
-    try:
-        return _load_rules(path)
-    except DefinitionError as exc:
-        raise relocate(exc) from None
-
-
-def _load_rules(path: Path) -> RuleSet:
-    loader = _Loader(path)
-    sections, clauses = loader.clauses()
-    meta, params = loader.meta()
-    vocab = loader.vocabulary()
-    disclosure = loader.disclosure(vocab)
-    retention = load_retention(loader, vocab, params)
-    # the request family's loader reuses this module's helpers, so it imports this module
-    from policykit._requests.rules import load_requests  # noqa: PLC0415
-
-    requests = load_requests(loader, vocab)
-    from policykit._requests.letter import check_letters, load_letters  # noqa: PLC0415
-
-    letters = load_letters(loader, path, bundled=bundled_rules_dir())
-    check_letters(loader, letters, vocab, requests)
-    loader.coverage(
-        clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules],
-        [*disclosure.predicates.values(), *retention.predicates.values(), *requests.predicates.values()],
-    )
-    every_rule: list[CitingRule] = [*disclosure.rules, *retention.rules, *requests.rules]
-    every_predicate = {**requests.predicates, **retention.predicates, **disclosure.predicates}
-    interpretations = load_interpretations(loader, every_rule, every_predicate, params)
-    processing = load_processing_record(loader, vocab, every_rule)
-    return RuleSet(
-        directory=path,
-        fingerprint=loader.fingerprint,
-        meta=meta,
-        parameters=params,
-        vocabulary=vocab,
-        sections=sections,
-        clauses=clauses,
-        disclosure=disclosure,
-        retention=retention,
-        requests=requests,
-        interpretations=interpretations,
-        processing=processing,
-        letters=letters,
-    )
-
-
-_PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
+PARAMETER_CHOICES: dict[str, tuple[str, ...]] = {
     "retention_anchor": ("latest_application", "latest_application_or_process_closed"),
 }
-
-# The retention family's loader reuses this module's helpers, so it is imported once they exist.
-from policykit._retention.rules import RetentionRule, RetentionRules, load_retention  # noqa: E402
-
-# RequestRules is completed by _request_rules, which load_rules imports when it first loads rules
-RuleSet.model_rebuild(raise_errors=False)

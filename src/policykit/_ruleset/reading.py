@@ -1,4 +1,7 @@
-"""Loading YAML rule files with the line number of every node, for error messages.
+"""Reading rule files: YAML documents with the line number of every node, for error messages.
+
+The documents of a whole rules directory (with any overlay applied) are read in one place,
+``_ruleset.overlay.resolve_rules``; every loader works on what it returns.
 
 YAML 1.1 reads ``NO`` (Norway), ``on`` and ``yes`` as booleans; rule files follow YAML 1.2 instead,
 where only ``true`` and ``false`` are booleans.
@@ -7,6 +10,7 @@ where only ``true`` and ``false`` are booleans.
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,7 @@ import yaml
 
 from policykit.errors import RuleFileError
 
-__all__ = ["LocatedYaml", "load_yaml"]
+__all__ = ["RULE_FILES", "LocatedYaml", "bundled_rules_dir", "load_yaml"]
 
 
 # libyaml's parser when PyYAML was built with it (the wheels are), else the pure-Python one
@@ -99,3 +103,32 @@ def load_yaml(file: Path) -> LocatedYaml:
     finally:
         loader.dispose()
     return LocatedYaml(file, data, lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# a rules directory
+
+RULE_FILES = (
+    "policy.yaml",
+    "vocabulary.yaml",
+    "countries.yaml",
+    "clauses.yaml",
+    "disclosure.yaml",
+    "retention.yaml",
+    "requests.yaml",
+    "interpretations.yaml",
+    "processing.yaml",
+)
+
+
+def bundled_rules_dir() -> Path:
+    """The rules directory shipped with policykit (inside the wheel, or beside ``src/`` in a checkout)."""
+    packaged = Path(str(resources.files("policykit"))) / "rules"
+    if (packaged / "policy.yaml").is_file():
+        return packaged
+    checkout = Path(__file__).resolve().parents[3] / "rules"
+    if (checkout / "policy.yaml").is_file():
+        return checkout
+    raise FileNotFoundError(  # pragma: no cover - a broken installation
+        f"policykit's bundled rules are missing: looked in {packaged} and {checkout}"
+    )

@@ -67,7 +67,8 @@ def _column(value: Any) -> Any:
     return {"category": value} if isinstance(value, str) else value
 
 
-Columns = dict[str, Annotated[ColumnSpec, BeforeValidator(_column)]]
+# a category name is shorthand for {category: name}; the JSON Schema says so too
+Columns = dict[str, Annotated[ColumnSpec, BeforeValidator(_column, json_schema_input_type=str | ColumnSpec)]]
 
 
 class TableSpec(_Model):

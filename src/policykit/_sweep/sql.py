@@ -25,12 +25,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from policykit._dates import _zone, local_date
-from policykit._policy import load_policy
+from policykit._dates import Clock, _zone, local_date
 from policykit._records.anonymise import _structured
+from policykit._retention.evaluator import RetentionEvaluator
 from policykit._retention.verdict import WRITTEN_FORMS, RetentionVerdict
-from policykit._sweep.job import CandidateAction, SweepProblem, SweepProgress, SweepReport
+from policykit._ruleset.ruleset import load_rules
 from policykit._sweep.mapping import ChildTable, SweepMapping, TableSpec, load_mapping
+from policykit._sweep.report import CandidateAction, SweepPolicy, SweepProblem, SweepProgress, SweepReport
 from policykit.errors import (
     DatabaseUnreachableError,
     InvalidDateError,
@@ -459,7 +460,7 @@ class _Stats:
 
 
 class _Sweeper:
-    def __init__(self, engine: Engine, schema: Schema, policy: Any, as_of: dt.date, *, apply: bool,
+    def __init__(self, engine: Engine, schema: Schema, policy: SweepPolicy, as_of: dt.date, *, apply: bool,
                  batch_size: int, preselect: bool) -> None:
         self.engine = engine
         self.schema = schema
@@ -778,7 +779,7 @@ def _chunks(ids: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield ids[i:i + IN_CHUNK]
 
 
-def _as_of(value: dt.date | str | None, policy: Any) -> dt.date:
+def _as_of(value: dt.date | str | None, policy: SweepPolicy) -> dt.date:
     if value is None:
         day: dt.date = policy.today()
         return day
@@ -793,7 +794,8 @@ def _as_of(value: dt.date | str | None, policy: Any) -> dt.date:
 
 
 def run_sweep(
-    db: Any, *, as_of: dt.date | str | None, apply: bool, mapping: SweepMapping | str | Path | None, policy: Any,
+    db: Any, *, as_of: dt.date | str | None, apply: bool, mapping: SweepMapping | str | Path | None,
+    policy: SweepPolicy | None,
     batch_size: int, preselect: bool, keep: int, pause: float,
     on_candidate: Callable[[CandidateAction], None] | None,
     on_problem: Callable[[SweepProblem], None] | None,
@@ -804,7 +806,9 @@ def run_sweep(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise SweepError(f"batch_size: expected a whole number of candidates from 1 up, got {batch_size!r}")
     if policy is None:
-        policy = load_policy()
+        # the bundled policy's retention family is all the sweep needs
+        rules = load_rules()
+        policy = RetentionEvaluator(rules, Clock(rules.parameters.timezone))
     day = _as_of(as_of, policy)
     m = mapping if isinstance(mapping, SweepMapping) else load_mapping(mapping)
     engine = open_engine(db, write=apply)
@@ -904,7 +908,7 @@ def _run(
         progress(SweepProgress(stats.examined, stats.due, 1.0 if numeric else None))
     by_mode = {k: (n, stats.due_by_mode.get(k, 0)) for k, n in stats.by_mode.items()}
     return SweepReport(
-        database=_masked(s.engine.url), as_of=s.as_of, policy_version=s.policy.version, applied=s.apply,
+        database=_masked(s.engine.url), as_of=s.as_of, policy_version=s.policy.rules.meta.version, applied=s.apply,
         preselect=s.preselect, batch_size=s.batch_size, run_id=run_id, candidates=int(total),
         already_anonymised=int(anonymised_before), examined=stats.examined, due=stats.due,
         anonymised=stats.anonymised, by_mode=by_mode, problems=tuple(stats.problems),

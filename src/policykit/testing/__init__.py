@@ -37,11 +37,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from policykit._disclosure.decision import Decision, DisclosureRequest, Outcome
-from policykit._engine.reference import ReferenceEvaluator
+from policykit._disclosure.reference import ReferenceEvaluator
 from policykit._policy import Policy
 from policykit._records.annotations import check_model
 from policykit._retention.verdict import RetentionFacts
-from policykit._ruleset.loading import RuleSet, load_rules
+from policykit._ruleset.ruleset import RuleSet, load_rules
 
 __all__ = [
     "ReferenceEvaluator",
@@ -440,7 +440,7 @@ def reference_outcome(policy: Policy, request: DisclosureRequest | Mapping[str, 
     by rule) instead of the engine: compare it with ``policy.decide(request).outcome``."""
     decision = _decide(policy, request)  # checks and normalises the request the same way
     req = decision.request
-    normaliser = policy._normaliser
+    normaliser = policy._disclosure.normaliser
     day = policy.today() if req.as_of is None else req.as_of
     values, categories = normaliser.normalise(req, day)
     facts = dict(zip(normaliser.fact_names, values, strict=True))

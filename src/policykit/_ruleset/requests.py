@@ -26,13 +26,9 @@ from pydantic import BaseModel, ConfigDict
 from policykit._ruleset.conditions import All, Condition, Not, Ref, fields_of, parse_condition, render
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import Cube, subtract, to_cubes
-
-# this loader reuses the rule loader's helpers; ``_ruleset.loading`` imports this module only when it loads
-# rules, and the typed RuleSet is completed below, once RequestRules exists
 from policykit._ruleset.loading import (
     Predicate,
     RuleFamily,
-    RuleSet,
     SourceRef,
     Step,
     _Loader,
@@ -546,5 +542,3 @@ def load_requests(loader: _Loader, vocab: Vocabulary) -> RequestRules:
     """Load and check ``requests.yaml`` with the rule loader's helpers."""
     return _RequestLoader(loader, vocab).load()
 
-
-RuleSet.model_rebuild(_types_namespace={"RequestRules": RequestRules, "RequestRule": RequestRule})

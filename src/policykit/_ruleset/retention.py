@@ -24,9 +24,6 @@ from policykit._ruleset.conditions import Condition, parse_condition
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import Cube, intersect, subtract, to_cubes
 from policykit._ruleset.facts import retention_schema
-
-# ``_ruleset.loading`` imports this module at its end, once these names exist (the typed RuleSet holds the
-# retention family, and this loader reuses the rule loader's helpers).
 from policykit._ruleset.loading import Parameters, Predicate, RuleFamily, SourceRef, _Loader, _RawPredicate, _validate
 from policykit._ruleset.vocabulary import Vocabulary
 from policykit.errors import ConditionError, RuleSchemaError, UnknownTermError, did_you_mean

@@ -29,7 +29,7 @@ from policykit._disclosure.decision import Outcome
 from policykit._ruleset.conditions import Value, evaluate, fields_of
 
 if TYPE_CHECKING:
-    from policykit._ruleset.loading import RuleSet
+    from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["ReferenceEvaluator"]
 

@@ -1,0 +1,204 @@
+"""What the retention sweep reports: the due candidates, the problems, the progress and the totals.
+
+The sweep itself is ``_sweep.job.sweep``; ``SweepPolicy`` is what it asks of a policy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from policykit._retention.verdict import RetentionVerdict
+    from policykit._ruleset.ruleset import RuleSet
+
+__all__ = ["CandidateAction", "SweepPolicy", "SweepProblem", "SweepProgress", "SweepReport"]
+
+
+class SweepPolicy(Protocol):
+    """What the sweep asks of a policy: its rule set, today's date and a retention verdict."""
+
+    @property
+    def rules(self) -> RuleSet: ...
+
+    def today(self) -> dt.date: ...
+
+    def retention(self, facts: Mapping[str, Any]) -> RetentionVerdict: ...
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepProblem:
+    """A row the sweep could not judge: where it is, and why. The candidate was skipped."""
+
+    table: str
+    row_id: str | None
+    candidate_id: str | None
+    column: str | None
+    message: str
+    code: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "table": self.table, "row_id": self.row_id, "candidate_id": self.candidate_id, "column": self.column,
+            "code": self.code, "message": self.message,
+        }
+
+    def __str__(self) -> str:
+        where = f"{self.table} row {self.row_id}" if self.row_id is not None else self.table
+        if self.column:
+            where += f", column {self.column}"
+        own = self.candidate_id is None or self.table == "candidates"
+        who = "" if own else f" (candidate {self.candidate_id})"
+        return f"{where}{who}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateAction:
+    """One due candidate: the verdict that made it due, and what was (or would be) erased.
+
+    ``erased`` names columns as ``table.column``; ``deleted_rows`` counts the dependent rows deleted
+    per table. ``applied`` is true once the change is committed.
+    """
+
+    candidate_id: str
+    retention_mode: str
+    mode_rule: str
+    rule_ids: tuple[str, ...]
+    clauses: tuple[str, ...]
+    anonymise_on: dt.date | None
+    deadline: dt.date | None
+    erased: tuple[str, ...]
+    deleted_rows: Mapping[str, int]
+    applied: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "candidate_id": self.candidate_id, "retention_mode": self.retention_mode, "mode_rule": self.mode_rule,
+            "rule_ids": list(self.rule_ids), "clauses": list(self.clauses), "anonymise_on": _iso(self.anonymise_on),
+            "deadline": _iso(self.deadline), "erased": list(self.erased), "deleted_rows": dict(self.deleted_rows),
+            "applied": self.applied,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SweepProgress:
+    """How far a sweep has come: candidates read, due so far, and the share of the id range covered
+    (``None`` when the ids are not numbers)."""
+
+    examined: int
+    due: int
+    fraction: float | None
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What a sweep found and did.
+
+    ``candidates`` rows in the table, of which ``already_anonymised`` were skipped; ``examined`` were
+    read and judged (all the others, with pre-selection, when the SQL showed they cannot be due);
+    ``due`` were due; ``anonymised`` were anonymised by this run (``apply``). ``by_mode`` counts the
+    judged candidates per ``(retention mode, deciding rule)`` as ``[judged, due]``. ``problems``
+    lists the rows that could not be judged (up to a thousand; ``problem_count`` counts them all);
+    ``sample`` holds the first due candidates. ``exit_status`` is 0, or 1 when any row was skipped.
+    """
+
+    database: str
+    as_of: dt.date
+    policy_version: str
+    applied: bool
+    preselect: bool
+    batch_size: int
+    run_id: str
+    candidates: int
+    already_anonymised: int
+    examined: int
+    due: int
+    anonymised: int
+    by_mode: Mapping[tuple[str, str], tuple[int, int]]
+    problems: tuple[SweepProblem, ...]
+    problem_count: int
+    sample: tuple[CandidateAction, ...]
+    seconds: float
+    erases: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_status(self) -> int:
+        """0 when every row read could be judged; 1 when some were skipped as problems."""
+        return 1 if self.problem_count else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the counts, the problems and the sample."""
+        return {
+            "database": self.database, "as_of": self.as_of.isoformat(), "policy_version": self.policy_version,
+            "applied": self.applied, "preselect": self.preselect, "batch_size": self.batch_size,
+            "run_id": self.run_id, "candidates": self.candidates, "already_anonymised": self.already_anonymised,
+            "examined": self.examined, "due": self.due, "anonymised": self.anonymised,
+            "by_mode": [
+                {"retention_mode": mode, "rule": rule, "judged": judged, "due": due}
+                for (mode, rule), (judged, due) in sorted(self.by_mode.items())
+            ],
+            "erases": dict(sorted(self.erases.items())),
+            "problem_count": self.problem_count, "problems": [p.to_dict() for p in self.problems],
+            "seconds": round(self.seconds, 3), "exit_status": self.exit_status,
+        }
+
+    def summary(self, *, limit: int = 20) -> str:
+        """The report as a plain-text table: counts, modes and rules, the first due candidates and
+        the problems."""
+        kind = "anonymised" if self.applied else "dry run (nothing changed)"
+        out = [
+            f"policykit sweep: {kind}, as of {self.as_of}, policy {self.policy_version}",
+            f"database {self.database}",
+            "",
+            f"  {'candidates':<30}{self.candidates:>12,}",
+            f"  {'already anonymised':<30}{self.already_anonymised:>12,}",
+        ]
+        rest = self.candidates - self.already_anonymised - self.examined
+        how = "pre-selected in SQL" if self.preselect else "every candidate not yet anonymised"
+        out.append(f"  {'read and judged':<30}{self.examined:>12,}   ({how})")
+        if self.preselect:
+            out.append(f"  {'ruled out by the SQL':<30}{max(rest, 0):>12,}   (consent in force, or window still open)")
+        out.append(f"  {'due for anonymisation':<30}{self.due:>12,}")
+        if self.applied:
+            out.append(f"  {'anonymised now':<30}{self.anonymised:>12,}")
+        out.append(f"  {'problems (rows skipped)':<30}{self.problem_count:>12,}")
+        out.append(f"  {'time':<30}{self.seconds:>11.1f}s")
+        if self.by_mode:
+            out += ["", f"  {'retention mode':<28}{'deciding rule':<34}{'judged':>9}{'due':>9}"]
+            for (mode, rule), (judged, due) in sorted(self.by_mode.items()):
+                out.append(f"  {mode:<28}{rule:<34}{judged:>9,}{due:>9,}")
+        if self.erases:
+            out += ["", "  what anonymisation erases (due candidates; rows deleted):"]
+            out.extend(f"    {name:<40}{n:>9,}" for name, n in sorted(self.erases.items()))
+        if self.sample:
+            shown = self.sample[:limit]
+            out += ["", f"  due candidates (first {len(shown)} of {self.due:,}):",
+                    f"  {'candidate':<12}{'mode':<18}{'rule':<32}{'anonymise_on':<14}{'deadline':<12}erases"]
+            for a in shown:
+                rows = "".join(f", {n} {t} row{'s' if n != 1 else ''}" for t, n in a.deleted_rows.items() if n)
+                out.append(
+                    f"  {a.candidate_id:<12}{a.retention_mode:<18}{a.mode_rule:<32}{_iso(a.anonymise_on) or '-':<14}"
+                    f"{_iso(a.deadline) or '-':<12}{len(a.erased)} columns{rows}"
+                )
+        if self.problems:
+            shown_problems = self.problems[:limit]
+            out += ["", f"  problems (first {len(shown_problems)} of {self.problem_count:,}; these candidates were "
+                        "skipped):"]
+            out.extend(f"    {p}" for p in shown_problems)
+        out.append("")
+        if not self.applied and self.due:
+            out.append(f"Nothing was changed. Run again with --apply to anonymise the {self.due:,} due candidate(s).")
+        elif self.applied:
+            out.append(f"Anonymised {self.anonymised:,} candidate(s); each is recorded in the audit log (run "
+                       f"{self.run_id}).")
+        if self.problem_count:
+            out.append(f"{self.problem_count:,} row(s) could not be judged and were skipped; fix them and run again.")
+        return "\n".join(out)
