@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError, model_validator
 
-from policykit._dates import STOCKHOLM, add_months_sv, local_date
+from policykit._dates import STOCKHOLM, add_months_sv, local_date, next_working_day_sv
 from policykit._disclosure.decision import Decision, DisclosureRequest, validation_message
 from policykit._engine.context import AnswerContext
 from policykit._ruleset.quoting import quote_clauses, wrap
@@ -449,7 +449,8 @@ class RequestResponse:
     """The answer to a data-subject request: what to do, by when, at what cost, and what to say.
 
     ``outcome`` is one of the request outcomes; ``deadline`` is one month from receipt (Art. 12(3)),
-    ``extended_deadline`` three months (with notice of the extension before ``deadline``). Item lists
+    ``extended_deadline`` three months (with notice of the extension before ``deadline``), each moved
+    off a Saturday, Sunday or Swedish holiday to the next working day (Lag 1930:173 2 §). Item lists
     (``deliver``, ``exclude``, ``erase_now``, ``retain``, ``restrict``, ``include``, ``rectify``) name
     the items of the request; ``dispositions`` holds the reason, grounds and rule for each.
     ``explain()`` says it all in plain English, citing the clauses.
@@ -486,8 +487,9 @@ class RequestResponse:
 
         received = request.received_on
         self.received_on = received
-        self.deadline = add_months_sv(received, 1)
-        self.extended_deadline = add_months_sv(received, 3)
+        # deadlines for acting end on a working day (Lag 1930:173 2 §, Regulation 1182/71 Art. 3(4))
+        self.deadline = next_working_day_sv(add_months_sv(received, 1))
+        self.extended_deadline = next_working_day_sv(add_months_sv(received, 3))
         self.extension_notice_by = self.deadline
 
         params = context.rules.parameters
@@ -650,8 +652,10 @@ def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], 
         f"{req.candidate_state}, received by {req.channel.replace('_', ' ')} on {req.received_on}.", ""))
     gloss = rules.vocabulary.term("request_outcomes", resp.outcome).en
     lines.extend(wrap(f"Answer: {resp.outcome.upper()}. {gloss} (decided by {resp.outcome_rule})", ""))
-    lines.append(f"Deadline: {resp.deadline} (one month from receipt, Art. 12(3)); extendable to "
-                 f"{resp.extended_deadline} with notice before {resp.extension_notice_by}.")
+    lines.extend(wrap(
+        f"Deadline: {resp.deadline} (one month from receipt, Art. 12(3), moved to a working day where it "
+        f"would end on a Saturday, Sunday or holiday, Lag 1930:173 2 §); extendable to "
+        f"{resp.extended_deadline} with notice before {resp.extension_notice_by}.", ""))
     lines.append(f"Fee: {resp.fee} SEK.")
     if resp.notes:
         lines += ["", "How the request was read:"]

@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError
 from pydantic_core import PydanticCustomError
 
-from policykit._dates import STOCKHOLM, add_months_sv, add_years_sv, local_date, parse_day, parse_moment, today_in
+from policykit._dates import (
+    STOCKHOLM,
+    add_months_sv,
+    add_years_sv,
+    local_date,
+    next_working_day_sv,
+    parse_day,
+    parse_moment,
+    today_in,
+)
 from policykit.errors import (
     EngineError,
     InvalidDateError,
@@ -519,7 +528,8 @@ def apply_date(spec: DateSpec | None, anchors: Mapping[str, dt.date | None], par
         months += int(getattr(params, spec.months_parameter))
     if months:
         day = add_months_sv(day, months)
-    return day + dt.timedelta(days=spec.days)
+    day += dt.timedelta(days=spec.days)
+    return next_working_day_sv(day) if spec.working_day else day
 
 
 # ------------------------------------------------------------------------------------------------
