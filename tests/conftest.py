@@ -15,11 +15,18 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import policykit
+from tests.services import missing_service
 from tests.sweep_support import PG_ENV, drop_postgres_database, new_postgres_database, postgres_url
 
 settings.register_profile("dev", max_examples=60, deadline=None)
 settings.register_profile(
     "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+# mutation testing (benchmarks/mutation.py) runs the covering tests once per mutant: few examples,
+# the same ones every time, so a run is quick and reproducible
+settings.register_profile(
+    "mutation", max_examples=12, deadline=None, derandomize=True, database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
@@ -34,9 +41,10 @@ def bundled_policy() -> Iterator[policykit.Policy]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     """Each sweep test runs on SQLite and on PostgreSQL. PostgreSQL is skipped only when no server was
-    started (POLICYKIT_TEST_POSTGRES_URL unset: a local run); .ci/run starts one, so CI runs both."""
+    started (POLICYKIT_TEST_POSTGRES_URL unset: a local run); .ci/run starts one, so CI runs both, and
+    under CI a missing server fails the test instead (tests/services.py)."""
     if request.param == "postgresql" and postgres_url() is None:
-        pytest.skip(f"no PostgreSQL server for tests: {PG_ENV} is not set (.ci/run starts one)")
+        missing_service(f"no PostgreSQL server for tests: {PG_ENV} is not set (.ci/run starts one)")
     return str(request.param)
 
 

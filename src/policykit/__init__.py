@@ -1,4 +1,4 @@
-"""policykit: the We Select candidate privacy policy (2022-06-22) as typed, executable, verified code.
+"""policykit: a candidate privacy policy as typed, executable, verified code (the bundled rules: ``rules/``).
 
 >>> import policykit
 >>> policy = policykit.load_policy()

@@ -1,13 +1,14 @@
 """Swedish statutory date arithmetic (Lag 1930:173 om beräkning av lagstadgad tid, 1 §) on dateutil.
 
 A period of years or months ends on the day with the same number in the end month; where the end
-month has no such day, on the last day of that month. So 2024-02-29 + 2 years = 2026-02-28, and
-2025-01-31 + 1 month = 2025-02-28. A period of years is never a count of days: 2023-03-01 + 2 years
-is 2025-03-01, where "730 days" would give 2025-02-28. ``dateutil.relativedelta`` clamps the day to
+month has no such day, on the last day of that month. So 2024-02-29 + 1 year = 2025-02-28, and
+2024-12-31 + 2 months = 2025-02-28. A period of years is never a count of days: 2023-03-01 + 1 year
+is 2024-03-01, where "365 days" would give 2024-02-29. ``dateutil.relativedelta`` clamps the day to
 the end of the month exactly this way. Both are memoised (dates repeat across candidates, and a
 nightly job over a million of them asks for the same few thousand sums).
 
-Timestamps become calendar dates in Europe/Stockholm (A-27): 2024-02-29T23:30Z is 2024-03-01.
+Timestamps become calendar dates in the policy's time zone (``parameters.timezone`` of the rules,
+A-27): in Stockholm, 2024-02-29T23:30Z is 2024-03-01.
 
 A deadline for acting that ends on a Saturday, a Sunday, a Swedish public holiday (Lag 1989:253 om
 allmänna helgdagar), midsommarafton, julafton or nyårsafton moves to the next working day (Lag
@@ -32,11 +33,19 @@ from dateutil.relativedelta import relativedelta
 from policykit.errors import InvalidDateError
 
 __all__ = [
-    "STOCKHOLM", "Clock", "add_months_sv", "add_years_sv", "is_working_day_sv", "local_date", "next_working_day_sv",
-    "parse_day", "parse_moment", "swedish_days_off", "today_in",
+    "Clock",
+    "add_months_sv",
+    "add_years_sv",
+    "in_words",
+    "is_working_day_sv",
+    "local_date",
+    "next_working_day_sv",
+    "number_word",
+    "parse_day",
+    "parse_moment",
+    "swedish_days_off",
+    "today_in",
 ]
-
-STOCKHOLM = "Europe/Stockholm"
 
 
 @lru_cache(maxsize=1 << 16)
@@ -109,8 +118,23 @@ def _zone(name: str) -> dt.tzinfo:
         except (OSError, ValueError):
             zone = None
     if zone is None:
-        raise InvalidDateError(f"timezone: expected an IANA time zone such as {STOCKHOLM}, got {name!r}")
+        raise InvalidDateError(f"timezone: expected an IANA time zone name (Area/City), got {name!r}")
     return zone
+
+
+_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve")
+
+
+def number_word(count: int) -> str:
+    """A small count as a sentence writes it: ``number_word(2)`` is ``two``; from 13 on, digits."""
+    return _NUMBER_WORDS[count] if 0 <= count < len(_NUMBER_WORDS) else str(count)
+
+
+def in_words(count: int, unit: str) -> str:
+    """A period in words, as a sentence says it: ``in_words(1, "week")`` is ``one week``,
+    ``in_words(4, "day")`` is ``four days``."""
+    return f"{number_word(count)} {unit}{'' if count == 1 else 's'}"
 
 
 class Clock:
@@ -135,7 +159,7 @@ class Clock:
         return day
 
 
-def today_in(zone: str = STOCKHOLM) -> dt.date:
+def today_in(zone: str) -> dt.date:
     """Today's date in ``zone``."""
     return dt.datetime.now(_zone(zone)).date()
 
@@ -169,7 +193,7 @@ def parse_moment(value: Any, *, field: str = "date") -> dt.date:
     )
 
 
-def local_date(value: Any, zone: str = STOCKHOLM, *, field: str = "date") -> dt.date:
+def local_date(value: Any, zone: str, *, field: str = "date") -> dt.date:
     """The calendar date of ``value`` in ``zone``.
 
     ``value`` is anything :func:`parse_moment` accepts; a timestamp becomes its date in ``zone``.

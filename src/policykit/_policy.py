@@ -167,7 +167,7 @@ class Policy:
     # ---------------------------------------------------------------------------------------
     def anonymise(self, record: M) -> Anonymised[M]:
         """A copy of ``record`` (a pydantic model annotated with :class:`~policykit.Category`) with the
-        identifying set of model.md §2 erased, and a report of what was erased and why (P-RET-4, A-07).
+        identifying set erased, and a report of what was erased and why, citing the policy.
         """
         return anonymise_record(record, self.rules)
 
@@ -186,7 +186,7 @@ class Policy:
 
 
 def load_policy(rules_dir: str | Path | None = None, *, memo_size: int = 65_536) -> Policy:
-    """Load a policy: the bundled We Select policy, or the rules directory at ``rules_dir``.
+    """Load a policy: the bundled policy, or the rules directory at ``rules_dir``.
 
     Every rule file is checked; a problem raises a :class:`~policykit.errors.DefinitionError` that
     names the file, the line and the nearest valid term.

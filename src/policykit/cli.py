@@ -123,7 +123,7 @@ def _load(rules_dir: Path | None) -> policykit.Policy:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(policykit.__version__, prog_name="policykit")
 def main() -> None:
-    """Answer questions about the We Select candidate privacy policy (2022-06-22)."""
+    """Answer questions about a candidate privacy policy: the bundled one, or the rules of --rules."""
 
 
 @main.command()
@@ -165,7 +165,7 @@ def _facts_of(data: dict[str, Any], as_of: str | None) -> dict[str, Any]:
 )
 @click.option(
     "--anchor", type=click.Choice(["latest_application", "latest_application_or_process_closed"]), default=None,
-    help="Where the evidence window starts (model.md A-04); default: the policy's parameter.",
+    help="Where the evidence window starts (interpretation A-04); default: the policy's parameter.",
 )
 @click.option("--review-interval-months", type=click.IntRange(1, 120), default=None,
               help="Months after the latest activity to review an active candidate (A-33).")

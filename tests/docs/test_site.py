@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import policykit
+from tests.services import missing_service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +34,7 @@ def _chromium() -> str | None:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site, built from the repository's mkdocs.yml into a temporary directory."""
     if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
-        pytest.skip("the docs extra is not installed (pip install -e '.[docs]'): the site is not built")
+        missing_service("the docs extra is not installed (pip install -e '.[docs]'): the site is not built")
     out = tmp_path_factory.mktemp("site")
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
@@ -49,7 +50,7 @@ def browser() -> str:
     """The Chromium executable."""
     found = _chromium()
     if found is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium): the site is not rendered")
+        missing_service("Chromium is not installed (apt-get install chromium): the site is not rendered")
     return found
 
 

@@ -13,6 +13,7 @@ import policykit
 from policykit._analysis.diff import diff
 from policykit.cli import main
 from policykit.errors import IncomparableRulesError
+from tests.snapshots import check_snapshot
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "rules-switzerland-allowed"
@@ -63,7 +64,7 @@ def test_the_committed_example_diff_is_what_policykit_prints(monkeypatch: pytest
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(main, ["diff", "rules", "examples/rules-switzerland-allowed"])
     assert result.exit_code == 0, result.output
-    assert result.output == (EXAMPLE / "diff.txt").read_text(encoding="utf-8")
+    check_snapshot(result.output, EXAMPLE / "diff.txt")
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ from policykit._docs.pages import (
     standard_request,
     write_pages,
 )
+from tests.snapshots import check_snapshots
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "policy"
@@ -37,7 +38,9 @@ def pages(bundled_policy: policykit.Policy) -> dict[str, str]:
 
 
 def test_committed_pages_match_the_rules(pages: dict[str, str]) -> None:
-    """docs/policy/ holds exactly what the rules generate (run `policykit docs build` if not)."""
+    """docs/policy/ holds exactly what the rules generate. A mismatch shows the diff, to be reviewed;
+    the pages are rewritten only when asked (tests/snapshots.py)."""
+    check_snapshots(pages, COMMITTED, pattern="*.md")
     assert compare_pages(pages, COMMITTED) == []
 
 

@@ -276,7 +276,10 @@ def diff(old: PolicyView, new: PolicyView, *, examples: int = 3) -> DiffReport:
         key = (id(rules), fired, category)
         got = symbolic.get(key)
         if got is None:
-            o = combine(rules.disclosure.rules, [(i, None) for i in fired], (category,), None, None)
+            o = combine(
+                rules.disclosure.rules, [(i, None) for i in fired], (category,), None, None,
+                default_deny=rules.citations.of("default_deny"),
+            )
             got = symbolic[key] = (o.allowed, o.reasons, o.obligations)
         return got
 

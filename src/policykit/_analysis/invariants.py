@@ -5,7 +5,7 @@ the fact space, and cites the clauses it rests on::
 
     - id: INV-NEVER-SOLD
       title: Personal data are never sold
-      clauses: [P-TP-1]
+      clauses: [CLAUSE-ID]
       for_all:                       # a condition over the fact fields (the rules' language);
         any:                         # omitted: every question
           - operation: sell

@@ -262,6 +262,7 @@ def combine(
     purpose_clause: str | None,
     recipient_clause: str | None,
     *,
+    default_deny: Sequence[str],
     intern: dict[Any, Any] | None = None,
 ) -> Outcome:
     """Combine fired rules into an outcome: per category, a forbid overrides a permit and no permit
@@ -311,7 +312,7 @@ def combine(
         if deciding is not None:
             clauses.extend(deciding.clauses)
         elif not reasons or reasons[0] == "NO_APPLICABLE_PERMIT":
-            clauses.append("P-TP-1")
+            clauses.extend(default_deny)
         if recipient_clause:
             clauses.append(recipient_clause)
     outcome = Outcome(
@@ -629,7 +630,7 @@ def _effective(
     flag: bool, on: dt.date | None, as_of: dt.date, latest_application: dt.date | None
 ) -> bool:
     """A withdrawal or objection counts when it happened on or before ``as_of`` and no later
-    application (fresh consent, P-INTRO-3) superseded it."""
+    application (fresh consent) superseded it."""
     if not flag:
         return False
     if on is None:

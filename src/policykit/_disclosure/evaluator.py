@@ -54,6 +54,7 @@ class DisclosureEvaluator:
             vocab.ids("data_categories"),
         )
         self._categories = vocab.ids("data_categories")
+        self._default_deny = rules.citations.of("default_deny")
         self._purpose_clauses = {p.id: p.clause for p in vocab.purposes}
         self._kind_clauses = {k.id: k.clause for k in vocab.recipient_kinds}
         self._purpose_at = self.fact_names.index("purpose")
@@ -151,7 +152,7 @@ class DisclosureEvaluator:
             interned.make_room()
             outcome = combine(
                 self.rules.disclosure.rules, fired, categories, purpose_clause, kind_clause,
-                intern=interned,
+                default_deny=self._default_deny, intern=interned,
             )
             self._combined[combined_key] = outcome
         return outcome

@@ -44,7 +44,7 @@ def _notes(decision: Decision, rules: RuleSet, today: Callable[[], dt.date]) -> 
     if r.gdpr_transfer_mechanism:
         notes.append(
             f"The transfer mechanism {r.gdpr_transfer_mechanism!r} does not substitute for storage "
-            "inside the EU/EEA under this policy (P-LAG-1, A-18)."
+            f"inside the EU/EEA under this policy ({rules.citations('storage_in_eea')})."
         )
     for label, flag, on in (
         ("withdrawal of consent", c.consent_status == "withdrawn" or c.consent_withdrawn_on is not None,
@@ -60,13 +60,16 @@ def _notes(decision: Decision, rules: RuleSet, today: Callable[[], dt.date]) -> 
         elif c.latest_application is not None and on < c.latest_application <= as_of:
             notes.append(
                 f"The {label} on {on} was superseded by the application on {c.latest_application}: "
-                "a new application is fresh consent (P-INTRO-3, A-06)."
+                f"a new application is fresh consent ({rules.citations('fresh_consent')})."
             )
         else:
             notes.append(f"The {label} on {on} is in effect on {as_of}.")
     notes.extend(_inert_inputs(decision, rules))
     if c.consent_to_sale:
-        notes.append("The candidate's consent to a sale has no effect: personal data are never sold (P-TP-1).")
+        notes.append(
+            f"The candidate's consent to a sale has no effect: personal data are never sold "
+            f"({rules.citations('never_sold')})."
+        )
     if req.operation == "share_aggregate" or "aggregated_statistics" in req.data_categories:
         size = "unknown" if req.min_cell_size is None else str(req.min_cell_size)
         notes.append(
@@ -146,7 +149,7 @@ def explain_decision(decision: Decision, rules: RuleSet, today: Callable[[], dt.
     ]
     lines.extend(
         wrap(
-            f"Question: may We Select {req.operation} {', '.join(req.data_categories)} to a "
+            f"Question: may {rules.meta.controller.short_name} {req.operation} {', '.join(req.data_categories)} to a "
             f"{req.recipient.kind} in {req.recipient.country.upper()} for the purpose {_cut(req.purpose)}, "
             f"as of {as_of}?",
             "",

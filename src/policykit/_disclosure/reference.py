@@ -13,7 +13,7 @@ results with its own implementation of the documented semantics:
   the obligations (of the permits that fired) follow decision order, without repeats;
   ``NO_APPLICABLE_PERMIT`` comes last;
 * an allow cites the permits' clauses and the purpose's clause; a deny cites the deciding forbid's
-  clauses (or P-TP-1, the general prohibition, when no rule permits) and the recipient kind's clause.
+  clauses (or the general prohibition's, when no rule permits) and the recipient kind's clause.
 
 The differential tests (``tests/unit/test_reference.py``, ``policykit verify --differential``) check
 the engine against it on every cube of the request space, so a bug in the compiler, the adapter or
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["ReferenceEvaluator"]
 
 NO_PERMIT = "NO_APPLICABLE_PERMIT"
-GENERAL_PROHIBITION = "P-TP-1"
 
 
 class ReferenceEvaluator:
@@ -48,6 +47,7 @@ class ReferenceEvaluator:
     def __init__(self, rules: RuleSet) -> None:
         self.rules = rules
         self._rules = rules.disclosure.rules
+        self._default_deny = rules.citations.of("default_deny")
         self._fields = [tuple(sorted(fields_of(r.condition))) for r in self._rules]
         self._seen: list[dict[tuple[Value, ...], bool]] = [{} for _ in self._rules]
         vocab = rules.vocabulary
@@ -97,7 +97,7 @@ class ReferenceEvaluator:
             if purpose_clause:
                 clauses.append(purpose_clause)
         else:
-            clauses.extend(deciding.clauses if deciding is not None else (GENERAL_PROHIBITION,))
+            clauses.extend(deciding.clauses if deciding is not None else self._default_deny)
             kind_clause = self._kind_clause.get(str(facts["recipient.kind"]))
             if kind_clause:
                 clauses.append(kind_clause)

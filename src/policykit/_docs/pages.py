@@ -67,7 +67,7 @@ DPV_PREFIXES = (
 
 
 def anchor(ident: str) -> str:
-    """The anchor of an id on its page: ``P-TP-4a`` → ``p-tp-4a``, ``A-07`` → ``a-07``."""
+    """The anchor of an id on its page: the id in lower case, ``A-07`` → ``a-07``."""
     return re.sub(r"[^a-z0-9_-]+", "-", ident.lower()).strip("-")
 
 
@@ -189,6 +189,10 @@ class Docs:
     def clause_link(clause_id: str) -> str:
         """A link to a clause in the clause register."""
         return f"[{clause_id}](clauses.md#{anchor(clause_id)})"
+
+    def cited_link(self, role: str) -> str:
+        """A link to the clause the policy's ``citations`` name for ``role``."""
+        return self.clause_link(self.rules.citations.of(role)[0])
 
     def clause_links(self, clause_ids: Iterable[str]) -> str:
         """Links to clauses, comma-separated."""
@@ -652,6 +656,8 @@ def _matrices_page(docs: Docs) -> str:
     vocab = rules.vocabulary
     kinds = vocab.ids("recipient_kinds")
     purposes = vocab.ids("purposes")
+    # the legend's example: a purpose named by its row of the purpose table
+    example = rules.citations.of("matrix_example_purpose")[0]
     lines = [
         FULL_WIDTH + GENERATED,
         "",
@@ -681,7 +687,8 @@ def _matrices_page(docs: Docs) -> str:
         "",
         "## How to read a cell",
         "",
-        "- **✓ T07** — allowed for the purpose in that row of the purpose table (P-SYF-T07), listed below; "
+        f"- **✓ {example.rsplit('-', 1)[-1]}** — allowed for the purpose in that row of the purpose table "
+        f"({example}), listed below; "
         "**✓ any** — allowed for every purpose.",
         "- **a reason code** — refused for every purpose; the code is the deciding reason for the purpose that "
         "comes closest to being allowed (the one refused latest in the decision steps). "
@@ -799,7 +806,7 @@ def _record_page(docs: Docs) -> str:
         recipients = _recipients_of(docs, activity.purpose)
         recipient_text = "<br>".join(f"{wrap(k)} ({', '.join(ops)})" for k, ops in recipients.items()) or "none"
         permits = _outside_eea_permits(docs, activity.purpose)
-        transfers = f"None: every recipient outside the EU/EEA is refused ({docs.clause_link('P-LAG-1')})"
+        transfers = f"None: every recipient outside the EU/EEA is refused ({docs.cited_link('storage')})"
         if permits:
             transfers += ", except under " + ", ".join(docs.rule_link(p) for p in permits)
         rows.append([
@@ -843,7 +850,7 @@ def _record_page(docs: Docs) -> str:
         "when every condition the rules ask of them holds; the [decision matrices](disclosure-matrices.md) "
         "show which categories, and the [disclosure rules](disclosure.md) the conditions. Aggregated "
         "statistics that pass the anonymity test are not personal data and may be shared with anyone "
-        f"({docs.clause_link('P-AGG-3')}); they are left out of the recipients and transfers above.",
+        f"({docs.cited_link('aggregates')}); they are left out of the recipients and transfers above.",
         "",
         "## Data subjects",
         "",
@@ -1035,7 +1042,8 @@ def _vocabulary_page(docs: Docs) -> str:
         "",
         "## Referee identification context",
         "",
-        "Context that may be told to a referee together with the candidate's name (P-TP-8): "
+        f"Context that may be told to a referee together with the candidate's name "
+        f"({docs.rules.citations('referee_context')}): "
         + codes(vocab.referee_identification_context) + ".",
         "",
         "## Retention modes",
@@ -1049,7 +1057,7 @@ def _vocabulary_page(docs: Docs) -> str:
         "## Countries",
         "",
         "The EU/EEA (EU-27, the EU's outermost regions, Iceland, Liechtenstein and Norway), inside which the "
-        f"policy keeps all data ({docs.clause_link('P-LAG-1')}):",
+        f"policy keeps all data ({docs.cited_link('storage')}):",
         "",
         ", ".join(f"{c.code} {c.name}" for c in sorted(vocab.countries, key=lambda c: c.code) if c.in_eea) + ".",
         "",
@@ -1067,7 +1075,7 @@ def requires(cond: Condition, fact: str, value: bool) -> bool:
 
 
 RETENTION_EXAMPLES = (
-    # latest application, withdrawal (model.md §8.2, the worked examples)
+    # latest application, withdrawal (the worked examples of docs/retention.md)
     ("2023-12-31", "2024-04-02"),
     ("2024-02-29", "2024-06-01"),
     ("2023-03-01", "2023-10-10"),
@@ -1098,7 +1106,7 @@ def _retention_diagram(docs: Docs) -> list[str]:
     states = list(dict.fromkeys(x.mode for x in modes if x.mode))
     for state in states:
         lines.append(f"    state \"{state}\" as {state}")
-    lines.append('    state "anonymised (P-RET-4)" as anonymised')
+    lines.append(f'    state "anonymised ({docs.rules.citations("anonymisation")})" as anonymised')
     for x in modes:
         source = "[*]"
         if requires(x.when, "triggered", True) and x.mode != active:
@@ -1133,26 +1141,31 @@ def _date_rules(docs: Docs) -> list[str]:
         v = docs.policy.retention(facts)
         rows.append([latest, withdrawn or "–", code(v.retention_mode),
                      str(v.retain_until or "–"), str(v.anonymise_on or "–"), str(v.deadline or "–")])
+    # the evidence window's years, counted the statutory way and, wrongly, as days
+    years = r.evidence_window.years
+    naive_days = 365 * years
+    leap = dt.date(2024, 2, 29)
+    leap_until = add_years_sv(leap, years)
     arithmetic = []
-    for day in (dt.date(2024, 2, 29), dt.date(2024, 2, 28), dt.date(2023, 3, 1)):
-        until = add_years_sv(day, 2)
-        arithmetic.append([day.isoformat(), until.isoformat(), (day + dt.timedelta(days=730)).isoformat()])
+    for day in (leap, dt.date(2024, 2, 28), dt.date(2023, 3, 1)):
+        until = add_years_sv(day, years)
+        arithmetic.append([day.isoformat(), until.isoformat(), (day + dt.timedelta(days=naive_days)).isoformat()])
     return [
         "## Date rules",
         "",
         f"The evidence window ends on **{r.evidence_window.describe(params)}** (`retain_until`, the last day "
         "the data must still exist); anonymisation follows the next day (`anonymise_on`, \"Därefter\", "
-        f"{docs.clause_link('P-RET-4')}). Periods of years and months are counted the Swedish statutory way "
+        f"{docs.cited_link('anonymisation')}). Periods of years and months are counted the Swedish statutory way "
         f"(Lag 1930:173, 1 §; {docs.interpretation_link('A-05')}): the same day number in the end month, or "
         "the last day of that month where the day does not exist. Timestamps become calendar dates in "
         f"{params.timezone} ({docs.interpretation_link('A-27')}); the window runs from "
         f"{code(params.retention_anchor)} ({docs.interpretation_link('A-04')}).",
         "",
-        "**The leap day.** An application on 2024-02-29 is kept until **2026-02-28** (there is no "
-        "29 February 2026) and anonymised on **2026-03-01**. Counting 730 days instead would end a day "
-        "early from 2023-03-01:",
+        f"**The leap day.** An application on {leap} is kept until **{leap_until}** (there is no "
+        f"29 February {leap_until.year}) and anonymised on **{leap_until + dt.timedelta(days=1)}**. Counting "
+        f"{naive_days} days instead would end a day early from 2023-03-01:",
         "",
-        table(["Latest application", "+ 2 years", "730 days would give"], arithmetic),
+        table(["Latest application", f"+ {years} years", f"{naive_days} days would give"], arithmetic),
         "",
         "The worked examples of the policy model, answered by `policy.retention()` on the day of the "
         "withdrawal:",

@@ -10,7 +10,7 @@ A service marks each field of its candidate model with the data category it hold
         references: list[Reference]            # nested models carry their own categories
 
 ``non_identifying=True`` declares a structured attribute that identifies no one once detached (a
-score band, an application year); anonymisation may keep it (model.md §2, §10). The direct
+score band, an application year); anonymisation may keep it (docs/redaction.md). The direct
 identifiers (name, birth date, contact details, photo, LinkedIn profile) can never be so marked.
 
 A field with no category, or an unknown category, is an :class:`~policykit.errors.AnnotationError`

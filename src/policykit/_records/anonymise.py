@@ -4,7 +4,7 @@
 (nested models and lists of them included) and returns a copy in which every field is erased unless
 
 * its category is declared ``non_identifying=True`` (a score band, an application year, a position
-  family: model.md §2, §10), **and**
+  family: see the vocabulary page, docs/policy/vocabulary.md), **and**
 * its value is structured: ``None``, a number, a boolean, a date, an enum member, or a short code-like
   string (letters, digits, ``_`` and ``-``, no spaces), or a list of those. A string with spaces, an
   ``@``, a ``/`` or other punctuation is free text, and free text cannot be de-identified, so it is
@@ -42,7 +42,6 @@ __all__ = ["AnonymisationReport", "Anonymised", "FieldAction", "anonymise_record
 
 M = TypeVar("M", bound=BaseModel)
 
-CLAUSES = ("P-RET-4",)
 _CODE = re.compile(r"[A-Za-z0-9_\-]{0,64}")
 
 
@@ -54,7 +53,7 @@ class FieldAction:
     category: str
     action: Literal["erased", "kept"]
     reason: str
-    clauses: tuple[str, ...] = CLAUSES
+    clauses: tuple[str, ...]
     ambiguity: str = "A-07"
 
 
@@ -63,6 +62,8 @@ class AnonymisationReport:
     """Every field of the record: what was erased and what was kept, with reasons."""
 
     actions: tuple[FieldAction, ...]
+    #: the clauses and interpretation behind anonymisation, as the report cites them
+    citation: str
 
     @property
     def erased(self) -> tuple[FieldAction, ...]:
@@ -77,7 +78,7 @@ class AnonymisationReport:
     def explain(self) -> str:
         """The report in plain English."""
         lines = [
-            f"Anonymisation (P-RET-4, model.md §2, A-07): {len(self.erased)} field(s) erased, "
+            f"Anonymisation ({self.citation}): {len(self.erased)} field(s) erased, "
             f"{len(self.kept)} kept.",
             "",
             "Erased:",
@@ -163,7 +164,7 @@ def _why_erased(cat: Category, rules: RuleSet, value: Any) -> str:
     if term.free_text:
         return f"{term.en.lower()}: free text or documents cannot be de-identified, so they are erased whole"
     if term.identifying:
-        return f"{term.en.lower()} is in the identifying set of model.md §2"
+        return f"{term.en.lower()} is in the identifying set (rules/vocabulary.yaml)"
     return "not declared non_identifying, so it is not kept"
 
 
@@ -174,7 +175,7 @@ def anonymise_record(record: M, rules: RuleSet) -> Anonymised[M]:
         raise AnnotationError(f"expected an instance of a pydantic model, got {type(record).__name__}")
     actions: list[FieldAction] = []
     copy = _walk(record, "", rules, actions)
-    return Anonymised(copy, AnonymisationReport(tuple(actions)))
+    return Anonymised(copy, AnonymisationReport(tuple(actions), rules.citations("anonymisation_report")))
 
 
 def _walk(record: M, prefix: str, rules: RuleSet, actions: list[FieldAction]) -> M:
@@ -197,9 +198,12 @@ def _walk(record: M, prefix: str, rules: RuleSet, actions: list[FieldAction]) ->
         keep = cat.non_identifying and cat.id != "bookkeeping_record" and _structured(value)
         if keep:
             actions.append(
-                FieldAction(path, cat.id, "kept", "structured and declared non-identifying (model.md §10)")
+                FieldAction(path, cat.id, "kept", "structured and declared non-identifying",
+                            rules.citations.of("anonymisation"))
             )
         else:
             updates[spec.name] = _empty(model, spec.name)
-            actions.append(FieldAction(path, cat.id, "erased", _why_erased(cat, rules, value)))
+            actions.append(
+                FieldAction(path, cat.id, "erased", _why_erased(cat, rules, value), rules.citations.of("anonymisation"))
+            )
     return record.model_copy(update=updates)

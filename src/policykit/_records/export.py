@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from policykit._requests.response import RequestResponse
     from policykit._ruleset.ruleset import RuleSet
 
-__all__ = ["EXPORT_KINDS", "RIGHTS", "export_record", "leaves"]
+__all__ = ["EXPORT_KINDS", "Exporter", "export_record", "leaves"]
 
 
 
@@ -49,46 +49,6 @@ class Exporter(Protocol):
 
 EXPORT_KINDS = ("access", "portability")
 ExportKind = Literal["access", "portability"]
-
-# The rights a candidate has, as the access export states them (Art. 15(1)(e)-(f), model.md §9).
-RIGHTS: tuple[dict[str, Any], ...] = (
-    {"right": "access", "gdpr": "Art. 15", "clauses": ["P-RATT-1", "P-RATT-2", "P-RATT-3"],
-     "en": "to obtain confirmation of, access to and a free copy of your personal data"},
-    {"right": "rectification", "gdpr": "Art. 16", "clauses": [],
-     "en": "to have inaccurate data rectified and incomplete data completed"},
-    {"right": "erasure", "gdpr": "Art. 17", "clauses": ["P-RATT-4"],
-     "en": "to have your data erased, in the cases Art. 17 sets out"},
-    {"right": "restriction", "gdpr": "Art. 18", "clauses": ["P-RATT-4"],
-     "en": "to have the processing restricted, in the cases Art. 18 sets out"},
-    {"right": "portability", "gdpr": "Art. 20", "clauses": ["P-RATT-5"],
-     "en": "to receive the data you provided in a machine-readable format, or have them sent to another controller"},
-    {"right": "objection", "gdpr": "Art. 21", "clauses": ["P-RET-1"],
-     "en": "to object at any time to processing based on legitimate interest, including for direct marketing"},
-    {"right": "withdraw_consent", "gdpr": "Art. 7(3)", "clauses": ["P-RET-3"],
-     "en": "to withdraw your consent at any time, as easily as you gave it"},
-    {"right": "complaint", "gdpr": "Art. 77", "clauses": [],
-     "en": "to lodge a complaint with the supervisory authority"},
-)
-
-# How long data are kept, or the criteria for it (Art. 15(1)(d)).
-RETENTION_CRITERIA: tuple[dict[str, Any], ...] = (
-    {"clauses": ["P-RET-1", "P-RET-2"],
-     "en": "While you are of interest for recruitment and have neither withdrawn consent nor objected, "
-           "for as long as necessary for the purposes, with periodic relevance reviews."},
-    {"clauses": ["P-RET-3"],
-     "en": "When consent ends (or you object or ask for erasure), for two years from your latest "
-           "application, as evidence of a fair recruitment process under the Discrimination Act."},
-    {"clauses": ["P-RET-4"],
-     "en": "Thereafter the data are anonymised and all data that identify you are erased."},
-    {"clauses": ["P-SYF-T10"],
-     "en": "While a discrimination dispute is pending, until it is finally resolved."},
-    {"clauses": ["P-SYF-T06"],
-     "en": "Accounting records naming you: until 31 December of the seventh year after the year in "
-           "which the financial year ended (Bokföringslagen 7 kap. 2 §)."},
-    {"clauses": ["P-SAM-2"],
-     "en": "Special categories of data: only for as long as relevant to the recruitment process."},
-)
-
 
 def leaves(record: BaseModel, dump: Any, prefix: str = "") -> Iterator[tuple[str, FieldSpec, Any]]:
     """Every leaf of a record as ``(path, spec, JSON value)``, walking the record and its JSON dump
@@ -123,6 +83,9 @@ def _information(rules: RuleSet, held: tuple[str, ...]) -> dict[str, Any]:
     vocab = rules.vocabulary
     meta = rules.meta
     bases = {b.id: b for b in vocab.legal_bases}
+    storage = rules.citations.of("storage")[0]
+    sources = rules.citations.of("sources")[0]
+    rights = [{"right": r.right, "gdpr": r.gdpr, "clauses": list(r.clauses), "en": r.en} for r in rules.rights]
     return {
         "purposes": [
             {
@@ -138,16 +101,18 @@ def _information(rules: RuleSet, held: tuple[str, ...]) -> dict[str, Any]:
             for k in vocab.recipient_kinds
             if k.id != "other_third_party"
         ],
-        "storage": {"clause": "P-LAG-1", "en": rules.clause("P-LAG-1").en},
-        "retention_criteria": list(RETENTION_CRITERIA),
+        "storage": {"clause": storage, "en": rules.clause(storage).en},
+        "retention_criteria": [
+            {"clauses": list(c.clauses), "en": c.en} for c in rules.retention_criteria
+        ],
         "sources": {
-            "clause": "P-INS-1",
-            "en": rules.clause("P-INS-1").en,
+            "clause": sources,
+            "en": rules.clause(sources).en,
             "by_category": {c: list(vocab.category(c).typical_source) for c in held},
         },
         "rights": [
-            *RIGHTS[:-1],
-            {**RIGHTS[-1], "authority": {"name": meta.supervisory_authority.name,
+            *rights[:-1],
+            {**rights[-1], "authority": {"name": meta.supervisory_authority.name,
                                          "url": meta.supervisory_authority.url}},
         ],
         "contact": {
@@ -156,7 +121,7 @@ def _information(rules: RuleSet, held: tuple[str, ...]) -> dict[str, Any]:
             "address": meta.controller.address,
             "telephone": meta.controller.telephone,
             "email": meta.controller.email,
-            "clauses": ["P-KONT-1", *meta.controller.clauses],
+            "clauses": [*rules.citations.of("controller"), *meta.controller.clauses],
         },
     }
 

@@ -167,8 +167,10 @@ class _Walker:
     def withhold(self, path: str, category: str) -> None:
         reasons = self.decision.category_reasons.get(category, ())
         rule_ids = self.decision.category_rules.get(category, ())
-        # with no forbid, no rule permits the category: the default deny of P-TP-1
-        clauses = self.rules.disclosure.rule(rule_ids[0]).clauses if rule_ids else ("P-TP-1",)
+        # with no forbid, no rule permits the category: the default deny, under the general prohibition
+        clauses = (
+            self.rules.disclosure.rule(rule_ids[0]).clauses if rule_ids else self.rules.citations.of("default_deny")
+        )
         self.withheld.append(
             WithheldField(
                 path=path,

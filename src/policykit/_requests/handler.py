@@ -95,12 +95,12 @@ class RequestHandler:
     def handle(self, request: DataSubjectRequest | Mapping[str, Any]) -> RequestResponse:
         """Answer a data-subject request."""
         rules = self._rules
-        req = DataSubjectRequest.parse(request)
+        req = DataSubjectRequest.parse(request, timezone=rules.parameters.timezone)
         check_request(req, rules)
         items = request_items(req, rules)
         window = evidence_window(self._retention, req)
         objection = _objection(req, rules) if req.request == "objection" else None
-        notes = _notes(req, items, window)
+        notes = _notes(req, items, window, rules)
         transmission = "not_requested"
         decision: Decision | None = None
         if req.request == "portability_direct_transmission":
@@ -215,8 +215,8 @@ def _check_transmission(
     """Ask the disclosure rules whether the delivered data may go to the designated controller.
 
     Special-category data are in the scope of Art. 20 only when the candidate provided them with explicit
-    consent (model.md §2), so the check records that consent. With no items named, the check covers
-    every category the vocabulary counts as portable.
+    consent (the data category's portability scope), so the check records that consent. With no items
+    named, the check covers every category the vocabulary counts as portable.
     """
     assert req.recipient is not None
     vocab = rules.vocabulary
@@ -241,12 +241,14 @@ def _check_transmission(
     return disclosure.decide(question)
 
 
-def _notes(req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWindow) -> tuple[str, ...]:
+def _notes(
+    req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWindow, rules: RuleSet
+) -> tuple[str, ...]:
     """What the normalisation did with the request, said plainly."""
     notes: list[str] = []
     if not req.written:
         notes.append(f"A request by {req.channel.replace('_', ' ')} is accepted; the policy's 'in writing' "
-                     "is met by We Select's written confirmation (A-03).")
+                     f"is met by {rules.meta.controller.short_name}'s written confirmation (A-03).")
     others = [i.name for i in items if i.category == OTHER_ITEM]
     if others:
         notes.append(f"{', '.join(others)}: not a data category of the policy; judged as an item outside the "
@@ -263,7 +265,7 @@ def _notes(req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWind
     if req.request in ("erasure", "objection") and req.candidate_state in ("active", "evidence_hold"):
         if window.status == "none":
             notes.append("No application on or before the day of the request is on file, so there is no "
-                         "evidence window (P-RET-3 runs from the latest application).")
+                         f"evidence window ({rules.citations('evidence_window')} runs from the latest application).")
         elif window.latest_application is not None:
             state = "was still open" if window.status == "open" else "had already ended"
             notes.append(f"Latest application {window.latest_application}: the evidence window runs to "
@@ -280,7 +282,7 @@ def _notes(req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWind
                          "candidate.")
         if not req.legal_basis:
             notes.append("legal_basis is not given: data sent with an application rest on the consent given "
-                         "by applying (P-INTRO-3).")
+                         f"by applying ({rules.citations('consent_by_applying')}).")
     return tuple(notes)
 
 

@@ -1,4 +1,4 @@
-"""Data-subject requests: ``DataSubjectRequest`` in, ``RequestResponse`` out (model.md §9).
+"""Data-subject requests: ``DataSubjectRequest`` in, ``RequestResponse`` out (docs/requests.md).
 
 A request (access, erasure, restriction, portability, objection, rectification) is checked for shape
 (pydantic), then against the vocabulary of the policy that answers it, then reduced to the
@@ -17,9 +17,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
-from policykit._dates import STOCKHOLM, add_months_sv, local_date, next_working_day_sv
+from policykit._dates import add_months_sv, in_words, local_date, next_working_day_sv, parse_day
 from policykit._disclosure.decision import Decision, DisclosureRequest, validation_message
 from policykit._engine.context import AnswerContext
 from policykit._ruleset.quoting import quote_clauses, wrap
@@ -59,11 +67,17 @@ DESIGNATED_CONTROLLER = "data_subject_designated_controller"
 FULFILLED = ("fulfil", "fulfil_with_redaction")
 
 
-def _local_day(value: Any) -> Any:
-    """A calendar date, or a timestamp with a zone turned into its Europe/Stockholm date (A-27)."""
+def _local_day(value: Any, info: ValidationInfo) -> Any:
+    """A calendar date, or a timestamp with a zone turned into its date in the policy's time zone (A-27).
+
+    The zone comes with the validation (``DataSubjectRequest.parse(..., timezone=...)``; the policy
+    passes its ``parameters.timezone``); without one only a calendar date is accepted."""
     if isinstance(value, (dt.date, str)):
+        zone = (info.context or {}).get("timezone")
         try:
-            return local_date(value, STOCKHOLM, field="date")
+            if zone is None:
+                return parse_day(value, field="date")
+            return local_date(value, zone, field="date")
         except InvalidDateError as exc:
             # the field's name and the value given are added by the validation message
             raise ValueError(exc.message.removeprefix("date: ").split(", got ")[0]) from None
@@ -125,9 +139,10 @@ class DataSubjectRequest(_Model):
     bookkeeping_record: BookkeepingRecordRef | None = None
 
     @classmethod
-    def parse(cls, data: Mapping[str, Any] | DataSubjectRequest) -> DataSubjectRequest:
+    def parse(cls, data: Mapping[str, Any] | DataSubjectRequest, *, timezone: str | None = None) -> DataSubjectRequest:
         """Build a request from a mapping shaped like a case's ``inputs``; errors are
-        :class:`~policykit.errors.RequestValidationError`."""
+        :class:`~policykit.errors.RequestValidationError`. Timestamps become dates in ``timezone``
+        (the policy's); without it, dates must be calendar dates."""
         if isinstance(data, DataSubjectRequest):
             return data
         if not isinstance(data, Mapping):
@@ -135,7 +150,7 @@ class DataSubjectRequest(_Model):
                 f"expected a DataSubjectRequest or a mapping of its fields, got {type(data).__name__}"
             )
         try:
-            return cls.model_validate(dict(data))
+            return cls.model_validate(dict(data), context={"timezone": timezone})
         except ValidationError as exc:
             raise RequestValidationError(validation_message("data-subject request", exc)) from None
 
@@ -152,7 +167,7 @@ class DataSubjectRequest(_Model):
 @dataclass(frozen=True, slots=True)
 class EvidenceWindow:
     """The retention dates a request depends on, as the retention verdict gives them on the day the
-    request was received: the two-year evidence window of P-RET-3 (``open``, ``passed``, or ``none``
+    request was received: the evidence window (``open``, ``passed``, or ``none``
     when no application is on file), and the end of the bookkeeping period of an accounting record."""
 
     status: Literal["open", "passed", "none"]
@@ -448,9 +463,10 @@ def _unique(values: Sequence[str]) -> tuple[str, ...]:
 class RequestResponse:
     """The answer to a data-subject request: what to do, by when, at what cost, and what to say.
 
-    ``outcome`` is one of the request outcomes; ``deadline`` is one month from receipt (Art. 12(3)),
-    ``extended_deadline`` three months (with notice of the extension before ``deadline``), each moved
-    off a Saturday, Sunday or Swedish holiday to the next working day (Lag 1930:173 2 §). Item lists
+    ``outcome`` is one of the request outcomes; ``deadline`` and ``extended_deadline`` are the time
+    limits of Art. 12(3), counted from receipt (the policy's parameters; the extension needs notice
+    before ``deadline``), each moved off a Saturday, Sunday or Swedish holiday to the next
+    working day (Lag 1930:173 2 §). Item lists
     (``deliver``, ``exclude``, ``erase_now``, ``retain``, ``restrict``, ``include``, ``rectify``) name
     the items of the request; ``dispositions`` holds the reason, grounds and rule for each.
     ``explain()`` says it all in plain English, citing the clauses.
@@ -487,12 +503,12 @@ class RequestResponse:
 
         received = request.received_on
         self.received_on = received
+        params = context.rules.parameters
         # deadlines for acting end on a working day (Lag 1930:173 2 §, Regulation 1182/71 Art. 3(4))
-        self.deadline = next_working_day_sv(add_months_sv(received, 1))
-        self.extended_deadline = next_working_day_sv(add_months_sv(received, 3))
+        self.deadline = next_working_day_sv(add_months_sv(received, params.request_deadline_months))
+        self.extended_deadline = next_working_day_sv(add_months_sv(received, params.request_extended_deadline_months))
         self.extension_notice_by = self.deadline
 
-        params = context.rules.parameters
         self.fee = params.access_further_copy_fee if any(e.fee == "further_copy" for e in effects) else 0
 
         flags = set(_unique([f for e in effects for f in e.flags]))
@@ -653,9 +669,9 @@ def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], 
     gloss = rules.vocabulary.term("request_outcomes", resp.outcome).en
     lines.extend(wrap(f"Answer: {resp.outcome.upper()}. {gloss} (decided by {resp.outcome_rule})", ""))
     lines.extend(wrap(
-        f"Deadline: {resp.deadline} (one month from receipt, Art. 12(3), moved to a working day where it "
-        f"would end on a Saturday, Sunday or holiday, Lag 1930:173 2 §); extendable to "
-        f"{resp.extended_deadline} with notice before {resp.extension_notice_by}.", ""))
+        f"Deadline: {resp.deadline} ({in_words(rules.parameters.request_deadline_months, 'month')} from receipt, "
+        "Art. 12(3), moved to a working day where it would end on a Saturday, Sunday or holiday, Lag 1930:173 "
+        f"2 §); extendable to {resp.extended_deadline} with notice before {resp.extension_notice_by}.", ""))
     lines.append(f"Fee: {resp.fee} SEK.")
     if resp.notes:
         lines += ["", "How the request was read:"]
@@ -683,7 +699,7 @@ def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], 
     if resp.recipients_to_notify:
         todo.append("tell: " + ", ".join(f"{r.kind} ({r.country})" for r in resp.recipients_to_notify))
     if todo:
-        lines += ["", "What We Select must do:"]
+        lines += ["", f"What {rules.meta.controller.short_name} must do:"]
         for t in todo:
             lines.extend(wrap("- " + t, "  "))
     if resp.dispositions or resp.unaffected:

@@ -69,7 +69,10 @@ class RetentionEvaluator:
         """The verdict for ``facts`` (see ``Policy.retention``)."""
         parsed = RetentionFacts.parse(facts)
         params = self._parameters(anchor, review_interval_months)
-        reading = read_facts(parsed, self.rules.retention, params, self.clock.today())
+        reading = read_facts(
+            parsed, self.rules.retention, params, self.clock.today(), cite=self.rules.citations,
+            controller=self.rules.meta.controller.short_name,
+        )
         key = tuple(reading.facts[name] for name in self._fact_names)
         outcome = self._memo.get(key)
         if outcome is None:

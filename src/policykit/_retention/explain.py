@@ -25,7 +25,7 @@ _TRACK_LABEL = {
 }
 
 
-def _facts_lines(v: RetentionVerdict) -> list[str]:
+def _facts_lines(v: RetentionVerdict, rules: RuleSet) -> list[str]:
     f, r = v.facts, v.reading
     lines: list[str] = []
     if r.applications:
@@ -37,7 +37,10 @@ def _facts_lines(v: RetentionVerdict) -> list[str]:
         lines.append(f"Consent withdrawn: {_show(w)}.")
     if f.objection_received_on is not None:
         form = f.objection_form.replace("_", " ")
-        documented = " (documented in writing by We Select)" if f.objection_documented_in_writing_by_controller else ""
+        documented = (
+            f" (documented in writing by {rules.meta.controller.short_name})"
+            if f.objection_documented_in_writing_by_controller else ""
+        )
         lines.append(f"Objection received {_show(f.objection_received_on)} by {form}{documented}.")
     if f.erasure_requested_on is not None:
         lines.append(f"Erasure requested: {_show(f.erasure_requested_on)} (counts as withdrawal and objection, A-10).")
@@ -76,7 +79,7 @@ def _show(value: object) -> str:
     return str(value)
 
 
-def _dates_lines(v: RetentionVerdict) -> list[str]:
+def _dates_lines(v: RetentionVerdict, rules: RuleSet) -> list[str]:
     rule = v.outcome.mode_rule
     params = v.parameters
     lines: list[str] = []
@@ -97,8 +100,10 @@ def _dates_lines(v: RetentionVerdict) -> list[str]:
     if v.retention_mode == "legal_hold":
         lines.append("anonymise_on   none until the dispute is finally resolved (A-09)")
     if v.bookkeeping_retain_until is not None:
+        kept = next(r.retain_until for r in rules.retention.rules if r.decides == "bookkeeping" and r.retain_until)
         lines.append(
-            f"bookkeeping    {v.bookkeeping_retain_until} = 31 Dec. of the year the financial year ended + 7 years"
+            f"bookkeeping    {v.bookkeeping_retain_until} = 31 Dec. of the year the financial year ended + "
+            f"{kept.years} years"
         )
         lines.append("               (Bokföringslagen 7 kap. 2 §)")
     if v.special_category:
@@ -122,7 +127,7 @@ def _rule_block(rule: RetentionRule, rules: RuleSet) -> list[str]:
     lines.extend(wrap(rule.description, "      "))
     cites = f"Cites {', '.join(rule.clauses)}"
     if rule.ambiguities:
-        cites += f"; interpretation {', '.join(rule.ambiguities)} of model.md §12"
+        cites += f"; interpretation {', '.join(rule.ambiguities)} of the register of interpretations"
     lines.append(f"      {cites}.")
     return lines
 
@@ -136,10 +141,10 @@ def explain_retention(v: RetentionVerdict, rules: RuleSet, today: Callable[[], d
     lines.extend(wrap(f"Answer: {v.retention_mode}: {term.en}", ""))
     lines.extend(wrap(v.reasons[0], "  "))
     lines += ["", "Facts as read:"]
-    for line in _facts_lines(v):
+    for line in _facts_lines(v, rules):
         lines.extend(wrap("- " + line, "  "))
     lines += ["", "Dates:"]
-    lines.extend("  " + line for line in _dates_lines(v))
+    lines.extend("  " + line for line in _dates_lines(v, rules))
     if v.due:
         lines.append(f"  DUE: as of {v.as_of} the anonymisation date has come.")
     if v.erase_on_anonymisation:

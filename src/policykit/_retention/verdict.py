@@ -1,6 +1,6 @@
 """Retention questions and their answers: ``RetentionFacts`` in, ``RetentionVerdict`` out.
 
-When must this candidate's record be anonymised? The answer takes three steps (model.md §8.2):
+When must this candidate's record be anonymised? The answer takes three steps (docs/retention.md):
 
 1. **Read the dates.** Timestamps become Europe/Stockholm calendar dates (A-27); the latest
    application is the maximum, whatever the input order; the trigger is the first withdrawal, written
@@ -23,7 +23,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, Validat
 from pydantic_core import PydanticCustomError
 
 from policykit._dates import (
-    STOCKHOLM,
     add_months_sv,
     add_years_sv,
     local_date,
@@ -44,7 +43,7 @@ from policykit.errors import (
 
 if TYPE_CHECKING:
     from policykit._engine.context import AnswerContext
-    from policykit._ruleset.loading import Parameters
+    from policykit._ruleset.loading import Citations, Parameters
     from policykit._ruleset.retention import DateSpec, RetentionRule, RetentionRules
     from policykit._ruleset.ruleset import RuleSet
 
@@ -172,12 +171,12 @@ class RetentionFacts(_Model):
     """What is known about one candidate's record: the fields of a retention question (docs/retention.md).
 
     Dates are ISO ``YYYY-MM-DD``; applications, withdrawals, the objection and the erasure request may
-    also be ISO 8601 timestamps with a zone, which become calendar dates in ``timezone``. Input order
-    never matters. ``as_of`` defaults to today in Europe/Stockholm.
+    also be ISO 8601 timestamps with a zone, which become calendar dates in ``timezone`` (default: the
+    policy's). Input order never matters. ``as_of`` defaults to today in the policy's time zone.
     """
 
     applications: Annotated[tuple[EventDate, ...], BeforeValidator(_events)] = ()
-    timezone: str = STOCKHOLM
+    timezone: str | None = None
     consent_withdrawn_on: Annotated[tuple[EventDate, ...], BeforeValidator(_events)] = ()
     objection_received_on: EventDate | None = None
     objection_form: Annotated[ObjectionForm, BeforeValidator(_choice(OBJECTION_FORMS, "an objection form"))] = (
@@ -293,9 +292,12 @@ def _check_not_after(day: dt.date, as_of: dt.date, where: str, given: bool) -> N
 _KNOWN_ZONES: set[str] = set()
 
 
-def read_facts(facts: RetentionFacts, rules: RetentionRules, params: Parameters, today: dt.date) -> Reading:
-    """Check the facts for consistency and reduce them to dates and yes/no facts (model.md §8.2)."""
-    zone = facts.timezone
+def read_facts(
+    facts: RetentionFacts, rules: RetentionRules, params: Parameters, today: dt.date, *, cite: Citations,
+    controller: str,
+) -> Reading:
+    """Check the facts for consistency and reduce them to dates and yes/no facts."""
+    zone = facts.timezone or params.timezone
     as_of = facts.as_of or today
     given = facts.as_of is not None
     r = Reading(as_of=as_of, as_of_given=given, zone=zone, anchor_mode=params.retention_anchor)
@@ -321,12 +323,12 @@ def read_facts(facts: RetentionFacts, rules: RetentionRules, params: Parameters,
         if first is None:
             raise RequestValidationError(
                 f"applications: expected at least one application date, since {where} is given: consent is "
-                "given by applying (P-INTRO-3)"
+                f"given by applying ({cite('consent_by_applying')})"
             )
         if day < first:
             raise InvalidDateError(
                 f"{where}: expected a date on or after the first application ({first}), got {day}: consent "
-                "is given by applying (P-INTRO-3), so it cannot be withdrawn before it"
+                f"is given by applying ({cite('consent_by_applying')}), so it cannot be withdrawn before it"
             )
         triggers.append((day, "consent_withdrawn"))
 
@@ -358,14 +360,14 @@ def read_facts(facts: RetentionFacts, rules: RetentionRules, params: Parameters,
             if facts.objection_form not in WRITTEN_FORMS:
                 r.notes.append(
                     f"The objection of {day} was made by {facts.objection_form.replace('_', ' ')} and documented "
-                    "in writing by We Select, so it counts as a written objection (P-RET-1, A-03)."
+                    f"in writing by {controller}, so it counts as a written objection ({cite('written_objection')})."
                 )
         elif r.latest is not None and day >= r.latest:
             oral_undocumented = True
             r.notes.append(
                 f"The objection of {day} was made by {facts.objection_form.replace('_', ' ')} and has not been "
-                "documented in writing: We Select must confirm it back in writing; until then it does not end "
-                "consent or start the evidence window (P-RET-1, A-03)."
+                f"documented in writing: {controller} must confirm it back in writing; until then it does not end "
+                f"consent or start the evidence window ({cite('written_objection')})."
             )
         else:
             r.notes.append(
@@ -407,7 +409,7 @@ def read_facts(facts: RetentionFacts, rules: RetentionRules, params: Parameters,
     for day, kind in r.superseded:
         r.notes.append(
             f"The {TRIGGER_WORDS[kind]} of {day} was superseded by the later application of {latest}: a new "
-            "application is fresh consent (P-INTRO-3, A-06)."
+            f"application is fresh consent ({cite('fresh_consent')})."
         )
 
     closed = facts.process_closed_on
@@ -601,7 +603,7 @@ def _iso(day: dt.date | None) -> str | None:
 class RetentionVerdict:
     """When a candidate's record must be anonymised, and why, citing the policy.
 
-    The contract (DESIGN.md): ``retention_mode``, ``latest_application_date``, ``retain_until``
+    The public attributes: ``retention_mode``, ``latest_application_date``, ``retain_until``
     (inclusive), ``anonymise_on`` (the first day no identifying datum may exist), ``deadline`` (the
     latest day to confirm anonymisation when it is due at once), ``permitted_purposes``, ``reasons``,
     ``clauses`` and ``explain()``. Also: ``rule_ids``, ``erase_now`` (what the rules erase at once,
@@ -683,7 +685,7 @@ class RetentionVerdict:
         first asked, so a nightly job that only reads the dates does not pay for the text.)"""
         reasons = self._reasons
         if reasons is None:
-            reasons = _word_reasons(self._reason_parts)
+            reasons = _word_reasons(self._reason_parts, self._context.rules.citations)
             object.__setattr__(self, "_reasons", reasons)
         return reasons
 
@@ -704,7 +706,7 @@ class RetentionVerdict:
 
     @property
     def ambiguities(self) -> tuple[str, ...]:
-        """The interpretations of model.md §12 the verdict relies on."""
+        """The interpretations (docs/policy/interpretations.md) the verdict relies on."""
         return tuple(dict.fromkeys(a for r in self.outcome.rules for a in r.ambiguities))
 
     @property
@@ -837,7 +839,8 @@ def compute_verdict(
         if srule is not None and srule.erase_on is not None and gone is None:
             notes.append(
                 f"Special-category item {i} ({item.category}): the process has not closed, so it is kept while "
-                "relevant to the process and erased when the process ends (P-SAM-2)."
+                "relevant to the process and erased when the process ends "
+                f"({rules.citations('special_category_retention')})."
             )
     erase_dates = [s.erase_on for s in specials if s.erase_on is not None]
     special_erase_on = min(erase_dates) if erase_dates else None
@@ -890,14 +893,14 @@ def compute_verdict(
     )
 
 
-def _word_reasons(parts: tuple[Any, ...]) -> tuple[str, ...]:
+def _word_reasons(parts: tuple[Any, ...], cite: Citations) -> tuple[str, ...]:
     """The verdict's reasons, in plain English, from what ``compute_verdict`` kept for them."""
     (rule, reading, outcome, notes, retain_until, anonymise_on, deadline, review_on, bookkeeping_until,
      due, as_of, on_anonymisation) = parts
     reasons = [
         _lead(
             rule.mode or "", reading, retain_until=retain_until, anonymise_on=anonymise_on, deadline=deadline,
-            review_on=review_on, bookkeeping_until=bookkeeping_until,
+            review_on=review_on, bookkeeping_until=bookkeeping_until, cite=cite,
         )
     ]
     reasons.extend(r.title + "." for r in outcome.rules if r is not rule)
@@ -905,14 +908,14 @@ def _word_reasons(parts: tuple[Any, ...]) -> tuple[str, ...]:
     if due:
         reasons.append(
             f"As of {as_of} the anonymisation date {anonymise_on} has come: anonymise now, erasing "
-            f"{', '.join(on_anonymisation)} (P-RET-4)."
+            f"{', '.join(on_anonymisation)} ({cite('anonymisation')})."
         )
     return tuple(reasons)
 
 
 def _lead(
     mode: str, r: Reading, *, retain_until: dt.date | None, anonymise_on: dt.date | None, deadline: dt.date | None,
-    review_on: dt.date | None, bookkeeping_until: dt.date | None,
+    review_on: dt.date | None, bookkeeping_until: dt.date | None, cite: Citations,
 ) -> str:
     """The deciding reason, in one sentence with the dates."""
     ended = ""
@@ -922,7 +925,7 @@ def _lead(
     if mode == "evidence_window":
         return (
             f"{ended}: the record is kept as evidence until {retain_until} inclusive and anonymised on "
-            f"{anonymise_on} (P-RET-3, P-RET-4)."
+            f"{anonymise_on} ({cite('evidence_then_anonymise')})."
         )
     if mode == "anonymise_now":
         if r.resolution is not None:
@@ -933,7 +936,7 @@ def _lead(
             )
         return (
             f"{ended}, after the evidence window had already ended on {retain_until}: anonymise at once, on "
-            f"{anonymise_on}, confirmed by {deadline} (P-RET-4, GDPR Art. 12(3))."
+            f"{anonymise_on}, confirmed by {deadline} ({cite('anonymisation')}, GDPR Art. 12(3))."
         )
     if mode == "legal_hold":
         return (
@@ -947,9 +950,12 @@ def _lead(
             f"{bookkeeping_until} inclusive and erased on {anonymise_on} (A-08)."
         )
     if r.latest is None:
-        return "No application is on file; only the special-category items are judged (P-SAM-2)."
+        return (
+            "No application is on file; only the special-category items are judged "
+            f"({cite('special_category_retention')})."
+        )
     return (
         f"Consent given by applying (latest application {r.latest}) is in force: the record is kept while the "
         f"candidate is of interest, with no fixed end date; review relevance by {review_on} "
-        "(P-RET-1, P-RET-2, A-33)."
+        f"({cite('relevance_review')})."
     )

@@ -67,7 +67,7 @@ class _Raw(BaseModel):
 
 
 class Interpretation(_Frozen):
-    """One ambiguity or gap of the policy text and the reading policykit applies (model.md §12)."""
+    """One ambiguity or gap of the policy text and the reading policykit applies (docs/policy/interpretations.md)."""
 
     id: str
     title: str

@@ -8,6 +8,9 @@ decision space enumerable (``policykit verify``) and the memo sound.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 from policykit._ruleset.conditions import Field
 from policykit._ruleset.vocabulary import Vocabulary
 
@@ -15,6 +18,23 @@ __all__ = ["UNLISTED_PURPOSE", "disclosure_schema", "retention_schema"]
 
 UNLISTED_PURPOSE = "unlisted"
 _B = (False, True)
+
+
+def with_words(schema: dict[str, Field], words: Mapping[str, str]) -> dict[str, Field]:
+    """The schema with the policy's own words (a period, say) put into its texts: each ``{name}`` of
+    ``words`` in a label, text or description becomes its value. Conditions name fields, so they are
+    unaffected."""
+
+    def fill(text: str) -> str:
+        for name, value in words.items():
+            text = text.replace("{" + name + "}", value)
+        return text
+
+    return {
+        key: replace(f, label=fill(f.label), true_text=fill(f.true_text), false_text=fill(f.false_text),
+                     description=fill(f.description))
+        for key, f in schema.items()
+    }
 
 
 def _bool(name: str, label: str, true_text: str, false_text: str, description: str) -> Field:
@@ -122,8 +142,8 @@ def retention_schema() -> dict[str, Field]:
               "Some consent_withdrawn_on, written objection_received_on or erasure_requested_on is on or "
               "after the latest application date (model.md §8.2)."),
         _bool("window_expired_at_trigger", "the evidence window at the trigger",
-              "the two-year evidence window had already ended when consent ended",
-              "consent ended within the two-year evidence window",
+              "the {window_years}-year evidence window had already ended when consent ended",
+              "consent ended within the {window_years}-year evidence window",
               "The trigger date is after retain_until (the window end, inclusive)."),
         _bool("dispute_pending", "a pending dispute",
               "a discrimination dispute is pending", "no discrimination dispute is pending",

@@ -104,9 +104,11 @@ class SourceRef(_Frozen):
 
 
 class Controller(_Frozen):
-    """The controller named by the policy (P-ALLM-1, P-KONT-3..7)."""
+    """The controller named by the policy, with the clauses that name it; ``short_name`` is how
+    explanations and letters call it."""
 
     name: str
+    short_name: str
     organisation_number: str
     address: str
     telephone: str
@@ -134,13 +136,54 @@ class PolicyMeta(_Frozen):
     supervisory_authority: Authority
 
 
+# the roles in which policykit's own sentences cite clauses (``citations`` in policy.yaml)
+CITATION_ROLES = (
+    "default_deny", "never_sold", "consent_by_applying", "fresh_consent", "storage_in_eea", "storage", "sources",
+    "controller", "written_objection", "evidence_window", "evidence_then_anonymise", "anonymisation",
+    "anonymisation_report", "special_category_retention", "relevance_review", "aggregates", "referee_context",
+    "matrix_example_purpose",
+)
+
+
+class Citations(_Frozen):
+    """The clause (and interpretation) ids that policykit's own sentences cite, by role."""
+
+    ids: dict[str, tuple[str, ...]]
+
+    def __call__(self, role: str) -> str:
+        """The ids cited in ``role``, comma-separated, as a sentence writes them."""
+        return ", ".join(self.ids[role])
+
+    def of(self, role: str) -> tuple[str, ...]:
+        """The ids cited in ``role``."""
+        return self.ids[role]
+
+
+class Right(_Frozen):
+    """A right of the candidate, as the access export states it."""
+
+    right: str
+    gdpr: str
+    clauses: tuple[str, ...]
+    en: str
+
+
+class RetentionCriterion(_Frozen):
+    """How long data are kept, or the criterion for it, as the access export states it."""
+
+    clauses: tuple[str, ...]
+    en: str
+
+
 class Parameters(_Frozen):
     """Numbers and settings the rules depend on.
 
     ``retention_anchor`` is where the evidence window starts: ``latest_application`` (the policy's
-    text, P-RET-3) or ``latest_application_or_process_closed`` (the later of the latest application
-    and the process-closed date, model.md A-04). ``review_interval_months`` is how long after the
+    text) or ``latest_application_or_process_closed`` (the later of the latest application and the
+    process-closed date, interpretation A-04). ``review_interval_months`` is how long after the
     latest activity an active candidate's relevance is reviewed (A-33).
+    ``request_deadline_months`` and ``request_extended_deadline_months`` are the time limits for
+    answering a data-subject request (GDPR Art. 12(3)).
     """
 
     aggregate_min_cell: int = Field(ge=5)
@@ -148,6 +191,8 @@ class Parameters(_Frozen):
     retention_anchor: RetentionAnchor = "latest_application"
     review_interval_months: int = Field(default=24, ge=1, le=120)
     access_further_copy_fee: int = Field(default=0, ge=0)
+    request_deadline_months: int = Field(ge=1, le=12)
+    request_extended_deadline_months: int = Field(ge=1, le=12)
 
     @field_validator("timezone")
     @classmethod
@@ -259,6 +304,7 @@ class DisclosureRules(_Frozen, RuleFamily):
 
 class _RawController(_Raw):
     name: str
+    short_name: str
     organisation_number: str
     address: str
     telephone: str
@@ -288,11 +334,28 @@ class _RawParameters(_Raw):
     retention_anchor: str = "latest_application"
     review_interval_months: int = 24
     access_further_copy_fee: int = 0
+    request_deadline_months: int
+    request_extended_deadline_months: int
+
+
+class _RawRight(_Raw):
+    right: str
+    gdpr: str
+    clauses: list[str]
+    en: str
+
+
+class _RawCriterion(_Raw):
+    clauses: list[str]
+    en: str
 
 
 class _RawPolicyFile(_Raw):
     policy: _RawMeta
     parameters: _RawParameters
+    citations: dict[str, list[str]]
+    rights: list[_RawRight]
+    retention_criteria: list[_RawCriterion]
 
 
 class _RawTerm(_Raw):
@@ -611,6 +674,38 @@ class _Loader:
                 line=self.line(name, ("policy", "source_text")),
             )
         return PolicyMeta(**raw.policy.model_dump()), params
+
+    def information(
+        self, interpretation_ids: Iterable[str]
+    ) -> tuple[Citations, tuple[Right, ...], tuple[RetentionCriterion, ...]]:
+        """``citations``, ``rights`` and ``retention_criteria`` of policy.yaml; a citation may name a
+        clause or an entry of the register of interpretations."""
+        name = "policy.yaml"
+        raw: _RawPolicyFile = _validate(_RawPolicyFile, self.docs[name], name)
+        known = set(interpretation_ids)
+        for role in CITATION_ROLES:
+            if role not in raw.citations:
+                raise RuleSchemaError(
+                    f"expected a citation for {role!r} under 'citations', found none",
+                    file=name, line=self.line(name, ("citations",)),
+                )
+        for role, ids in raw.citations.items():
+            self.check_term(role, CITATION_ROLES, "citation role", name, ("citations", role))
+            for j, cid in enumerate(ids):
+                if cid not in known and cid not in self.clause_ids:
+                    raise UnknownClauseError(
+                        f"expected a clause id of the clause register or an interpretation id, got {cid!r}"
+                        + did_you_mean(cid, [*self.clause_ids, *known]),
+                        file=name, line=self.line(name, ("citations", role, j)),
+                    )
+        for i, right in enumerate(raw.rights):
+            self.check_clauses(right.clauses, name, ("rights", i, "clauses"))
+        for i, criterion in enumerate(raw.retention_criteria):
+            self.check_clauses(criterion.clauses, name, ("retention_criteria", i, "clauses"))
+        citations = Citations(ids={role: tuple(ids) for role, ids in raw.citations.items()})
+        rights = tuple(Right(**r.model_dump()) for r in raw.rights)
+        criteria = tuple(RetentionCriterion(**c.model_dump()) for c in raw.retention_criteria)
+        return citations, rights, criteria
 
     def predicates(
         self, name: str, raw: Mapping[str, _RawPredicate], schema: Mapping[str, FactField]

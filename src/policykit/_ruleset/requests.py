@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from policykit._ruleset.conditions import All, Condition, Not, Ref, fields_of, parse_condition, render
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import Cube, subtract, to_cubes
+from policykit._ruleset.facts import with_words
 from policykit._ruleset.loading import (
     Predicate,
     RuleFamily,
@@ -124,7 +125,7 @@ def request_schema(vocab: Vocabulary) -> dict[str, FactField]:
               "all data came from the candidate",
               "sources is empty or lists anything other than candidate."),
         FactField("evidence_window", ("open", "passed", "none"), "the evidence window",
-                  description="On the day the request was received: open (within two years of the latest "
+                  description="On the day the request was received: open (within {window} of the latest "
                   "application), passed, or none (no application on file)."),
         FactField("restriction.ground", (*RESTRICTION_GROUNDS, "none", "unrecognised"), "the restriction ground",
                   description="The ground of Art. 18(1) the candidate gives; none when none is given."),
@@ -538,7 +539,9 @@ class _RequestLoader:
         )
 
 
-def load_requests(loader: _Loader, vocab: Vocabulary) -> RequestRules:
-    """Load and check ``requests.yaml`` with the rule loader's helpers."""
-    return _RequestLoader(loader, vocab).load()
+def load_requests(loader: _Loader, vocab: Vocabulary, *, words: Mapping[str, str]) -> RequestRules:
+    """Load and check ``requests.yaml`` with the rule loader's helpers; ``words`` are the policy's own
+    words that the fact schema's texts name (``{window}``: the evidence window's length)."""
+    rules = _RequestLoader(loader, vocab).load()
+    return rules.model_copy(update={"facts": with_words(rules.facts, words)})
 

@@ -20,10 +20,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from policykit._dates import number_word
 from policykit._ruleset.conditions import Condition, parse_condition
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import Cube, intersect, subtract, to_cubes
-from policykit._ruleset.facts import retention_schema
+from policykit._ruleset.facts import retention_schema, with_words
 from policykit._ruleset.loading import Parameters, Predicate, RuleFamily, SourceRef, _Loader, _RawPredicate, _validate
 from policykit._ruleset.vocabulary import Vocabulary
 from policykit.errors import ConditionError, RuleSchemaError, UnknownTermError, did_you_mean
@@ -95,7 +96,7 @@ class DateSpec(_Frozen):
     working_day: bool = False
 
     def describe(self, parameters: Parameters | None = None) -> str:
-        """Say the date in words, e.g. ``the anchor of the evidence window + 2 years``."""
+        """Say the date in words, e.g. ``the anchor of the evidence window + N years``."""
         base = " or ".join(ANCHORS[a] for a in self.anchors)
         if len(self.anchors) > 1:
             base = f"the earliest of {base}"
@@ -383,7 +384,7 @@ def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> Re
     if len(windows) != 1 or windows[0].retain_until is None or windows[0].retain_until.anchors != ("window_anchor",):
         raise RuleSchemaError(
             "expected exactly one mode rule with 'mode: evidence_window' whose retain_until runs from "
-            f"window_anchor (the evidence window of P-RET-3), got {[r.id for r in windows]}",
+            f"window_anchor (the evidence window), got {[r.id for r in windows]}",
             file=name, line=windows[-1].source.line if windows else loader.line(name, ("rules",)),
         )
     erasing = [r for r in rules if r.mode == "anonymise_now"]
@@ -392,6 +393,8 @@ def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> Re
             "expected a mode rule with 'mode: anonymise_now' that erases categories (erase_now.categories)",
             file=name, line=erasing[0].source.line if erasing else loader.line(name, ("rules",)),
         )
+    # the texts of the schema say the window's length as the rules set it
+    schema = with_words(schema, {"window_years": number_word(windows[0].retain_until.years)})
     return RetentionRules(
         facts=schema, predicates=predicates, rules=tuple(rules), evidence_window=windows[0].retain_until,
         anonymisation_erase=erasing[0].erase_now,

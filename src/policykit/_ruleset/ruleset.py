@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from policykit._dates import in_words
 from policykit._ruleset.accountability import (
     CitingRule,
     Interpretation,
@@ -24,11 +25,14 @@ from policykit._ruleset.accountability import (
 )
 from policykit._ruleset.letters import Letters, check_letters, load_letters
 from policykit._ruleset.loading import (
+    Citations,
     Clause,
     ClauseSection,
     DisclosureRules,
     Parameters,
     PolicyMeta,
+    RetentionCriterion,
+    Right,
     Rule,
     _Frozen,
     _Loader,
@@ -59,6 +63,9 @@ class RuleSet(_Frozen):
     interpretations: tuple[Interpretation, ...]
     processing: ProcessingRecord
     letters: Letters
+    citations: Citations
+    rights: tuple[Right, ...]
+    retention_criteria: tuple[RetentionCriterion, ...]
 
     @property
     def version(self) -> str:
@@ -103,7 +110,7 @@ def _load_rules(path: Path) -> RuleSet:
     vocab = loader.vocabulary()
     disclosure = loader.disclosure(vocab)
     retention = load_retention(loader, vocab, params)
-    requests = load_requests(loader, vocab)
+    requests = load_requests(loader, vocab, words={"window": in_words(retention.evidence_window.years, "year")})
     letters = load_letters(loader, path, bundled=bundled_rules_dir())
     check_letters(loader, letters, vocab, requests)
     loader.coverage(
@@ -114,6 +121,7 @@ def _load_rules(path: Path) -> RuleSet:
     every_predicate = {**requests.predicates, **retention.predicates, **disclosure.predicates}
     interpretations = load_interpretations(loader, every_rule, every_predicate, params)
     processing = load_processing_record(loader, vocab, every_rule)
+    citations, rights, criteria = loader.information(i.id for i in interpretations)
     return RuleSet(
         directory=path,
         fingerprint=loader.fingerprint,
@@ -128,4 +136,7 @@ def _load_rules(path: Path) -> RuleSet:
         interpretations=interpretations,
         processing=processing,
         letters=letters,
+        citations=citations,
+        rights=rights,
+        retention_criteria=criteria,
     )

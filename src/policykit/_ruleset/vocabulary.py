@@ -36,7 +36,7 @@ __all__ = [
 
 
 class Operation(StrEnum):
-    """What happens to the data (model.md §4)."""
+    """What happens to the data (docs/policy/vocabulary.md)."""
 
     TRANSFER = "transfer"
     DISCLOSE = "disclose"
@@ -46,7 +46,7 @@ class Operation(StrEnum):
 
 
 class DataCategory(StrEnum):
-    """Categories of candidate data (model.md §2, P-PU-3a..3j)."""
+    """Categories of candidate data, with the clauses that list them."""
 
     NAME = "name"
     BIRTH_DATE = "birth_date"
@@ -66,7 +66,7 @@ class DataCategory(StrEnum):
 
 
 class Purpose(StrEnum):
-    """Purposes of processing with their stated legal bases (P-SYF-T01..T10)."""
+    """Purposes of processing with their stated legal bases, each with the clause of its row of the purpose table."""
 
     IDENTIFY_POTENTIAL_CANDIDATES = "identify_potential_candidates"
     OBTAIN_REFERENCE_STATEMENTS = "obtain_reference_statements"
@@ -81,7 +81,7 @@ class Purpose(StrEnum):
 
 
 class RecipientKind(StrEnum):
-    """Kinds of recipient (model.md §5)."""
+    """Kinds of recipient (docs/policy/vocabulary.md)."""
 
     RECRUITMENT_CLIENT = "recruitment_client"
     EXISTING_CLIENT_NO_ASSIGNMENT = "existing_client_no_assignment"
@@ -150,7 +150,7 @@ class Obligation(StrEnum):
 
 
 class RetentionMode(StrEnum):
-    """How a candidate's record is retained (model.md §8)."""
+    """How a candidate's record is retained (docs/retention.md)."""
 
     INDEFINITE_WHILE_RELEVANT = "indefinite_while_relevant"
     EVIDENCE_WINDOW = "evidence_window"
@@ -160,7 +160,7 @@ class RetentionMode(StrEnum):
 
 
 class RequestOutcome(StrEnum):
-    """How a data-subject request is answered (model.md §9)."""
+    """How a data-subject request is answered (docs/requests.md)."""
 
     FULFIL = "fulfil"
     FULFIL_WITH_REDACTION = "fulfil_with_redaction"
@@ -186,7 +186,7 @@ class Term(_Frozen):
 
 
 class OperationTerm(Term):
-    """An operation (model.md §4)."""
+    """An operation (docs/policy/vocabulary.md)."""
 
 
 Identifiability = Literal["direct", "quasi", "linked", "none"]
@@ -195,7 +195,7 @@ Portability = Literal["yes_if_candidate_provided", "no", "arguable", "not_applic
 
 
 class DataCategoryTerm(Term):
-    """A data category with its identifiability, Art. 9/10 risk and portability scope (model.md §2)."""
+    """A data category with its identifiability, Art. 9/10 risk and portability scope (docs/policy/vocabulary.md)."""
 
     identifiability: Identifiability
     art9: Risk
@@ -216,7 +216,7 @@ class LegalBasisTerm(Term):
 
 
 class PurposeTerm(Term):
-    """A purpose with its stated (and, where flagged, recommended) legal bases (model.md §3)."""
+    """A purpose with its stated (and, where flagged, recommended) legal bases (docs/policy/vocabulary.md)."""
 
     stated_legal_bases: tuple[str, ...]
     recommended_legal_bases: tuple[str, ...] = ()
@@ -231,7 +231,7 @@ class OutOfPolicyPurposeTerm(Term):
 
 
 class RecipientKindTerm(Term):
-    """A kind of recipient (model.md §5)."""
+    """A kind of recipient (docs/policy/vocabulary.md)."""
 
 
 class Country(_Frozen):

@@ -36,7 +36,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from policykit._dates import STOCKHOLM, today_in
+from policykit._dates import today_in
 from policykit._records.annotations import Category
 from policykit._ruleset.reading import load_yaml
 from policykit.errors import DefinitionError, InvalidDateError, MappingError, RuleFileError
@@ -148,7 +148,7 @@ class SweepMapping(_Model):
     """The whole mapping. ``source`` is the file it came from (for messages)."""
 
     schema_: str | None = None
-    timezone: str = STOCKHOLM
+    timezone: str | None = None
     candidates: CandidatesTable
     applications: ApplicationsTable
     consent_withdrawals: EventTable | None = None
@@ -207,7 +207,8 @@ def _parse(data: Any, *, file: str, line_of: Any) -> SweepMapping:
         raise MappingError(message, file=file, line=line_of(loc)) from None
     _check_categories(mapping, file=file, line_of=line_of)
     try:
-        today_in(mapping.timezone)
+        if mapping.timezone is not None:
+            today_in(mapping.timezone)
     except InvalidDateError as exc:
         raise MappingError(exc.message, file=file, line=line_of(("timezone",))) from None
     return mapping

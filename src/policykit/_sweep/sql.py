@@ -471,7 +471,7 @@ class _Sweeper:
         self.batch_size = batch_size
         self.preselect = preselect
         self.dialect = engine.dialect.name
-        self.reader = _Reader(self.m.timezone, as_of)
+        self.reader = _Reader(self.m.timezone or policy.rules.parameters.timezone, as_of)
         self.plans: dict[frozenset[str], _Plan] = {}
         self.tables: dict[str, sa.TableClause] = {}
         self.cand = self.table(self.m.candidates.table)
@@ -493,7 +493,7 @@ class _Sweeper:
 
     # -- selection
     def window_days(self) -> int:
-        """The fewest days the evidence window can last (2 years: 730)."""
+        """The fewest days the evidence window can last (a year counts 365 days, a month 28)."""
         spec = self.policy.rules.retention.evidence_window
         return int(spec.years) * 365 + int(spec.months) * 28 + int(spec.days)
 

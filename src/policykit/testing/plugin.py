@@ -5,7 +5,7 @@ Installed with policykit (entry point ``pytest11``), so it is active wherever po
     def test_prospects_never_get_a_cv(policy):
         assert_denied(policy, {...}, reason="TRANSFER_TO_NON_ASSIGNMENT_CLIENT_PROHIBITED")
 
-``policy`` is loaded once per test session and closed at its end: the bundled We Select policy, or the
+``policy`` is loaded once per test session and closed at its end: the bundled policy, or the
 rules directory given with ``pytest --policykit-rules DIR``. The plugin imports neither hypothesis nor
 ``policykit.testing``'s strategies.
 """
