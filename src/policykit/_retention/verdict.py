@@ -475,7 +475,7 @@ def _disputes(facts: RetentionFacts, r: Reading, latest: dt.date | None) -> tupl
         if due is not None and d.opened_on > due[0]:
             r.notes.append(
                 f"The dispute opened on {d.opened_on} ({where}) came after {due[1]} on {due[0]}: by then the "
-                'data were due for anonymisation ("Därefter", P-RET-4), and a dispute raised afterwards does '
+                'data were due for anonymisation ("Därefter"), and a dispute raised afterwards does '
                 "not hold or revive them (A-09, A-36)."
             )
             continue
