@@ -112,7 +112,7 @@ def _inert_inputs(decision: Decision, rules: RuleSet) -> list[str]:
         notes.append(
             f"recipient.role = {r.role}: "
             + ("the recipient acts as a controller, for its own purposes." if r.role == "controller"
-               else "the recipient acts on We Select's instructions.")
+               else "the recipient acts on the controller's instructions.")
         )
     return notes
 
