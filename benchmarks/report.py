@@ -9,10 +9,15 @@ from typing import Any
 
 from benchmarks.measure import Stats
 
-__all__ = ["README_END", "README_START", "Row", "Target", "judge", "render", "update_readme"]
+__all__ = [
+    "README_END", "README_START", "SWEEP_END", "SWEEP_START", "Row", "Target", "judge", "render", "sweep_prose",
+    "update_readme",
+]
 
 README_START = "<!-- benchmark table: start (written by python benchmarks/run.py --update-readme) -->"
 README_END = "<!-- benchmark table: end -->"
+SWEEP_START = "<!-- sweep figures: start (written by python benchmarks/run.py --update-readme) -->"
+SWEEP_END = "<!-- sweep figures: end -->"
 
 
 @dataclass
@@ -153,11 +158,48 @@ def render(results: dict[str, Any], rows: list[Row], *, title: bool = True) -> s
     return "\n".join(lines) + "\n"
 
 
-def update_readme(readme: Path, text: str) -> None:
-    """Replace what stands between the README's benchmark markers with ``text``."""
-    content = readme.read_text(encoding="utf-8")
-    start, end = content.find(README_START), content.find(README_END)
+def sweep_prose(results: dict[str, Any]) -> str | None:
+    """The README's sentence about the sweep's speed, from the sweep rows of a results file (``None``
+    when the run did not measure the sweep), so that the prose and the table cannot disagree."""
+    sweep = next((m for m in results.get("measurements", []) if m.get("id") == "db_sweep" and m.get("sweep")), None)
+    if sweep is None:
+        return None
+    runs = sweep["sweep"]
+    largest = max(r["n"] for r in runs)
+
+    def run(case: str, *, preselect: bool, apply: bool) -> dict[str, Any] | None:
+        return next((r for r in runs if r["n"] == largest and r["case"] == case
+                     and r["preselect"] is preselect and r["apply"] is apply), None)
+
+    first, every = run("first", preselect=True, apply=False), run("first", preselect=False, apply=False)
+    applied, nightly = run("nightly", preselect=True, apply=True), run("nightly", preselect=True, apply=False)
+    if first is None:
+        return None
+    peaks = [r["peak_rss_mb"] for r in runs]
+    text = (f"A dry run over {largest:,} candidates in SQLite takes {first['seconds']:.1f} s with pre-selection "
+            f"({first['examined']:,} read and judged, {first['due']:,} due)")
+    if every is not None:
+        text += f", {every['seconds']:.1f} s judging every candidate"
+    if applied is not None:
+        text += f"; `--apply` anonymised {applied['anonymised']:,} in {applied['seconds']:.1f} s"
+    if nightly is not None:
+        text += f", and the dry run the night after took {nightly['seconds']:.1f} s"
+    text += (f". Peak memory stays between {min(peaks):.0f} and {max(peaks):.0f} MiB whatever the size "
+             "(see [Performance](#performance)).")
+    return text
+
+
+def _replace_between(content: str, start_marker: str, end_marker: str, text: str, where: Path) -> str:
+    start, end = content.find(start_marker), content.find(end_marker)
     if start < 0 or end < start:
-        raise ValueError(f"{readme} has no benchmark markers ({README_START} ... {README_END})")
-    head = content[: start + len(README_START)]
-    readme.write_text(f"{head}\n{text.strip()}\n{content[end:]}", encoding="utf-8")
+        raise ValueError(f"{where} has no benchmark markers ({start_marker} ... {end_marker})")
+    return f"{content[: start + len(start_marker)]}\n{text.strip()}\n{content[end:]}"
+
+
+def update_readme(readme: Path, text: str, prose: str | None = None) -> None:
+    """Replace what stands between the README's benchmark markers with ``text``, and the sweep figures
+    in its prose with ``prose`` (when given)."""
+    content = _replace_between(readme.read_text(encoding="utf-8"), README_START, README_END, text, readme)
+    if prose is not None:
+        content = _replace_between(content, SWEEP_START, SWEEP_END, prose, readme)
+    readme.write_text(content, encoding="utf-8")

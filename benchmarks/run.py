@@ -37,7 +37,7 @@ if __package__ in (None, ""):  # run as a file: make the repository's benchmarks
 import policykit
 from benchmarks import equivalence, retention, sweep_speed
 from benchmarks.measure import ROOT, Stats, machine_info, run_python, stats, throughput
-from benchmarks.report import Row, judge, render, update_readme
+from benchmarks.report import Row, judge, render, sweep_prose, update_readme
 from benchmarks.workload import SHAPE, Question, sample, to_mapping, to_typed, workload
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latest.json"
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     out.with_suffix(".md").write_text(text, encoding="utf-8")
     _log(f"wrote {out} and {out.with_suffix('.md')}")
     if args.update_readme:
-        update_readme(ROOT / "README.md", render(results, rows, title=False))
+        update_readme(ROOT / "README.md", render(results, rows, title=False), sweep_prose(results))
         _log(f"wrote the table into {ROOT / 'README.md'}")
     return 0
 

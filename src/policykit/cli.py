@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -22,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 try:  # progress bars for long runs; rich comes with the cli extra, click's bar is the fallback
+    from rich.console import Console
     from rich.progress import Progress
 except ImportError:  # pragma: no cover
     Progress = None  # type: ignore[assignment,misc]
@@ -367,6 +369,30 @@ def _sweep_progress() -> Iterator[Callable[[policykit.SweepProgress], None]]:
         yield rich_tick
 
 
+@contextlib.contextmanager
+def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
+    """A progress bar for work measured as a fraction done, on a terminal only (rich if installed,
+    else click's); ``None`` elsewhere, so that the work does not even count."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    if Progress is None:  # pragma: no cover - rich is in the cli extra
+        with click.progressbar(length=1000, label=label, file=sys.stderr) as plain:
+            done = [0]
+
+            def click_tick(fraction: float) -> None:
+                step = round(fraction * 1000) - done[0]
+                if step > 0:
+                    plain.update(step)
+                    done[0] += step
+
+            yield click_tick
+        return
+    with Progress(*Progress.get_default_columns(), transient=True, console=Console(stderr=True)) as fancy:
+        task = fancy.add_task(label, total=1.0)
+        yield lambda fraction: fancy.update(task, completed=fraction)
+
+
 @main.command()
 @click.option("--db", "db", required=True, metavar="URL",
               help="The candidate database: sqlite:///candidates.db, or postgresql+psycopg://user@host/db.")
@@ -445,16 +471,33 @@ def request(request: str, as_json: bool, letter: str | None, rules_dir: Path | N
 
 
 def _import_model(spec: str) -> type[BaseModel]:
-    """The pydantic model class named by ``module:Class`` (the current directory is importable)."""
-    module_name, sep, class_name = spec.partition(":")
+    """The pydantic model class named by ``module:Class`` (the current directory is importable) or by
+    ``path/to/file.py:Class`` (a file, from any directory)."""
+    module_name, sep, class_name = spec.rpartition(":")
     if not sep or not module_name or not class_name:
-        _fail(f"--model: expected module:Class, e.g. examples.candidate_model:Candidate, got {spec!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        _fail(f"--model: cannot import module {module_name!r}: {exc}")
+        _fail(f"--model: expected module:Class or path/to/file.py:Class, e.g. "
+              f"examples.candidate_model:Candidate, got {spec!r}")
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if not path.is_file():
+            _fail(f"--model: expected a Python file at {module_name!r}, found none")
+        loaded = importlib.util.spec_from_file_location(f"_policykit_model_{path.stem}", path)
+        if loaded is None or loaded.loader is None:
+            _fail(f"--model: cannot import {module_name!r}")
+        module = importlib.util.module_from_spec(loaded)
+        sys.modules[loaded.name] = module
+        try:
+            loaded.loader.exec_module(module)
+        except Exception as exc:  # the user's module: any error in it is reported, not raised
+            _fail(f"--model: importing {module_name!r} failed: {type(exc).__name__}: {exc}")
+    else:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            _fail(f"--model: cannot import module {module_name!r} (from {os.getcwd()}): {exc}; run from the "
+                  "directory it is importable from, or name its file: --model path/to/file.py:Class")
     model = getattr(module, class_name, None)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         _fail(f"--model: expected a pydantic model class {class_name!r} in {module_name}, found "
@@ -621,10 +664,11 @@ def verify(
                 _fail(f"unknown invariant {', '.join(unknown)}{suggestions}")
             invariants = tuple(i for i in invariants if i.id in set(only))
         workers = jobs or min(4, os.cpu_count() or 1)
-        report = run_verify(
-            policy, invariants, restrict=bool(only), max_counterexamples=max_counterexamples,
-            differential=differential, jobs=workers,
-        )
+        with _fraction_progress("verifying: questions checked") as tick:
+            report = run_verify(
+                policy, invariants, restrict=bool(only), max_counterexamples=max_counterexamples,
+                differential=differential, jobs=workers, progress=tick,
+            )
     except PolicyKitError as exc:
         _fail(str(exc))
     case_map = None
@@ -658,7 +702,8 @@ def diff(old: Path, new: Path, as_json: bool, examples: int) -> None:
     old_policy = _load(old)
     new_policy = _load(new)
     try:
-        report = run_diff(old_policy, new_policy, examples=examples)
+        with _fraction_progress("comparing: questions compared") as tick:
+            report = run_diff(old_policy, new_policy, examples=examples, progress=tick)
     except PolicyKitError as exc:
         _fail(str(exc))
     if as_json:

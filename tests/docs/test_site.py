@@ -59,6 +59,8 @@ def render(browser: str, page: Path, profile: Path) -> str:
     result = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+         # offline: every host name fails to resolve, so nothing can come from a CDN
+         "--host-resolver-rules=MAP * ~NOTFOUND",
          "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
         capture_output=True, text=True, timeout=180, check=False,
     )
@@ -99,3 +101,16 @@ def test_matrices_render_in_a_browser(site: Path, browser: str, tmp_path: Path) 
     dom = render(browser, site / "policy" / "disclosure-matrices.html", tmp_path)
     assert '<span class="ok">✓ T07</span>' in dom
     assert "RECIPIENT_<wbr>NOT_<wbr>PERMITTED" in dom
+
+
+def test_a_diagram_renders_offline(site: Path, browser: str, tmp_path: Path) -> None:
+    """The retention page's state diagram is drawn by the Mermaid shipped with the site, with no network:
+    the theme replaces the diagram's source (a <pre class="mermaid">) with the drawing (a <div
+    class="mermaid"> whose SVG sits in a closed shadow root); without Mermaid the source would stay."""
+    source = (site / "policy" / "retention.html").read_text(encoding="utf-8")
+    assert '<pre class="mermaid">' in source and "stateDiagram-v2" in source
+    scripts = [p.name for p in (site / "javascripts").glob("mermaid-*.min.js")]
+    assert len(scripts) == 1 and f'src="../javascripts/{scripts[0]}"' in source
+    dom = render(browser, site / "policy" / "retention.html", tmp_path)
+    assert '<div class="mermaid"></div>' in dom
+    assert "stateDiagram-v2" not in dom and '<pre class="mermaid">' not in dom

@@ -14,7 +14,17 @@ from benchmarks import equivalence, retention, workload
 from benchmarks.engines import CasbinDisclosure, CedarDisclosure
 from benchmarks.measure import Stats, throughput
 from benchmarks.memory import probe
-from benchmarks.report import README_END, README_START, Row, judge, render, update_readme
+from benchmarks.report import (
+    README_END,
+    README_START,
+    SWEEP_END,
+    SWEEP_START,
+    Row,
+    judge,
+    render,
+    sweep_prose,
+    update_readme,
+)
 from benchmarks.run import main
 from benchmarks.workload import Question
 
@@ -271,6 +281,27 @@ def test_the_project_readme_has_a_place_for_the_table() -> None:
     text = (POLICIES.parents[1] / "README.md").read_text(encoding="utf-8")
     assert text.index(README_START) < text.index(README_END)
     assert "python benchmarks/run.py" in text
+
+
+def test_the_readme_sweep_figures_are_those_of_the_results() -> None:
+    """The README's prose about the sweep is what the committed results give, so it cannot disagree
+    with the table written from the same file; the figures come from the results' own sweep runs."""
+    root = Path(__file__).parents[2]
+    results = json.loads((root / "benchmarks" / "results" / "latest.json").read_text(encoding="utf-8"))
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    prose = readme[readme.index(SWEEP_START) + len(SWEEP_START):readme.index(SWEEP_END)].strip()
+    assert prose == sweep_prose(results)
+    runs = next(m for m in results["measurements"] if m["id"] == "db_sweep")["sweep"]
+    first = next(r for r in runs if r["n"] == 1_000_000 and r["preselect"] and not r["apply"] and r["case"] == "first")
+    table_row = next(line for line in readme.splitlines() if line.startswith("| policykit sweep, dry run, 1,000,000 candidates in SQLite"))
+    assert f"| {first['seconds']:.1f} |" in table_row and f"takes {first['seconds']:.1f} s" in prose
+
+
+def test_update_readme_writes_the_sweep_prose_too(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{SWEEP_START}\nold\n{SWEEP_END}\n{README_START}\nt\n{README_END}\n", encoding="utf-8")
+    update_readme(readme, "table", "new prose")
+    assert readme.read_text(encoding="utf-8") == f"{SWEEP_START}\nnew prose\n{SWEEP_END}\n{README_START}\ntable\n{README_END}\n"
 
 
 @pytest.mark.slow

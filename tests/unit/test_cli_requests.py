@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,21 @@ def test_check_counts_the_request_rules(runner: CliRunner) -> None:
     result = runner.invoke(main, ["check"])
     assert result.exit_code == 0
     assert "data-subject request rules" in result.output
+
+
+def test_a_model_given_by_its_file_works_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--model path/to/file.py:Class needs no importable package; module:Class outside the repository
+    says where it looked and what to do."""
+    monkeypatch.chdir(tmp_path)
+    by_file = CliRunner().invoke(main, ["export", "--kind", "access", "--model",
+                                        f"{EXAMPLES / 'candidate_model.py'}:Candidate", RECORD])
+    assert by_file.exit_code == 0, by_file.output
+    assert json.loads(by_file.output)["kind"] == "access"
+    # in a fresh process: the test session itself has the repository on sys.path
+    by_module = subprocess.run(
+        [sys.executable, "-c", "from policykit.cli import main; main()", "export", "--model", MODEL, RECORD],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )
+    assert by_module.returncode == 2
+    assert f"cannot import module 'examples.candidate_model' (from {tmp_path})" in by_module.stderr
+    assert "--model path/to/file.py:Class" in by_module.stderr

@@ -74,6 +74,10 @@ def test_apply_then_apply_again(db: str) -> None:
     code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--apply", "--json")
     summary = json.loads(out.splitlines()[-1])
     assert (code, summary["due"], summary["anonymised"], summary["already_anonymised"]) == (0, 0, 0, 2)
+    code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--apply")
+    assert code == 0 and "Anonymised" not in out
+    assert "Nothing to do: no candidate is due for anonymisation as of 2026-11-29" in out
+    assert len(audit_rows(db)) == 2   # the runs with nothing to do added no audit rows
 
 
 def test_no_preselect_judges_everyone_and_finds_the_same(db: str) -> None:

@@ -28,10 +28,12 @@ def _copy_rules(tmp_path: Path, name: str = "rules") -> Path:
 def test_identical_rules_change_nothing(tmp_path: Path) -> None:
     """Two copies of the same rules answer every question alike."""
     copy = _copy_rules(tmp_path)
+    seen: list[float] = []
     with policykit.load_policy() as old, policykit.load_policy(copy) as new:
-        report = diff(old, new)
+        report = diff(old, new, progress=seen.append)
     assert report.changed_questions == 0 and report.changes == [] and report.table_changes == []
     assert report.questions > 0
+    assert seen == [1.0]   # nothing to enumerate: the progress bar fills at once
 
 
 def test_different_vocabularies_cannot_be_diffed(tmp_path: Path) -> None:
@@ -102,6 +104,11 @@ def test_a_changed_rule_is_named_as_responsible(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["diff", str(policykit.bundled_rules_dir()), str(copy), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
+    seen: list[float] = []
+    with policykit.load_policy() as old, policykit.load_policy(copy) as new:
+        again = diff(old, new, progress=seen.append)   # what the progress bar is drawn from
+    assert again.to_dict()["changed"] == data["changed"]
+    assert len(seen) > 2 and seen[-1] == 1.0 and seen == sorted(seen) and 0.0 < seen[0] < 1.0
     rules = {g["rule"] for g in data["groups"]}
     assert "D2-NOT-ANONYMOUS" in rules
     assert data["changed"]["questions"] > 0

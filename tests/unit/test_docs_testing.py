@@ -22,7 +22,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", TESTING.read_text(encoding="utf-8"),
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_the_downstream_tests_pass(code: str, pytester: pytest.Pytester) -> None:
     """Each Python block of the how-to, saved as a test file of a downstream project, passes with the
-    plugin's `policy` fixture."""
+    plugin's `policykit_policy` fixture."""
     pytester.syspathinsert(ROOT)
     pytester.makepyfile(test_downstream=code)
     result = pytester.runpytest("-p", "no:cacheprovider")
@@ -33,7 +33,7 @@ def test_the_downstream_tests_pass(code: str, pytester: pytest.Pytester) -> None
 def test_the_how_to_shows_downstream_tests() -> None:
     """The page has test code using the fixture, the strategies and the assertions."""
     text = "".join(BLOCKS)
-    for name in ("def test_", "(policy)", "assert_denied", "assert_allowed", "disclosure_requests", "candidate_records"):
+    for name in ("def test_", "(policykit_policy)", "assert_denied", "assert_allowed", "disclosure_requests", "candidate_records"):
         assert name in text
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 import policykit
+from policykit._ruleset.quoting import article
 from tests.acceptance.cases import load_cases
 
 CASES = {c["id"]: c for c in load_cases("disclosure")}
@@ -49,3 +52,30 @@ def test_every_case_explains_without_error(bundled_policy: policykit.Policy) -> 
         text = decision.explain()
         assert all(cid in text for cid in decision.clauses)
         assert all(rid in text for rid in decision.rule_ids)
+
+
+def test_the_question_reads_as_english_with_titles_in_the_order_asked(bundled_policy: policykit.Policy) -> None:
+    """"to an authority", not "to a authority"; titles from the vocabulary where a person reads, with the
+    ids after them; the categories in the order the question gave them, in the question and per category."""
+    request = {
+        "operation": "disclose", "data_categories": ["test_results", "name", "contact_info"],
+        "purpose": "respond_to_requests", "recipient": {"kind": "authority", "country": "se"},
+    }
+    text = flat(bundled_policy.decide(request).explain())
+    assert ("may We Select disclose Test results (test_results), Name (name), Contact information (contact_info) "
+            "to a public authority (authority) in Sweden (SE)") in text
+    assert "\"answering individuals' inquiries and claims\" (respond_to_requests)" in text
+    per_category = text[text.index("Per data category:"):]
+    assert per_category.index("Test results (test_results)") < per_category.index("Name (name)") \
+        < per_category.index("Contact information (contact_info)")
+    other = flat(bundled_policy.decide({**request, "recipient": {"kind": "existing_client_no_assignment", "country": "NO"},
+                                        "purpose": "sell_recruitment_services"}).explain())
+    assert "to an existing client without an assignment for the candidate (existing_client_no_assignment) in Norway (NO)" in other
+
+
+@pytest.mark.parametrize(("phrase", "expected"), [
+    ("authority", "an authority"), ("referee", "a referee"), ("existing client", "an existing client"),
+    ("any other third party", "any other third party"), ("another controller", "another controller"),
+])
+def test_article(phrase: str, expected: str) -> None:
+    assert article(phrase) == expected

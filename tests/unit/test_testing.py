@@ -130,24 +130,34 @@ def test_assertions_need_a_policy() -> None:
         assert_allowed(D01, POLICY)  # type: ignore[arg-type]
 
 
-def test_the_plugin_offers_a_policy_fixture(pytester: pytest.Pytester) -> None:
-    """A downstream test suite gets a session-scoped `policy` fixture without any conftest."""
+def test_the_plugin_offers_a_policykit_policy_fixture(pytester: pytest.Pytester) -> None:
+    """A downstream test suite gets a session-scoped `policykit_policy` fixture without any conftest,
+    and keeps the name `policy` for a fixture of its own."""
     pytester.makepyfile(textwrap.dedent('''
         from policykit.testing import assert_denied
 
-        def test_prospects_never_get_a_cv(policy):
-            assert_denied(policy, {
+        import pytest
+
+        @pytest.fixture
+        def policy():
+            return "the downstream project's own fixture"
+
+        def test_prospects_never_get_a_cv(policykit_policy):
+            assert_denied(policykit_policy, {
                 "operation": "transfer", "data_categories": ["application_documents"],
                 "purpose": "sell_recruitment_services",
                 "recipient": {"kind": "prospective_client", "country": "SE"},
             }, reason="TRANSFER_TO_NON_ASSIGNMENT_CLIENT_PROHIBITED")
 
-        def test_same_policy(policy, request):
-            assert policy is request.getfixturevalue("policy")
-            assert policy.version == "2022-06-22"
+        def test_same_policy(policykit_policy, request):
+            assert policykit_policy is request.getfixturevalue("policykit_policy")
+            assert policykit_policy.version == "2022-06-22"
+
+        def test_the_name_policy_is_left_free(policy):
+            assert policy == "the downstream project's own fixture"
     '''))
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_the_plugin_loads_another_rules_directory(pytester: pytest.Pytester) -> None:
@@ -156,8 +166,8 @@ def test_the_plugin_loads_another_rules_directory(pytester: pytest.Pytester) -> 
     pytester.makepyfile(textwrap.dedent(f'''
         from pathlib import Path
 
-        def test_rules_dir(policy):
-            assert Path(policy.rules.directory) == Path({str(rules)!r})
+        def test_rules_dir(policykit_policy):
+            assert Path(policykit_policy.rules.directory) == Path({str(rules)!r})
     '''))
     result = pytester.runpytest("-p", "no:cacheprovider", "--policykit-rules", str(rules))
     result.assert_outcomes(passed=1)

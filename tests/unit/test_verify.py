@@ -179,3 +179,15 @@ def test_every_data_subject_request_question_is_checked(bundled_policy: policyki
     for f in bundled_policy.rules.requests.facts.values():
         total *= len(f.domain)
     assert points == total
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_is_reported_as_a_growing_fraction_that_ends_at_one(bundled_policy: policykit.Policy, jobs: int) -> None:
+    """What `policykit verify` draws its progress bar from: fractions in [0, 1], never shrinking, the
+    last one 1 (with one process, and with worker processes reporting through a shared list)."""
+    invariants = [i for i in load_invariants(bundled_policy.rules) if i.id == "INV-COMPELLED-DISCLOSURE-OBEYED"]
+    seen: list[float] = []
+    report = verify(bundled_policy, invariants, restrict=True, jobs=jobs, progress=seen.append)
+    assert report.ok
+    assert seen and seen[-1] == 1.0
+    assert all(0.0 <= f <= 1.0 for f in seen) and seen == sorted(seen)

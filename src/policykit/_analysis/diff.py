@@ -28,7 +28,7 @@ import itertools
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -253,10 +253,13 @@ def _responsible(old: Outcome, new: Outcome, old_rules: RuleSet, new_rules: Rule
     return "(changed rule)", "changed"
 
 
-def diff(old: PolicyView, new: PolicyView, *, examples: int = 3) -> DiffReport:
+def diff(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
+    old: PolicyView, new: PolicyView, *, examples: int = 3, progress: Callable[[float], None] | None = None,
+) -> DiffReport:
     """Every single-category question whose answer differs between ``old`` and ``new``, grouped by the
     rule responsible. Raises :class:`~policykit.errors.IncomparableRulesError` when the two versions'
-    fact fields or vocabularies differ."""
+    fact fields or vocabularies differ. ``progress`` is told the fraction of the questions compared, now
+    and then (for a progress bar)."""
     o_rules, n_rules = old.rules, new.rules
     _check_comparable(o_rules, n_rules)
     lanes, notes = _lanes(o_rules, n_rules)
@@ -283,6 +286,7 @@ def diff(old: PolicyView, new: PolicyView, *, examples: int = 3) -> DiffReport:
             got = symbolic[key] = (o.allowed, o.reasons, o.obligations)
         return got
 
+    space = math.prod(len(f.domain) for f in schema.values()) or 1
     for lane in lanes:
         old_conds = [partial(r.condition, lane.old, schema) for r in o_list]
         new_conds = [partial(r.condition, lane.new, schema) for r in n_list]
@@ -299,6 +303,8 @@ def diff(old: PolicyView, new: PolicyView, *, examples: int = 3) -> DiffReport:
             size = region.size // divisor
             cubes += 1
             questions += size
+            if progress is not None and not cubes % 4096:
+                progress(min(1.0, questions / space))
             category = str(region.point["category"])
             old_fired = tuple(i for i in range(n_old) if region.truths >> i & 1)
             new_fired = tuple(j for j in range(len(n_list)) if region.truths >> (n_old + j) & 1)
@@ -338,6 +344,8 @@ def diff(old: PolicyView, new: PolicyView, *, examples: int = 3) -> DiffReport:
     for group in groups.values():
         del group.examples[examples:]
     changes = sorted(groups.values(), key=lambda c: (-c.questions, c.rule, c.how))
+    if progress is not None:
+        progress(1.0)
     return DiffReport(
         old=_describe(o_rules),
         new=_describe(n_rules),
@@ -385,6 +393,9 @@ def render_diff(report: DiffReport, *, relative_to: Mapping[str, str] | None = N
         "",
         f"Compared {report.questions:,} single-category questions ({report.cubes:,} cubes in "
         f"{report.lanes} lane{'s' if report.lanes != 1 else ''}).",
+        *(["  (A lane is one way the two versions read the raw inputs: each raw value they read "
+           "differently,", "  such as a country code, gets a lane of its own; everything they read alike "
+           "shares one.)"] if report.lanes > 1 else []),
         f"Changed: {report.changed_questions:,} questions ({report.changed_cubes:,} cubes) in "
         f"{len(report.changes)} group{'s' if len(report.changes) != 1 else ''}.",
     ]

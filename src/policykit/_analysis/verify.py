@@ -17,8 +17,10 @@ same partition (its order is fixed) and takes every ``jobs``-th cube.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
 import json
+import math
 import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -52,6 +54,9 @@ __all__ = [
     "render_report",
     "verify",
 ]
+
+# how many cubes a part checks between two progress reports
+_TICK = 4096
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,7 @@ class _Task:
     parts: int
     max_examples: int
     differential: bool
+    progress: Any = None  # a shared list (multiprocessing manager) where each part reports its questions done
 
 
 @dataclass
@@ -290,8 +296,12 @@ def _summary(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _run(rules: RuleSet, evaluate: Callable[[tuple[Any, ...], tuple[str, ...]], Outcome], task: _Task) -> _PartResult:
-    """Check one part of the disclosure space; ``evaluate`` is the engine, without the memo."""
+def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
+    rules: RuleSet, evaluate: Callable[[tuple[Any, ...], tuple[str, ...]], Outcome], task: _Task,
+    tick: Callable[[int], None] | None = None,
+) -> _PartResult:
+    """Check one part of the disclosure space; ``evaluate`` is the engine, without the memo. ``tick``
+    is told the questions done so far, every few thousand cubes."""
     invariants = task.invariants
     partition, slots = _partition_for(rules, invariants, task.restrict)
     n_rules = len(rules.disclosure.rules)
@@ -314,6 +324,8 @@ def _run(rules: RuleSet, evaluate: Callable[[tuple[Any, ...], tuple[str, ...]], 
         outcome = evaluate(tuple([point[name] for name in names]), (category,))
         out.cubes += 1
         out.points += size
+        if tick is not None and not out.cubes % _TICK:
+            tick(out.points)
         if outcome.allowed:
             out.allowed_cubes += 1
             out.allowed_points += size
@@ -372,8 +384,13 @@ def _run_in_worker(task: _Task) -> _PartResult:
             f"(fingerprint {rules.fingerprint}, expected {task.fingerprint})"
         )
     evaluator = DisclosureEvaluator(rules, Clock(rules.parameters.timezone), memo_size=0)
+    shared = task.progress
+
+    def tick(points: int) -> None:
+        shared[task.part] = points
+
     try:
-        return _run(rules, evaluator.evaluate_values, task)
+        return _run(rules, evaluator.evaluate_values, task, tick if shared is not None else None)
     finally:
         evaluator.close()
 
@@ -412,6 +429,7 @@ def verify(
     max_counterexamples: int = 3,
     differential: bool = False,
     jobs: int = 1,
+    progress: Callable[[float], None] | None = None,
 ) -> VerifyReport:
     """Check ``invariants`` against the engine's answer to every single-category question.
 
@@ -419,6 +437,7 @@ def verify(
     quick check of a few; otherwise the whole space is enumerated and every rule's coverage counted.
     ``differential`` also compares every answer with the reference evaluator. ``jobs`` > 1 spreads the
     cubes over that many processes, each of which loads the policy's rules directory again.
+    ``progress`` is told the fraction of the questions checked, now and then (for a progress bar).
     """
     rules = policy.rules
     start = time.perf_counter()
@@ -428,16 +447,35 @@ def verify(
     base = _Task(
         str(rules.directory), rules.fingerprint, invs, restrict, 0, 1, max_counterexamples, differential
     )
+    space = math.prod(len(f.domain) for f in rules.disclosure.facts.values()) or 1
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(min(1.0, done / space))
+
     if jobs <= 1:
-        parts = [_run(rules, policy.evaluate_values, base)]
+        parts = [_run(rules, policy.evaluate_values, base, report if progress is not None else None)]
     else:
-        tasks = [
-            _Task(base.rules_dir, base.fingerprint, invs, restrict, i, jobs, max_counterexamples, differential)
-            for i in range(jobs)
-        ]
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            parts = list(pool.map(_run_in_worker, tasks))
+        with contextlib.ExitStack() as stack:
+            shared = None
+            if progress is not None:
+                manager = stack.enter_context(context.Manager())
+                shared = manager.list([0] * jobs)
+            tasks = [
+                _Task(base.rules_dir, base.fingerprint, invs, restrict, i, jobs, max_counterexamples, differential,
+                      shared)
+                for i in range(jobs)
+            ]
+            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context))
+            futures = [pool.submit(_run_in_worker, t) for t in tasks]
+            while shared is not None:
+                _, pending = concurrent.futures.wait(futures, timeout=0.25)
+                report(sum(shared))
+                if not pending:
+                    break
+            parts = [f.result() for f in futures]
+    report(space)
     total = _merge(parts, k, n_rules, max_counterexamples)
     results = [
         InvariantResult(
@@ -565,7 +603,7 @@ def _num(n: int) -> str:
     return f"{n:,}"
 
 
-def render_report(
+def render_report(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     report: VerifyReport,
     policy: PolicyView,
     *,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from policykit._disclosure.decision import Decision
 from policykit._ruleset.conditions import fields_of, partial, render
-from policykit._ruleset.quoting import quote_clauses, wrap
+from policykit._ruleset.quoting import category_title, purpose_phrase, quote_clauses, recipient_phrase, wrap
 from policykit.errors import did_you_mean, short_repr
 
 if TYPE_CHECKING:
@@ -147,11 +147,13 @@ def explain_decision(decision: Decision, rules: RuleSet, today: Callable[[], dt.
         f"{rules.meta.name}, version {rules.meta.version}: disclosure decision",
         "",
     ]
+    asked = list(dict.fromkeys(req.data_categories))  # in the order asked
     lines.extend(
         wrap(
-            f"Question: may {rules.meta.controller.short_name} {req.operation} {', '.join(req.data_categories)} to a "
-            f"{req.recipient.kind} in {req.recipient.country.upper()} for the purpose {_cut(req.purpose)}, "
-            f"as of {as_of}?",
+            f"Question: may {rules.meta.controller.short_name} {req.operation} "
+            f"{', '.join(category_title(rules, c) for c in asked)} to "
+            f"{recipient_phrase(rules, req.recipient.kind, req.recipient.country)} for the purpose "
+            f"{purpose_phrase(rules, req.purpose)}, as of {as_of}?",
             "",
         )
     )
@@ -177,9 +179,12 @@ def explain_decision(decision: Decision, rules: RuleSet, today: Callable[[], dt.
         lines.extend(_rule_block(rule, rules, status))
     if len(decision.by_category) > 1 or not decision.allowed:
         lines += ["", "Per data category:"]
-        for cat, ok in decision.by_category.items():
+        shown = [c for c in asked if c in decision.by_category]
+        shown += [c for c in decision.by_category if c not in shown]
+        for cat in shown:
+            ok = decision.by_category[cat]
             why = "" if ok else " (" + ", ".join(decision.category_reasons[cat]) + ")"
-            lines.append(f"  {cat}: {'may go' if ok else 'may not go'}{why}")
+            lines.append(f"  {category_title(rules, cat)}: {'may go' if ok else 'may not go'}{why}")
     if decision.obligations:
         lines += ["", "Obligations that come with this allow:"]
         for o in decision.obligations:

@@ -1287,8 +1287,8 @@ def _retention_page(docs: Docs) -> str:
         "",
         "Read off the mode rules: a rule that needs consent to have ended leads from the active record, one "
         "that needs a dispute resolved leads from the legal hold, and a mode with an `anonymise_on` date leads "
-        "on to anonymisation. Without a network connection the diagram shows as its source text; the table "
-        "above says the same.",
+        "on to anonymisation. The site draws the diagram with the copy of Mermaid it ships, so it needs no "
+        "network; where scripts do not run, it shows as its source text, and the table above says the same.",
         "",
         *_retention_diagram(docs),
         "",

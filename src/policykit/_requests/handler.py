@@ -38,6 +38,7 @@ from policykit._requests.response import (
     request_facts,
     request_items,
 )
+from policykit._ruleset.quoting import recipient_phrase
 from policykit._ruleset.requests import OTHER_ITEM, RESTRICTION_GROUNDS, RequestRule
 from policykit._ruleset.ruleset import RuleSet
 from policykit.errors import EngineError, did_you_mean
@@ -115,8 +116,9 @@ class RequestHandler:
             decision = _check_transmission(self._disclosure, rules, req, verdict.delivered_categories)
             if decision is not None and not decision.allowed:
                 facts["transmission"] = "refused"
+                to = recipient_phrase(self._rules, req.recipient.kind, req.recipient.country)
                 notes += (
-                    f"Direct transmission to a {req.recipient.kind} in {req.recipient.country.upper()} is "
+                    f"Direct transmission to {to} is "
                     f"refused by the disclosure rules ({', '.join(decision.reasons)}); the candidate "
                     "receives the data instead.",
                 )

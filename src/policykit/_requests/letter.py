@@ -35,7 +35,7 @@ def _bullet(text: str) -> list[str]:
     return textwrap.wrap(_flat(text), _WIDTH, initial_indent="- ", subsequent_indent="  ")
 
 
-def write_letter(resp: RequestResponse, lang: str) -> str:
+def write_letter(resp: RequestResponse, lang: str) -> str:  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     """The letter answering ``resp``, in ``lang`` (``"sv"`` or ``"en"``)."""
     if lang not in LANGUAGES:
         raise QueryError(f"expected a letter language among {', '.join(LANGUAGES)}, got {lang!r}")

@@ -37,6 +37,7 @@ from policykit._ruleset.requests import (
     WRITTEN_CHANNELS,
     CandidateState,
     Channel,
+    RequestEffect,
     RequestKind,
     RequestRule,
     RequestRules,
@@ -492,7 +493,6 @@ class RequestResponse:
         self._context = context
         rules = context.rules.requests
         effects = [r.then for r in request_rules]
-        fulfilled = outcome in FULFILLED
         self.outcome = outcome
         self.outcome_rule = outcome_rule
         self.dispositions = dispositions
@@ -500,17 +500,29 @@ class RequestResponse:
         self.window = window
         self.transmission_decision = transmission
         self.notes = notes
+        self._dates(effects)
+        self._effects(effects, rules)
+        self._items()
+        self.stop_purposes = objection.stop if objection else ()
+        self.continue_purposes = objection.cont if objection else ()
+        self.continue_reasons = dict(objection.why_continue) if objection else {}
+        self.bookkeeping_retain_until = window.bookkeeping_retain_until
+        self.retain_until, self.anonymise_on = self._retention_dates()
+        self._fired(request_rules, item_rules, rules)
 
-        received = request.received_on
+    def _dates(self, effects: Sequence[RequestEffect]) -> None:
+        """The deadlines (Art. 12(3), from the policy's parameters) and the fee."""
+        received = self.request.received_on
         self.received_on = received
-        params = context.rules.parameters
+        params = self._context.rules.parameters
         # deadlines for acting end on a working day (Lag 1930:173 2 §, Regulation 1182/71 Art. 3(4))
         self.deadline = next_working_day_sv(add_months_sv(received, params.request_deadline_months))
         self.extended_deadline = next_working_day_sv(add_months_sv(received, params.request_extended_deadline_months))
         self.extension_notice_by = self.deadline
-
         self.fee = params.access_further_copy_fee if any(e.fee == "further_copy" for e in effects) else 0
 
+    def _effects(self, effects: Sequence[RequestEffect], rules: RequestRules) -> None:
+        """What the fired request rules add: flags, information, redactions, format and refusal grounds."""
         flags = set(_unique([f for e in effects for f in e.flags]))
         self.flags = tuple(f for f in (t.id for t in rules.flags) if f in flags)
         self.confirm_in_writing = "confirm_in_writing" in flags
@@ -518,7 +530,7 @@ class RequestResponse:
         self.include_all_categories = "include_all_categories" in flags
         self.notify_recipients = "notify_recipients" in flags
         self.transmit_directly = "transmit_directly" in flags
-        self.recipients_to_notify = request.previous_recipients if self.notify_recipients else ()
+        self.recipients_to_notify = self.request.previous_recipients if self.notify_recipients else ()
 
         self.include_information = _unique([i for e in effects for i in e.include_information])
         self.redact = _unique([r for e in effects for r in e.redact])
@@ -526,14 +538,20 @@ class RequestResponse:
         self.restrict_until = next((e.restrict_until for e in effects if e.restrict_until), None)
 
         inform = [i for e in effects for i in e.inform]
-        inform.extend(rules.responses.get(outcome, ()))
+        inform.extend(rules.responses.get(self.outcome, ()))
         self.inform = _unique(inform)
         self.offer_access = "offer_access" in flags
         self.notify_before_lifting_restriction = "notify_before_lifting_restriction" in flags
 
         grounds = [g for e in effects for g in e.refusal_grounds]
-        grounds.extend(g for d in dispositions for g in d.refusal_grounds if d.disposition in ("exclude", "retain"))
-        self.refusal_grounds = () if fulfilled else _unique(grounds)
+        grounds.extend(
+            g for d in self.dispositions for g in d.refusal_grounds if d.disposition in ("exclude", "retain")
+        )
+        self.refusal_grounds = () if self.outcome in FULFILLED else _unique(grounds)
+
+    def _items(self) -> None:
+        """The items of the request, by what is done with them."""
+        dispositions = self.dispositions
 
         def items(kind: str) -> tuple[str, ...]:
             return tuple(d.item for d in dispositions if d.disposition == kind)
@@ -548,20 +566,17 @@ class RequestResponse:
         self.exclude_reasons = {d.item: d.reason or "" for d in dispositions if d.disposition == "exclude"}
         self.retain_until_by_item = {d.item: d.until for d in dispositions if d.disposition == "retain"}
 
-        self.stop_purposes = objection.stop if objection else ()
-        self.continue_purposes = objection.cont if objection else ()
-        self.continue_reasons = dict(objection.why_continue) if objection else {}
-
-        self.bookkeeping_retain_until = window.bookkeeping_retain_until
-        self.retain_until, self.anonymise_on = self._retention_dates()
-
+    def _fired(
+        self, request_rules: tuple[RequestRule, ...], item_rules: tuple[RequestRule, ...], rules: RequestRules
+    ) -> None:
+        """The rules that fired, in file order, their clauses, and the reasons."""
         fired = [*request_rules, *item_rules]
         order = {r.id: i for i, r in enumerate(rules.rules)}
         fired.sort(key=lambda r: order[r.id])
         self.rule_ids = tuple(r.id for r in fired)
         self.clauses = _unique([c for r in fired for c in r.clauses])
         self._rules = tuple(fired)
-        self.reasons = _unique([r.title for r in request_rules] + list(notes))
+        self.reasons = _unique([r.title for r in request_rules] + list(self.notes))
 
     def _retention_dates(self) -> tuple[dt.date | None, dt.date | None]:
         req, window = self.request, self.window
@@ -658,7 +673,7 @@ class RequestResponse:
 # ------------------------------------------------------------------------------------------------
 # explaining
 
-def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], dt.date]) -> str:
+def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], dt.date]) -> str:  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     """The full explanation of a data-subject request's answer."""
     family = rules.requests
     req = resp.request

@@ -305,15 +305,52 @@ def read_facts(
         today_in(zone)  # an unknown zone fails here, naming the field
         _KNOWN_ZONES.add(zone)
 
+    _read_applications(facts, r)
+    triggers, oral_undocumented = _read_triggers(facts, r, cite=cite, controller=controller)
+    _check_consistency(facts, r)
+    counted = _settle_triggers(r, triggers, cite)
+    anchor_closed = _place_window(facts, r, rules, params)
+    latest = r.latest
+    pending, resolution = _disputes(facts, r, latest)
+    triggered = r.trigger_date is not None
+    expired = triggered and r.window_end is not None and r.trigger_date is not None and r.trigger_date > r.window_end
+    if triggered and resolution is not None:
+        r.resolution = resolution
+    r.facts = {
+        "has_applications": bool(r.applications),
+        "triggered": triggered,
+        "window_expired_at_trigger": expired,
+        "dispute_pending": pending,
+        "dispute_resolved_after_window": triggered and resolution is not None,
+        "erasure_requested": "erasure_request" in {k for _, k in counted},
+        "superseded_trigger": bool(r.superseded),
+        "oral_objection_undocumented": oral_undocumented,
+        "anchor_process_closed": anchor_closed,
+        "has_bookkeeping": bool(facts.bookkeeping_records),
+        "has_special_category": any(i.explicit_consent for i in facts.special_category_items),
+        "special_category_without_consent": any(not i.explicit_consent for i in facts.special_category_items),
+    }
+    return r
+
+
+def _read_applications(facts: RetentionFacts, r: Reading) -> None:
+    """The application dates, as local dates, in order; the latest anchors the evidence window."""
     apps = []
     for i, a in enumerate(facts.applications):
-        day = local_date(a, zone, field=f"applications[{i}]")
-        _check_not_after(day, as_of, f"applications[{i}]", given)
+        day = local_date(a, r.zone, field=f"applications[{i}]")
+        _check_not_after(day, r.as_of, f"applications[{i}]", r.as_of_given)
         apps.append(day)
     r.applications = tuple(sorted(apps))
-    first = r.applications[0] if apps else None
     r.latest = r.applications[-1] if apps else None
 
+
+def _read_triggers(
+    facts: RetentionFacts, r: Reading, *, cite: Citations, controller: str
+) -> tuple[list[tuple[dt.date, str]], bool]:
+    """The events that may end consent (withdrawals, a written objection, an erasure request), checked
+    against the applications; and whether an oral objection is still undocumented."""
+    zone, as_of, given = r.zone, r.as_of, r.as_of_given
+    first = r.applications[0] if r.applications else None
     triggers: list[tuple[dt.date, str]] = []
     many = len(facts.consent_withdrawn_on) > 1
     for i, w in enumerate(facts.consent_withdrawn_on):
@@ -383,7 +420,13 @@ def read_facts(
                 "applications: expected at least one application date, since erasure_requested_on is given"
             )
         triggers.append((day, "erasure_request"))
+    return triggers, oral_undocumented
 
+
+def _check_consistency(facts: RetentionFacts, r: Reading) -> None:
+    """Facts that cannot be judged together: records without an application, a process closed before it."""
+    apps = r.applications
+    first = apps[0] if apps else None
     if not apps and not facts.bookkeeping_records and not facts.special_category_items:
         raise RequestValidationError(
             "applications: expected at least one application date (or bookkeeping_records or "
@@ -400,6 +443,9 @@ def read_facts(
             f"{facts.process_closed_on}: a recruitment process cannot close before anyone applied"
         )
 
+
+def _settle_triggers(r: Reading, triggers: list[tuple[dt.date, str]], cite: Citations) -> list[tuple[dt.date, str]]:
+    """The trigger: the first event on or after the latest application; earlier ones are superseded."""
     latest = r.latest
     counted = sorted(t for t in triggers if latest is not None and t[0] >= latest)
     r.superseded = tuple(sorted(t for t in triggers if latest is not None and t[0] < latest))
@@ -411,7 +457,12 @@ def read_facts(
             f"The {TRIGGER_WORDS[kind]} of {day} was superseded by the later application of {latest}: a new "
             f"application is fresh consent ({cite('fresh_consent')})."
         )
+    return counted
 
+
+def _place_window(facts: RetentionFacts, r: Reading, rules: RetentionRules, params: Parameters) -> bool:
+    """Where the evidence window starts and ends; whether the process-closed date moved its start."""
+    latest = r.latest
     closed = facts.process_closed_on
     anchor_closed = False
     r.window_anchor = latest
@@ -422,27 +473,7 @@ def read_facts(
     if latest is not None:
         r.latest_activity = max(latest, closed) if closed is not None else latest
         r.window_end = apply_date(rules.evidence_window, {"window_anchor": r.window_anchor}, params)
-
-    pending, resolution = _disputes(facts, r, latest)
-    triggered = r.trigger_date is not None
-    expired = triggered and r.window_end is not None and r.trigger_date is not None and r.trigger_date > r.window_end
-    if triggered and resolution is not None:
-        r.resolution = resolution
-    r.facts = {
-        "has_applications": bool(apps),
-        "triggered": triggered,
-        "window_expired_at_trigger": expired,
-        "dispute_pending": pending,
-        "dispute_resolved_after_window": triggered and resolution is not None,
-        "erasure_requested": "erasure_request" in {k for _, k in counted},
-        "superseded_trigger": bool(r.superseded),
-        "oral_objection_undocumented": oral_undocumented,
-        "anchor_process_closed": anchor_closed,
-        "has_bookkeeping": bool(facts.bookkeeping_records),
-        "has_special_category": any(i.explicit_consent for i in facts.special_category_items),
-        "special_category_without_consent": any(not i.explicit_consent for i in facts.special_category_items),
-    }
-    return r
+    return anchor_closed
 
 
 def _disputes(facts: RetentionFacts, r: Reading, latest: dt.date | None) -> tuple[bool, dt.date | None]:

@@ -33,6 +33,7 @@ def with_words(schema: dict[str, Field], words: Mapping[str, str]) -> dict[str, 
     return {
         key: replace(f, label=fill(f.label), true_text=fill(f.true_text), false_text=fill(f.false_text),
                      description=fill(f.description))
+        if "{" in f.label + f.true_text + f.false_text + f.description else f
         for key, f in schema.items()
     }
 

@@ -275,7 +275,7 @@ def _date_spec(loader: _Loader, raw: Any, slot: str, track: str, *, path: tuple[
 _INT_PARAMETERS = ("review_interval_months",)
 
 
-def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> RetentionRules:
+def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> RetentionRules:  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     """Read and check ``retention.yaml``. Parameters are read when dates are computed (so per-call
     overrides apply); here they only need to exist."""
     del params

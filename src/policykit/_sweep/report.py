@@ -165,7 +165,8 @@ class SweepReport:
         how = "pre-selected in SQL" if self.preselect else "every candidate not yet anonymised"
         out.append(f"  {'read and judged':<30}{self.examined:>12,}   ({how})")
         if self.preselect:
-            out.append(f"  {'ruled out by the SQL':<30}{max(rest, 0):>12,}   (consent in force, or window still open)")
+            out.append(f"  {'ruled out by the SQL':<30}{max(rest, 0):>12,}   (not read: the database query showed "
+                       "consent in force, or the evidence window still open)")
         out.append(f"  {'due for anonymisation':<30}{self.due:>12,}")
         if self.applied:
             out.append(f"  {'anonymised now':<30}{self.anonymised:>12,}")
@@ -181,7 +182,9 @@ class SweepReport:
         if self.sample:
             shown = self.sample[:limit]
             out += ["", f"  due candidates (first {len(shown)} of {self.due:,}):",
-                    f"  {'candidate':<12}{'mode':<18}{'rule':<32}{'anonymise_on':<14}{'deadline':<12}erases"]
+                    f"  {'candidate':<12}{'mode':<18}{'rule':<32}{'anonymise_on':<14}{'deadline':<12}erases",
+                    "  (anonymise_on: the first day nothing identifying may remain; deadline: the last day to have "
+                    "anonymised a record that is due at once)"]
             for a in shown:
                 rows = "".join(f", {n} {t} row{'s' if n != 1 else ''}" for t, n in a.deleted_rows.items() if n)
                 out.append(
@@ -196,9 +199,14 @@ class SweepReport:
         out.append("")
         if not self.applied and self.due:
             out.append(f"Nothing was changed. Run again with --apply to anonymise the {self.due:,} due candidate(s).")
-        elif self.applied:
+        elif self.applied and self.anonymised:
             out.append(f"Anonymised {self.anonymised:,} candidate(s); each is recorded in the audit log (run "
                        f"{self.run_id}).")
+        elif self.applied:
+            out.append("Nothing to do: no candidate is due for anonymisation as of "
+                       f"{self.as_of}; nothing was changed and nothing was added to the audit log.")
+        elif not self.problem_count:
+            out.append(f"Nothing is due as of {self.as_of}: --apply would change nothing.")
         if self.problem_count:
             out.append(f"{self.problem_count:,} row(s) could not be judged and were skipped; fix them and run again.")
         return "\n".join(out)

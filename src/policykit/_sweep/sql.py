@@ -834,7 +834,7 @@ def run_sweep(
             engine.dispose()
 
 
-def _run(
+def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     s: _Sweeper, audit: sa.Table | None, *, started: float, keep: int, pause: float,
     on_candidate: Callable[[CandidateAction], None] | None,
     on_problem: Callable[[SweepProblem], None] | None,

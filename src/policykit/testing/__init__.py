@@ -17,7 +17,7 @@ The reference evaluator, for checking an engine against the rules' plain meaning
     reference_outcome(policy, request)             # what the rules say, computed without the engine
 
 A pytest plugin (``policykit.testing.plugin``, registered as an entry point) provides a
-session-scoped ``policy`` fixture: the bundled policy, or the rules directory given with
+session-scoped ``policykit_policy`` fixture: the bundled policy, or the rules directory given with
 ``--policykit-rules DIR``.
 
 This module imports hypothesis; ``import policykit`` never does. See ``docs/testing.md``.
