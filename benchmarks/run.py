@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a file: make the repository's benchmarks
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import policykit
-from benchmarks import equivalence, retention, sweep_speed
+from benchmarks import decision_log, equivalence, retention, sweep_speed
 from benchmarks.measure import ROOT, Stats, machine_info, run_python, stats, throughput
 from benchmarks.report import Row, judge, render, sweep_prose, update_readme
 from benchmarks.workload import SHAPE, Question, sample, to_mapping, to_typed, workload
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-readme", action="store_true",
                         help="also write the table into README.md's Performance section (not with --quick)")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["loading", "memory", "retention", "sweep"],
+                        choices=["loading", "memory", "retention", "sweep", "log"],
                         help="leave out a part (repeatable)")
     args = parser.parse_args(argv)
     if args.update_readme and args.quick:
@@ -278,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"note: {missing}; cedarpy and pycasbin are left out")
     eq = check_equivalence(questions, settings, cedar, casbin)
     rows, table = measure_decisions(questions, settings, cedar, casbin, missing)
+    if "log" not in args.skip:
+        typed = [to_typed(q) for q in sample(questions, None, seed=11)]
+        rows += decision_log.measure(typed, settings.repeats, settings.min_time, settings.memory_total,
+                                     settings.memory_checkpoint, log=_log)
     if "loading" not in args.skip:
         rows += measure_loading(settings)
     if "memory" not in args.skip:

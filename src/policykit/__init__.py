@@ -12,6 +12,7 @@ See ``docs/`` for the tutorial, the how-to pages and the generated auditor pages
 """
 
 from policykit._disclosure.decision import CandidateStatus, Decision, DisclosureRequest, Outcome, Recipient
+from policykit._input import Limits
 from policykit._policy import Policy, load_policy
 from policykit._records.annotations import Category, check_model
 from policykit._records.anonymise import AnonymisationReport, Anonymised, FieldAction
@@ -45,12 +46,16 @@ from policykit._sweep.job import sweep
 from policykit._sweep.mapping import SweepMapping, load_mapping
 from policykit._sweep.report import CandidateAction, SweepProblem, SweepProgress, SweepReport
 from policykit.errors import (
+    DecisionLogError,
     DefinitionError,
     EngineError,
+    InputTooLargeError,
+    InternalError,
     InvalidDateError,
     PolicyKitError,
     QueryError,
 )
+from policykit.log import DecisionLog
 
 __version__ = "0.1.0"
 
@@ -66,14 +71,19 @@ __all__ = [
     "DataCategory",
     "DataSubjectRequest",
     "Decision",
+    "DecisionLog",
+    "DecisionLogError",
     "DefinitionError",
     "DisclosureRequest",
     "Dispute",
     "EngineError",
     "FieldAction",
+    "InputTooLargeError",
+    "InternalError",
     "InvalidDateError",
     "ItemDisposition",
     "LegalBasis",
+    "Limits",
     "Obligation",
     "Operation",
     "Outcome",

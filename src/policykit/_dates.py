@@ -20,7 +20,10 @@ of a retention period is not a deadline for acting and is never moved. Easter co
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
+import warnings
+import zoneinfo
 from collections.abc import Mapping
 from functools import lru_cache
 from types import MappingProxyType
@@ -30,12 +33,14 @@ from dateutil import parser, tz
 from dateutil.easter import easter
 from dateutil.relativedelta import relativedelta
 
-from policykit.errors import InvalidDateError
+from policykit.errors import InvalidDateError, short_repr
 
 __all__ = [
+    "ISO_DAY",
     "Clock",
     "add_months_sv",
     "add_years_sv",
+    "check_zone",
     "in_words",
     "is_working_day_sv",
     "local_date",
@@ -46,19 +51,37 @@ __all__ = [
     "swedish_days_off",
     "today_in",
 ]
+# a calendar date exactly as YYYY-MM-DD in ASCII digits (not an ISO week date such as 2024-W01-1)
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# an IANA zone name: Area/Location, letters, digits, _ + - (no path, no POSIX rule such as UTC+99)
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,31}(?:/[A-Za-z0-9_+-]{1,32}){0,3}")
+
+
+def _out_of_range(day: dt.date, amount: int, unit: str) -> InvalidDateError:
+    return InvalidDateError(
+        f"expected dates whose periods end by 9999-12-31, got {day.isoformat()} plus {amount} {unit}"
+    )
 
 
 @lru_cache(maxsize=1 << 16)
 def add_years_sv(day: dt.date, years: int) -> dt.date:
-    """``day`` plus ``years`` calendar years, the Swedish way: 2024-02-29 + 2 → 2026-02-28."""
-    result: dt.date = day + relativedelta(years=years)
+    """``day`` plus ``years`` calendar years, the Swedish way: 2024-02-29 + 2 → 2026-02-28. A sum past
+    9999-12-31 (or before year 1) raises :class:`InvalidDateError`."""
+    try:
+        result: dt.date = day + relativedelta(years=years)
+    except (ValueError, OverflowError):
+        raise _out_of_range(day, years, "years") from None
     return result
 
 
 @lru_cache(maxsize=1 << 16)
 def add_months_sv(day: dt.date, months: int) -> dt.date:
-    """``day`` plus ``months`` calendar months, the Swedish way: 2025-01-31 + 1 → 2025-02-28."""
-    result: dt.date = day + relativedelta(months=months)
+    """``day`` plus ``months`` calendar months, the Swedish way: 2025-01-31 + 1 → 2025-02-28. A sum
+    past 9999-12-31 (or before year 1) raises :class:`InvalidDateError`."""
+    try:
+        result: dt.date = day + relativedelta(months=months)
+    except (ValueError, OverflowError):
+        raise _out_of_range(day, months, "months") from None
     return result
 
 
@@ -110,15 +133,38 @@ def next_working_day_sv(day: dt.date) -> dt.date:
     return day
 
 
-def _zone(name: str) -> dt.tzinfo:
-    zone = None
-    if isinstance(name, str) and 0 < len(name) <= 255:
+def check_zone(name: Any, *, field: str = "timezone") -> str:
+    """``name`` if it is an IANA time zone this machine knows (``Europe/Stockholm``, ``UTC``), else
+    :class:`InvalidDateError`: never a path, a POSIX rule such as ``UTC+99``, an empty string (which
+    would mean the machine's own zone) or an unbounded string."""
+    if isinstance(name, str) and _ZONE_NAME.fullmatch(name) and _known_zone(name):
+        return name
+    raise InvalidDateError(f"{field}: expected an IANA time zone name (Area/City), got {short_repr(name)}")
+
+
+@lru_cache(maxsize=256)
+def _known_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+@lru_cache(maxsize=256)
+def _gettz(name: str) -> dt.tzinfo | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
-            zone = tz.gettz(name)
-        except (OSError, ValueError):
-            zone = None
+            return tz.gettz(name)
+        except (ValueError, OSError):
+            return None
+
+
+def _zone(name: str) -> dt.tzinfo:
+    zone = _gettz(check_zone(name))
     if zone is None:
-        raise InvalidDateError(f"timezone: expected an IANA time zone name (Area/City), got {name!r}")
+        raise InvalidDateError(f"timezone: expected an IANA time zone name (Area/City), got {short_repr(name)}")
     return zone
 
 
@@ -181,15 +227,20 @@ def parse_moment(value: Any, *, field: str = "date") -> dt.date:
         text = value.strip()
         if len(text) == 10:
             return parse_day(text, field=field)
+        if len(text) > 64:
+            raise InvalidDateError(
+                f"{field}: expected an ISO date (YYYY-MM-DD) or ISO 8601 timestamp, got {short_repr(value)}"
+            )
         try:
             stamp = parser.isoparse(text)
         except (ValueError, OverflowError):
             raise InvalidDateError(
-                f"{field}: expected an ISO date (YYYY-MM-DD) or ISO 8601 timestamp, got {value!r}"
+                f"{field}: expected an ISO date (YYYY-MM-DD) or ISO 8601 timestamp, got {short_repr(value)}"
             ) from None
         return parse_moment(stamp, field=field)
     raise InvalidDateError(
-        f"{field}: expected a date (YYYY-MM-DD) or a timestamp with a zone, got {type(value).__name__} {value!r}"
+        f"{field}: expected a date (YYYY-MM-DD) or a timestamp with a zone, got {type(value).__name__} "
+        f"{short_repr(value)}"
     )
 
 
@@ -200,7 +251,13 @@ def local_date(value: Any, zone: str, *, field: str = "date") -> dt.date:
     """
     moment = parse_moment(value, field=field)
     if isinstance(moment, dt.datetime):
-        return moment.astimezone(_zone(zone)).date()
+        tzinfo = _zone(zone)  # an unknown zone is refused as such, outside the range check below
+        try:
+            return moment.astimezone(tzinfo).date()
+        except (OverflowError, ValueError):
+            raise InvalidDateError(
+                f"{field}: expected a timestamp whose local date lies in years 1 to 9999, got {moment.isoformat()}"
+            ) from None
     return moment
 
 
@@ -212,7 +269,11 @@ def parse_day(value: Any, *, field: str = "date") -> dt.date:
         return value
     if isinstance(value, str) and len(value.strip()) == 10:
         try:
+            if not ISO_DAY.fullmatch(value.strip()):  # not 2024-W01-1 or other ISO forms
+                raise ValueError(value)
             return dt.date.fromisoformat(value.strip())
         except ValueError:
-            raise InvalidDateError(f"{field}: expected a real calendar date as YYYY-MM-DD, got {value!r}") from None
-    raise InvalidDateError(f"{field}: expected a date as YYYY-MM-DD, got {value!r}")
+            raise InvalidDateError(
+                f"{field}: expected a real calendar date as YYYY-MM-DD, got {short_repr(value)}"
+            ) from None
+    raise InvalidDateError(f"{field}: expected a date as YYYY-MM-DD, got {short_repr(value)}")

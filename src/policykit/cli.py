@@ -7,19 +7,18 @@ Exit status: 0 when the command did its job (a denied disclosure is still an ans
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import importlib
 import importlib.util
 import json
 import multiprocessing
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn, TypeVar
 
 import click
-import yaml
 from pydantic import BaseModel, ValidationError
 
 try:  # progress bars for long runs; rich comes with the cli extra, click's bar is the fallback
@@ -34,7 +33,22 @@ from policykit._analysis.diff import render_diff
 from policykit._analysis.invariants import load_invariants
 from policykit._analysis.verify import case_coverage, render_report
 from policykit._analysis.verify import verify as run_verify
-from policykit.errors import PolicyKitError, did_you_mean
+from policykit._dates import parse_day
+from policykit._input import (
+    InputFileError,
+    JsonInputError,
+    Limits,
+    check_value,
+    loads_json,
+    read_stream,
+    read_text_file,
+)
+from policykit._ruleset.reading import load_yaml_text
+from policykit.errors import PolicyKitError, RuleFileError, did_you_mean, short_repr
+from policykit.log import replay as replay_log
+from policykit.log import stats as log_counts
+from policykit.log import verify as verify_log
+from policykit.log._audit import render_stats
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,47 +61,66 @@ rules_option = click.option(
 )
 
 
+log_option = click.option(
+    "--log",
+    "log_sink",
+    metavar="SINK",
+    default=None,
+    help="Record the answer in this decision log: a .jsonl file or a database URL (docs/decision-log.md).",
+)
+
+
 def _fail(message: str) -> NoReturn:
     click.echo(f"policykit: error: {' '.join(message.split())}", err=True)
     sys.exit(2)
 
 
+def _limits() -> Limits:
+    try:
+        return Limits.from_env()
+    except PolicyKitError as exc:
+        _fail(str(exc))
+
+
+def _read_text(source: str, limits: Limits) -> str:
+    """The text of a file (a regular file, not a symbolic link unless --follow-symlinks, at most
+    max_bytes, UTF-8), or of stdin for ``-``; a problem is a one-line error naming the source."""
+    name = "stdin" if source == "-" else source
+    try:
+        if source == "-":
+            return read_stream(sys.stdin, max_bytes=limits.max_bytes)
+        return read_text_file(source, max_bytes=limits.max_bytes, follow_symlinks=_OPTIONS["follow_symlinks"])
+    except InputFileError as exc:
+        _fail(f"cannot read {name}: {exc}")
+
+
 def _read_mapping(source: str) -> Any:
-    """Read one JSON (or YAML) document from a file, or from stdin for ``-``."""
+    """Read one JSON (or YAML 1.2) document from a file, or from stdin for ``-``: bounded in size and
+    depth before it is expanded, duplicate keys refused, and the file's text never quoted back."""
+    limits = _limits()
+    text = _read_text(source, limits)
+    name = "stdin" if source == "-" else source
+    what = "JSON"
     try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        _fail(f"cannot read {source}: {exc.strerror or exc}")
-    try:
-        data = json.loads(text)
+        data = loads_json(text, limits)
+    except JsonInputError as exc:
+        _fail(f"{name}: {exc}")
     except json.JSONDecodeError:
+        what = "YAML"
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-            _fail(f"{source} is neither JSON nor YAML{where}: {getattr(exc, 'problem', None) or 'unreadable'}")
+            data = load_yaml_text(text, limits)
+        except RuleFileError as exc:
+            where = f" (line {exc.line})" if exc.line is not None else ""
+            _fail(f"{name} is neither JSON nor YAML{where}: {exc.detail.removeprefix('expected valid YAML: ')}")
     if not isinstance(data, dict):
-        what = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list",
+        kind = {str: "a string", int: "a number", float: "a number", bool: "a boolean", list: "a list",
                 type(None): "nothing"}.get(type(data), type(data).__name__)
-        shown = " ".join(text.split())
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        name = "stdin" if source == "-" else source
-        _fail(
-            f"{name}: expected one JSON object or YAML mapping of fields, but read {what} "
-            f"(the text {shown!r}, read as YAML since it is not JSON)"
-            if not _is_json(text) else
-            f"{name}: expected one JSON object or YAML mapping of fields, but read {what} (the JSON {shown!r})"
-        )
-    return data
-
-
-def _is_json(text: str) -> bool:
+        _fail(f"{name}: expected one JSON object or YAML mapping of fields, but read {kind} (as {what})")
     try:
-        json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    return True
+        check_value(data, limits, name)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    return data
 
 
 def _answer(
@@ -96,36 +129,76 @@ def _answer(
     ask: Callable[[policykit.Policy, Any], Any],
     as_json: bool,
     render: Callable[[Any], str] | None = None,
+    *,
+    log_sink: str | None = None,
 ) -> Any:
     """Read one question (a bare question, or a case with an ``inputs`` block), ask it, print the
     answer explained or as JSON, and return it. Bad input is a one-line error and status 2."""
     data = _read_mapping(source)
-    policy = _load(rules_dir)
+    policy = _load(rules_dir, log_sink)
     data = data.get("inputs", data) if isinstance(data.get("inputs"), dict) else data
     try:
         answer = ask(policy, data)
+        if as_json:
+            text = json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        else:
+            text = render(answer) if render is not None else answer.explain() + "\n"
+        _close(policy)  # the answer is shown only once the decision log holds it
     except PolicyKitError as exc:
         _fail(str(exc))
-    if as_json:
-        click.echo(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
-    elif render is not None:
-        click.echo(render(answer), nl=False)
-    else:
-        click.echo(answer.explain())
+    click.echo(text, nl=False)
     return answer
 
 
-def _load(rules_dir: Path | None) -> policykit.Policy:
+def _load(rules_dir: Path | None, log_sink: str | None = None) -> policykit.Policy:
     try:
-        return policykit.load_policy(rules_dir)
+        return policykit.load_policy(rules_dir, decision_log=log_sink, limits=_limits(),
+                                     follow_symlinks=_OPTIONS["follow_symlinks"])
     except PolicyKitError as exc:
         _fail(str(exc))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _close(policy: policykit.Policy) -> None:
+    """Close a policy, writing its decision log (a log that cannot be written fails the command)."""
+    if policy.decision_log is not None:
+        try:
+            policy.close()
+        except PolicyKitError as exc:
+            _fail(str(exc))
+
+
+class _Guarded(click.Group):
+    """Every command: a PolicyKitError (or anything else unexpected) is one line on stderr and exit
+    status 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except PolicyKitError as exc:
+            _fail(str(exc))
+        except RecursionError:
+            _fail("the input is nested too deeply to process (see the POLICYKIT_LIMIT_* settings)")
+        except Exception as exc:
+            _fail(f"policykit failed unexpectedly ({type(exc).__name__}); nothing was answered")
+
+
+# options of the whole command line (set by main)
+_OPTIONS: dict[str, Any] = {"follow_symlinks": False}
+
+
+@click.group(cls=_Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(policykit.__version__, prog_name="policykit")
-def main() -> None:
-    """Answer questions about a candidate privacy policy: the bundled one, or the rules of --rules."""
+@click.option("--follow-symlinks", is_flag=True,
+              help="Read request, rule and mapping files that are symbolic links (refused by default).")
+def main(follow_symlinks: bool) -> None:
+    """Answer questions about a candidate privacy policy: the bundled one, or the rules of --rules.
+
+    Input is bounded before it is read: set POLICYKIT_LIMIT_MAX_BYTES, _MAX_DEPTH, _MAX_ITEMS,
+    _MAX_STRING, _MAX_ALIASES or _MAX_RULE_FILE_BYTES to change a limit (see docs/security.md).
+    """
+    _OPTIONS["follow_symlinks"] = follow_symlinks
 
 
 @main.command()
@@ -133,10 +206,11 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
 @click.option("--fail-on-deny", is_flag=True, help="Exit with status 1 when the disclosure is denied.")
 @rules_option
-def decide(request: str, as_json: bool, fail_on_deny: bool, rules_dir: Path | None) -> None:
+@log_option
+def decide(request: str, as_json: bool, fail_on_deny: bool, rules_dir: Path | None, log_sink: str | None) -> None:
     """May these data go to this recipient? REQUEST.json holds one disclosure request, as a JSON object
     or a YAML mapping ('-' reads stdin)."""
-    decision = _answer(request, rules_dir, lambda policy, data: policy.decide(data), as_json)
+    decision = _answer(request, rules_dir, lambda policy, data: policy.decide(data), as_json, log_sink=log_sink)
     if fail_on_deny and not decision.allowed:
         sys.exit(1)
 
@@ -145,9 +219,9 @@ def _as_of(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        _fail(f"--as-of: expected a date as YYYY-MM-DD, got {value!r}")
+        return parse_day(value, field="--as-of").isoformat()
+    except PolicyKitError:
+        _fail(f"--as-of: expected a date as YYYY-MM-DD, got {short_repr(value)}")
 
 
 def _facts_of(data: dict[str, Any], as_of: str | None) -> dict[str, Any]:
@@ -176,9 +250,10 @@ def _facts_of(data: dict[str, Any], as_of: str | None) -> dict[str, Any]:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the verdicts here instead of to standard output.")
 @rules_option
+@log_option
 def retention(
     facts: str, *, as_json: bool, as_of: str | None, lines_mode: bool, anchor: str | None,
-    review_interval_months: int | None, jobs: int, output: Path | None, rules_dir: Path | None,
+    review_interval_months: int | None, jobs: int, output: Path | None, rules_dir: Path | None, log_sink: str | None,
 ) -> None:
     """When must a candidate's record be anonymised?
 
@@ -186,14 +261,17 @@ def retention(
     FILE.jsonl holds one candidate per line (a JSON object, optionally with an "id" that is echoed
     back) and writes one JSON verdict per line, in input order, streaming; a line that cannot be
     judged gets an {"error": ...} line and a message on stderr, and the command exits with status 2
-    at the end.
+    at the end. With --log, the lines are judged in this process (--jobs is not used), so that one
+    process writes the log.
     """
     day = _as_of(as_of)
-    policy = _load(rules_dir)
+    policy = _load(rules_dir, log_sink)
     options: dict[str, Any] = {"anchor": anchor, "review_interval_months": review_interval_months}
     if lines_mode or facts.endswith((".jsonl", ".ndjson")):
         with _open_output(output) as out:
-            failed = _retention_lines(policy, facts, day, options, out, jobs=jobs, rules_dir=rules_dir)
+            failed = _retention_lines(policy, facts, day, options, out, jobs=1 if log_sink else jobs,
+                                      rules_dir=rules_dir)
+        _close(policy)
         if failed:
             click.echo(f"policykit: error: {failed} line(s) could not be judged", err=True)
             sys.exit(2)
@@ -201,6 +279,7 @@ def retention(
     data = _read_mapping(facts)
     try:
         verdict = policy.retention(_facts_of(data, day), **options)
+        _close(policy)
     except PolicyKitError as exc:
         _fail(str(exc))
     text = json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False) if as_json else verdict.explain()
@@ -254,13 +333,14 @@ def _retention_lines(
     many failed. With ``jobs`` other than 1, worker processes judge chunks of lines in parallel."""
     failed = 0
     total = _count_lines(source)
+    limits = _limits()
     try:
-        handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
-    except OSError as exc:
-        _fail(f"cannot read {source}: {exc.strerror or exc}")
+        handle = sys.stdin.buffer if source == "-" else _open_lines(source)
+    except InputFileError as exc:
+        _fail(f"cannot read {source}: {exc}")
     workers = (os.cpu_count() or 1) if jobs == 0 else jobs
     with handle, _progress(total) as tick:
-        numbered = enumerate(handle, start=1)
+        numbered = enumerate(_bounded_lines(handle, limits.max_bytes), start=1)
         if workers == 1:
             results: Iterator[list[tuple[str, str | None]]] = (
                 [_judge_line(policy, number, raw, as_of, options)] for number, raw in numbered
@@ -273,6 +353,48 @@ def _retention_lines(
             ) as pool:
                 failed = _write_results(pool.imap(_judge_chunk, chunks), out, tick)
     return failed
+
+
+def _open_lines(source: str) -> IO[bytes]:
+    """A JSON-lines file opened for reading bytes: a regular file (a FIFO or a device is refused), not
+    a symbolic link unless --follow-symlinks."""
+    follow = _OPTIONS["follow_symlinks"]
+    path = Path(source)
+    try:
+        if not follow and path.is_symlink():
+            raise InputFileError("expected a regular file, found a symbolic link (not followed)")
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputFileError(exc.strerror or type(exc).__name__) from None
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        raise InputFileError("expected a regular file")
+    return handle
+
+
+class _NotUtf8:
+    """A line that is not UTF-8, with the offset of its first bad byte (its bytes are not kept)."""
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+
+
+def _bounded_lines(handle: IO[bytes], max_bytes: int) -> Iterator[str | _NotUtf8 | None]:
+    """The lines of a binary stream as text; ``None`` for a line longer than ``max_bytes`` (skipped
+    without being held in memory whole); a :class:`_NotUtf8` for a line that is not UTF-8."""
+    while True:
+        line = handle.readline(max_bytes + 1)
+        if not line:
+            return
+        if len(line) > max_bytes and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):  # skip the rest of the over-long line
+                line = handle.readline(1 << 20)
+            yield None
+            continue
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield _NotUtf8(exc.start)
 
 
 def _write_results(
@@ -290,8 +412,10 @@ def _write_results(
     return failed
 
 
-def _chunks(numbered: Iterator[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
+def _chunks(
+    numbered: Iterator[tuple[int, str | _NotUtf8 | None]], size: int
+) -> Iterator[list[tuple[int, str | _NotUtf8 | None]]]:
+    chunk: list[tuple[int, str | _NotUtf8 | None]] = []
     for item in numbered:
         chunk.append(item)
         if len(chunk) == size:
@@ -302,17 +426,24 @@ def _chunks(numbered: Iterator[tuple[int, str]], size: int) -> Iterator[list[tup
 
 
 def _judge_line(
-    policy: policykit.Policy, number: int, raw: str, as_of: str | None, options: dict[str, Any]
+    policy: policykit.Policy, number: int, raw: str | _NotUtf8 | None, as_of: str | None, options: dict[str, Any]
 ) -> tuple[str, str | None]:
-    """One input line judged: (the JSON output line, or "" for a blank line; an error message or None)."""
-    text = raw.strip()
-    if not text:
+    """One input line judged: (the JSON output line, or "" for a blank line; an error message or None).
+    A line that cannot be read or judged gets an error line; the lines after it are judged as usual."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    if isinstance(raw, str) and not text:
         return "", None
     ident: Any = None
     error = None
     try:
+        if raw is None:
+            raise ValueError(f"expected a line of at most {policy.limits.max_bytes:,} bytes (the max_bytes limit)")
+        if isinstance(raw, _NotUtf8):
+            raise ValueError(f"expected UTF-8 text, found an invalid byte at offset {raw.offset:,}")
         try:
-            data = json.loads(text)
+            data = loads_json(text, policy.limits)
+        except JsonInputError as exc:
+            raise ValueError(str(exc)) from None
         except json.JSONDecodeError as exc:
             raise ValueError(f"expected one JSON object, got text that is not JSON ({exc.msg})") from None
         if not isinstance(data, dict):
@@ -333,10 +464,10 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(rules_dir: Path | None, as_of: str | None, options: dict[str, Any]) -> None:
     """Each worker process loads the policy once."""
-    _WORKER.update(policy=policykit.load_policy(rules_dir), as_of=as_of, options=options)
+    _WORKER.update(policy=policykit.load_policy(rules_dir, limits=Limits.from_env()), as_of=as_of, options=options)
 
 
-def _judge_chunk(chunk: list[tuple[int, str]]) -> list[tuple[str, str | None]]:
+def _judge_chunk(chunk: list[tuple[int, str | _NotUtf8 | None]]) -> list[tuple[str, str | None]]:
     policy, as_of, options = _WORKER["policy"], _WORKER["as_of"], _WORKER["options"]
     return [_judge_line(policy, number, raw, as_of, options) for number, raw in chunk]
 
@@ -461,13 +592,14 @@ def sweep(
 @click.option("--letter", "letter", type=click.Choice(["sv", "en"]), default=None,
               help="Print the reply to the candidate, in Swedish (sv) or English (en), instead of the explanation.")
 @rules_option
-def request(request: str, as_json: bool, letter: str | None, rules_dir: Path | None) -> None:
+@log_option
+def request(request: str, as_json: bool, letter: str | None, rules_dir: Path | None, log_sink: str | None) -> None:
     """Answer a data-subject request (access, erasure, restriction, portability, objection,
     rectification). REQUEST.json holds one request, JSON or YAML ('-' reads stdin)."""
     if as_json and letter:
         _fail("--json and --letter exclude each other: choose the data or the letter")
     render = (lambda response: response.letter(letter)) if letter else None
-    _answer(request, rules_dir, lambda policy, data: policy.handle_request(data), as_json, render)
+    _answer(request, rules_dir, lambda policy, data: policy.handle_request(data), as_json, render, log_sink=log_sink)
 
 
 def _import_model(spec: str) -> type[BaseModel]:
@@ -476,7 +608,7 @@ def _import_model(spec: str) -> type[BaseModel]:
     module_name, sep, class_name = spec.rpartition(":")
     if not sep or not module_name or not class_name:
         _fail(f"--model: expected module:Class or path/to/file.py:Class, e.g. "
-              f"examples.candidate_model:Candidate, got {spec!r}")
+              f"examples.candidate_model:Candidate, got {short_repr(spec)}")
     if module_name.endswith(".py"):
         path = Path(module_name)
         if not path.is_file():
@@ -488,16 +620,19 @@ def _import_model(spec: str) -> type[BaseModel]:
         sys.modules[loaded.name] = module
         try:
             loaded.loader.exec_module(module)
-        except Exception as exc:  # the user's module: any error in it is reported, not raised
-            _fail(f"--model: importing {module_name!r} failed: {type(exc).__name__}: {exc}")
+        except (Exception, SystemExit) as exc:  # the user's module: any error in it is reported, not raised
+            _fail(f"--model: importing {short_repr(module_name)} failed ({type(exc).__name__})")
     else:
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            _fail(f"--model: cannot import module {module_name!r} (from {os.getcwd()}): {exc}; run from the "
-                  "directory it is importable from, or name its file: --model path/to/file.py:Class")
+            _fail(f"--model: cannot import module {short_repr(module_name)} (from {os.getcwd()}): "
+                  f"{short_repr(str(exc), 200)}; run from the directory it is importable from, or name its file: "
+                  "--model path/to/file.py:Class")
+        except (Exception, SystemExit) as exc:  # importing runs the module's code (docs/security.md)
+            _fail(f"--model: importing module {short_repr(module_name)} failed ({type(exc).__name__})")
     model = getattr(module, class_name, None)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
         _fail(f"--model: expected a pydantic model class {class_name!r} in {module_name}, found "
@@ -513,6 +648,8 @@ def _read_record(model: type[BaseModel], source: str) -> BaseModel:
     data = _read_mapping(source)
     try:
         return model.model_validate(data)
+    except RecursionError:
+        _fail(f"{source}: the record is nested too deeply")
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
@@ -525,18 +662,23 @@ def _read_record(model: type[BaseModel], source: str) -> BaseModel:
 @click.option("--request", "request_file", required=True, metavar="REQ.json",
               help="The disclosure request: recipient, purpose, operation and context.")
 @click.option("--model", "model_spec", required=True, metavar="module:Class",
-              help="The annotated pydantic model of the record, e.g. examples.candidate_model:Candidate.")
+              help="The annotated pydantic model of the record, e.g. examples.candidate_model:Candidate. "
+                   "The module is imported, so its code runs: name only modules you trust.")
 @click.option("--json", "as_json", is_flag=True, help="Print the data, withheld fields and decision as JSON.")
 @rules_option
-def redact(record: str, request_file: str, model_spec: str, as_json: bool, rules_dir: Path | None) -> None:
+@log_option
+def redact(
+    record: str, request_file: str, *, model_spec: str, as_json: bool, rules_dir: Path | None, log_sink: str | None
+) -> None:
     """Cut RECORD.json down to the fields that may go under the disclosure request in REQ.json."""
     model = _import_model(model_spec)
     rec = _read_record(model, record)
     req = _read_mapping(request_file)
     req = req.get("inputs", req) if isinstance(req.get("inputs"), dict) else req
-    policy = _load(rules_dir)
+    policy = _load(rules_dir, log_sink)
     try:
         result = policy.redact(rec, req)
+        _close(policy)
     except PolicyKitError as exc:
         _fail(str(exc))
     if as_json:
@@ -557,7 +699,8 @@ def redact(record: str, request_file: str, model_spec: str, as_json: bool, rules
 @click.option("--kind", type=click.Choice(["access", "portability"]), default="access", show_default=True,
               help="access: everything plus the Art. 15(1) information; portability: what the candidate provided.")
 @click.option("--model", "model_spec", required=True, metavar="module:Class",
-              help="The annotated pydantic model of the record, e.g. examples.candidate_model:Candidate.")
+              help="The annotated pydantic model of the record, e.g. examples.candidate_model:Candidate. "
+                   "The module is imported, so its code runs: name only modules you trust.")
 @rules_option
 def export(record: str, kind: str, model_spec: str, rules_dir: Path | None) -> None:
     """Export RECORD.json as a machine-readable JSON document for an access or portability request."""
@@ -763,3 +906,58 @@ def docs_check(out: Path | None, rules_dir: Path | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# ------------------------------------------------------------------------------------------------
+# the decision log
+
+
+@main.group("log")
+def log_group() -> None:
+    """Check, replay and count a decision log (a .jsonl file or a database URL)."""
+
+
+@log_group.command("verify")
+@click.argument("log", metavar="LOG")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def log_verify(log: str, as_json: bool) -> None:
+    """Check LOG's hash chain, sequence numbers and fingerprints. Exit 0 when intact; 1 when tampered,
+    naming the first bad record and what is wrong: edited, deleted, reordered or inserted."""
+    try:
+        report = verify_log(log)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
+    if not report.ok:
+        sys.exit(1)
+
+
+@log_group.command("replay")
+@click.argument("log", metavar="LOG")
+@click.option("--rules", "rules_dirs", multiple=True, required=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The rules to ask (repeat for several versions: each question goes to the one in force on its "
+                   "date).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--examples", type=click.IntRange(0, 100), default=3, show_default=True,
+              help="Examples shown per rule.")
+def log_replay(log: str, rules_dirs: tuple[Path, ...], as_json: bool, examples: int) -> None:
+    """Ask other rules every question LOG holds: which logged answers would change, counted by rule and
+    clause, with examples."""
+    try:
+        report = replay_log(log, list(rules_dirs), examples=examples)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if as_json else report.render())
+
+
+@log_group.command("stats")
+@click.argument("log", metavar="LOG")
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+def log_stats(log: str, as_json: bool) -> None:
+    """Count LOG's records by family, outcome, recipient kind, policy version and day."""
+    try:
+        data = log_counts(log)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(data, indent=2) if as_json else render_stats(data))

@@ -19,8 +19,11 @@ error, it is a :class:`~policykit.Decision` with ``allowed=False``::
     ├── QueryError                  a question is wrong; found when it is asked
     │   ├── RequestValidationError  a missing, extra or mistyped field in a question
     │   ├── UnknownRequestTermError a term in a question is not in the vocabulary
+    │   ├── InputTooLargeError      a question larger or deeper than the input limits
     │   └── InvalidDateError        an impossible, malformed or inconsistent date
     ├── EngineError                 the rules engine failed; never turned into an allow
+    ├── DecisionLogError            the decision log cannot be written or read; no answer goes unrecorded
+    ├── InternalError               an unexpected failure inside policykit (a bug); never an allow
     └── SweepError                  the retention sweep cannot run against this database
         ├── MissingDependencyError  the sweep extra (SQLAlchemy, psycopg) is not installed
         ├── DatabaseUnreachableError the database cannot be reached, opened or read
@@ -29,6 +32,7 @@ error, it is a :class:`~policykit.Decision` with ``allowed=False``::
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,10 +42,13 @@ __all__ = [
     "ClauseCoverageError",
     "ConditionError",
     "DatabaseUnreachableError",
+    "DecisionLogError",
     "DefinitionError",
     "DuplicateIdError",
     "EngineError",
     "IncomparableRulesError",
+    "InputTooLargeError",
+    "InternalError",
     "InvalidDateError",
     "MappingError",
     "MissingDependencyError",
@@ -60,12 +67,47 @@ __all__ = [
 
 
 def short_repr(value: object, limit: int = 60) -> str:
-    """``repr(value)``, cut to about ``limit`` characters with the full length said, so that an error
-    about a huge input stays readable."""
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… ({len(text):,} characters)"
+    """A repr of ``value`` of about ``limit`` characters at most, for error messages.
+
+    Never the ``repr`` of an unbounded input: strings and bytes are cut before their repr is built,
+    small flat containers are shown, larger ones by type and size, and other objects by their type
+    only (their ``repr`` is caller code, and may be anything)."""
+    if isinstance(value, str):
+        head = str.__getitem__(value, slice(0, limit + 1))
+        text = str.__repr__(head)
+        size = str.__len__(value)
+        return text if size <= limit else f"{text[:limit]}… ({size:,} characters)"
+    if value is None or type(value) is bool:
+        return repr(value)
+    if isinstance(value, float):
+        return float.__repr__(value)
+    if isinstance(value, int):
+        if int.bit_length(value) > 200:
+            return f"a {int.bit_length(value):,}-bit integer"
+        return int.__repr__(value)
+    if isinstance(value, (bytes, bytearray)):
+        raw = bytes(value[: limit + 1])
+        text = bytes.__repr__(raw)
+        return text if len(value) <= limit else f"{text[:limit]}… ({len(value):,} bytes)"
+    if type(value) in (dt.date, dt.datetime, dt.time, dt.timedelta):
+        return repr(value)
+    if type(value) in (list, tuple, set, frozenset, dict):
+        assert isinstance(value, (list, tuple, set, frozenset, dict))
+        items = list(value.items()) if isinstance(value, dict) else None
+        flat = (str, int, bool, type(None))
+        if len(value) <= 8 and (
+            all(isinstance(k, flat) and isinstance(v, flat) for k, v in items) if items is not None
+            else all(isinstance(v, flat) for v in value)
+        ):
+            if items is not None:
+                text = "{" + ", ".join(f"{short_repr(k, 20)}: {short_repr(v, 20)}" for k, v in items) + "}"
+            else:
+                inner = ", ".join(short_repr(v, 20) for v in value)
+                text = f"[{inner}]" if type(value) is list else f"({inner})" if type(value) is tuple else f"{{{inner}}}"
+            if len(text) <= limit:
+                return text
+        return f"a {type(value).__name__} of {len(value):,} items"
+    return f"a {type(value).__name__} object"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -173,6 +215,13 @@ class UnknownRequestTermError(QueryError):
     code = "query.unknown_term"
 
 
+class InputTooLargeError(QueryError):
+    """A question (or a file of questions) is larger, deeper or has longer strings than the limits
+    allow (``policykit.Limits``); refused before it is expanded."""
+
+    code = "query.too_large"
+
+
 class InvalidDateError(QueryError):
     """A date in a question is malformed, impossible, or inconsistent with the other dates."""
 
@@ -183,6 +232,20 @@ class EngineError(PolicyKitError):
     """The rules engine failed while answering. policykit never turns this into an allow."""
 
     code = "engine.failure"
+
+
+class DecisionLogError(PolicyKitError):
+    """The decision log cannot be opened, written or read. A log that failed to write refuses every
+    later record, so no answer is given that the log does not hold."""
+
+    code = "log"
+
+
+class InternalError(PolicyKitError):
+    """policykit failed in a way it does not expect (a bug): the question is not answered, and the
+    failure is reported as this error rather than as whatever Python raised."""
+
+    code = "internal"
 
 
 class SweepError(PolicyKitError):

@@ -22,6 +22,8 @@ from policykit.testing import disclosure_requests, malformed_disclosure_requests
 from tests.oracle import oracle_outcome
 
 POLICY = policykit.load_policy()
+# the same policy with the string limit raised, to reach validation with megabyte-long values
+LENIENT = policykit.load_policy(limits=policykit.Limits(max_string=2_000_000))
 RULES_DIR = policykit.bundled_rules_dir()
 
 odd_values = st.one_of(
@@ -249,7 +251,11 @@ def test_errors_about_huge_values_stay_readable(change: dict[str, Any]) -> None:
     request = {"operation": "transfer", "data_categories": ["name"], "purpose": "present_candidates_to_clients",
                "recipient": {"kind": "recruitment_client", "country": "SE"}, **change}
     with pytest.raises(QueryError) as info:
-        POLICY.decide(request)
+        POLICY.decide(request)  # refused by the max_string limit, before validation
+    assert len(str(info.value)) < 600
+    # with the limit raised, validation refuses it, quoting the start of the value and its length
+    with pytest.raises(QueryError) as info:
+        LENIENT.decide(request)
     assert len(str(info.value)) < 600
     assert "characters)" in str(info.value)
 
@@ -258,6 +264,8 @@ def test_a_huge_unlisted_purpose_is_explained_briefly() -> None:
     """An unlisted purpose of a megabyte is answered, and the explanation quotes only its start."""
     request = {"operation": "transfer", "data_categories": ["name"], "purpose": "p" * 1_000_000,
                "recipient": {"kind": "recruitment_client", "country": "SE"}}
-    decision = POLICY.decide(request)
+    with pytest.raises(policykit.InputTooLargeError, match="max_string"):
+        POLICY.decide(request)
+    decision = LENIENT.decide(request)  # the limit raised: answered
     assert not decision.allowed
     assert len(decision.explain()) < 20_000

@@ -119,7 +119,7 @@ def test_leap_day_clamp_holds_for_every_year(year: int, years: int) -> None:
 @given(st.integers(min_value=1904, max_value=2396).filter(lambda y: y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)))
 def test_leap_day_application_window(year: int) -> None:
     """An application on 29 February is kept until 28 February two years later, anonymised on 1 March."""
-    v = POLICY.retention({"applications": [f"{year}-02-29"], "consent_withdrawn_on": f"{year}-06-01"})
+    v = POLICY.retention({"applications": [f"{year}-02-29"], "consent_withdrawn_on": f"{year}-06-01", "as_of": "2400-01-01"})
     assert (v.retain_until, v.anonymise_on) == (dt.date(year + 2, 2, 28), dt.date(year + 2, 3, 1))
 
 
@@ -132,7 +132,7 @@ def test_timestamps_around_stockholm_midnight(day: dt.date, seconds: int) -> Non
     after = (midnight + dt.timedelta(seconds=seconds)).astimezone(dt.UTC)
     for stamp, expected in ((before, day - dt.timedelta(days=1)), (after, day)):
         text = stamp.isoformat().replace("+00:00", "Z")
-        assert POLICY.retention({"applications": [text]}).latest_application_date == expected, text
+        assert POLICY.retention({"applications": [text], "as_of": "2100-01-01"}).latest_application_date == expected, text
 
 
 @given(candidates())

@@ -199,3 +199,29 @@ def _facts(policy: policykit.Policy, request: dict[str, Any]) -> dict[str, Any]:
     req = policykit.DisclosureRequest.parse(request)
     values, _ = policy._disclosure.normaliser.normalise(req, policy.today())
     return dict(zip(policy._disclosure.fact_names, values, strict=True))
+
+
+def test_the_replaced_ruleset_is_deleted_from_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a failure the old ruleset is deleted (nothing leaks into the binding), once, even when
+    deleting it fails; the new one answers."""
+    with policykit.load_policy(memo_size=0) as policy:
+        engine = policy._disclosure.engine
+        policy.decide(ALLOWED)
+        old = engine._holder["handle"]
+        binding = _engine.durable_rules_engine
+        real_delete = binding.delete_ruleset
+        deleted: list[Any] = []
+
+        def delete(handle: Any) -> None:
+            deleted.append(handle)
+            real_delete(handle)
+            raise RuntimeError("delete failed")  # the reset goes on regardless
+
+        monkeypatch.setattr(binding, "delete_ruleset", delete)
+        _inject(monkeypatch, _without_sentinel)
+        with pytest.raises(EngineError, match="did not complete"):
+            policy.decide(ALLOWED)
+        monkeypatch.undo()
+        assert deleted == [old]
+        assert engine._holder["handle"] not in (None, old)
+        assert policy.decide(ALLOWED).allowed

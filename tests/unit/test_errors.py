@@ -18,9 +18,11 @@ def test_codes_are_unique() -> None:
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
-def test_every_error_is_definition_query_engine_or_sweep(cls: type[errors.PolicyKitError]) -> None:
-    """Each error sits under exactly one branch of the tree (or is a branch root)."""
-    branches = (errors.DefinitionError, errors.QueryError, errors.EngineError, errors.SweepError)
+def test_every_error_sits_under_one_branch(cls: type[errors.PolicyKitError]) -> None:
+    """Each error sits under exactly one branch of the tree (or is a branch root); InternalError, an
+    unexpected failure, is its own branch."""
+    branches = (errors.DefinitionError, errors.QueryError, errors.EngineError, errors.DecisionLogError,
+                errors.SweepError, errors.InternalError)
     assert cls is errors.PolicyKitError or sum(issubclass(cls, b) for b in branches) == 1
 
 

@@ -257,3 +257,37 @@ def test_the_engine_agrees_with_the_reference_on_the_oracles_facts(request: poli
     """The differential check end to end: the engine's decision on the request equals the reference
     evaluator's on the facts the separately written normaliser reads from it."""
     assert POLICY.decide(request).outcome == oracle_outcome(POLICY, request)
+
+
+# ---- refusals and the dependence on today ------------------------------------------------------------
+
+UNKNOWN_TERMS = [
+    ({"operation": "transferr"}, "operation: expected an operation, got 'transferr'"),
+    ({"data_categories": ["name", "salary"]}, "data_categories[1]: expected a data category, got 'salary'"),
+    ({"recipient": {**TRANSFER["recipient"], "kind": "friend"}}, "recipient.kind: expected a recipient kind, got 'friend'"),
+    ({"recipient": {**TRANSFER["recipient"], "country": "XX"}},
+     "recipient.country: expected an ISO 3166-1 alpha-2 code such as SE, got 'XX'"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), UNKNOWN_TERMS)
+def test_an_unknown_term_is_refused_with_its_field_and_what_was_expected(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(policykit.errors.UnknownRequestTermError) as info:
+        POLICY.decide({**TRANSFER, **change})
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(("as_of", "candidate", "dated"), [
+    (None, {}, False),
+    (None, {"consent_withdrawn_on": "2024-03-01"}, True),
+    (None, {"objection_received_on": "2024-03-01"}, True),
+    (None, {"consent_status": "withdrawn"}, False),       # undated: in force whatever the day
+    (None, {"latest_application": "2024-03-01"}, False),  # only renews a dated withdrawal or objection
+    ("2024-06-03", {"consent_withdrawn_on": "2024-03-01"}, False),
+    ("2024-06-03", {"objection_received_on": "2024-03-01"}, False),
+])
+def test_an_answer_depends_on_today_only_through_dated_withdrawals_and_objections(
+    as_of: str | None, candidate: dict[str, Any], dated: bool
+) -> None:
+    request = {k: v for k, v in TRANSFER.items() if k != "as_of"} | {"as_of": as_of, "candidate": candidate}
+    assert POLICY._disclosure.normaliser.dated(policykit.DisclosureRequest.parse(request)) is dated

@@ -139,11 +139,17 @@ def test_as_of_defaults_to_today(bundled_policy: policykit.Policy) -> None:
     assert bundled_policy.retention(BASE).as_of == bundled_policy.today()
 
 
-def test_future_dates_are_allowed_without_as_of(bundled_policy: policykit.Policy) -> None:
-    """Only an explicit as_of bounds the event dates (a default of today does not)."""
-    later = bundled_policy.today() + dt.timedelta(days=400)
-    v = bundled_policy.retention({"applications": [later.isoformat()]})
-    assert v.latest_application_date == later
+@pytest.mark.parametrize("field", ["applications", "consent_withdrawn_on"])
+def test_future_dates_are_judged_alike_with_or_without_as_of(bundled_policy: policykit.Policy, field: str) -> None:
+    """A date after as_of cannot be known as of that day, whether as_of is given or defaults to today:
+    both are refused (before, a default of today let a future withdrawal through)."""
+    today = bundled_policy.today()
+    later = (today + dt.timedelta(days=400)).isoformat()
+    facts: dict[str, Any] = {"applications": [(today - dt.timedelta(days=10)).isoformat()]}
+    facts[field] = [later]
+    for as_of in ({}, {"as_of": today.isoformat()}):
+        with pytest.raises(policykit.InvalidDateError, match=f"{field}.*expected a date on or before"):
+            bundled_policy.retention({**facts, **as_of})
 
 
 def test_oral_objection_must_be_documented(bundled_policy: policykit.Policy) -> None:

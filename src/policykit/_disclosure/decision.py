@@ -23,8 +23,10 @@ from pydantic import (
     model_validator,
 )
 
+from policykit._dates import ISO_DAY
 from policykit._engine.snapshot import snapshot
 from policykit._ruleset.facts import UNLISTED_PURPOSE
+from policykit._ruleset.vocabulary import ascii_code
 from policykit.errors import (
     RequestValidationError,
     UnknownRequestTermError,
@@ -58,7 +60,8 @@ def parse_date(value: Any) -> Any:
         return value
     if isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
+            # YYYY-MM-DD in ASCII digits only: not an ISO week date (2024-W01-1) or other ISO forms
+            return dt.date.fromisoformat(value) if ISO_DAY.fullmatch(value) else _bad_date(value)
         except ValueError:
             _bad_date(value)
     raise ValueError(f"expected a date as YYYY-MM-DD, got {short_repr(value)}")
@@ -505,7 +508,7 @@ class Normaliser:
                 _check(c, self.categories, "a data category", f"data_categories[{i}]")
         if request.recipient.kind not in self.kinds:
             _check(request.recipient.kind, vocab.ids("recipient_kinds"), "a recipient kind", "recipient.kind")
-        if request.recipient.country.strip().upper() not in self.eea:
+        if ascii_code(request.recipient.country) not in self.eea:
             raise UnknownRequestTermError(
                 f"recipient.country: expected an ISO 3166-1 alpha-2 code such as SE, got "
                 f"{short_repr(request.recipient.country)}"
@@ -543,7 +546,7 @@ class Normaliser:
         if jurisdiction is None or not jurisdiction.strip():
             jur = "none"
         else:
-            jurisdiction = jurisdiction.strip().upper()
+            jurisdiction = ascii_code(jurisdiction)
             jur = jurisdiction if jurisdiction in ("SE", "EU") else "other"
         withdrawn = _effective(
             c.consent_status == "withdrawn" or c.consent_withdrawn_on is not None,
@@ -556,7 +559,7 @@ class Normaliser:
         k = self._operation_index[operation]
         k = k * len(self._purpose_index) + self._purpose_index.get(request.purpose, self._unlisted)
         k = k * len(self._kind_index) + self._kind_index[r.kind]
-        k = k * 2 + self.eea.get(r.country.strip().upper(), False)
+        k = k * 2 + self.eea.get(ascii_code(r.country), False)
         k = k * 2 + r.subprocessors_in_eea
         k = k * 2 + r.active_assignment
         k = k * 2 + r.confidentiality_undertaking

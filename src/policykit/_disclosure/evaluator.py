@@ -21,6 +21,7 @@ from policykit._engine.adapter import EngineRules
 from policykit._engine.context import AnswerContext
 from policykit._engine.memo import Memo
 from policykit._engine.snapshot import snapshot
+from policykit._input import DEFAULT_LIMITS, Limits, check_value
 from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["DisclosureEvaluator"]
@@ -73,6 +74,8 @@ class DisclosureEvaluator:
         self._interned: Memo[Any, Any] = Memo(16_384)
         self._hits = 0
         self._misses = 0
+        # bounds on the questions, checked before they are expanded (the policy's limits)
+        self.limits: Limits = DEFAULT_LIMITS
 
     def close(self) -> None:
         """Delete the engine ruleset."""
@@ -106,6 +109,7 @@ class DisclosureEvaluator:
                         if outcome is not None:
                             self._hits += 1
                             return Decision(outcome, None, self._context, (request, snap))
+            check_value(request, self.limits)  # size, depth and string length, before anything expands
             req = DisclosureRequest.parse(request)
             # remembered only if the mapping held, after validation, the value that was validated
             if snap is not None and snapshot(request) != snap:

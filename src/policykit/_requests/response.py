@@ -673,9 +673,8 @@ class RequestResponse:
 # ------------------------------------------------------------------------------------------------
 # explaining
 
-def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], dt.date]) -> str:  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
+def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], dt.date]) -> str:
     """The full explanation of a data-subject request's answer."""
-    family = rules.requests
     req = resp.request
     lines = [f"{rules.meta.name}, version {rules.meta.version}: data-subject request", ""]
     lines.extend(wrap(
@@ -692,6 +691,20 @@ def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], 
         lines += ["", "How the request was read:"]
         for n in resp.notes:
             lines.extend(wrap("- " + n, "  "))
+    lines += _todo_lines(resp, rules)
+    lines += _item_lines(resp, rules)
+    lines += _rule_lines(resp, rules)
+    lines += ["", "Clauses behind the answer:"]
+    lines.extend(quote_clauses(rules, resp.clauses))
+    return "\n".join(lines)
+
+
+
+
+def _todo_lines(resp: RequestResponse, rules: RuleSet) -> list[str]:
+    """What the controller must do besides answering."""
+    family = rules.requests
+    lines: list[str] = []
     todo: list[str] = []
     for flag in resp.flags:
         todo.append(f"{flag}: {family.term('flags', flag).en}")
@@ -717,6 +730,13 @@ def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], 
         lines += ["", f"What {rules.meta.controller.short_name} must do:"]
         for t in todo:
             lines.extend(wrap("- " + t, "  "))
+    return lines
+
+
+def _item_lines(resp: RequestResponse, rules: RuleSet) -> list[str]:
+    """Each item's disposition, the refusal grounds, what to tell the candidate, a direct transmission."""
+    family = rules.requests
+    lines: list[str] = []
     if resp.dispositions or resp.unaffected:
         lines += ["", "Item by item:"]
         for d in resp.dispositions:
@@ -746,6 +766,13 @@ def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], 
         check = resp.transmission_decision
         verdict = "allowed" if check.allowed else "denied: " + ", ".join(check.reasons)
         lines.extend(wrap(f"{verdict} (rules {', '.join(check.rule_ids)})", "  "))
+    return lines
+
+
+def _rule_lines(resp: RequestResponse, rules: RuleSet) -> list[str]:
+    """The rules that applied, in decision order."""
+    family = rules.requests
+    lines: list[str] = []
     lines += ["", "Rules that applied, in decision order:"]
     for rule in resp.rules:
         head = f"  {rule.id} (step {rule.step}: {family.step_title(rule.step).lower()})"
@@ -755,9 +782,7 @@ def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], 
         lines.extend(wrap(rule.title + ".", "      "))
         lines.extend(wrap("Applies when " + family.render(rule.when) + ".", "      "))
         lines.append(f"      Cites {', '.join(rule.clauses)}.")
-    lines += ["", "Clauses behind the answer:"]
-    lines.extend(quote_clauses(rules, resp.clauses))
-    return "\n".join(lines)
+    return lines
 
 
 def _article(word: str) -> str:

@@ -282,9 +282,11 @@ class Reading:
 
 
 def _check_not_after(day: dt.date, as_of: dt.date, where: str, given: bool) -> None:
-    if given and day > as_of:
+    # judged alike whether as_of was given or defaults to today: a later event cannot be known yet
+    if day > as_of:
+        which = "as_of" if given else "today (as_of left out)"
         raise InvalidDateError(
-            f"{where}: expected a date on or before as_of ({as_of}), got {day}: the verdict is given as of "
+            f"{where}: expected a date on or before {which} ({as_of}), got {day}: the verdict is given as of "
             f"{as_of} and cannot know later events"
         )
 
@@ -297,7 +299,8 @@ def read_facts(
     controller: str,
 ) -> Reading:
     """Check the facts for consistency and reduce them to dates and yes/no facts."""
-    zone = facts.timezone or params.timezone
+    # an empty string is refused (check_zone), never taken for "no zone given"
+    zone = params.timezone if facts.timezone is None else facts.timezone
     as_of = facts.as_of or today
     given = facts.as_of is not None
     r = Reading(as_of=as_of, as_of_given=given, zone=zone, anchor_mode=params.retention_anchor)

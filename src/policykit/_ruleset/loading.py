@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from dateutil import tz
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from policykit._dates import check_zone
 from policykit._ruleset.conditions import (
     All,
     Condition,
@@ -47,6 +47,7 @@ from policykit.errors import (
     ClauseCoverageError,
     ConditionError,
     DuplicateIdError,
+    InvalidDateError,
     RuleSchemaError,
     UnknownClauseError,
     UnknownTermError,
@@ -197,9 +198,10 @@ class Parameters(_Frozen):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if tz.gettz(value) is None:
-            raise ValueError(f"expected an IANA time zone such as Europe/Stockholm, got {value!r}")
-        return value
+        try:
+            return check_zone(value)
+        except InvalidDateError as exc:
+            raise ValueError(exc.message.removeprefix("timezone: ")) from None
 
 
 class ClauseSection(_Frozen):

@@ -5,20 +5,44 @@ The documents of a whole rules directory (with any overlay applied) are read in 
 
 YAML 1.1 reads ``NO`` (Norway), ``on`` and ``yes`` as booleans; rule files follow YAML 1.2 instead,
 where only ``true`` and ``false`` are booleans.
+
+Rule files may be untrusted (a rules directory from elsewhere), so reading is bounded: a regular
+file only, not a symbolic link unless the caller allows it, at most ``Limits.max_rule_file_bytes``.
+The document is composed into nodes (libyaml shares an aliased node, it does not copy it) and then
+walked here with a budget: every use of an alias counts as the values it stands for, so an "alias
+bomb" stops at ``max_items`` values and ``max_aliases`` alias uses, and an alias inside its own
+anchor is refused, before anything is expanded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from policykit.errors import RuleFileError
+from policykit._input import DEFAULT_LIMITS, InputFileError, Limits, read_text_file
+from policykit.errors import RuleFileError, short_repr
 
-__all__ = ["RULE_FILES", "LocatedYaml", "bundled_rules_dir", "load_yaml"]
+__all__ = ["RULE_FILES", "LocatedYaml", "bundled_rules_dir", "load_yaml", "load_yaml_text", "reading_options"]
+
+# how rule files are read in this context: (limits, follow symbolic links); set by load_rules
+_OPTIONS: ContextVar[tuple[Limits, bool]] = ContextVar("policykit_reading", default=(DEFAULT_LIMITS, False))
+
+
+@contextlib.contextmanager
+def reading_options(limits: Limits | None = None, *, follow_symlinks: bool = False) -> Iterator[None]:
+    """Read every YAML file in this block with these limits and this symbolic-link choice."""
+    token = _OPTIONS.set((limits or DEFAULT_LIMITS, follow_symlinks))
+    try:
+        yield
+    finally:
+        _OPTIONS.reset(token)
 
 
 # libyaml's parser when PyYAML was built with it (the wheels are), else the pure-Python one
@@ -36,6 +60,17 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+
+
+class _RequestLoader(_Loader):
+    """YAML 1.2 for requests: no timestamps either (a date stays a string, checked as a date by the
+    request's own validation, so ``2023-02-29`` is an invalid date, not a crash)."""
+
+
+_RequestLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in _Loader.yaml_implicit_resolvers.items()
+}
 
 Path_ = tuple[str | int, ...]
 
@@ -59,50 +94,133 @@ class LocatedYaml:
             path = path[:-1]
 
 
-def _walk(node: yaml.Node, loader: _Loader, path: Path_, lines: dict[Path_, int]) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, bool)) or key is None:
-                raise RuleFileError(
-                    f"expected a string key, got {key!r}", line=key_node.start_mark.line + 1
-                )
-            if key in result:
-                raise RuleFileError(
-                    f"duplicate key {key!r} in one mapping", line=key_node.start_mark.line + 1
-                )
-            result[key] = _walk(value_node, loader, (*path, key), lines)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(item, loader, (*path, i), lines) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+class _Budget:
+    """What one document may still expand to; the nodes on the current path (recursive aliases)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.items = 0
+        self.aliases = 0
+        self.seen: set[int] = set()
+        self.path: set[int] = set()
+
+    def enter(self, node: yaml.Node, depth: int) -> None:
+        limits = self.limits
+        self.items += 1
+        if self.items > limits.max_items:
+            raise RuleFileError(
+                f"expected at most {limits.max_items:,} values, aliases counted as what they repeat "
+                "(the max_items limit)", line=node.start_mark.line + 1,
+            )
+        if depth > limits.max_depth:
+            raise RuleFileError(
+                f"expected mappings and lists nested at most {limits.max_depth} deep (the max_depth limit)",
+                line=node.start_mark.line + 1,
+            )
+        if isinstance(node, yaml.ScalarNode):
+            return
+        key = id(node)
+        if key in self.path:
+            raise RuleFileError("expected no alias inside its own anchor (a recursive alias)",
+                                line=node.start_mark.line + 1)
+        if key in self.seen:
+            self.aliases += 1
+            if self.aliases > limits.max_aliases:
+                raise RuleFileError(f"expected at most {limits.max_aliases:,} uses of aliases (the max_aliases limit)",
+                                    line=node.start_mark.line + 1)
+        self.seen.add(key)
 
 
-def load_yaml(file: Path) -> LocatedYaml:
-    """Load one YAML file; a missing file, bad syntax or duplicate key raises :class:`RuleFileError`."""
+def _scalar(node: yaml.Node, loader: _Loader) -> Any:
     try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RuleFileError("expected a rule file here, found none", file=file) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleFileError(f"could not read the file as UTF-8 text: {exc}", file=file) from None
-    loader = _Loader(text)
+        return loader.construct_object(node, deep=True)
+    except yaml.YAMLError:
+        raise
+    except Exception as exc:  # e.g. a timestamp such as 2023-02-29, or an explicit tag that does not fit
+        raise RuleFileError(
+            f"expected a valid {node.tag.rsplit(':', 1)[-1]} value, got {short_repr(node.value)} "
+            f"({type(exc).__name__})",
+            line=node.start_mark.line + 1,
+        ) from None
+
+
+def _walk(node: yaml.Node, loader: _Loader, path: Path_, lines: dict[Path_, int], budget: _Budget,
+          *, depth: int = 1) -> Any:
+    budget.enter(node, depth)
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node, loader)
+    key_id = id(node)
+    budget.path.add(key_id)
+    try:
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise RuleFileError("expected a string key, got a mapping or a list",
+                                        line=key_node.start_mark.line + 1)
+                key = _scalar(key_node, loader)
+                if not isinstance(key, (str, int, bool)) or key is None:
+                    raise RuleFileError(
+                        f"expected a string key, got {short_repr(key)}", line=key_node.start_mark.line + 1
+                    )
+                if key in result:
+                    raise RuleFileError(
+                        f"duplicate key {short_repr(key)} in one mapping", line=key_node.start_mark.line + 1
+                    )
+                result[key] = _walk(value_node, loader, (*path, key), lines, budget, depth=depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [
+                _walk(item, loader, (*path, i), lines, budget, depth=depth + 1) for i, item in enumerate(node.value)
+            ]
+        return _scalar(node, loader)  # pragma: no cover - every node is a scalar, mapping or sequence
+    finally:
+        budget.path.discard(key_id)
+
+
+def _parse(text: str, loader_class: type[_Loader], limits: Limits) -> tuple[Any, dict[Path_, int]]:
+    """Compose, then walk with a budget: the data and the line of every node. Errors are
+    :class:`RuleFileError` without a file."""
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         lines: dict[Path_, int] = {}
-        data = {} if node is None else _walk(node, loader, (), lines)
-    except RuleFileError as exc:
-        raise RuleFileError(exc.detail, file=file, line=exc.line) from None
+        data = {} if node is None else _walk(node, loader, (), lines, _Budget(limits))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RuleFileError(f"expected valid YAML: {problem}", file=file, line=line) from None
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise RuleFileError(f"expected valid YAML: {problem}", line=line) from None
+    except RecursionError:  # pragma: no cover - libyaml and the depth limit come first
+        raise RuleFileError("expected valid YAML: nested too deeply") from None
     finally:
         loader.dispose()
+    return data, lines
+
+
+def load_yaml(file: Path) -> LocatedYaml:
+    """Load one YAML file; a missing, unreadable or oversized file, bad syntax, a duplicate key or an
+    input past the limits raises :class:`RuleFileError` (the message never quotes the file's text)."""
+    limits, follow = _OPTIONS.get()
+    try:
+        text = read_text_file(file, max_bytes=limits.max_rule_file_bytes, follow_symlinks=follow)
+    except InputFileError as exc:
+        message = str(exc)
+        if message == "no such file":
+            raise RuleFileError("expected a rule file here, found none", file=file) from None
+        raise RuleFileError(f"could not read the file: {message}", file=file) from None
+    try:
+        data, lines = _parse(text, _Loader, limits)
+    except RuleFileError as exc:
+        raise RuleFileError(exc.detail, file=file, line=exc.line) from None
     return LocatedYaml(file, data, lines)
+
+
+def load_yaml_text(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """One YAML document of a request (YAML 1.2 booleans, no timestamps), bounded like rule files;
+    errors are :class:`RuleFileError` without a file (the caller names its source)."""
+    return _parse(text, _RequestLoader, limits)[0]
 
 
 # ------------------------------------------------------------------------------------------------

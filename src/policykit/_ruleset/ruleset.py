@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from policykit._dates import in_words
+from policykit._input import Limits
 from policykit._ruleset.accountability import (
     CitingRule,
     Interpretation,
@@ -38,7 +39,7 @@ from policykit._ruleset.loading import (
     _Loader,
 )
 from policykit._ruleset.overlay import relocate
-from policykit._ruleset.reading import bundled_rules_dir
+from policykit._ruleset.reading import bundled_rules_dir, reading_options
 from policykit._ruleset.requests import RequestRules, load_requests
 from policykit._ruleset.retention import RetentionRule, RetentionRules, load_retention
 from policykit._ruleset.vocabulary import Vocabulary
@@ -92,15 +93,23 @@ class RuleSet(_Frozen):
         raise KeyError(interpretation_id)
 
 
-def load_rules(directory: str | Path | None = None) -> RuleSet:
-    """Load and check a rules directory (the bundled one by default) into a :class:`RuleSet`."""
+def load_rules(
+    directory: str | Path | None = None, *, limits: Limits | None = None, follow_symlinks: bool = False
+) -> RuleSet:
+    """Load and check a rules directory (the bundled one by default) into a :class:`RuleSet`.
+
+    Rule files are read bounded by ``limits`` (:class:`policykit.Limits`): regular files only, and a
+    rule file that is a symbolic link is refused unless ``follow_symlinks`` is true."""
     path = bundled_rules_dir() if directory is None else Path(directory)
     if not path.is_dir():
         raise RuleFileError("expected a rules directory, found none", file=path)
     try:
-        return _load_rules(path)
+        with reading_options(limits, follow_symlinks=follow_symlinks):
+            return _load_rules(path)
     except DefinitionError as exc:
         raise relocate(exc) from None
+    except RecursionError:
+        raise RuleFileError("expected rule files nested less deeply", file=path) from None
 
 
 def _load_rules(path: Path) -> RuleSet:

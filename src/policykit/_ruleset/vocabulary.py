@@ -32,6 +32,7 @@ __all__ = [
     "RetentionMode",
     "Term",
     "Vocabulary",
+    "ascii_code",
 ]
 
 
@@ -309,5 +310,14 @@ class Vocabulary(_Frozen):
 
     def country(self, code: str) -> Country | None:
         """The country for an ISO code (aliases such as ``UK`` and ``EL`` accepted), or ``None``."""
-        code = code.strip().upper()
+        code = ascii_code(code)
         return self._countries.get(self.country_aliases.get(code, code))
+
+
+def ascii_code(value: str) -> str:
+    """A country or jurisdiction code as written, in upper case, with ASCII spaces around it removed;
+    ``""`` (no code) for anything with a character outside ASCII. ``str.upper()`` alone folds Unicode
+    ('ſe' → 'SE', 'ıs' → 'IS') and ``strip()`` removes Unicode spaces ('SE\u3000'): neither is a code."""
+    if not value.isascii():
+        return ""
+    return value.strip(" \t").upper()

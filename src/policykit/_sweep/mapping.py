@@ -30,6 +30,7 @@ against the live database before the sweep reads a row (``_sweep.job``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,7 +40,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from policykit._dates import today_in
 from policykit._records.annotations import Category
 from policykit._ruleset.reading import load_yaml
-from policykit.errors import DefinitionError, InvalidDateError, MappingError, RuleFileError
+from policykit.errors import DefinitionError, InvalidDateError, MappingError, RuleFileError, short_repr
 
 __all__ = [
     "DEFAULT_MAPPING",
@@ -144,6 +145,18 @@ class KeptTable(_Model):
     reason: str
 
 
+def _plain_name(value: Any) -> Any:
+    if isinstance(value, str) and not _PLAIN_NAME.fullmatch(value):
+        raise ValueError(
+            "expected a plain table name (letters, digits and _, starting with a letter or _, at most 63 "
+            f"characters), got {short_repr(value)}"
+        )
+    return value
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
 class SweepMapping(_Model):
     """The whole mapping. ``source`` is the file it came from (for messages)."""
 
@@ -157,7 +170,8 @@ class SweepMapping(_Model):
     disputes: DisputesTable | None = None
     delete_rows: tuple[DeletedRowsTable, ...] = ()
     kept: tuple[KeptTable, ...] = ()
-    audit_table: str = "policykit_audit"
+    # the audit table's name goes into DDL (quoted there as well): a plain SQL name only
+    audit_table: Annotated[str, BeforeValidator(_plain_name)] = "policykit_audit"
     source: str | None = None
 
     def fact_tables(self) -> Iterator[tuple[str, ChildTable]]:

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import json
+import os
+import re
 import time
 import uuid
 import weakref
@@ -40,6 +44,7 @@ from policykit.errors import (
     QueryError,
     SweepError,
     did_you_mean,
+    short_repr,
 )
 
 __all__ = ["audit_table", "open_engine", "run_sweep"]
@@ -271,9 +276,44 @@ def audit_table(name: str, schema: str | None = None) -> sa.Table:
     )
 
 
+def make_append_only(conn: sa.Connection, table: sa.Table, message: str) -> None:
+    """Make ``table`` append-only in the database itself: triggers that refuse UPDATE and DELETE (and,
+    on PostgreSQL, TRUNCATE) with ``message``. Used by the sweep's audit table and the decision log."""
+    name = conn.dialect.identifier_preparer.format_table(table)
+    text = message.replace("'", "''")
+    if conn.dialect.name == "sqlite":
+        for op in ("UPDATE", "DELETE"):
+            conn.exec_driver_sql(
+                f'CREATE TRIGGER IF NOT EXISTS "{table.name}_no_{op.lower()}" BEFORE {op} ON "{table.name}" '
+                f"BEGIN SELECT RAISE(ABORT, '{text}'); END"
+            )
+    elif conn.dialect.name == "postgresql":
+        function = f'"{table.name}_append_only"'
+        if table.schema is not None:
+            function = f'"{table.schema}".{function}'
+        conn.exec_driver_sql(
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"RAISE EXCEPTION '{text}'; END $$"
+        )
+        conn.exec_driver_sql(
+            f'CREATE TRIGGER "{table.name}_no_change" BEFORE UPDATE OR DELETE ON {name} '
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+        )
+        conn.exec_driver_sql(
+            f'CREATE TRIGGER "{table.name}_no_truncate" BEFORE TRUNCATE ON {name} '
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+        )
+
+
 def ensure_audit_table(engine: Engine, mapping: SweepMapping) -> sa.Table:
-    """Create the audit table (and the triggers that refuse UPDATE and DELETE on it) if absent; check
-    its columns if present."""
+    """Create the audit table if absent (check its columns if present), and make sure the triggers
+    that keep it append-only are there, in both cases.
+
+    Every identifier in the DDL is quoted by the dialect's identifier preparer. SQLite: BEFORE UPDATE
+    and BEFORE DELETE triggers, and a BEFORE INSERT trigger that refuses a row whose id is taken (a
+    REPLACE, INSERT OR REPLACE or upsert would otherwise delete the old row without firing the delete
+    trigger). PostgreSQL: a row trigger on UPDATE and DELETE (an INSERT ... ON CONFLICT DO UPDATE is
+    an update) and a statement trigger on TRUNCATE."""
     table = audit_table(mapping.audit_table, mapping.schema_)
     inspector = sa.inspect(engine)
     if inspector.has_table(table.name, schema=mapping.schema_):
@@ -284,32 +324,41 @@ def ensure_audit_table(engine: Engine, mapping: SweepMapping) -> sa.Table:
                 f"audit_table: table {table.name!r} exists but lacks column(s) {', '.join(missing)}; name another "
                 "audit_table in the mapping"
             )
-        return table
-    name = engine.dialect.identifier_preparer.format_table(table)
+    prep = engine.dialect.identifier_preparer
+    name = prep.format_table(table)
+    refuse = "'the policykit audit log is append-only'"
+
+    def ident(suffix: str) -> str:
+        trigger = prep.quote(f"{table.name}_{suffix}")
+        return f"{prep.quote_schema(table.schema)}.{trigger}" if table.schema is not None else trigger
+
     with engine.begin() as conn:
         table.create(conn, checkfirst=True)
         if engine.dialect.name == "sqlite":
             for op in ("UPDATE", "DELETE"):
                 conn.exec_driver_sql(
-                    f'CREATE TRIGGER IF NOT EXISTS "{table.name}_no_{op.lower()}" BEFORE {op} ON "{table.name}" '
-                    f"BEGIN SELECT RAISE(ABORT, 'the policykit audit log is append-only'); END"
+                    f"CREATE TRIGGER IF NOT EXISTS {ident('no_' + op.lower())} BEFORE {op} ON {name} "
+                    f"BEGIN SELECT RAISE(ABORT, {refuse}); END"
                 )
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS {ident('no_replace')} BEFORE INSERT ON {name} "
+                f"WHEN NEW.{prep.quote('id')} IS NOT NULL AND EXISTS "
+                f"(SELECT 1 FROM {name} WHERE {prep.quote('id')} = NEW.{prep.quote('id')}) "
+                f"BEGIN SELECT RAISE(ABORT, {refuse}); END"
+            )
         elif engine.dialect.name == "postgresql":
-            function = f'"{table.name}_append_only"'
-            if table.schema is not None:
-                function = f'"{table.schema}".{function}'
+            function = ident("append_only")
             conn.exec_driver_sql(
                 f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                "RAISE EXCEPTION 'the policykit audit log is append-only'; END $$"
+                f"RAISE EXCEPTION {refuse}; END $$"
             )
-            conn.exec_driver_sql(
-                f'CREATE TRIGGER "{table.name}_no_change" BEFORE UPDATE OR DELETE ON {name} '
-                f"FOR EACH ROW EXECUTE FUNCTION {function}()"
-            )
-            conn.exec_driver_sql(
-                f'CREATE TRIGGER "{table.name}_no_truncate" BEFORE TRUNCATE ON {name} '
-                f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
-            )
+            for suffix, when in (("no_change", "BEFORE UPDATE OR DELETE"), ("no_truncate", "BEFORE TRUNCATE")):
+                trigger = prep.quote(f"{table.name}_{suffix}")
+                level = "STATEMENT" if suffix == "no_truncate" else "ROW"
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON {name}")
+                conn.exec_driver_sql(
+                    f"CREATE TRIGGER {trigger} {when} ON {name} FOR EACH {level} EXECUTE FUNCTION {function}()"
+                )
     return table
 
 
@@ -352,14 +401,16 @@ class _Reader:
                 with contextlib.suppress(ValueError):
                     return dt.date.fromisoformat(value)
             else:
-                with contextlib.suppress(ValueError):
+                # out of range (0001-01-01T00:30:00+05:00 in Stockholm): the slow path reports it
+                with contextlib.suppress(ValueError, OverflowError):
                     stamp = dt.datetime.fromisoformat(value)
                     if stamp.tzinfo is not None and stamp.utcoffset() is not None:
                         return stamp.astimezone(self.tzinfo).date()
         elif kind is dt.date:
             return value  # type: ignore[no-any-return]
         elif kind is dt.datetime and value.tzinfo is not None and value.utcoffset() is not None:
-            return value.astimezone(self.tzinfo).date()  # type: ignore[no-any-return]
+            with contextlib.suppress(OverflowError):
+                return value.astimezone(self.tzinfo).date()  # type: ignore[no-any-return]
         # anything else goes through the library's parser, which says what is wrong with it
         try:
             if isinstance(value, str) and len(value) > 10:
@@ -367,7 +418,7 @@ class _Reader:
                     value = dt.datetime.fromisoformat(value)
             if not isinstance(value, (str, dt.date)):
                 raise InvalidDateError(
-                    f": expected a date or a timestamp with a zone, got {type(value).__name__} {value!r}"
+                    f": expected a date or a timestamp with a zone, got {type(value).__name__} {short_repr(value)}"
                 )
             return local_date(value, self.zone, field="")
         except InvalidDateError as exc:
@@ -474,6 +525,10 @@ class _Sweeper:
         self.reader = _Reader(self.m.timezone or policy.rules.parameters.timezone, as_of)
         self.plans: dict[frozenset[str], _Plan] = {}
         self.tables: dict[str, sa.TableClause] = {}
+        self.as_text: set[tuple[str, str]] = set()  # (table, column) read as text (PostgreSQL dates)
+        # the key that pseudonymises candidate ids in the audit log (docs/security.md)
+        key = os.environ.get(AUDIT_KEY_ENV)
+        self.audit_key: bytes | None = key.encode("utf-8") if key else None
         self.cand = self.table(self.m.candidates.table)
         # non-identifying columns, read with each row: a free-text value in one is erased all the same
         self.kept: dict[str, list[str]] = {
@@ -514,11 +569,24 @@ class _Sweeper:
             return sa.and_(column.op("~")(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"), column.collate("C") >= bound.isoformat())
         return None
 
+    def column(self, t: sa.TableClause, table: str, name: str) -> sa.ColumnElement[Any]:
+        """A column to read. On PostgreSQL a date or timestamp column is read as text and parsed here:
+        psycopg cannot convert 'infinity', BC dates or year-9999 timestamps with an offset, and one
+        such value would stop the whole batch instead of one candidate."""
+        col = t.c[name]
+        if self.dialect == "postgresql" and self.schema.info(table, name).kind in ("date", "datetime"):
+            self.as_text.add((table, name))
+            return sa.cast(col, sa.Text).label(name)
+        return col
+
     def page_query(self, after: Any, *, lock: bool) -> sa.Select[Any]:
         cand = self.m.candidates
         c = self.cand.c
-        cols = [c[cand.id]] + ([c[cand.process_closed_on]] if cand.process_closed_on else [])
-        cols += [c[k] for k in self.kept["candidates"]]
+        ct = self.m.candidates.table
+        cols: list[sa.ColumnElement[Any]] = [c[cand.id]]
+        if cand.process_closed_on:
+            cols.append(self.column(self.cand, ct, cand.process_closed_on))
+        cols += [self.column(self.cand, ct, k) for k in self.kept["candidates"]]
         q = sa.select(*cols).where(c[cand.anonymised_at].is_(None))
         if after is not None:
             q = q.where(c[cand.id] > after)
@@ -548,7 +616,8 @@ class _Sweeper:
         t = self.table(spec.table)
         wanted = [spec.candidate_id, spec.id, *columns, *self.kept[role]]
         self.kept_at[role] = 2 + len(columns)
-        cols = [t.c[c] if c is not None else sa.null() for c in wanted]
+        cols = [sa.null() if c is None else self.column(t, spec.table, c) if i >= 2 else t.c[c]
+                for i, c in enumerate(wanted)]
         out: dict[Any, list[Sequence[Any]]] = defaultdict(list)
         for chunk in _chunks(ids):
             for row in conn.execute(sa.select(*cols).where(t.c[spec.candidate_id].in_(chunk))):
@@ -676,6 +745,15 @@ class _Sweeper:
                 plan = self.plans.get(cats)
                 if plan is None:
                     plan = self.plans[cats] = _plan(self.schema, cats)
+                if self.apply and self.audit_key is None and not _surrogate(cid):
+                    report(SweepProblem(
+                        self.m.candidates.table, None, None, self.m.candidates.id,
+                        f"expected a surrogate key (a whole number or a UUID) in {self.m.candidates.id}, the id the "
+                        f"append-only audit log keeps: this one may be personal data (an e-mail address, say); set "
+                        f"{AUDIT_KEY_ENV} to keep a keyed hash (HMAC-SHA256) of it instead. Not anonymised.",
+                        MappingError.code,
+                    ))
+                    continue
                 d = _Due(cid, verdict, plan)
                 self.free_text(d, row, raw)
                 due.append(d)
@@ -690,6 +768,8 @@ class _Sweeper:
             names, at = self.kept[te.role], self.kept_at[te.role]
             for r in rows:
                 for column in te.check:
+                    if (te.table, column) in self.as_text:  # a date or timestamp, read as text
+                        continue
                     if not _structured(r[at + names.index(column)]):
                         d.free_text.append((te.role, te.table, r[rid], column))
 
@@ -728,7 +808,7 @@ class _Sweeper:
                 deleted[table] = conn.execute(sa.delete(t).where(t.c[key] == d.cid)).rowcount
             v = d.verdict
             audit_rows.append({
-                "run_id": run_id, "candidate_id": str(d.cid), "as_of": self.as_of,
+                "run_id": run_id, "candidate_id": self.audit_id(d.cid), "as_of": self.as_of,
                 "policy_version": v.policy_version, "retention_mode": v.retention_mode,
                 "anonymise_on": v.anonymise_on, "rule_ids": json.dumps(list(v.rule_ids)),
                 "clauses": json.dumps(list(v.clauses)), "erased": json.dumps(list(_erased(d))),
@@ -738,6 +818,15 @@ class _Sweeper:
         if audit_rows:
             conn.execute(audit.insert(), audit_rows)
         return done
+
+    def audit_id(self, cid: Any) -> str:
+        """The candidate's id as the audit log keeps it: an HMAC-SHA256 of it under the audit key when
+        one is set (POLICYKIT_AUDIT_KEY), else the id itself, which ``judge`` has checked to be a
+        surrogate key (a whole number or a UUID), never a natural key such as an e-mail address."""
+        if self.audit_key is not None:
+            return "hmac-sha256:" + hmac.new(self.audit_key, str(cid).encode("utf-8", "surrogatepass"),
+                                             hashlib.sha256).hexdigest()
+        return str(cid)
 
     def value_for(self, table: str, column: str, moment: dt.datetime) -> Any:
         """A timestamp as the column takes it: ISO text on SQLite or in a text column, else native."""
@@ -762,6 +851,19 @@ class _Sweeper:
             for cid in ids:
                 out[cid].setdefault(table, 0)
         return out
+
+
+AUDIT_KEY_ENV = "POLICYKIT_AUDIT_KEY"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def _surrogate(cid: Any) -> bool:
+    """A whole number (or its digits) or a UUID: a key that names no one by itself."""
+    if isinstance(cid, int) and not isinstance(cid, bool):
+        return True
+    if isinstance(cid, uuid.UUID):
+        return True
+    return isinstance(cid, str) and ((cid.isascii() and cid.isdigit()) or _UUID.fullmatch(cid) is not None)
 
 
 def _erased(d: _Due) -> tuple[str, ...]:

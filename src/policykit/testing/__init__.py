@@ -299,13 +299,17 @@ def retention_facts(**fixed: Fixed) -> st.SearchStrategy[RetentionFacts]:
     """Consistent retention facts: one to four applications (dates, or timestamps in any zone), and
     possibly withdrawals, an objection (in any form), an erasure request, a closed process, disputes,
     bookkeeping records and special-category items, each dated on or after the first application.
-    ``as_of`` is left out (today) unless pinned; ``fixed`` pins any field to a value or a strategy."""
+    ``as_of`` is left out (today) unless pinned, and then every event is dated on or before today (a
+    later event cannot be known yet); ``fixed`` pins any field to a value or a strategy."""
+    # two days before today in UTC is on or before today in every time zone
+    ceiling = dt.date(2039, 12, 31) if "as_of" in fixed else dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
 
     @st.composite
     def build(draw: st.DrawFn) -> RetentionFacts:
-        apps = draw(st.lists(_DAYS, min_size=1, max_size=4))
+        apps = draw(st.lists(st.dates(min_value=dt.date(2015, 1, 1), max_value=min(dt.date(2035, 12, 31), ceiling)),
+                             min_size=1, max_size=4))
         first = min(apps)
-        later = st.dates(min_value=first, max_value=dt.date(2037, 12, 31))
+        later = st.dates(min_value=first, max_value=min(dt.date(2037, 12, 31), ceiling))
         stamped = draw(st.booleans())
         # a timestamp's Stockholm date must be the drawn day (later dates are drawn from it): before
         # 22:00 UTC it is, in winter (UTC+1) and summer (UTC+2) alike
@@ -333,7 +337,7 @@ def retention_facts(**fixed: Fixed) -> st.SearchStrategy[RetentionFacts]:
             if draw(st.booleans()):
                 disputes.append({"opened_on": opened.isoformat(), "status": "pending"})
             else:
-                resolved = draw(st.dates(min_value=opened, max_value=dt.date(2039, 12, 31)))
+                resolved = draw(st.dates(min_value=opened, max_value=ceiling))
                 disputes.append({"opened_on": opened.isoformat(), "status": "resolved",
                                  "resolved_on": resolved.isoformat()})
         if disputes:

@@ -1,0 +1,144 @@
+"""The decision log's cost, side by side with the unlogged figures of the same run.
+
+``measure()`` times ``decide()`` on the workload's typed requests with a JSON lines log in batch mode
+(the default durability), warm and cold, the same with ``durability="record"``, and with a SQL log on
+SQLite; the unlogged warm and cold figures are rows of the same table (``run.py``), so the report gives
+each as a ratio to them. ``python -m benchmarks.decision_log --total N --checkpoint C`` (run in a fresh
+process by ``measure()``) answers N questions with a JSON lines log, cycling through the workload's
+typed requests so that the memo and the log's caches are full after the first pass, and reads the
+resident set size along the way: what the log adds as it grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import policykit
+from benchmarks.measure import Stats, peak_rss_mb, rss_mb, run_python, throughput
+from benchmarks.report import Row
+from benchmarks.workload import to_typed, workload
+
+__all__ = ["measure", "probe"]
+
+
+def _timed(policy: policykit.Policy, typed: list[Any], repeats: int, min_time: float, *, fill_memo: bool) -> Stats:
+    decide = policy.decide
+
+    def loop(chunk: list[Any]) -> None:
+        for r in chunk:
+            decide(r)
+
+    gc.collect()
+    return throughput(loop, typed, repeats=repeats, min_time=min_time, warmup_chunks=None if fill_memo else 1)
+
+
+def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, memory_checkpoint: int,
+            *, log: Callable[[str], None]) -> list[Row]:
+    """The decision-log rows of the benchmark table."""
+    rows: list[Row] = []
+    work = Path(tempfile.mkdtemp(prefix="policykit-log-bench-"))
+    try:
+        cases: list[tuple[str, str, dict[str, Any], Any, bool]] = [
+            ("log_warm_typed", "decide(), warm, typed, logged: JSON lines, batches (the default)", {},
+             "jsonl", True),
+            ("log_cold_typed", "decide(), cold, typed, logged: JSON lines, batches", {"memo_size": 0}, "jsonl", False),
+            ("log_warm_typed_record", "decide(), warm, typed, logged: JSON lines, each record written at once", {},
+             "record", True),
+            ("log_sql_sqlite", "decide(), warm, typed, logged: SQL table on SQLite, batches", {}, "sqlite", True),
+        ]
+        for row_id, label, options, sink, fill in cases:
+            log(f"timing: {label} ...")
+            target = work / row_id
+            target.mkdir()
+            if sink == "sqlite":
+                decision_log = policykit.DecisionLog(f"sqlite:///{target / 'decisions.db'}")
+            else:
+                decision_log = policykit.DecisionLog(target / "decisions.jsonl",
+                                                     durability="record" if sink == "record" else "batch")
+            with policykit.load_policy(decision_log=decision_log, **options) as policy:
+                result = _timed(policy, typed, repeats, min_time, fill_memo=fill)
+            decision_log.close()
+            rows.append(Row(row_id, f"policykit {label}", "decisions/s", result,
+                            note=f"{decision_log.records_written:,} records written"))
+            shutil.rmtree(target)
+        # the memo and the log's caches fill during the first pass through the workload; the growth is
+        # measured after it
+        memory_checkpoint = max(memory_checkpoint, min(memory_total // 2, 2 * len(typed)))
+        log(f"memory: {memory_total:,} logged decisions in a fresh process ...")
+        result = json.loads(run_python(
+            ["-m", "benchmarks.decision_log", "--total", str(memory_total), "--checkpoint", str(memory_checkpoint),
+             "--dir", str(work)],
+            timeout=3600,
+        ))
+        growth = result["growth_mb"]
+        rows.append(Row(
+            "log_memory_growth",
+            f"memory growth from {memory_checkpoint:,} to {memory_total:,} logged decisions (JSON lines, batches; "
+            "after a pass through the workload fills the caches)",
+            "MiB", Stats(growth, growth, growth, (growth,)), extra={"log_memory": result},
+            note=f"RSS {result['rss_at_checkpoint_mb']:.0f} → {result['rss_at_end_mb']:.0f} MiB, peak "
+                 f"{result['peak_rss_mb']:.0f} MiB; {result['records']:,} records, "
+                 f"{result['log_bytes'] / 1e6:,.0f} MB of log; {result['decisions_per_second']:,.0f} decisions/s",
+        ))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
+
+
+def probe(total: int, checkpoint: int, directory: Path) -> dict[str, Any]:
+    """Answer ``total`` logged questions; the resident set size along the way, in MiB."""
+    typed = [to_typed(q) for q in workload()]
+    path = directory / "memory.jsonl"
+    log = policykit.DecisionLog(path)
+    policy = policykit.load_policy(decision_log=log)
+    decide = policy.decide
+    marks = {checkpoint, *(total * k // 10 for k in range(1, 11))}
+    samples: list[tuple[int, float]] = []
+    gc.collect()
+    start = time.perf_counter()
+    n = len(typed)
+    for i in range(1, total + 1):
+        decide(typed[i % n])
+        if i in marks:
+            samples.append((i, rss_mb()))
+    policy.close()
+    log.close()
+    elapsed = time.perf_counter() - start
+    at = dict(samples)
+    size = path.stat().st_size
+    path.unlink()
+    return {
+        "decisions": total,
+        "records": log.records_written,
+        "log_bytes": size,
+        "checkpoint": checkpoint,
+        "rss_at_checkpoint_mb": at[checkpoint],
+        "rss_at_end_mb": at[total],
+        "growth_mb": at[total] - at[checkpoint],
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_samples_mb": samples,
+        "seconds": elapsed,
+        "decisions_per_second": total / elapsed,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: print the memory probe's result as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--total", type=int, default=1_000_000)
+    parser.add_argument("--checkpoint", type=int, default=10_000)
+    parser.add_argument("--dir", type=Path, required=True)
+    args = parser.parse_args(argv)
+    print(json.dumps(probe(args.total, args.checkpoint, args.dir)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""A process killed outright (SIGKILL) while logging loses at most what its durability setting
+allows, and what it wrote verifies up to the last complete record."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from policykit.log import verify
+
+pytestmark = pytest.mark.slow
+
+# the child answers questions as fast as it can and prints how many answers it has returned
+CHILD = """
+import sys, policykit
+path, durability, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+log = policykit.DecisionLog(path, durability=durability, batch_size=batch, flush_seconds=3600)
+policy = policykit.load_policy(decision_log=log)
+questions = [
+    {"operation": "show", "data_categories": ["name"], "purpose": "sell_recruitment_services",
+     "recipient": {"kind": "recruitment_client", "country": country, "relevant_to_candidate_competence": True}}
+    for country in ("SE", "CH", "NO", "US")
+]
+n = 0
+while True:
+    policy.decide(questions[n % 4], context={"service": "crash-test"})
+    n += 1
+    sys.stdout.write(f"{n}\\n")
+    sys.stdout.flush()
+"""
+
+
+def run_and_kill(path: Path, durability: str, batch: int, answers: int) -> int:
+    """Start the child, kill it once it has returned at least ``answers`` answers; return the last
+    count it reported (every answer it returned before the kill is at least that)."""
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), durability, str(batch)],
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    seen = 0
+    deadline = time.monotonic() + 120
+    while seen < answers and time.monotonic() < deadline:
+        line = child.stdout.readline()
+        if not line:
+            break
+        seen = int(line)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    child.stdout.close()
+    return seen
+
+
+@pytest.mark.parametrize(("durability", "batch"), [("record", 1), ("batch", 100)])
+def test_sigkill_loses_at_most_what_the_durability_setting_allows(
+    tmp_path: Path, durability: str, batch: int
+) -> None:
+    path = tmp_path / "decisions.jsonl"
+    seen = run_and_kill(path, durability, batch, 1500)
+    assert seen >= 1500
+    report = verify(path)
+    assert report.ok, report.render()
+    written = report.records
+    # every answer returned before the count was printed was queued; at most one batch waits unwritten
+    lost = seen - written
+    if durability == "record":
+        assert lost <= 0
+    else:
+        assert lost < batch
+    assert [json.loads(x)["seq"] for x in path.read_text().splitlines()[-3:]] == [written - 2, written - 1, written]
+    # the log continues after the crash: a new writer resumes the chain
+    seen_again = run_and_kill(path, durability, batch, 300)
+    assert seen_again >= 300
+    assert verify(path).ok

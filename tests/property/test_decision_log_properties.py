@@ -1,0 +1,111 @@
+"""Property: whatever questions and contexts are logged, the log holds no raw subject reference and
+none of the free text the questions carried (only vocabulary ids, booleans, numbers and dates)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import policykit
+from policykit.errors import QueryError
+from policykit.log import DecisionLog, verify
+
+# free text is built around a marker no policy term contains, so finding it in the log can only
+# mean the text was stored
+MARK = "qzx"
+free_text = st.builds(lambda a, b: f"{a}{MARK}{b}", st.text(max_size=6), st.text(max_size=6))
+dates = st.dates(min_value=dt.date(2015, 1, 1), max_value=dt.date(2027, 12, 31))
+KINDS = ["recruitment_client", "background_check_provider", "authority", "reference", "prospective_client"]
+PURPOSES = ["present_candidates_to_clients", "sell_recruitment_services", "obtain_reference_statements"]
+
+
+@st.composite
+def disclosure(draw: st.DrawFn) -> dict[str, Any]:
+    recipient: dict[str, Any] = {
+        "kind": draw(st.sampled_from(KINDS)),
+        "country": draw(st.sampled_from(["SE", "se", "CH", "US", "NO", "UK"])),
+        "active_assignment": draw(st.booleans()),
+    }
+    if draw(st.booleans()):
+        recipient["legal_obligation"] = True
+        recipient["legal_obligation_jurisdiction"] = draw(free_text | st.sampled_from(["SE", "EU"]))
+    question: dict[str, Any] = {
+        "operation": draw(st.sampled_from(["show", "disclose", "transfer", "sell"])),
+        "data_categories": draw(st.lists(st.sampled_from(["name", "contact_info", "application_documents"]), min_size=1, max_size=3)),
+        "purpose": draw(free_text | st.sampled_from(PURPOSES)),
+        "recipient": recipient,
+        "disclosed_context": draw(st.lists(free_text, max_size=2)),
+    }
+    if draw(st.booleans()):
+        question["as_of"] = draw(dates).isoformat()
+    return question
+
+
+@st.composite
+def retention(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "applications": [d.isoformat() for d in draw(st.lists(dates, min_size=1, max_size=2))],
+        "special_category_items": [{"category": draw(free_text), "process_id": draw(free_text)}],
+        "bookkeeping_records": [{"type": draw(free_text), "dated": draw(dates).isoformat()}],
+        "as_of": "2026-06-01",
+    }
+
+
+@st.composite
+def request(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "request": draw(st.sampled_from(["access", "erasure", "restriction", "rectification"])),
+        "channel": "email",
+        "received_on": draw(dates).isoformat(),
+        "data_held": draw(st.lists(free_text, max_size=2)),
+        "ground": draw(free_text),
+        "sources": draw(st.lists(free_text, max_size=2)),
+    }
+
+
+contexts = st.none() | st.fixed_dictionaries(
+    {"subject_ref": free_text}, optional={"service": st.sampled_from(["ats", "crm.web", "sweep-1"])}
+)
+questions = st.one_of(
+    st.tuples(st.just("decide"), disclosure()),
+    st.tuples(st.just("retention"), retention()),
+    st.tuples(st.just("handle_request"), request()),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(asked=st.lists(st.tuples(questions, contexts), min_size=1, max_size=8))
+def test_no_subject_ref_and_no_free_text_reach_the_log(tmp_path_factory: Any, asked: list[Any]) -> None:
+    path = Path(tmp_path_factory.mktemp("log")) / "decisions.jsonl"
+    given_text: list[str] = []
+    answered = 0
+    with policykit.load_policy(decision_log=DecisionLog(path, subject_key=b"s" * 32)) as policy:
+        for (method, question), context in asked:
+            given_text += _strings(question) + _strings(context)
+            try:
+                getattr(policy, method)(question, context=context)
+                answered += 1
+            except QueryError:
+                pass  # a malformed question is refused, and nothing is logged for it
+    text = path.read_text(encoding="utf-8")
+    assert MARK not in text
+    for value in given_text:
+        if MARK in value:
+            assert json.dumps(value)[1:-1] not in text
+    assert len(text.splitlines()) == answered
+    assert verify(path).ok
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
