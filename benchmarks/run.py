@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a file: make the repository's benchmarks
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import policykit
-from benchmarks import decision_log, equivalence, retention, sweep_speed
+from benchmarks import decision_log, equivalence, retention, spark_speed, sweep_speed
 from benchmarks.measure import ROOT, Stats, machine_info, run_python, stats, throughput
 from benchmarks.report import Row, judge, render, sweep_prose, update_readme
 from benchmarks.workload import SHAPE, Question, sample, to_mapping, to_typed, workload
@@ -261,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-time", type=float, help="seconds per repetition")
     parser.add_argument("--memory-decisions", type=int, help="decisions in the memory stream")
     parser.add_argument("--retention-stream", type=int, help="candidates in the retention stream")
+    parser.add_argument("--spark", action="store_true",
+                        help="also measure policykit.spark (needs the spark extra and Java; adds minutes)")
+    parser.add_argument("--spark-candidates", type=int, help="candidates in the Spark pass (default 1,000,000)")
     parser.add_argument("--update-readme", action="store_true",
                         help="also write the table into README.md's Performance section (not with --quick)")
     parser.add_argument("--skip", action="append", default=[],
@@ -292,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     if "sweep" not in args.skip:
         # a full run keeps the generated databases beside the script (benchmarks/sweep-N.db) for the next
         rows += sweep_speed.measure_rows(settings.sweep_candidates, log=_log, keep_databases=not settings.quick)
+    if args.spark:
+        n = args.spark_candidates or (20_000 if settings.quick else 1_000_000)
+        rows += spark_speed.measure_rows(n, log=_log)
     judge(rows)
 
     results: dict[str, Any] = {

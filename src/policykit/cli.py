@@ -525,8 +525,18 @@ def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
 
 
 @main.command()
-@click.option("--db", "db", required=True, metavar="URL",
+@click.option("--db", "db", metavar="URL",
               help="The candidate database: sqlite:///candidates.db, or postgresql+psycopg://user@host/db.")
+@click.option("--engine", type=click.Choice(["sql", "spark"]), default="sql", show_default=True,
+              help="Where the tables are: a database (sql), or Parquet/CSV files judged on Apache Spark (spark; "
+                   "needs the spark extra).")
+@click.option("--input", "input_dir", metavar="DIR",
+              help="--engine spark: the directory of the mapped tables (TABLE/ or TABLE.parquet, or TABLE.csv).")
+@click.option("--output", "output_dir", metavar="DIR",
+              help="--engine spark: with --apply, the new directory the anonymised tables and the audit log are "
+                   "written to (Parquet).")
+@click.option("--master", default="local[*]", show_default=True,
+              help="--engine spark: the Spark master (local[*] runs on this machine's cores).")
 @click.option("--as-of", "as_of", metavar="DATE",
               help="Judge as of this date (YYYY-MM-DD); default today in Stockholm.")
 @click.option("--apply", "apply", is_flag=True,
@@ -545,8 +555,9 @@ def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
               help="Seconds to wait between batches, to spare a busy database.")
 @rules_option
 def sweep(
-    db: str, *, as_of: str | None, apply: bool, mapping: Path | None, as_json: bool, batch_size: int,
-    no_preselect: bool, limit: int, pause: float, rules_dir: Path | None,
+    db: str | None, *, engine: str, input_dir: str | None, output_dir: str | None, master: str, as_of: str | None,
+    apply: bool, mapping: Path | None, as_json: bool, batch_size: int, no_preselect: bool, limit: int, pause: float,
+    rules_dir: Path | None,
 ) -> None:
     """Anonymise every candidate whose anonymisation date has come, in a real database.
 
@@ -555,10 +566,22 @@ def sweep(
     audit log in the same transaction; running it twice changes nothing the second time, and a run
     that is killed leaves every candidate either fully anonymised or untouched.
 
+    With --engine spark the tables are Parquet or CSV files under --input, judged on Apache Spark
+    (--master, default local[*]); --apply writes the anonymised tables and the audit log to --output,
+    a new directory that appears only when complete. The report is the same.
+
     Exit status: 0 when done; 1 when some rows could not be judged (reported, skipped, never
     anonymised); 2 when the sweep cannot run (database unreachable, mapping wrong).
     """
     day = _as_of(as_of)
+    if engine == "spark":
+        _spark_sweep(input_dir, output_dir, master=master, db=db, as_of=day, apply=apply, mapping=mapping,
+                     as_json=as_json, limit=limit, rules_dir=rules_dir)
+        return
+    if db is None:
+        _fail("--db: expected the database URL (or --engine spark with --input DIR)")
+    if input_dir is not None or output_dir is not None:
+        _fail("--input and --output go with --engine spark; the SQL sweep works in the database given by --db")
     policy = _load(rules_dir)
 
     def problem(p: policykit.SweepProblem) -> None:
@@ -582,6 +605,36 @@ def sweep(
     if as_json:
         click.echo(json.dumps({"type": "summary", **report.to_dict()}, ensure_ascii=False))
     else:
+        click.echo(report.summary(limit=limit))
+    sys.exit(report.exit_status)
+
+
+def _spark_sweep(
+    input_dir: str | None, output_dir: str | None, *, master: str, db: str | None, as_of: str | None,
+    apply: bool, mapping: Path | None, as_json: bool, limit: int, rules_dir: Path | None,
+) -> None:
+    if db is not None:
+        _fail("--db goes with the SQL sweep; --engine spark reads the tables from --input DIR")
+    if input_dir is None:
+        _fail("--input: expected the directory of the mapped tables (Parquet or CSV) for --engine spark")
+    try:
+        from policykit.spark._sweep import run_sweep  # noqa: PLC0415 - pyspark only when asked for
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    try:
+        report = run_sweep(input_dir, output=output_dir, master=master, as_of=as_of, apply=apply, mapping=mapping,
+                           rules=rules_dir, keep=limit)
+    except PolicyKitError as exc:
+        _fail(str(exc))
+    if as_json:
+        for p in report.problems:
+            click.echo(json.dumps({"type": "problem", **p.to_dict()}, ensure_ascii=False))
+        for a in report.sample:
+            click.echo(json.dumps({"type": "candidate", **a.to_dict()}, ensure_ascii=False))
+        click.echo(json.dumps({"type": "summary", **report.to_dict()}, ensure_ascii=False))
+    else:
+        for p in report.problems[:limit]:
+            click.echo(f"policykit: skipped {p}", err=True)
         click.echo(report.summary(limit=limit))
     sys.exit(report.exit_status)
 

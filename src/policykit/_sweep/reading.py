@@ -1,0 +1,356 @@
+"""What the sweep reads and decides, wherever the rows come from: a database (``sql``) or Spark.
+
+- ``check_tables``: the mapping against the tables at hand (names, columns, categories).
+- ``Reader`` and ``FactReader``: raw column values to one candidate's retention facts, a value that
+  cannot be read reported with its table, row and column (``BadRowError``).
+- ``erase_plan``: what anonymisation erases and deletes for a verdict's erased categories.
+
+No SQLAlchemy here: ``policykit.spark`` uses the same reading and the same plan as the SQL sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from policykit._dates import _zone, local_date
+from policykit._retention.verdict import WRITTEN_FORMS, RetentionVerdict
+from policykit._sweep.mapping import ChildTable, SweepMapping, TableSpec
+from policykit._sweep.report import SweepProblem
+from policykit.errors import InvalidDateError, MappingError, QueryError, did_you_mean, short_repr
+
+__all__ = [
+    "BadRowError",
+    "ColumnInfo",
+    "FactReader",
+    "Plan",
+    "Reader",
+    "TableErase",
+    "check_tables",
+    "erase_plan",
+    "erased_categories",
+    "first_from",
+    "ident",
+]
+
+
+# ------------------------------------------------------------------------------------------------
+# the mapping, checked against the tables
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnInfo:
+    """What the database says about a column."""
+
+    nullable: bool
+    text: bool  # holds text (every date column on SQLite holds ISO text)
+    kind: str  # "datetime", "date" or "other" (native types; SQLite reports "other")
+
+
+def check_tables(
+    mapping: SweepMapping, existing: Iterable[str], reflect: Callable[[str], dict[str, ColumnInfo]], *,
+    place: str = "the database",
+) -> dict[str, dict[str, ColumnInfo]]:
+    """Check the mapping against the tables of ``place`` (``existing`` names them, ``reflect`` gives a
+    table's columns): every table and column the mapping names exists, every other column of a mapped
+    table carries a category, and erased columns can be erased. Returns the columns of every mapped
+    table. Raises :class:`MappingError` naming the first problem."""
+    where = f" (mapping {mapping.source})" if mapping.source else ""
+    existing = set(existing)
+
+    tables: list[tuple[str, str, TableSpec | None, dict[str, str]]] = []
+    tables.append(("candidates", mapping.candidates.table, mapping.candidates, mapping.candidates.keys()))
+    for role, child in mapping.fact_tables():
+        tables.append((role, child.table, child, child.keys()))
+    for i, rows in enumerate(mapping.delete_rows):
+        tables.append((f"delete_rows[{i}]", rows.table, None, {"candidate_id": rows.candidate_id}))
+    for i, kept in enumerate(mapping.kept):
+        tables.append((f"kept[{i}]", kept.table, None, {}))
+
+    columns: dict[str, dict[str, ColumnInfo]] = {}
+    for role, table, spec, keys in tables:
+        if table not in existing:
+            raise MappingError(
+                f"{role}.table: expected a table named {table!r} in {place}, found none"
+                + did_you_mean(table, existing) + where
+            )
+        infos = reflect(table)
+        columns[table] = infos
+        for key, column in keys.items():
+            if column not in infos:
+                raise MappingError(
+                    f"{role}.{key}: expected a column named {column!r} in table {table!r}, found none"
+                    + did_you_mean(column, infos) + where
+                )
+        if spec is None:
+            continue
+        for column in spec.columns:
+            if column not in infos:
+                raise MappingError(
+                    f"{role}.columns.{column}: expected a column named {column!r} in table {table!r}, found none"
+                    + did_you_mean(column, infos) + where
+                )
+        accounted = set(keys.values()) | set(spec.columns)
+        unmapped = [c for c in infos if c not in accounted]
+        if unmapped:
+            raise MappingError(
+                f"{role}.columns: table {table!r} has column(s) {', '.join(map(repr, unmapped))} with no data "
+                f"category in the mapping; add each under {role}.columns with the category it holds (and "
+                f"non_identifying: true only for a structured attribute that identifies no one){where}"
+            )
+        for column, col_spec in spec.columns.items():
+            info = infos[column]
+            if not col_spec.non_identifying and not info.nullable and not info.text:
+                raise MappingError(
+                    f"{role}.columns.{column}: column {table}.{column} is NOT NULL and not text, so it cannot be "
+                    f"erased; make it nullable{where}"
+                )
+        if (role != "candidates" and any(c.non_identifying for c in spec.columns.values())
+                and (not isinstance(spec, ChildTable) or spec.id is None)):
+            raise MappingError(
+                f"{role}.id: expected the row id column, since {role} has non_identifying columns whose free "
+                f"text must be erased row by row{where}"
+            )
+    cand = mapping.candidates
+    if not columns[cand.table][cand.anonymised_at].nullable:
+        raise MappingError(
+            f"candidates.anonymised_at: column {cand.table}.{cand.anonymised_at} must be nullable: NULL means "
+            f"not yet anonymised{where}"
+        )
+    return columns
+
+
+# ------------------------------------------------------------------------------------------------
+# reading values
+
+
+class BadRowError(Exception):
+    """A value that cannot be read: carries the problem, with its table, row and column."""
+
+    def __init__(self, problem: SweepProblem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def ident(value: Any) -> str | None:
+    """An id as text (None stays None)."""
+    return None if value is None else str(value)
+
+
+@dataclass(slots=True)
+class Reader:
+    """Turns raw column values into dates, reporting a bad one with its table, row and column."""
+
+    zone: str
+    as_of: dt.date
+    tzinfo: dt.tzinfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tzinfo = _zone(self.zone)
+
+    def bad(self, table: str, row: Any, cid: Any, column: str | None, message: str, *,
+            code: str = InvalidDateError.code) -> BadRowError:
+        return BadRowError(SweepProblem(table, ident(row), ident(cid), column, message, code))
+
+    def local(self, value: Any, table: str, row: Any, cid: Any, column: str) -> dt.date:
+        """The calendar date, in the mapping's zone, of a date or a timestamp with a zone (native, or ISO
+        8601 text)."""
+        # the common forms, quickly: an ISO date, an ISO timestamp with an offset, native values
+        kind = type(value)
+        if kind is str:
+            if len(value) == 10:
+                with contextlib.suppress(ValueError):
+                    return dt.date.fromisoformat(value)
+            else:
+                # out of range (0001-01-01T00:30:00+05:00 in Stockholm): the slow path reports it
+                with contextlib.suppress(ValueError, OverflowError):
+                    stamp = dt.datetime.fromisoformat(value)
+                    if stamp.tzinfo is not None and stamp.utcoffset() is not None:
+                        return stamp.astimezone(self.tzinfo).date()
+        elif kind is dt.date:
+            return value  # type: ignore[no-any-return]
+        elif kind is dt.datetime and value.tzinfo is not None and value.utcoffset() is not None:
+            with contextlib.suppress(OverflowError):
+                return value.astimezone(self.tzinfo).date()  # type: ignore[no-any-return]
+        # anything else goes through the library's parser, which says what is wrong with it
+        try:
+            if isinstance(value, str) and len(value) > 10:
+                with contextlib.suppress(ValueError):  # if not, the library's parser says what is wrong
+                    value = dt.datetime.fromisoformat(value)
+            if not isinstance(value, (str, dt.date)):
+                raise InvalidDateError(
+                    f": expected a date or a timestamp with a zone, got {type(value).__name__} {short_repr(value)}"
+                )
+            return local_date(value, self.zone, field="")
+        except InvalidDateError as exc:
+            raise self.bad(table, row, cid, column, exc.message.removeprefix(": ")) from None
+
+    def moment(self, value: Any, table: str, row: Any, cid: Any, column: str) -> dt.date:
+        """An event's date: required, and on or before ``as_of``."""
+        if value is None:
+            raise self.bad(table, row, cid, column, "expected a date or timestamp, found NULL")
+        day = self.local(value, table, row, cid, column)
+        if day > self.as_of:
+            raise self.bad(table, row, cid, column,
+                           f"expected a date on or before as_of ({self.as_of}), got {day}: the sweep judges as of "
+                           f"{self.as_of} and cannot know later events")
+        return day
+
+    def day(self, value: Any, table: str, row: Any, cid: Any, column: str) -> dt.date | None:
+        """An optional date (NULL is None)."""
+        return None if value is None else self.local(value, table, row, cid, column)
+
+
+# ------------------------------------------------------------------------------------------------
+# one candidate's facts
+
+
+class FactReader:
+    """One candidate's retention facts from the raw rows of the mapped tables; timestamps become
+    dates in ``zone`` (the mapping's ``timezone``, else the policy's).
+
+    ``raw[role][candidate id]`` lists the rows of a fact table about the candidate, each as
+    ``(candidate id, row id, *the role's columns, ...)``: applications ``(submitted_at,)``,
+    withdrawals and erasure requests ``(date,)``, objections ``(date, form, documented)``, disputes
+    ``(opened_on, status, resolved_on)``.
+    """
+
+    def __init__(self, mapping: SweepMapping, as_of: dt.date, zone: str) -> None:
+        self.m = mapping
+        self.as_of = as_of
+        self.reader = Reader(zone, as_of)
+
+    def facts(self, cid: Any, closed: Any, raw: dict[str, dict[Any, list[Sequence[Any]]]]) -> dict[str, Any]:
+        """The retention facts of one candidate; raises _BadRowError for a value that cannot be read."""
+        m, r = self.m, self.reader
+        apps = m.applications
+        days = [
+            r.moment(row[2], apps.table, row[1], cid, apps.submitted_at) for row in raw["applications"].get(cid, ())
+        ]
+        facts: dict[str, Any] = {"applications": days, "as_of": self.as_of}
+        latest = max(days) if days else None
+        if m.consent_withdrawals is not None:
+            w = m.consent_withdrawals
+            withdrawn = [
+                r.moment(row[2], w.table, row[1], cid, w.date) for row in raw["consent_withdrawals"].get(cid, ())
+            ]
+            if withdrawn:
+                facts["consent_withdrawn_on"] = withdrawn
+        if m.objections is not None:
+            self._objection(cid, raw["objections"].get(cid, ()), latest, facts)
+        if m.erasure_requests is not None:
+            e = m.erasure_requests
+            asked = [r.moment(row[2], e.table, row[1], cid, e.date) for row in raw["erasure_requests"].get(cid, ())]
+            if asked:
+                facts["erasure_requested_on"] = first_from(asked, latest)
+        if m.disputes is not None:
+            facts["disputes"] = [self._dispute(cid, row) for row in raw["disputes"].get(cid, ())]
+        if m.candidates.process_closed_on is not None:
+            day = r.day(closed, m.candidates.table, cid, cid, m.candidates.process_closed_on)
+            if day is not None:
+                facts["process_closed_on"] = day
+        return facts
+
+    def _objection(self, cid: Any, rows: Iterable[Sequence[Any]], latest: dt.date | None,
+                   facts: dict[str, Any]) -> None:
+        """The objection that counts: the first written (or documented) one on or after the latest
+        application, else the latest one (which the policy then notes and disregards)."""
+        o = self.m.objections
+        assert o is not None
+        read = []
+        for row in rows:
+            day = self.reader.moment(row[2], o.table, row[1], cid, o.date)
+            form = row[3] if o.form is not None else "email"
+            if form not in ("email", "letter", "portal", "phone", "in_person"):
+                raise self.reader.bad(o.table, row[1], cid, o.form,
+                                      f"expected an objection form (email, letter, portal, phone, in_person), got "
+                                      f"{form!r}", code=QueryError.code)
+            documented = row[4] if o.documented_in_writing is not None else False
+            if documented in (0, 1, None):
+                documented = bool(documented)
+            if not isinstance(documented, bool):
+                raise self.reader.bad(o.table, row[1], cid, o.documented_in_writing,
+                                      f"expected true or false, got {documented!r}", code=QueryError.code)
+            read.append((day, form, documented))
+        if not read:
+            return
+        written = sorted(x for x in read if (x[1] in WRITTEN_FORMS or x[2]) and (latest is None or x[0] >= latest))
+        day, form, documented = written[0] if written else max(read)
+        facts["objection_received_on"] = day
+        facts["objection_form"] = form
+        facts["objection_documented_in_writing_by_controller"] = documented
+
+    def _dispute(self, cid: Any, row: Sequence[Any]) -> dict[str, Any]:
+        d = self.m.disputes
+        assert d is not None
+        opened = self.reader.day(row[2], d.table, row[1], cid, d.opened_on)
+        if opened is None:
+            raise self.reader.bad(d.table, row[1], cid, d.opened_on, "expected the date the dispute was opened, "
+                                  "found NULL")
+        status = row[3]
+        if status not in ("pending", "resolved"):
+            raise self.reader.bad(d.table, row[1], cid, d.status,
+                                  f"expected a dispute status (pending, resolved), got {status!r}",
+                                  code=QueryError.code)
+        return {"opened_on": opened, "status": status,
+                "resolved_on": self.reader.day(row[4], d.table, row[1], cid, d.resolved_on)}
+
+
+def first_from(days: list[dt.date], latest: dt.date | None) -> dt.date:
+    """The first day on or after ``latest``, else the last day (superseded by a later application)."""
+    after = sorted(d for d in days if latest is None or d >= latest)
+    return after[0] if after else max(days)
+
+
+# ------------------------------------------------------------------------------------------------
+# the plan of what anonymisation erases, per set of categories
+
+
+@dataclass(frozen=True, slots=True)
+class TableErase:
+    """What anonymisation does to one mapped table."""
+
+
+    role: str
+    table: str
+    key: str  # the column that finds the candidate's rows (id in candidates, candidate_id elsewhere)
+    row_id: str | None
+    erase: tuple[str, ...]  # columns erased outright
+    check: tuple[str, ...]  # non-identifying columns of an erased category: erased only if free text
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What anonymisation erases and deletes, for one set of erased categories."""
+
+
+    tables: tuple[TableErase, ...]
+    deletes: tuple[tuple[str, str], ...]  # (table, candidate_id column)
+    erased: tuple[str, ...]
+
+
+def erase_plan(m: SweepMapping, categories: frozenset[str]) -> Plan:
+    """The plan for a set of erased categories (the same for every candidate with that set)."""
+    tables = []
+    erased: list[str] = []
+    specs: list[tuple[str, TableSpec, str, str | None]] = [
+        ("candidates", m.candidates, m.candidates.id, m.candidates.id)
+    ]
+    for role, child in m.fact_tables():
+        specs.append((role, child, child.candidate_id, child.id))
+    for role, spec, key, row_id in specs:
+        erase = tuple(c for c, s in spec.columns.items() if s.category in categories and not s.non_identifying)
+        check = tuple(c for c, s in spec.columns.items() if s.category in categories and s.non_identifying)
+        if erase or check:
+            tables.append(TableErase(role, spec.table, key, row_id, erase, check))
+            erased.extend(f"{spec.table}.{c}" for c in erase)
+    deletes = tuple((d.table, d.candidate_id) for d in m.delete_rows if d.category in categories)
+    return Plan(tuple(tables), deletes, tuple(erased))
+
+
+def erased_categories(verdict: RetentionVerdict) -> frozenset[str]:
+    """What anonymisation erases for this verdict, never the accounting records (A-08)."""
+    return frozenset(verdict.erase_on_anonymisation) | frozenset(verdict.erase_now) - {"bookkeeping_record"}

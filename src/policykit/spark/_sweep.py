@@ -1,0 +1,515 @@
+"""The sweep's anonymisation pass on Spark: the tables of a mapping file in, anonymised tables out.
+
+The same mapping file as the SQL sweep (``load_mapping``), the same checks of the mapping against
+the tables (``_sweep.reading.check_tables``), the same reading of rows into facts
+(``FactReader``), the same verdicts (``policy.retention()`` on each worker, from the shipped rule
+documents) and the same erasure plan (``erase_plan``). What differs is where the rows are:
+
+1. Each fact table is grouped by candidate (one ``collect_list`` per table) and joined to the
+   candidates not yet anonymised; ``mapInArrow`` judges one candidate per row and says what to
+   erase (whole columns, free-text values of non-identifying columns, rows to delete), or why the
+   candidate could not be judged (the problem, with its table, row and column).
+2. The anonymised tables are the input tables with those values set to NULL, those rows removed and
+   ``anonymised_at`` set; the audit DataFrame has one row per anonymised candidate, with the SQL
+   audit table's columns and no personal data.
+3. ``output``: every table and the audit log (the earlier entries of the input's audit table, then
+   this run's) are written as Parquet into a temporary directory beside ``output``, which is then
+   renamed to ``output``: the output appears complete or not at all. Run again on the output, the
+   pass finds every candidate anonymised and writes the same tables again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+from pyspark.sql import types as T  # noqa: N812
+from pyspark.sql.pandas.types import to_arrow_schema
+
+from policykit._records.anonymise import _structured
+from policykit._sweep.mapping import SweepMapping, load_mapping
+from policykit._sweep.reading import (
+    BadRowError,
+    ColumnInfo,
+    FactReader,
+    Plan,
+    check_tables,
+    erase_plan,
+    erased_categories,
+    ident,
+)
+from policykit._sweep.report import CandidateAction, SweepProblem, SweepReport
+from policykit.errors import PolicyKitError, SweepError
+from policykit.spark._rules import RulesBundle, bundle_rules, worker_policy
+from policykit.spark._schema import as_date
+
+__all__ = ["AnonymisationResult", "anonymise", "local_session", "read_tables", "run_sweep"]
+
+MAX_PROBLEMS = 1000
+SEP = "\x1f"  # joins table, row id and column in a free-text erasure key
+
+# the columns each fact table contributes, after the candidate id and the row id (FactReader's layout)
+_FACT_COLUMNS = {
+    "applications": ("submitted_at",),
+    "consent_withdrawals": ("date",),
+    "objections": ("date", "form", "documented_in_writing"),
+    "erasure_requests": ("date",),
+    "disputes": ("opened_on", "status", "resolved_on"),
+}
+
+
+@dataclass(frozen=True)
+class AnonymisationResult:
+    """What ``anonymise`` returns: the anonymised tables (by name), this run's audit rows, the report
+    (the SQL sweep's :class:`~policykit.SweepReport`), and the output directory if one was written."""
+
+    tables: Mapping[str, DataFrame]
+    audit: DataFrame
+    report: SweepReport
+    output: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------
+# input
+
+
+def read_tables(spark: SparkSession, directory: str, mapping: SweepMapping) -> dict[str, DataFrame]:
+    """The tables the mapping names (and its audit table, if present), from ``directory``: for each
+    table ``T``, a Parquet dataset ``T/`` or ``T.parquet``, or a CSV file ``T.csv`` with a header
+    (types inferred)."""
+    names = _table_names(mapping)
+    found: dict[str, DataFrame] = {}
+    fs, root = _fs(spark, directory)
+    for name in [*names, mapping.audit_table]:
+        for suffix, kind in (("", "parquet"), (".parquet", "parquet"), (".csv", "csv")):
+            path = root.suffix(f"/{name}{suffix}")
+            if fs.exists(path):
+                location = str(path.toString())
+                if kind == "parquet":
+                    found[name] = spark.read.parquet(location)
+                else:
+                    found[name] = spark.read.option("header", "true").option("inferSchema", "true").csv(location)
+                break
+    return found
+
+
+def _table_names(m: SweepMapping) -> list[str]:
+    names = [m.candidates.table, *(spec.table for _, spec in m.fact_tables())]
+    names += [d.table for d in m.delete_rows] + [k.table for k in m.kept]
+    return list(dict.fromkeys(names))
+
+
+def _fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
+
+
+def _info(field: T.StructField) -> ColumnInfo:
+    kind = "datetime" if isinstance(field.dataType, T.TimestampType) else (
+        "date" if isinstance(field.dataType, T.DateType) else "other")
+    return ColumnInfo(field.nullable, isinstance(field.dataType, T.StringType), kind)
+
+
+# ------------------------------------------------------------------------------------------------
+# judging, on the workers
+
+
+def _struct(df: DataFrame, columns: list[str | None], prefix: str) -> Column:
+    return F.struct(*[
+        (F.col(c) if c is not None else F.lit(None)).alias(f"{prefix}{i}") for i, c in enumerate(columns)
+    ])
+
+
+def _judge_batches(
+    batches: Iterator[pa.RecordBatch], *, bundle: RulesBundle, mapping: SweepMapping, as_of: dt.date,
+    roles: tuple[str, ...], kept: dict[str, tuple[str, ...]], schema: pa.Schema,
+) -> Iterator[pa.RecordBatch]:
+    policy = worker_policy(bundle)
+    reader = FactReader(mapping, as_of, mapping.timezone or policy.rules.parameters.timezone)
+    plans: dict[frozenset[str], Plan] = {}
+    cand = mapping.candidates
+    for batch in batches:
+        out = []
+        for row in batch.to_pylist():
+            out.append(_judge_one(row, policy, reader, mapping, plans=plans, roles=roles, kept=kept,
+                                  cand_table=cand.table))
+        yield pa.RecordBatch.from_pylist(out, schema=schema)
+
+
+def _judge_one(
+    row: dict[str, Any], policy: Any, reader: FactReader, m: SweepMapping, *, plans: dict[frozenset[str], Plan],
+    roles: tuple[str, ...], kept: dict[str, tuple[str, ...]], cand_table: str,
+) -> dict[str, Any]:
+    cid = row["_cid"]
+    out: dict[str, Any] = {"_cid": cid, "status": "judged", "due": False}
+    raw: dict[str, dict[Any, list[Sequence[Any]]]] = {}
+    kept_rows: dict[str, list[tuple[Any, dict[str, Any]]]] = {
+        "candidates": [(cid, dict(zip(kept["candidates"], (row["_kept"] or {}).values(), strict=True)))]
+    }
+    for role in roles:
+        items = row[role] or []
+        width = len(_FACT_COLUMNS[role])
+        raw[role] = {cid: [(cid, *list(item.values())[: width + 1]) for item in items]} if items else {}
+        names = kept[role]
+        kept_rows[role] = [
+            (item["r0"], dict(zip(names, list(item.values())[width + 1:], strict=True))) for item in items
+        ]
+    try:
+        facts = reader.facts(cid, row["_closed"], raw)
+        verdict = policy.retention(facts)
+    except BadRowError as bad:
+        return {**out, "status": "problem", "problem": bad.problem.to_dict()}
+    except PolicyKitError as exc:
+        problem = SweepProblem(cand_table, ident(cid), ident(cid), None, exc.message, exc.code)
+        return {**out, "status": "problem", "problem": problem.to_dict()}
+    out.update(
+        retention_mode=verdict.retention_mode, mode_rule=verdict.mode_rule, rule_ids=list(verdict.rule_ids),
+        clauses=list(verdict.clauses), anonymise_on=verdict.anonymise_on, deadline=verdict.deadline,
+        policy_version=verdict.policy_version,
+    )
+    if not verdict.due or verdict.legal_hold:
+        return out
+    cats = erased_categories(verdict)
+    plan = plans.get(cats)
+    if plan is None:
+        plan = plans[cats] = erase_plan(m, cats)
+    free_text: list[tuple[str, Any, str]] = []
+    for te in plan.tables:
+        for row_id, values in kept_rows[te.role] if te.check else ():
+            free_text.extend((te.table, row_id, column) for column in te.check if not _structured(values[column]))
+    erased = list(dict.fromkeys([*plan.erased, *(f"{t}.{c}" for t, _, c in free_text)]))
+    out.update(
+        due=True, erase=[f"{te.table}.{c}" for te in plan.tables for c in te.erase],
+        free_text=[f"{t}{SEP}{r}{SEP}{c}" for t, r, c in free_text], deletes=[t for t, _ in plan.deletes],
+        erased=erased,
+    )
+    return out
+
+
+_PROBLEM = T.StructType([T.StructField(n, T.StringType()) for n in
+                         ("table", "row_id", "candidate_id", "column", "code", "message")])
+
+
+def _judged_schema(id_type: T.DataType) -> T.StructType:
+    strings = T.ArrayType(T.StringType())
+    return T.StructType([
+        T.StructField("_cid", id_type), T.StructField("status", T.StringType()), T.StructField("due", T.BooleanType()),
+        T.StructField("retention_mode", T.StringType()), T.StructField("mode_rule", T.StringType()),
+        T.StructField("rule_ids", strings), T.StructField("clauses", strings),
+        T.StructField("anonymise_on", T.DateType()), T.StructField("deadline", T.DateType()),
+        T.StructField("policy_version", T.StringType()), T.StructField("erase", strings),
+        T.StructField("free_text", strings), T.StructField("deletes", strings), T.StructField("erased", strings),
+        T.StructField("problem", _PROBLEM),
+    ])
+
+
+def _judge(tables: Mapping[str, DataFrame], m: SweepMapping, bundle: RulesBundle, as_of: dt.date) -> DataFrame:
+    cand = m.candidates
+    c = tables[cand.table]
+    kept = {role: tuple(col for col, spec in t.columns.items() if spec.non_identifying) for role, t in m.categorised()}
+    base = c.where(F.col(cand.anonymised_at).isNull()).select(
+        F.col(cand.id).alias("_cid"),
+        (F.col(cand.process_closed_on) if cand.process_closed_on else F.lit(None)).alias("_closed"),
+        (_struct(c, list(kept["candidates"]), "k") if kept["candidates"] else F.lit(None)).alias("_kept"),
+    )
+    roles = []
+    for role, spec in m.fact_tables():
+        keys = spec.keys()
+        names = [keys.get(k) for k in _FACT_COLUMNS[role]]
+        if role == "objections":  # optional columns: FactReader reads absent ones as NULL
+            assert m.objections is not None
+            names = [m.objections.date, m.objections.form, m.objections.documented_in_writing]
+        t = tables[spec.table]
+        cols: list[str | None] = [spec.id, *names, *kept[role]]
+        grouped = t.groupBy(F.col(spec.candidate_id).alias("_cid")).agg(
+            F.collect_list(_struct(t, cols, "r")).alias(role)
+        )
+        base = base.join(grouped, "_cid", "left")
+        roles.append(role)
+    out = _judged_schema(c.schema[cand.id].dataType)
+    job = functools.partial(
+        _judge_batches, bundle=bundle, mapping=m, as_of=as_of, roles=tuple(roles), kept=kept,
+        schema=to_arrow_schema(out),
+    )
+    return base.mapInArrow(job, out)
+
+
+# ------------------------------------------------------------------------------------------------
+# applying
+
+
+def _stamp_for(field: T.StructField, moment: dt.datetime) -> Column:
+    """``anonymised_at`` as the column takes it: a timestamp, a date, or ISO text (as the SQL sweep
+    writes it)."""
+    if isinstance(field.dataType, T.StringType):
+        return F.lit(moment.isoformat().replace("+00:00", "Z"))
+    return F.lit(moment).cast(field.dataType)
+
+
+def _anonymised_tables(
+    tables: Mapping[str, DataFrame], m: SweepMapping, due: DataFrame, moment: dt.datetime,
+) -> dict[str, DataFrame]:
+    out = dict(tables)
+    marks = due.select(F.col("_cid").alias("_due_cid"), F.col("erase").alias("_erase"),
+                       F.col("free_text").alias("_free"), F.col("deletes").alias("_deletes"))
+    cand = m.candidates
+    specs: list[tuple[str, Any, str, str | None]] = [(cand.table, cand, cand.id, cand.id)]
+    specs += [(spec.table, spec, spec.candidate_id, spec.id) for _, spec in m.fact_tables()]
+    for table, spec, key, row_id in specs:
+        df = tables[table]
+        columns = list(spec.columns)
+        joined = df.join(marks, F.col(key) == F.col("_due_cid"), "left")
+        select = []
+        for field in df.schema.fields:
+            name = field.name
+            value = F.col(name)
+            if name in columns:
+                erased = F.array_contains(F.col("_erase"), f"{table}.{name}")
+                if row_id is not None:
+                    key_text = F.concat_ws(SEP, F.lit(table), F.col(row_id).cast("string"), F.lit(name))
+                    erased = erased | F.array_contains(F.col("_free"), key_text)
+                gone = F.col("_due_cid").isNotNull() & erased
+                value = F.when(gone, F.lit(None).cast(field.dataType)).otherwise(value)
+            elif table == cand.table and name == cand.anonymised_at:
+                value = F.when(F.col("_due_cid").isNotNull(), _stamp_for(field, moment)).otherwise(value)
+            select.append(value.alias(name))
+        out[table] = joined.select(*select)
+    for rows in m.delete_rows:
+        df = tables[rows.table]
+        doomed = marks.where(F.array_contains(F.col("_deletes"), rows.table)).select("_due_cid")
+        out[rows.table] = df.join(doomed, F.col(rows.candidate_id) == F.col("_due_cid"), "left_anti")
+    return out
+
+
+def _deleted_counts(tables: Mapping[str, DataFrame], m: SweepMapping, due: DataFrame) -> DataFrame:
+    """Per due candidate, the rows anonymisation deletes, as a map table -> count."""
+    counts = due.select("_cid", "deletes")
+    pairs = []
+    for rows in m.delete_rows:
+        n = tables[rows.table].groupBy(F.col(rows.candidate_id).alias("_cid")).agg(F.count(F.lit(1)).alias("n"))
+        part = counts.where(F.array_contains("deletes", rows.table)).join(n, "_cid", "left").select(
+            "_cid", F.struct(F.lit(rows.table).alias("t"), F.coalesce("n", F.lit(0)).cast("long").alias("n")).alias("p")
+        )
+        pairs.append(part)
+    if not pairs:
+        return counts.select("_cid", F.create_map().cast("map<string,bigint>").alias("deleted_rows"))
+    union = functools.reduce(DataFrame.unionByName, pairs)
+    grouped = union.groupBy("_cid").agg(F.map_from_entries(F.collect_list("p")).alias("deleted_rows"))
+    return counts.join(grouped, "_cid", "left").select(
+        "_cid", F.coalesce("deleted_rows", F.create_map().cast("map<string,bigint>")).alias("deleted_rows")
+    )
+
+
+AUDIT_SCHEMA = T.StructType([
+    T.StructField("id", T.LongType()), T.StructField("run_id", T.StringType()),
+    T.StructField("candidate_id", T.StringType()), T.StructField("as_of", T.DateType()),
+    T.StructField("policy_version", T.StringType()), T.StructField("retention_mode", T.StringType()),
+    T.StructField("anonymise_on", T.DateType()), T.StructField("rule_ids", T.ArrayType(T.StringType())),
+    T.StructField("clauses", T.ArrayType(T.StringType())), T.StructField("erased", T.ArrayType(T.StringType())),
+    T.StructField("deleted_rows", T.MapType(T.StringType(), T.LongType())),
+    T.StructField("recorded_at", T.TimestampType()),
+])
+
+
+def _audit(due: DataFrame, deleted: DataFrame, run_id: str, as_of: dt.date, moment: dt.datetime) -> DataFrame:
+    rows = due.join(deleted, "_cid", "left")
+    return rows.select(
+        F.monotonically_increasing_id().alias("id"), F.lit(run_id).alias("run_id"),
+        F.col("_cid").cast("string").alias("candidate_id"), F.lit(as_of).alias("as_of"), "policy_version",
+        "retention_mode", "anonymise_on", "rule_ids", "clauses", "erased",
+        F.col("deleted_rows").cast("map<string,bigint>").alias("deleted_rows"),
+        F.lit(moment).cast("timestamp").alias("recorded_at"),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# the pass
+
+
+def anonymise(
+    tables: Mapping[str, DataFrame] | str, mapping: SweepMapping | str | Path | None = None, *,
+    as_of: dt.date | str | None = None, output: str | Path | None = None, rules: Any = None, keep: int = 100,
+    spark: SparkSession | None = None,
+) -> AnonymisationResult:
+    """Anonymise, in DataFrames, every candidate whose anonymisation date has come.
+
+    ``tables`` maps each table the mapping names to a DataFrame (or is a directory to read them from,
+    see :func:`read_tables`). ``mapping`` is a mapping file or :class:`~policykit.SweepMapping`
+    (default: the built-in one that fits the example schema). ``as_of`` defaults to today in the
+    policy's time zone. ``output``, when given, is a directory that must not exist yet: the
+    anonymised tables and the audit log are written there as Parquet, all at once (written beside
+    it, then renamed). ``keep`` due candidates are kept in the report's sample.
+
+    Returns an :class:`AnonymisationResult`. Raises :class:`~policykit.errors.MappingError` when the
+    mapping does not fit the tables, before anything is judged.
+    """
+    started = time.perf_counter()
+    m = mapping if isinstance(mapping, SweepMapping) else load_mapping(mapping)
+    source = tables if isinstance(tables, str) else None
+    if isinstance(tables, str):
+        if spark is None:
+            spark = SparkSession.active()
+        tables = read_tables(spark, tables, m)
+    if not tables:
+        raise SweepError("expected the tables of the mapping as DataFrames, got none")
+    spark = spark or next(iter(tables.values())).sparkSession
+    schemas = {name: df.schema for name, df in tables.items()}
+    check_tables(m, schemas, lambda name: {f.name: _info(f) for f in schemas[name].fields},
+                 place=f"the input {source}" if source else "the input tables")
+    policy, bundle = bundle_rules(rules)
+    try:
+        day = as_date(as_of) or policy.today()
+        version = policy.version
+    finally:
+        policy.close()
+    if output is not None:
+        fs, target = _fs(spark, str(output))
+        if fs.exists(target):
+            raise SweepError(f"output: {output} exists already; name a new directory (the pass never overwrites)")
+
+    run_id = str(uuid.uuid4())
+    moment = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    judged = _judge(tables, m, bundle, day).persist()
+    try:
+        due = judged.where(F.col("due"))
+        deleted = _deleted_counts(tables, m, due)
+        audit = _audit(due, deleted, run_id, day, moment)
+        result_tables = _anonymised_tables(tables, m, due, moment)
+        report = _report(tables, m, judged, deleted, day=day, version=version, run_id=run_id, keep=keep,
+                         applied=output is not None, source=source, started=started)
+        earlier = tables.get(m.audit_table)
+        result_tables[m.audit_table] = audit if earlier is None else earlier.unionByName(audit)
+        if output is not None:
+            _write(spark, result_tables, str(output), run_id, report)
+            report = _with_seconds(report, started)
+    finally:
+        judged.unpersist()
+    return AnonymisationResult(result_tables, audit, report, None if output is None else str(output))
+
+
+def _with_seconds(report: SweepReport, started: float) -> SweepReport:
+    return dataclasses.replace(report, seconds=time.perf_counter() - started)
+
+
+def _report(
+    tables: Mapping[str, DataFrame], m: SweepMapping, judged: DataFrame, deleted: DataFrame, *, day: dt.date,
+    version: str, run_id: str, keep: int, applied: bool, source: str | None, started: float,
+) -> SweepReport:
+    cand = m.candidates
+    total, already = tables[cand.table].select(F.count(F.lit(1)), F.count(cand.anonymised_at)).first() or (0, 0)
+    by_mode: dict[tuple[str, str], tuple[int, int]] = {}
+    examined = due_count = 0
+    for row in judged.groupBy("status", "retention_mode", "mode_rule").agg(
+        F.count(F.lit(1)).alias("n"), F.sum(F.col("due").cast("long")).alias("due")
+    ).collect():
+        examined += row["n"]
+        if row["status"] == "judged":
+            by_mode[(row["retention_mode"], row["mode_rule"])] = (row["n"], row["due"] or 0)
+            due_count += row["due"] or 0
+    problems_df = judged.where(F.col("status") == "problem")
+    problem_count = problems_df.count()
+    problems = tuple(
+        SweepProblem(**{k: r["problem"][k] for k in ("table", "row_id", "candidate_id", "column", "message", "code")})
+        for r in problems_df.orderBy("_cid").limit(MAX_PROBLEMS).collect()
+    )
+    due = judged.where(F.col("due"))
+    erases: Counter[str] = Counter()
+    for row in due.select(F.explode("erased").alias("name")).groupBy("name").count().collect():
+        erases[row["name"]] += row["count"]
+    for row in deleted.select(F.explode("deleted_rows")).groupBy("key").agg(F.sum("value").alias("n")).collect():
+        erases[f"{row['key']} (rows deleted)"] += row["n"]
+    sample = []
+    for r in due.join(deleted, "_cid", "left").orderBy("_cid").limit(max(keep, 0)).collect():
+        sample.append(CandidateAction(
+            candidate_id=str(r["_cid"]), retention_mode=r["retention_mode"], mode_rule=r["mode_rule"],
+            rule_ids=tuple(r["rule_ids"]), clauses=tuple(r["clauses"]), anonymise_on=r["anonymise_on"],
+            deadline=r["deadline"], erased=tuple(r["erased"]), deleted_rows=dict(r["deleted_rows"] or {}),
+            applied=applied,
+        ))
+    return SweepReport(
+        database=f"spark: {source}" if source else "spark: DataFrames", as_of=day, policy_version=version,
+        applied=applied, preselect=False, batch_size=0, run_id=run_id, candidates=int(total),
+        already_anonymised=int(already), examined=examined, due=due_count, anonymised=due_count if applied else 0,
+        by_mode=by_mode, problems=problems, problem_count=problem_count, sample=tuple(sample),
+        seconds=time.perf_counter() - started, erases=dict(erases),
+    )
+
+
+def _write(spark: SparkSession, tables: Mapping[str, DataFrame], output: str, run_id: str,
+           report: SweepReport) -> None:
+    """Write every table under a temporary directory beside ``output``, then rename it to ``output``."""
+    fs, target = _fs(spark, output)
+    parent = target.getParent()
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    staging = jvm.org.apache.hadoop.fs.Path(parent, f".{target.getName()}.{run_id}.tmp")
+    try:
+        for name, df in tables.items():
+            df.write.mode("errorifexists").parquet(str(jvm.org.apache.hadoop.fs.Path(staging, name).toString()))
+        stream = fs.create(jvm.org.apache.hadoop.fs.Path(staging, "_policykit_report.json"), False)
+        try:
+            stream.write(bytearray(json.dumps(report.to_dict(), indent=2).encode()))
+        finally:
+            stream.close()
+        if fs.exists(target) or not fs.rename(staging, target):
+            raise SweepError(f"output: could not rename the finished output to {output} (does it exist now?)")
+    except BaseException:
+        fs.delete(staging, True)
+        raise
+
+
+# ------------------------------------------------------------------------------------------------
+# the command line's entry point
+
+
+def local_session(master: str = "local[*]", app_name: str = "policykit-sweep") -> SparkSession:
+    """A SparkSession for ``master`` whose Python workers run this interpreter (so they find
+    policykit and its engine), without the web UI or console progress bars."""
+    import os  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master(master).appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def run_sweep(
+    input_dir: str, *, output: str | None, master: str, as_of: dt.date | str | None, apply: bool,
+    mapping: SweepMapping | str | Path | None, rules: Any, keep: int,
+) -> SweepReport:
+    """``policykit sweep --engine spark``: read the mapped tables from ``input_dir``, judge them, and
+    with ``apply`` write the anonymised tables and the audit log to ``output``."""
+    if apply and not output:
+        raise SweepError("--apply with --engine spark needs --output DIR: the anonymised tables are written there")
+    m = mapping if isinstance(mapping, SweepMapping) else load_mapping(mapping)
+    existing = SparkSession.getActiveSession()
+    spark = existing or local_session(master)
+    try:
+        tables = read_tables(spark, input_dir, m)
+        result = anonymise(tables, m, as_of=as_of, output=output if apply else None, rules=rules, keep=keep,
+                           spark=spark)
+        return dataclasses.replace(result.report, database=f"spark ({master}): {input_dir}")
+    finally:
+        if existing is None:
+            spark.stop()
