@@ -128,6 +128,7 @@ def oracle_facts(policy: Policy, request: DisclosureRequest, today: dt.date) -> 
         "recipient.legitimate_need_kul": r.legitimate_need_kul,
         "recipient.legal_obligation": r.legal_obligation,
         "recipient.legal_obligation_jurisdiction": oracle_jurisdiction(r.legal_obligation_jurisdiction),
+        "recipient.acts_as_controller": r.role == "controller",
         "data.contains_special_category": request.contains_special_category,
         "data.contains_criminal_data": request.contains_criminal_data,
         "data.art10_statutory_basis": request.art10_statutory_basis,

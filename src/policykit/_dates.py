@@ -9,6 +9,12 @@ nightly job over a million of them asks for the same few thousand sums).
 
 Timestamps become calendar dates in the policy's time zone (``parameters.timezone`` of the rules,
 A-27): in Stockholm, 2024-02-29T23:30Z is 2024-03-01.
+
+A deadline for acting that ends on a Saturday, a Sunday, a Swedish public holiday (Lag 1989:253 om
+allmänna helgdagar), midsommarafton, julafton or nyårsafton moves to the next working day (Lag
+1930:173 2 §; Regulation 1182/71 Art. 3(4) for EU-law periods): :func:`next_working_day_sv`. The end
+of a retention period is not a deadline for acting and is never moved. Easter comes from
+``dateutil.easter``; every other holiday is a fixed date or a weekday in a fixed range.
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ import re
 import time
 import warnings
 import zoneinfo
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from dateutil import parser, tz
+from dateutil.easter import easter
 from dateutil.relativedelta import relativedelta
 
 from policykit.errors import InvalidDateError, short_repr
@@ -34,10 +43,13 @@ __all__ = [
     "check_zone",
     "in_words",
     "is_timestamp",
+    "is_working_day_sv",
     "local_date",
+    "next_working_day_sv",
     "number_word",
     "parse_day",
     "parse_moment",
+    "swedish_days_off",
     "today_in",
 ]
 # a calendar date exactly as YYYY-MM-DD in ASCII digits (not an ISO week date such as 2024-W01-1)
@@ -72,6 +84,54 @@ def add_months_sv(day: dt.date, months: int) -> dt.date:
     except (ValueError, OverflowError):
         raise _out_of_range(day, months, "months") from None
     return result
+
+
+@lru_cache(maxsize=256)
+def swedish_days_off(year: int) -> Mapping[dt.date, str]:
+    """The days of ``year`` other than Saturdays and Sundays on which a Swedish deadline cannot end
+    (Lag 1930:173 2 §), each with its Swedish name: the public holidays of Lag 1989:253 and
+    midsommarafton, julafton and nyårsafton."""
+    e = easter(year)
+
+    def weekday_between(month: int, first: int, weekday: int) -> dt.date:
+        day = dt.date(year, month, first)
+        return day + dt.timedelta(days=(weekday - day.weekday()) % 7)
+
+    midsommardagen = weekday_between(6, 20, 5)        # the Saturday from 20 to 26 June
+    alla_helgons_dag = weekday_between(10, 31, 5)     # the Saturday from 31 October to 6 November
+    days = {
+        dt.date(year, 1, 1): "nyårsdagen",
+        dt.date(year, 1, 6): "trettondedag jul",
+        e - dt.timedelta(days=2): "långfredagen",
+        e: "påskdagen",
+        e + dt.timedelta(days=1): "annandag påsk",
+        dt.date(year, 5, 1): "första maj",
+        e + dt.timedelta(days=39): "Kristi himmelsfärdsdag",
+        e + dt.timedelta(days=49): "pingstdagen",
+        dt.date(year, 6, 6): "Sveriges nationaldag",
+        midsommardagen - dt.timedelta(days=1): "midsommarafton",
+        midsommardagen: "midsommardagen",
+        alla_helgons_dag: "alla helgons dag",
+        dt.date(year, 12, 24): "julafton",
+        dt.date(year, 12, 25): "juldagen",
+        dt.date(year, 12, 26): "annandag jul",
+        dt.date(year, 12, 31): "nyårsafton",
+    }
+    return MappingProxyType(days)
+
+
+def is_working_day_sv(day: dt.date) -> bool:
+    """Whether a Swedish deadline may end on ``day``: not a Saturday, Sunday or day off."""
+    return day.weekday() < 5 and day not in swedish_days_off(day.year)
+
+
+@lru_cache(maxsize=1 << 12)
+def next_working_day_sv(day: dt.date) -> dt.date:
+    """``day``, or the next day a Swedish deadline may end on when ``day`` is a Saturday, Sunday,
+    public holiday, midsommarafton, julafton or nyårsafton (Lag 1930:173 2 §): 2025-06-06 → 2025-06-09."""
+    while not is_working_day_sv(day):
+        day += dt.timedelta(days=1)
+    return day
 
 
 def check_zone(name: Any, *, field: str = "timezone") -> str:

@@ -81,6 +81,7 @@ def disclosure_requests() -> st.SearchStrategy[dict[str, Any]]:
             "relevant_to_candidate_competence": b, "specific_process_requirement": b,
             "legitimate_need_kul": b, "legal_obligation": b,
             "legal_obligation_jurisdiction": st.sampled_from(["SE", "EU", "US"]),
+            "role": st.sampled_from(["controller", "processor", "sub_processor"]),
         },
     )
     candidate = st.fixed_dictionaries(

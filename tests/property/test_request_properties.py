@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given
 
 import policykit
+from policykit._dates import is_working_day_sv
 from tests.property.strategies import subject_requests
 
 
@@ -35,11 +36,14 @@ NEVER_PORTED = {"reference_notes", "interview_notes", "test_results", "backgroun
 def test_every_request_gets_an_outcome_and_a_one_month_deadline(
     bundled_policy: policykit.Policy, request: dict[str, Any]
 ) -> None:
-    """An outcome of the vocabulary, due one Swedish calendar month after receipt."""
+    """An outcome of the vocabulary, due one Swedish calendar month after receipt, or on the first
+    working day after that when the month ends on a Saturday, Sunday or holiday (Lag 1930:173 2 §)."""
     r = bundled_policy.handle_request(request)
     assert r.outcome in bundled_policy.rules.vocabulary.ids("request_outcomes")
-    assert r.deadline == plus_months(request["received_on"], 1)
-    assert r.extended_deadline == plus_months(request["received_on"], 3)
+    for got, months in ((r.deadline, 1), (r.extended_deadline, 3)):
+        end = plus_months(request["received_on"], months)
+        assert got >= end and is_working_day_sv(got)
+        assert all(not is_working_day_sv(end + dt.timedelta(days=i)) for i in range((got - end).days))
     assert r.fee == 0
 
 

@@ -103,7 +103,8 @@ def test_the_re_expressions_hold_exactly_the_rules_that_can_fire_in_the_shape(
     left_out = {r.id for r in engine_only.rules.disclosure.rules} - fired
     assert left_out == {
         "D2-AGGREGATE", "D2-AGGREGATE-SALE", "D3-SUBPROCESSORS-OUTSIDE-EEA", "D4-ANONYMISED",
-        "D4-CONSENT-WITHDRAWN", "D4-OBJECTION", "D6-SPECIAL-NOT-RELEVANT", "D9-MINIMISE-REFERENCE-CONTEXT",
+        "D4-CONSENT-WITHDRAWN", "D4-OBJECTION", "D5-SUBPROCESSOR-AS-CONTROLLER", "D6-SPECIAL-NOT-RELEVANT",
+        "D9-MINIMISE-REFERENCE-CONTEXT",
     }
 
 

@@ -122,10 +122,11 @@ def test_the_deadline_is_one_calendar_month_the_swedish_way(bundled_policy: poli
 
 
 def test_a_timestamp_of_receipt_becomes_its_stockholm_date(bundled_policy: policykit.Policy) -> None:
-    """An e-mail received 2025-03-31T22:30Z arrived on 1 April in Stockholm (A-27)."""
+    """An e-mail received 2025-03-31T22:30Z arrived on 1 April in Stockholm (A-27); one month later is
+    1 May, a public holiday, so the deadline is Friday 2 May (Lag 1930:173 2 §)."""
     r = ask(bundled_policy, request="access", received_on="2025-03-31T22:30:00Z")
     assert r.received_on == dt.date(2025, 4, 1)
-    assert r.deadline == dt.date(2025, 5, 1)
+    assert r.deadline == dt.date(2025, 5, 2)
 
 
 def test_a_timestamp_without_a_zone_is_refused(bundled_policy: policykit.Policy) -> None:

@@ -19,7 +19,9 @@ the fact space, and cites the clauses it rests on::
 of these), ``reasons_include`` / ``reasons_exclude`` (reason codes that must / must not be among the
 reasons), ``allowed_only_if`` (a condition that every allowed question satisfies),
 ``obligations_include`` (obligations every allow carries) and ``structural`` (a check of the outcome
-against the rules that fired: ``forbid_overrides_permit`` or ``explained``).
+against the rules that fired: ``forbid_overrides_permit`` or ``explained``; or
+``flags_as_strict_as_categories``, which compares the answer with the answers to the same question
+without the data flags, for its category and for each category a flag stands for).
 
 Invariants are written independently of the disclosure rules: they may use their own predicates
 but not the rules' ones, so that a mistake in a rule cannot hide in the claim that checks it. The
@@ -46,10 +48,17 @@ if TYPE_CHECKING:
     from policykit._disclosure.decision import Outcome
     from policykit._ruleset.ruleset import RuleSet
 
-__all__ = ["INVARIANTS_FILE", "Expectation", "Invariant", "Structural", "load_invariants", "violation"]
+__all__ = [
+    "FLAGGED_CATEGORIES", "INVARIANTS_FILE", "Expectation", "Invariant", "Structural", "load_invariants", "violation",
+]
 
 INVARIANTS_FILE = "invariants.yaml"
-Structural = Literal["forbid_overrides_permit", "explained"]
+Structural = Literal["forbid_overrides_permit", "explained", "flags_as_strict_as_categories"]
+# the data flags and the category each stands for (flags_as_strict_as_categories)
+FLAGGED_CATEGORIES = (
+    ("data.contains_special_category", "special_category_data"),
+    ("data.contains_criminal_data", "criminal_offence_data"),
+)
 
 
 class _Frozen(BaseModel):
@@ -90,6 +99,11 @@ class Expectation(_Frozen):
             parts.append("a forbid that fires is never overridden by a permit")
         elif self.structural == "explained":
             parts.append("every answer is explained by the rules that fired, with reasons and clauses")
+        elif self.structural == "flags_as_strict_as_categories":
+            parts.append(
+                "an allow implies that the same question without the flags is allowed for its category and "
+                "for each flagged category"
+            )
         return "; ".join(parts)
 
 
@@ -154,6 +168,8 @@ def _verdict(outcome: Outcome) -> str:
 
 
 def _structural(check: Structural, outcome: Outcome, rules: RuleSet) -> str | None:
+    if check == "flags_as_strict_as_categories":
+        return None  # relational: checked by the verifier, which asks the engine the twin questions
     fired = [rules.disclosure.rule(rid) for rid in outcome.rule_ids]
     forbids = [r for r in fired if r.effect == "forbid"]
     permits = [r for r in fired if r.effect == "permit"]
@@ -201,7 +217,7 @@ class _RawExpect(_Raw):
     reasons_exclude: list[str] = []
     allowed_only_if: Any = None
     obligations_include: list[str] = []
-    structural: Literal["forbid_overrides_permit", "explained"] | None = None
+    structural: Structural | None = None
 
 
 class _RawInvariant(_Raw):

@@ -428,6 +428,8 @@ def request_data(
             recipient[flag] = True
     if not point["recipient.subprocessors_in_eea"]:
         recipient["subprocessors_in_eea"] = False
+    if point["recipient.acts_as_controller"]:
+        recipient["role"] = "controller"
     jurisdiction = point["recipient.legal_obligation_jurisdiction"]
     if jurisdiction != "none":
         recipient["legal_obligation_jurisdiction"] = "US" if jurisdiction == "other" else jurisdiction

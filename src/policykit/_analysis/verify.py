@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from policykit._analysis.invariants import Invariant, violation
+from policykit._analysis.invariants import FLAGGED_CATEGORIES, Invariant, violation
 from policykit._analysis.partition import Partition, disclosure_partition, request_data
 from policykit._dates import Clock
 from policykit._disclosure.evaluator import DisclosureEvaluator
 from policykit._disclosure.reference import ReferenceEvaluator
-from policykit._ruleset.conditions import All, Condition, Not, Value, evaluate, render
+from policykit._ruleset.conditions import All, Condition, Const, Not, Value, evaluate, partial, render
 from policykit._ruleset.conditions import Any as AnyOf
 from policykit._ruleset.ruleset import load_rules
 from policykit.errors import EngineError, PolicyKitError
@@ -216,6 +216,7 @@ def _partition_for(
     """The rules' and the invariants' conditions together (the rules first, so that bit ``i`` is
     rule ``i``), and each invariant's slots shifted past the rules."""
     conditions, slots = _invariant_conditions(invariants)
+    conditions += _twin_conditions(rules, invariants)
     within = None
     if restrict and invariants:
         within = AnyOf(tuple(inv.for_all for inv in invariants))
@@ -237,6 +238,50 @@ def _invariant_conditions(invariants: Sequence[Invariant]) -> tuple[list[Conditi
             conditions.append(All((inv.for_all, Not(inv.expect.allowed_only_if))))
         slots.append((len(conditions) - 1 - (breach >= 0), breach))
     return conditions, slots
+
+
+def _twin_conditions(rules: RuleSet, invariants: Sequence[Invariant]) -> list[Condition]:
+    """For a ``flags_as_strict_as_categories`` invariant, each rule's condition at the twin questions
+    (the flags cleared; the category kept, or replaced by a flagged one), restricted to the
+    invariant's region: on every cube the twins then fire the same rules throughout, so the engine's
+    answer to the representative's twins stands for the whole cube."""
+    out: list[Condition] = []
+    for inv in invariants:
+        if inv.expect.structural != "flags_as_strict_as_categories":
+            continue
+        known: dict[str, Value] = {flag: False for flag, _ in FLAGGED_CATEGORIES}
+        seen = {rule.condition for rule in rules.disclosure.rules}
+        for rule in rules.disclosure.rules:
+            twins = [partial(rule.condition, known)]
+            twins += [partial(rule.condition, {**known, "category": c}) for _, c in FLAGGED_CATEGORIES]
+            for twin in twins:
+                if isinstance(twin, Const) or twin in seen:
+                    continue  # constant, or already a condition of the partition
+                seen.add(twin)
+                out.append(All((inv.for_all, twin)))
+    return out
+
+
+def _twin_problem(
+    evaluate: Any, names: tuple[str, ...], point: Mapping[str, Value], outcome: Outcome
+) -> str | None:
+    """Why an allowed flagged question is more permissive than its twins without the flags, or None."""
+    if not outcome.allowed:
+        return None
+    facts = dict(point)
+    for flag, _ in FLAGGED_CATEGORIES:
+        facts[flag] = False
+    values = tuple([facts[name] for name in names])
+    categories = [str(point["category"])]
+    categories += [category for flag, category in FLAGGED_CATEGORIES if point[flag]]
+    for category in categories:
+        twin = evaluate(values, (category,))
+        if not twin.allowed:
+            return (
+                f"allowed with the flags, but the same question without them is denied for {category} "
+                f"({', '.join(twin.reasons)})"
+            )
+    return None
 
 
 def _summary(o: Outcome) -> dict[str, Any]:
@@ -321,6 +366,8 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
             problem = verdicts.get(key, "")
             if problem == "":
                 problem = verdicts[key] = violation(invariants[j], outcome, only_if, rules)
+            if problem is None and invariants[j].expect.structural == "flags_as_strict_as_categories":
+                problem = _twin_problem(evaluate, names, point, outcome)
             if problem is not None:
                 out.inv_failed_cubes[j] += 1
                 out.inv_failed_points[j] += size

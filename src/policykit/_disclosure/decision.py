@@ -602,6 +602,7 @@ class Normaliser:
         k = k * 2 + r.legitimate_need_kul
         k = k * 2 + r.legal_obligation
         k = k * 4 + self._jurisdiction_index[jur]
+        k = k * 2 + (r.role == "controller")
         k = k * 2 + request.contains_special_category
         k = k * 2 + request.contains_criminal_data
         k = k * 2 + request.art10_statutory_basis
@@ -650,7 +651,8 @@ _FACT_ORDER = (
     "recipient.active_assignment", "recipient.confidentiality_undertaking", "recipient.data_agreement_signed",
     "recipient.relevant_to_candidate_competence", "recipient.specific_process_requirement",
     "recipient.legitimate_need_kul", "recipient.legal_obligation", "recipient.legal_obligation_jurisdiction",
-    "data.contains_special_category", "data.contains_criminal_data", "data.art10_statutory_basis",
+    "recipient.acts_as_controller", "data.contains_special_category", "data.contains_criminal_data",
+    "data.art10_statutory_basis",
     "data.identifiable", "data.min_cell_size_met", "data.context_beyond_identification",
     "candidate.consent_withdrawn", "candidate.objected", "candidate.explicit_consent_special_category",
     "candidate.special_category_relevant", "candidate.anonymised",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from policykit._disclosure.decision import Decision
-from policykit._ruleset.conditions import render
+from policykit._ruleset.conditions import fields_of, partial, render
 from policykit._ruleset.quoting import category_title, purpose_phrase, quote_clauses, recipient_phrase, wrap
 from policykit.errors import did_you_mean, short_repr
 
@@ -64,6 +64,7 @@ def _notes(decision: Decision, rules: RuleSet, today: Callable[[], dt.date]) -> 
             )
         else:
             notes.append(f"The {label} on {on} is in effect on {as_of}.")
+    notes.extend(_inert_inputs(decision, rules))
     if c.consent_to_sale:
         notes.append(
             f"The candidate's consent to a sale has no effect: personal data are never sold "
@@ -74,6 +75,44 @@ def _notes(decision: Decision, rules: RuleSet, today: Callable[[], dt.date]) -> 
         notes.append(
             f"Smallest cell: {size}; the policy requires at least "
             f"{rules.parameters.aggregate_min_cell} and that no one can be singled out."
+        )
+    return notes
+
+
+# recipient inputs that only some recipient kinds' rules test: input name -> fact field
+_RECIPIENT_INPUTS = (
+    ("role", "recipient.acts_as_controller"),
+    ("active_assignment", "recipient.active_assignment"),
+    ("relevant_to_candidate_competence", "recipient.relevant_to_candidate_competence"),
+    ("specific_process_requirement", "recipient.specific_process_requirement"),
+    ("legitimate_need_kul", "recipient.legitimate_need_kul"),
+    ("legal_obligation", "recipient.legal_obligation"),
+    ("legal_obligation_jurisdiction", "recipient.legal_obligation_jurisdiction"),
+)
+
+
+def _inert_inputs(decision: Decision, rules: RuleSet) -> list[str]:
+    """The recipient inputs the question gives that no rule tests for its recipient kind: they
+    cannot change the answer, and the explanation says so rather than passing over them."""
+    r = decision.request.recipient
+    kind = r.kind
+    tested: set[str] = set()
+    for rule in rules.disclosure.rules:
+        tested |= fields_of(partial(rule.condition, {"recipient.kind": kind}, rules.disclosure.facts))
+    notes: list[str] = []
+    for name, fact in _RECIPIENT_INPUTS:
+        value = getattr(r, name)
+        if value in (None, False, "") or fact in tested:
+            continue
+        notes.append(
+            f"recipient.{name} = {value} cannot change the answer for a {kind}: no rule for this kind of "
+            "recipient depends on it."
+        )
+    if r.role is not None and "recipient.acts_as_controller" in tested:
+        notes.append(
+            f"recipient.role = {r.role}: "
+            + ("the recipient acts as a controller, for its own purposes." if r.role == "controller"
+               else "the recipient acts on the controller's instructions.")
         )
     return notes
 

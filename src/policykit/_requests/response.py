@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from policykit._dates import add_months_sv, in_words, local_date, parse_day
+from policykit._dates import add_months_sv, in_words, local_date, next_working_day_sv, parse_day
 from policykit._disclosure.decision import Decision, DisclosureRequest, validation_message
 from policykit._engine.context import AnswerContext
 from policykit._ruleset.quoting import quote_clauses, wrap
@@ -469,7 +469,8 @@ class RequestResponse:
 
     ``outcome`` is one of the request outcomes; ``deadline`` and ``extended_deadline`` are the time
     limits of Art. 12(3), counted from receipt (the policy's parameters; the extension needs notice
-    before ``deadline``). Item lists
+    before ``deadline``), each moved off a Saturday, Sunday or Swedish holiday to the next
+    working day (Lag 1930:173 2 §). Item lists
     (``deliver``, ``exclude``, ``erase_now``, ``retain``, ``restrict``, ``include``, ``rectify``) name
     the items of the request; ``dispositions`` holds the reason, grounds and rule for each.
     ``explain()`` says it all in plain English, citing the clauses.
@@ -517,8 +518,9 @@ class RequestResponse:
         received = self.request.received_on
         self.received_on = received
         params = self._context.rules.parameters
-        self.deadline = add_months_sv(received, params.request_deadline_months)
-        self.extended_deadline = add_months_sv(received, params.request_extended_deadline_months)
+        # deadlines for acting end on a working day (Lag 1930:173 2 §, Regulation 1182/71 Art. 3(4))
+        self.deadline = next_working_day_sv(add_months_sv(received, params.request_deadline_months))
+        self.extended_deadline = next_working_day_sv(add_months_sv(received, params.request_extended_deadline_months))
         self.extension_notice_by = self.deadline
         self.fee = params.access_further_copy_fee if any(e.fee == "further_copy" for e in effects) else 0
 
@@ -683,9 +685,10 @@ def explain_response(resp: RequestResponse, rules: RuleSet, today: Callable[[], 
         f"{req.candidate_state}, received by {req.channel.replace('_', ' ')} on {req.received_on}.", ""))
     gloss = rules.vocabulary.term("request_outcomes", resp.outcome).en
     lines.extend(wrap(f"Answer: {resp.outcome.upper()}. {gloss} (decided by {resp.outcome_rule})", ""))
-    lines.append(f"Deadline: {resp.deadline} ({in_words(rules.parameters.request_deadline_months, 'month')} from "
-                 f"receipt, Art. 12(3)); extendable to "
-                 f"{resp.extended_deadline} with notice before {resp.extension_notice_by}.")
+    lines.extend(wrap(
+        f"Deadline: {resp.deadline} ({in_words(rules.parameters.request_deadline_months, 'month')} from receipt, "
+        "Art. 12(3), moved to a working day where it would end on a Saturday, Sunday or holiday, Lag 1930:173 "
+        f"2 §); extendable to {resp.extended_deadline} with notice before {resp.extension_notice_by}.", ""))
     lines.append(f"Fee: {resp.fee} SEK.")
     if resp.notes:
         lines += ["", "How the request was read:"]

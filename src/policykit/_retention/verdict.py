@@ -26,6 +26,7 @@ from policykit._dates import (
     add_months_sv,
     add_years_sv,
     local_date,
+    next_working_day_sv,
     parse_day,
     parse_moment,
     today_in,
@@ -522,6 +523,14 @@ def _disputes(facts: RetentionFacts, r: Reading, latest: dt.date | None) -> tupl
                 "so it does not hold the record yet."
             )
             continue
+        due = _due_for_anonymisation(r)
+        if due is not None and d.opened_on > due[0]:
+            r.notes.append(
+                f"The dispute opened on {d.opened_on} ({where}) came after {due[1]} on {due[0]}: by then the "
+                'data were due for anonymisation ("Därefter"), and a dispute raised afterwards does '
+                "not hold or revive them (A-09, A-36)."
+            )
+            continue
         if d.status == "pending" or (d.resolved_on is not None and d.resolved_on > r.as_of):
             if d.status == "resolved":
                 r.notes.append(
@@ -540,6 +549,17 @@ def _disputes(facts: RetentionFacts, r: Reading, latest: dt.date | None) -> tupl
                 "been released, so it does not move any date."
             )
     return pending, resolution
+
+
+def _due_for_anonymisation(r: Reading) -> tuple[dt.date, str] | None:
+    """The last day a dispute can still hold the record, and what ended then: the end of the evidence
+    window, or, when consent ended after the window had already run out, the day consent ended (A-36).
+    None while consent is in force."""
+    if r.trigger_date is None or r.window_end is None:
+        return None
+    if r.trigger_date > r.window_end:
+        return r.trigger_date, "consent ended after the evidence window had already run out"
+    return r.window_end, "the evidence window ended"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -562,7 +582,8 @@ def apply_date(spec: DateSpec | None, anchors: Mapping[str, dt.date | None], par
         months += int(getattr(params, spec.months_parameter))
     if months:
         day = add_months_sv(day, months)
-    return day + dt.timedelta(days=spec.days)
+    day += dt.timedelta(days=spec.days)
+    return next_working_day_sv(day) if spec.working_day else day
 
 
 # ------------------------------------------------------------------------------------------------

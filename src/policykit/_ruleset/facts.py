@@ -105,6 +105,11 @@ def disclosure_schema(vocab: Vocabulary, optional: Iterable[str] = ()) -> dict[s
         Field("recipient.legal_obligation_jurisdiction", ("none", "SE", "EU", "other"),
               "the jurisdiction of the legal obligation",
               description="SE or EU; any other law is 'other'; none when no jurisdiction is given."),
+        _bool("recipient.acts_as_controller", "the recipient's role",
+              "the recipient acts as a controller (for its own purposes)",
+              "the recipient does not say it acts as a controller",
+              "recipient.role is controller. A processor or sub-processor, or no role given, is false: "
+              "the kind then carries its usual role."),
         _bool("data.contains_special_category", "special-category data",
               "the data include special-category (Art. 9) data",
               "the data include no special-category (Art. 9) data",
@@ -168,7 +173,8 @@ def retention_schema() -> dict[str, Field]:
               "The trigger date is after retain_until (the window end, inclusive)."),
         _bool("dispute_pending", "a pending dispute",
               "a discrimination dispute is pending", "no discrimination dispute is pending",
-              "Some dispute has status pending and opened_on on or before as_of (A-09)."),
+              "Some dispute has status pending and opened_on on or before as_of and on or before the day the "
+              "data became due for anonymisation (A-09, A-36)."),
         _bool("dispute_resolved_after_window", "a dispute resolved late",
               "a discrimination dispute kept the data past the evidence window and has been resolved",
               "no dispute was resolved after the evidence window",

@@ -93,6 +93,7 @@ class DateSpec(_Frozen):
     months: int = 0
     days: int = 0
     months_parameter: str | None = None
+    working_day: bool = False
 
     def describe(self, parameters: Parameters | None = None) -> str:
         """Say the date in words, e.g. ``the anchor of the evidence window + N years``."""
@@ -111,7 +112,10 @@ class DateSpec(_Frozen):
             parts.append(f"{months} month{'s' if months != 1 else ''}")
         if self.days:
             parts.append(f"{self.days} day{'s' if self.days != 1 else ''}")
-        return base + (" + " + " + ".join(parts) if parts else "")
+        text = base + (" + " + " + ".join(parts) if parts else "")
+        if self.working_day:
+            text += ", moved to the next working day if it falls on a Saturday, Sunday or Swedish holiday"
+        return text
 
 
 class EraseSpec(_Frozen):
@@ -218,12 +222,19 @@ def _date_spec(loader: _Loader, raw: Any, slot: str, track: str, *, path: tuple[
             f"expected a date as {{from: ANCHOR, years: n, months: n, days: n}} for {slot!r}, got {raw!r}",
             file=name, line=where,
         )
-    unknown = set(raw) - {"from", "years", "months", "days"}
+    keys = ["from", "years", "months", "days", "working_day"]
+    unknown = set(raw) - set(keys)
     if unknown:
         key = sorted(unknown)[0]
         raise RuleSchemaError(
-            f"unexpected key {key!r} in the date {slot!r}" + did_you_mean(key, ["from", "years", "months", "days"]),
+            f"unexpected key {key!r} in the date {slot!r}" + did_you_mean(key, keys),
             file=name, line=loader.line(name, (*path, key)),
+        )
+    working_day = raw.get("working_day", False)
+    if not isinstance(working_day, bool):
+        raise RuleSchemaError(
+            f"expected working_day to be true or false, got {working_day!r}",
+            file=name, line=loader.line(name, (*path, "working_day")),
         )
     anchors = raw["from"] if isinstance(raw["from"], list) else [raw["from"]]
     allowed = _SLOTS[track].get(slot, ())
@@ -258,7 +269,7 @@ def _date_spec(loader: _Loader, raw: Any, slot: str, track: str, *, path: tuple[
                 file=name, line=loader.line(name, (*path, unit)),
             )
         values[unit] = value
-    return DateSpec(anchors=tuple(anchors), months_parameter=months_parameter, **values)
+    return DateSpec(anchors=tuple(anchors), months_parameter=months_parameter, working_day=working_day, **values)
 
 
 _INT_PARAMETERS = ("review_interval_months",)
