@@ -21,7 +21,13 @@ CLAUSE_ID = re.compile(r"\bP-[A-Z]+(-[A-Za-z0-9]+)+\b")
 
 
 def _source_files() -> list[Path]:
-    return sorted(p for p in SRC.rglob("*") if p.is_file() and p.suffix in {".py", ".yaml", ".yml", ".txt", ".md"})
+    """The package's own files; an installed wheel also carries the bundled rules under the package
+    (``policykit/rules``): those are the policy, not the machinery, and are left out."""
+    rules = (SRC / "rules").resolve()
+    return sorted(
+        p for p in SRC.rglob("*")
+        if p.is_file() and p.suffix in {".py", ".yaml", ".yml", ".txt", ".md"} and not p.resolve().is_relative_to(rules)
+    )
 
 
 def _hits(pattern: re.Pattern[str]) -> list[str]:
