@@ -2,7 +2,7 @@
 
 Every field says which data category it holds (``policykit.Category``); nested models carry their
 own categories. ``non_identifying=True`` marks structured attributes that identify no one once
-detached from the record, which anonymisation may keep (model.md §2, §10).
+detached from the record, which anonymisation may keep.
 
 Load the shipped example: ``Candidate.model_validate_json(Path("examples/records/candidate.json").read_text())``.
 """

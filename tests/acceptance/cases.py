@@ -33,7 +33,7 @@ def _plain(value: Any) -> Any:
 
 
 def answer_value(answer: Any, key: str) -> Any:
-    """The attribute of an answer that a key of ``expected`` maps onto (DESIGN.md)."""
+    """The attribute of an answer that a key of ``expected`` maps onto."""
     if key == "reason":
         return answer.reasons[0] if answer.reasons else None
     return getattr(answer, key)

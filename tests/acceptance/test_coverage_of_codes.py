@@ -50,5 +50,5 @@ def test_default_deny_is_produced_when_no_permit_applies(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.get("ambiguous")], ids=lambda c: c["id"])
 def test_ambiguous_cases_name_their_ambiguity(case: dict[str, object]) -> None:
-    """A case that rests on an interpretation says which one (model.md §12)."""
+    """A case that rests on an interpretation says which one (the register of interpretations (rules/interpretations.yaml))."""
     assert str(case.get("ambiguity", "")).startswith("A-")

@@ -48,7 +48,7 @@ def test_every_case_id_is_unique() -> None:
 
 
 def test_ambiguous_cases_name_their_ambiguity() -> None:
-    """A case marked ambiguous says which interpretation of model.md §12 it encodes."""
+    """A case marked ambiguous says which interpretation of the register of interpretations (rules/interpretations.yaml) it encodes."""
     for case in CASES:
         if case.get("ambiguous"):
             assert str(case.get("ambiguity", "")).startswith("A-"), case["id"]

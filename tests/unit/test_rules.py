@@ -189,7 +189,7 @@ def test_wrongly_typed_field_is_refused(rules_copy: Path) -> None:
 
 
 def test_too_small_aggregate_cell_is_refused(rules_copy: Path) -> None:
-    """The anonymity threshold may never go below 5 (model.md §10)."""
+    """The anonymity threshold may never go below 5 (docs/policy/disclosure.md)."""
     edit(rules_copy, "policy.yaml", replace_once("aggregate_min_cell: 10", "aggregate_min_cell: 3"))
     with pytest.raises(errors.RuleSchemaError, match="aggregate_min_cell"):
         load_rules(rules_copy)

@@ -166,7 +166,7 @@ def retention_schema() -> dict[str, Field]:
               "erasure request)",
               "consent has not ended since the latest application",
               "Some consent_withdrawn_on, written objection_received_on or erasure_requested_on is on or "
-              "after the latest application date (model.md §8.2)."),
+              "after the latest application date."),
         _bool("window_expired_at_trigger", "the evidence window at the trigger",
               "the {window_years}-year evidence window had already ended when consent ended",
               "consent ended within the {window_years}-year evidence window",

@@ -107,7 +107,7 @@ def request_schema(vocab: Vocabulary) -> dict[str, FactField]:
               "previous_recipients is not empty."),
         FactField("candidate.state", CANDIDATE_STATES, "the candidate's state",
                   description="active, evidence_hold (consent ended, kept as evidence), legal_hold "
-                  "(a dispute is pending) or anonymised (model.md §8.1)."),
+                  "(a dispute is pending) or anonymised."),
         FactField("category", (*vocab.ids("data_categories"), OTHER_ITEM), "the item's data category",
                   description="One item the request concerns. A rule that tests it is judged per item; "
                   f"items that are not data categories are '{OTHER_ITEM}'."),
