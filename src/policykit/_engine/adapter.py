@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import importlib
 import itertools
 import json
 import os
@@ -51,7 +50,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from policykit._ruleset.conditions import (
     FALSE,
@@ -89,12 +88,14 @@ def _load_engine(version: tuple[int, int] = sys.version_info[:2], shim: Path | N
         except OSError as error:
             raise EngineError(f"the durable-rules engine shim {path} could not be loaded: {error}") from error
     try:
-        return importlib.import_module("durable_rules_engine")
+        # imported here, after the shim above: on 3.13 the binding needs the shim's symbol to load
+        import durable_rules_engine  # noqa: PLC0415
     except ImportError as error:
         raise EngineError(
             f"the durable-rules engine (durable_rules_engine, from durable-rules==2.0.28) could not be "
             f"imported on Python {version[0]}.{version[1]}: {error}"
         ) from error
+    return cast(ModuleType, durable_rules_engine)  # the binding ships no type information
 
 
 durable_rules_engine = _load_engine()
