@@ -6,6 +6,7 @@ is ever anonymised without its audit row, and the batches before it stay committ
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ def _database(tmp_path: Path) -> tuple[str, Path]:
 
 
 def _fail_audit_insert_of(path: Path, candidate_id: str) -> None:
-    with sqlite3.connect(path) as db:
+    # closing(): a connection's own context manager commits but does not close it (Python 3.13 warns)
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute(
             "CREATE TRIGGER fail_audit BEFORE INSERT ON policykit_audit "
             f"WHEN NEW.candidate_id = '{candidate_id}' BEGIN SELECT RAISE(ABORT, 'audit insert failed'); END"
@@ -55,7 +57,7 @@ def test_a_failed_audit_insert_rolls_back_the_batchs_erasures(tmp_path: Path, ba
     assert after[FAILING_ID] == before[FAILING_ID]
 
     # once the audit log accepts rows again, a rerun finishes the job
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute("DROP TRIGGER fail_audit")
     with policykit.load_policy() as policy:
         report = policykit.sweep(url, as_of=AS_OF, apply=True, batch_size=batch_size, policy=policy)
