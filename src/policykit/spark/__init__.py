@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,47 +64,44 @@ def _error_row(id_column: str, ident: Any, exc: PolicyKitError, fields: Sequence
     return row
 
 
-def _retention_batches(
-    batches: Iterator[pa.RecordBatch], *, bundle: RulesBundle, id_column: str, columns: tuple[str, ...],
-    as_of: dt.date, schema: pa.Schema,
+def _answer_batches(
+    batches: Iterator[pa.RecordBatch], answer: Callable[[Any, dict[str, Any]], dict[str, Any]], *,
+    bundle: RulesBundle, id_column: str, columns: tuple[str, ...], as_of: dt.date | None, schema: pa.Schema,
 ) -> Iterator[pa.RecordBatch]:
+    """One answer row per input row (``answer(policy, question)``), or an error row for a question the
+    library refuses; the worker's policy is loaded once from the shipped rules."""
     policy = worker_policy(bundle)
     names = schema.names
     for batch in batches:
         out = []
         for row in batch.to_pylist():
-            facts = {name: plain(value) for name in columns if (value := row[name]) is not None}
-            facts.setdefault("as_of", as_of)
-            try:
-                answer = verdict_values(policy.retention(facts))
-            except PolicyKitError as exc:
-                out.append(_error_row(id_column, row[id_column], exc, names))
-                continue
-            answer[id_column] = row[id_column]
-            out.append(answer)
-        yield pa.RecordBatch.from_pylist(out, schema=schema)
-
-
-def _decision_batches(
-    batches: Iterator[pa.RecordBatch], *, bundle: RulesBundle, id_column: str, columns: tuple[str, ...],
-    as_of: dt.date | None, schema: pa.Schema,
-) -> Iterator[pa.RecordBatch]:
-    policy = worker_policy(bundle)
-    names = schema.names
-    for batch in batches:
-        out = []
-        for row in batch.to_pylist():
-            request = {name: plain(value) for name in columns if (value := row[name]) is not None}
+            question = {name: plain(value) for name in columns if (value := row[name]) is not None}
             if as_of is not None:
-                request.setdefault("as_of", as_of)
+                question.setdefault("as_of", as_of)
             try:
-                answer = decision_values(policy.decide(request))
+                values = answer(policy, question)
             except PolicyKitError as exc:
                 out.append(_error_row(id_column, row[id_column], exc, names))
                 continue
-            answer[id_column] = row[id_column]
-            out.append(answer)
+            values[id_column] = row[id_column]
+            out.append(values)
         yield pa.RecordBatch.from_pylist(out, schema=schema)
+
+
+def _verdict_of(policy: Any, facts: dict[str, Any]) -> dict[str, Any]:
+    return verdict_values(policy.retention(facts))
+
+
+def _decision_of(policy: Any, request: dict[str, Any]) -> dict[str, Any]:
+    return decision_values(policy.decide(request))
+
+
+def _retention_batches(batches: Iterator[pa.RecordBatch], **job: Any) -> Iterator[pa.RecordBatch]:
+    return _answer_batches(batches, _verdict_of, **job)
+
+
+def _decision_batches(batches: Iterator[pa.RecordBatch], **job: Any) -> Iterator[pa.RecordBatch]:
+    return _answer_batches(batches, _decision_of, **job)
 
 
 def retention_verdicts(
