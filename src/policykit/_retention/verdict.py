@@ -528,7 +528,7 @@ def _disputes(facts: RetentionFacts, r: Reading, latest: dt.date | None) -> tupl
             r.notes.append(
                 f"The dispute opened on {d.opened_on} ({where}) came after {due[1]} on {due[0]}: by then the "
                 'data were due for anonymisation ("Därefter"), and a dispute raised afterwards does '
-                "not hold or revive them (A-09, A-36)."
+                "not hold or revive them (A-09, A-47)."
             )
             continue
         if d.status == "pending" or (d.resolved_on is not None and d.resolved_on > r.as_of):
@@ -553,7 +553,7 @@ def _disputes(facts: RetentionFacts, r: Reading, latest: dt.date | None) -> tupl
 
 def _due_for_anonymisation(r: Reading) -> tuple[dt.date, str] | None:
     """The last day a dispute can still hold the record, and what ended then: the end of the evidence
-    window, or, when consent ended after the window had already run out, the day consent ended (A-36).
+    window, or, when consent ended after the window had already run out, the day consent ended (A-47).
     None while consent is in force."""
     if r.trigger_date is None or r.window_end is None:
         return None

@@ -174,7 +174,7 @@ def retention_schema() -> dict[str, Field]:
         _bool("dispute_pending", "a pending dispute",
               "a discrimination dispute is pending", "no discrimination dispute is pending",
               "Some dispute has status pending and opened_on on or before as_of and on or before the day the "
-              "data became due for anonymisation (A-09, A-36)."),
+              "data became due for anonymisation (A-09, A-47)."),
         _bool("dispute_resolved_after_window", "a dispute resolved late",
               "a discrimination dispute kept the data past the evidence window and has been resolved",
               "no dispute was resolved after the evidence window",
