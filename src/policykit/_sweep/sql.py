@@ -678,7 +678,7 @@ def run_sweep(
             engine.dispose()
 
 
-def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
+def _run(
     s: _Sweeper, audit: sa.Table | None, *, started: float, keep: int, pause: float,
     on_candidate: Callable[[CandidateAction], None] | None,
     on_problem: Callable[[SweepProblem], None] | None,
@@ -705,42 +705,14 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
 
     after: Any = None
     while True:
-        if s.apply:
-            assert audit is not None
-            with s.engine.begin() as conn:
-                rows = conn.execute(s.page_query(after, lock=True)).all()
-                if not rows:
-                    break
-                due = s.judge(conn, rows, stats, report)
-                written = s.write(conn, due, audit, run_id) if due else []
-            # committed: only now are the candidates reported as anonymised
-            results = [(d, deleted, True) for d, deleted in written]
-            stats.anonymised += len(written)
-        else:
-            with s.engine.connect() as conn, conn.begin():
-                rows = conn.execute(s.page_query(after, lock=False)).all()
-                if not rows:
-                    break
-                due = s.judge(conn, rows, stats, report)
-                counts = s.deleted_counts(conn, due) if due else {}
-            results = [(d, counts.get(d.cid, {}), False) for d in due]
+        page = _page(s, audit, after, stats, report=report, run_id=run_id)
+        if page is None:
+            break
+        rows, due_count, results = page
         after = rows[-1][0]
-        stats.due += len(due)
+        stats.due += due_count
         for d, deleted, applied in results:
-            v = d.verdict
-            action = CandidateAction(
-                candidate_id=str(d.cid), retention_mode=v.retention_mode, mode_rule=v.mode_rule, rule_ids=v.rule_ids,
-                clauses=v.clauses, anonymise_on=v.anonymise_on, deadline=v.deadline, erased=_erased(d),
-                deleted_rows=deleted, applied=applied,
-            )
-            for name in action.erased:
-                stats.erases[name] += 1
-            for table, n in deleted.items():
-                stats.erases[f"{table} (rows deleted)"] += n
-            if len(stats.sample) < keep:
-                stats.sample.append(action)
-            if on_candidate is not None:
-                on_candidate(action)
+            _act(stats, d, deleted, applied, keep=keep, on_candidate=on_candidate)
         if progress is not None:
             fraction = (after - low) / (high - low) if numeric and isinstance(after, int) else None
             progress(SweepProgress(stats.examined, stats.due, fraction))
@@ -760,3 +732,50 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
         erases=dict(stats.erases),
     )
 
+
+def _page(
+    s: _Sweeper, audit: sa.Table | None, after: Any, stats: _Stats, *,
+    report: Callable[[SweepProblem], None], run_id: str,
+) -> tuple[Sequence[Any], int, list[tuple[_Due, dict[str, int], bool]]] | None:
+    """The next page of candidates after ``after``, judged: how many are due, and each with the rows
+    it loses, anonymised in one transaction when the sweep applies, only counted otherwise (``None``
+    at the end)."""
+    if s.apply:
+        assert audit is not None
+        with s.engine.begin() as conn:
+            rows = conn.execute(s.page_query(after, lock=True)).all()
+            if not rows:
+                return None
+            due = s.judge(conn, rows, stats, report)
+            written = s.write(conn, due, audit, run_id) if due else []
+        # committed: only now are the candidates reported as anonymised
+        stats.anonymised += len(written)
+        return rows, len(due), [(d, deleted, True) for d, deleted in written]
+    with s.engine.connect() as conn, conn.begin():
+        rows = conn.execute(s.page_query(after, lock=False)).all()
+        if not rows:
+            return None
+        due = s.judge(conn, rows, stats, report)
+        counts = s.deleted_counts(conn, due) if due else {}
+    return rows, len(due), [(d, counts.get(d.cid, {}), False) for d in due]
+
+
+def _act(
+    stats: _Stats, d: _Due, deleted: dict[str, int], applied: bool, *, keep: int,
+    on_candidate: Callable[[CandidateAction], None] | None,
+) -> None:
+    """One candidate due: its action, counted, kept in the sample and passed to ``on_candidate``."""
+    v = d.verdict
+    action = CandidateAction(
+        candidate_id=str(d.cid), retention_mode=v.retention_mode, mode_rule=v.mode_rule, rule_ids=v.rule_ids,
+        clauses=v.clauses, anonymise_on=v.anonymise_on, deadline=v.deadline, erased=_erased(d),
+        deleted_rows=deleted, applied=applied,
+    )
+    for name in action.erased:
+        stats.erases[name] += 1
+    for table, n in deleted.items():
+        stats.erases[f"{table} (rows deleted)"] += n
+    if len(stats.sample) < keep:
+        stats.sample.append(action)
+    if on_candidate is not None:
+        on_candidate(action)
