@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import subprocess
@@ -12,7 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import policykit
 from policykit.cli import main
+from policykit.errors import DecisionLogError
+from policykit.log import DecisionLog, Sink
 from tests.sweep_support import Person, add_people, audit_rows
 
 UTC = dt.UTC
@@ -146,12 +150,6 @@ def test_log_records_every_retention_answer_of_the_sweep(db: str, tmp_path: Path
 def test_a_log_that_cannot_be_written_stops_the_sweep(db: str) -> None:
     """A failing decision log raises out of the sweep: the batch in progress is rolled back, nothing is
     anonymised without its answer recorded."""
-    import contextlib
-
-    import policykit
-    from policykit.errors import DecisionLogError
-    from policykit.log import DecisionLog, Sink
-
     class Full(Sink):
         def tail(self) -> None:
             return None
