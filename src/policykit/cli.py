@@ -589,7 +589,10 @@ def sweep(
     """Anonymise every candidate whose anonymisation date has come, in a real database.
 
     A dry run by default: it reports who is due, under which retention mode and rule, and what would
-    be erased. With --apply it anonymises them, a batch per transaction, and records each one in the
+    be erased; and what else the verdicts make due: what is erased at once while a record is kept as
+    evidence (the LinkedIn snapshot, talent-pool tags), special-category items whose own date has
+    come, and relevance reviews of active candidates (recorded, never acted on). With --apply it
+    anonymises them and applies the rest, a batch per transaction, and records each action in the
     audit log in the same transaction; running it twice changes nothing the second time, and a run
     that is killed leaves every candidate either fully anonymised or untouched.
 
@@ -624,12 +627,16 @@ def sweep(
     def candidate(a: policykit.CandidateAction) -> None:
         click.echo(json.dumps({"type": "candidate", **a.to_dict()}, ensure_ascii=False))
 
+    def action(a: policykit.CandidateAction) -> None:
+        click.echo(json.dumps({"type": "action", **a.to_dict()}, ensure_ascii=False))
+
     try:
         with _sweep_progress() as tick:
             report = policykit.sweep(
                 db, as_of=day, apply=apply, mapping=mapping, policy=policy, batch_size=batch_size,
                 preselect=not no_preselect, keep=0 if as_json else limit, pause=pause,
                 on_candidate=candidate if as_json else None, on_problem=problem, progress=tick,
+                on_action=action if as_json else None,
             )
     except PolicyKitError as exc:
         _fail(str(exc))

@@ -49,7 +49,7 @@ def test_a_failed_audit_insert_rolls_back_the_batchs_erasures(tmp_path: Path, ba
     # every candidate is anonymised with its audit row or untouched; the failing one is untouched
     # (its erasures were rolled back with the audit insert), and earlier batches stayed committed
     anonymised, untouched = check_all_or_nothing(url, pristine)
-    audited = {r["candidate_id"] for r in audit_rows(url)}
+    audited = {r["candidate_id"] for r in audit_rows(url, "anonymise")}
     assert FAILING_ID not in audited
     assert {"1", "2"} <= audited < DUE and anonymised == len(audited) and untouched == 12 - anonymised
     after = {str(row[0]): row for row in snapshot(url, audit=False)["candidates"]}
@@ -62,7 +62,7 @@ def test_a_failed_audit_insert_rolls_back_the_batchs_erasures(tmp_path: Path, ba
     with policykit.load_policy() as policy:
         report = policykit.sweep(url, as_of=AS_OF, apply=True, batch_size=batch_size, policy=policy)
     assert report.anonymised == len(DUE) - len(audited)
-    assert {r["candidate_id"] for r in audit_rows(url)} == DUE
+    assert {r["candidate_id"] for r in audit_rows(url, "anonymise")} == DUE
     assert check_all_or_nothing(url, pristine) == (len(DUE), 12 - len(DUE))
 
 
