@@ -576,6 +576,8 @@ def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
               help="Candidates judged (and anonymised, in one transaction) at a time.")
 @click.option("--no-preselect", "no_preselect", is_flag=True,
               help="Judge every candidate not yet anonymised, instead of those the SQL pre-selects.")
+@click.option("--skip", "skip", multiple=True, type=click.Choice(["erase_now", "special_category", "review_due"]),
+              help="An action besides anonymisation not to look for in this run (repeatable).")
 @click.option("--limit", type=click.IntRange(0, None), default=20, show_default=True,
               help="Due candidates and problems listed in the human report.")
 @click.option("--pause", type=click.FloatRange(0, 60), default=0.0,
@@ -584,7 +586,7 @@ def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
 def sweep(
     db: str | None, *, engine: str, input_dir: str | None, output_dir: str | None, master: str, as_of: str | None,
     apply: bool, mapping: Path | None, as_json: bool, batch_size: int, no_preselect: bool, limit: int, pause: float,
-    rules_dir: Dirs,
+    rules_dir: Dirs, skip: tuple[str, ...] = (),
 ) -> None:
     """Anonymise every candidate whose anonymisation date has come, in a real database.
 
@@ -637,6 +639,7 @@ def sweep(
                 preselect=not no_preselect, keep=0 if as_json else limit, pause=pause,
                 on_candidate=candidate if as_json else None, on_problem=problem, progress=tick,
                 on_action=action if as_json else None,
+                actions=[k for k in ("erase_now", "special_category", "review_due") if k not in skip],
             )
     except PolicyKitError as exc:
         _fail(str(exc))

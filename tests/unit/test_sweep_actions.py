@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 import policykit
-from policykit.errors import MappingError
+from policykit.errors import MappingError, SweepError
 from tests.sweep_support import Person, add_people, audit_rows, snapshot
 
 AS_OF = dt.date(2026, 11, 29)
@@ -286,3 +286,19 @@ def test_a_wrong_extension_of_the_mapping_is_named(plain_db: str, tmp_path: Path
     with pytest.raises(MappingError, match=message):
         sweep(plain_db, mapping=mapping, apply=True)
     assert snapshot(plain_db) == before
+
+
+def test_actions_can_be_left_out_of_a_run(plain_db: str) -> None:
+    """actions=() anonymises only, and says which actions it did not look for; a later full run
+    takes them; an unknown action name is refused before anything is read."""
+    only = sweep(plain_db, apply=True, actions=())
+    assert only.anonymised == 1 and only.actions == {} and only.action_sample == ()
+    assert only.skipped_actions == ("erase_now", "special_category", "review_due")
+    assert "(not looked for in this run)" in only.summary()
+    assert audit_rows(plain_db, "erase_now") == [] and audit_rows(plain_db, "review_due") == []
+    reviews = sweep(plain_db, apply=True, actions=["review_due"])
+    assert reviews.actions == {"review_due": 2} and reviews.skipped_actions == ("erase_now", "special_category")
+    rest = sweep(plain_db, apply=True)
+    assert rest.actions == {"erase_now": 2} and rest.skipped_actions == ()
+    with pytest.raises(SweepError, match="actions: expected some of erase_now"):
+        sweep(plain_db, actions=["erase"])

@@ -118,6 +118,10 @@ class SweepProgress:
 class SweepReport:
     """What a sweep found and did.
 
+    ``actions`` counts the other actions due (``erase_now``, ``special_category``, ``review_due``)
+    and ``action_sample`` holds the first ones; ``skipped_actions`` names those this run did not look
+    for (the Spark pass does not yet: docs/spark.md).
+
     ``candidates`` rows in the table, of which ``already_anonymised`` were skipped; ``examined`` were
     read and judged (all the others, with pre-selection, when the SQL showed they cannot be due);
     ``due`` were due; ``anonymised`` were anonymised by this run (``apply``). ``by_mode`` counts the
@@ -146,6 +150,7 @@ class SweepReport:
     erases: Mapping[str, int] = field(default_factory=dict)
     actions: Mapping[str, int] = field(default_factory=dict)
     action_sample: tuple[CandidateAction, ...] = ()
+    skipped_actions: tuple[str, ...] = ()
 
     @property
     def exit_status(self) -> int:
@@ -165,6 +170,7 @@ class SweepReport:
             ],
             "erases": dict(sorted(self.erases.items())),
             "actions": {kind: self.actions.get(kind, 0) for kind in OTHER_ACTIONS},
+            "skipped_actions": list(self.skipped_actions),
             "problem_count": self.problem_count, "problems": [p.to_dict() for p in self.problems],
             "seconds": round(self.seconds, 3), "exit_status": self.exit_status,
         }
@@ -191,7 +197,10 @@ class SweepReport:
             out.append(f"  {'anonymised now':<30}{self.anonymised:>12,}")
         for kind in OTHER_ACTIONS:
             label, note = ACTION_LINES[kind]
-            out.append(f"  {label:<30}{self.actions.get(kind, 0):>12,}   ({note})")
+            if kind in self.skipped_actions:
+                out.append(f"  {label:<30}{'-':>12}   (not looked for in this run)")
+            else:
+                out.append(f"  {label:<30}{self.actions.get(kind, 0):>12,}   ({note})")
         out.append(f"  {'problems (rows skipped)':<30}{self.problem_count:>12,}")
         out.append(f"  {'time':<30}{self.seconds:>11.1f}s")
         if self.by_mode:

@@ -20,7 +20,7 @@ import time
 import uuid
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +51,14 @@ from policykit._sweep.reading import (
     now_plan,
     special_rows,
 )
-from policykit._sweep.report import CandidateAction, SweepPolicy, SweepProblem, SweepProgress, SweepReport
+from policykit._sweep.report import (
+    OTHER_ACTIONS,
+    CandidateAction,
+    SweepPolicy,
+    SweepProblem,
+    SweepProgress,
+    SweepReport,
+)
 from policykit.errors import (
     DatabaseUnreachableError,
     InvalidDateError,
@@ -371,7 +378,8 @@ class _Stats:
 
 class _Sweeper:
     def __init__(self, engine: Engine, schema: Schema, policy: SweepPolicy, as_of: dt.date, *, apply: bool,
-                 batch_size: int, preselect: bool, audit_read: sa.Table | None = None) -> None:
+                 batch_size: int, preselect: bool, audit_read: sa.Table | None = None,
+                 actions: frozenset[str] = frozenset(OTHER_ACTIONS)) -> None:
         self.engine = engine
         self.schema = schema
         self.m = schema.mapping
@@ -401,6 +409,7 @@ class _Sweeper:
         self.kept_erasures = now_plan(self.m, kept_record_erasures(policy.rules))
         self.now_plans: dict[frozenset[str], NowPlan] = {}
         self.audit_read = audit_read
+        self.actions = actions
         self.review_days = int(policy.rules.parameters.review_interval_months) * 28 - 2
 
     # -- table constructs: untyped columns, so values come back exactly as the driver gives them
@@ -507,13 +516,13 @@ class _Sweeper:
         for table, key in self.kept_erasures.deletes:
             t = self.table(table)
             left.append(sa.exists().where(t.c[key] == c[cand.id]))
-        if left:
+        if left and "erase_now" in self.actions:
             branches.append(sa.and_(ended, sa.or_(*left)))
         special = self.m.special_category_items
-        if special is not None:
+        if special is not None and "special_category" in self.actions:
             t = self.table(special.table)
             branches.append(sa.exists().where(t.c[special.candidate_id] == c[cand.id]))
-        if self.review_days > 0:
+        if self.review_days > 0 and "review_due" in self.actions:
             review = self.applied_since(self.review_days)
             condition = sa.true() if review is None else ~review
             if self.audit_read is not None and self.audit_key is None:
@@ -664,7 +673,8 @@ class _Sweeper:
                 "policy_version": v.policy_version, "retention_mode": v.retention_mode,
                 "anonymise_on": v.anonymise_on, "rule_ids": json.dumps(list(v.rule_ids)),
                 "clauses": json.dumps(list(v.clauses)), "erased": json.dumps(list(_erased(d))),
-                "deleted_rows": json.dumps(deleted), "recorded_at": now,
+                "deleted_rows": json.dumps(deleted), "recorded_at": now, "action": "anonymise",
+                "due_on": v.anonymise_on,
             })
             done.append((d, deleted))
         if audit_rows:
@@ -686,12 +696,13 @@ class _Sweeper:
             v = k.verdict
             left = found.get(k.cid)
             todo: list[CandidateAction] = []
-            if left is not None and (left.columns or left.rows):
+            if left is not None and (left.columns or left.rows) and "erase_now" in self.actions:
                 todo.append(self.action(
                     "erase_now", k, v.rule_ids, v.clauses, erased=tuple(f"{t}.{c}" for t, _, c in left.columns),
                     deleted={t: n for (t, _), n in left.rows.items()}, due_on=v.trigger_date,
                 ))
-            specials = due_special_rows(v, k.special_ids) if sp is not None else []
+            wanted = sp is not None and "special_category" in self.actions
+            specials = due_special_rows(v, k.special_ids) if wanted else []
             if specials and sp is not None:
                 rules = {s.rule_id for _, s in specials}
                 fired = [r for r in v.outcome.rules if r.id in rules]
@@ -701,7 +712,8 @@ class _Sweeper:
                     due_on=min(s.erase_on for _, s in specials if s.erase_on is not None),
                 ))
             review_on = v.review_on
-            if (v.retention_mode == "indefinite_while_relevant" and review_on is not None and review_on <= self.as_of
+            if ("review_due" in self.actions and v.retention_mode == "indefinite_while_relevant"
+                    and review_on is not None and review_on <= self.as_of
                     and not v.legal_hold and (self.audit_id(k.cid), review_on) not in recorded):
                 rule = v.outcome.mode_rule
                 todo.append(self.action("review_due", k, (rule.id,), rule.clauses, due_on=review_on))
@@ -901,6 +913,7 @@ def run_sweep(
     on_problem: Callable[[SweepProblem], None] | None,
     progress: Callable[[SweepProgress], None] | None,
     on_action: Callable[[CandidateAction], None] | None = None,
+    actions: Collection[str] | None = None,
 ) -> SweepReport:
     """The sweep (see ``_sweep.job.sweep``)."""
     started = time.perf_counter()
@@ -911,6 +924,7 @@ def run_sweep(
         rules = load_rules()
         policy = RetentionEvaluator(rules, Clock(rules.parameters.timezone))
     day = _as_of(as_of, policy)
+    taken = _actions(actions)
     m = mapping if isinstance(mapping, SweepMapping) else load_mapping(mapping)
     check_items(m, policy.rules)
     engine = open_engine(db, write=apply)
@@ -919,7 +933,7 @@ def run_sweep(
         schema = check_schema(engine, m)
         audit = ensure_audit_table(engine, m) if apply else None
         sweeper = _Sweeper(engine, schema, policy, day, apply=apply, batch_size=batch_size, preselect=preselect,
-                           audit_read=audit if audit is not None else _existing_audit(engine, m))
+                           audit_read=audit if audit is not None else _existing_audit(engine, m), actions=taken)
         return _run(sweeper, audit, started=started, keep=keep, pause=pause, on_candidate=on_candidate,
                     on_problem=on_problem, progress=progress, on_action=on_action)
     except sa.exc.OperationalError as exc:
@@ -935,6 +949,18 @@ def run_sweep(
     finally:
         if owned:
             engine.dispose()
+
+
+def _actions(actions: Collection[str] | None) -> frozenset[str]:
+    """The other actions to take (all by default); anonymisation is always taken."""
+    if actions is None:
+        return frozenset(OTHER_ACTIONS)
+    if isinstance(actions, str) or not isinstance(actions, Collection):
+        raise SweepError(f"actions: expected a collection of {', '.join(OTHER_ACTIONS)}, got {actions!r}")
+    wrong = [a for a in actions if a not in OTHER_ACTIONS]
+    if wrong:
+        raise SweepError(f"actions: expected some of {', '.join(OTHER_ACTIONS)}, got {wrong[0]!r}")
+    return frozenset(actions)
 
 
 def _existing_audit(engine: Engine, m: SweepMapping) -> sa.Table | None:
@@ -1038,5 +1064,6 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
         anonymised=stats.anonymised, by_mode=by_mode, problems=tuple(stats.problems),
         problem_count=stats.problem_count, sample=tuple(stats.sample), seconds=time.perf_counter() - started,
         erases=dict(stats.erases), actions=dict(stats.actions), action_sample=tuple(stats.action_sample),
+        skipped_actions=tuple(k for k in OTHER_ACTIONS if k not in s.actions),
     )
 

@@ -51,7 +51,7 @@ from policykit._sweep.reading import (
     ident,
     row_tables,
 )
-from policykit._sweep.report import CandidateAction, SweepProblem, SweepReport
+from policykit._sweep.report import OTHER_ACTIONS, CandidateAction, SweepProblem, SweepReport
 from policykit.errors import PolicyKitError, SweepError
 from policykit.spark._rules import RulesBundle, bundle_rules, worker_policy
 from policykit.spark._schema import as_date
@@ -326,7 +326,8 @@ AUDIT_SCHEMA = T.StructType([
     T.StructField("anonymise_on", T.DateType()), T.StructField("rule_ids", T.ArrayType(T.StringType())),
     T.StructField("clauses", T.ArrayType(T.StringType())), T.StructField("erased", T.ArrayType(T.StringType())),
     T.StructField("deleted_rows", T.MapType(T.StringType(), T.LongType())),
-    T.StructField("recorded_at", T.TimestampType()),
+    T.StructField("recorded_at", T.TimestampType()), T.StructField("action", T.StringType()),
+    T.StructField("due_on", T.DateType()),
 ])
 
 
@@ -337,7 +338,8 @@ def _audit(due: DataFrame, deleted: DataFrame, run_id: str, as_of: dt.date, mome
         F.col("_cid").cast("string").alias("candidate_id"), F.lit(as_of).alias("as_of"), "policy_version",
         "retention_mode", "anonymise_on", "rule_ids", "clauses", "erased",
         F.col("deleted_rows").cast("map<string,bigint>").alias("deleted_rows"),
-        F.lit(moment).cast("timestamp").alias("recorded_at"),
+        F.lit(moment).cast("timestamp").alias("recorded_at"), F.lit("anonymise").alias("action"),
+        F.col("anonymise_on").alias("due_on"),
     )
 
 
@@ -397,7 +399,9 @@ def anonymise(
         report = _report(tables, m, judged, deleted, day=day, version=version, run_id=run_id, keep=keep,
                          applied=output is not None, source=source, started=started)
         earlier = tables.get(m.audit_table)
-        result_tables[m.audit_table] = audit if earlier is None else earlier.unionByName(audit)
+        result_tables[m.audit_table] = (
+            audit if earlier is None else earlier.unionByName(audit, allowMissingColumns=True)
+        )
         if output is not None:
             _write(spark, result_tables, str(output), run_id, report)
             report = _with_seconds(report, started)
@@ -451,6 +455,7 @@ def _report(
         already_anonymised=int(already), examined=examined, due=due_count, anonymised=due_count if applied else 0,
         by_mode=by_mode, problems=problems, problem_count=problem_count, sample=tuple(sample),
         seconds=time.perf_counter() - started, erases=dict(erases),
+        skipped_actions=OTHER_ACTIONS,  # not yet on Spark: docs/spark.md
     )
 
 
