@@ -99,7 +99,8 @@ def _bundle(versions: Sequence[Policy]) -> RulesBundle:
 
     budget = [0]
     layers = tuple(RulesLayer(place(p), _files(p, budget)) for p in shipped)
-    return RulesBundle(layers, tuple(RulesVersion(place(c[-1]), v.rules.fingerprint) for c, v in zip(chains, versions, strict=True)))
+    tops = tuple(RulesVersion(place(c[-1]), v.rules.fingerprint) for c, v in zip(chains, versions, strict=True))
+    return RulesBundle(layers, tops)
 
 
 def bundle_of(policy: Policy) -> RulesBundle:
