@@ -8,7 +8,7 @@ reach the engine; only the facts key the memo.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from policykit._dates import ISO_DAY, is_timestamp, local_date
+from policykit._dates import ISO_DAY, add_months_sv, is_timestamp, local_date
 from policykit._engine.snapshot import snapshot
 from policykit._ruleset.facts import UNLISTED_PURPOSE
 from policykit._ruleset.vocabulary import ascii_code
@@ -227,8 +227,8 @@ class Outcome:
     """
 
     __slots__ = (
-        "_category_reasons", "_category_rules", "_flags", "allowed", "categories", "clauses", "deciding_rule",
-        "obligations", "reasons", "rule_ids",
+        "_category_obligations", "_category_reasons", "_category_rules", "_flags", "allowed", "categories",
+        "clauses", "deciding_rule", "obligations", "reasons", "rule_ids",
     )
 
     def __init__(
@@ -243,6 +243,7 @@ class Outcome:
         clauses: tuple[str, ...],
         deciding_rule: str | None,
         category_rules: Mapping[str, tuple[str, ...]] | None = None,
+        category_obligations: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.allowed = allowed
         self.reasons = reasons
@@ -254,6 +255,7 @@ class Outcome:
         self.clauses = clauses
         self.deciding_rule = deciding_rule
         self._category_rules = tuple((category_rules or {}).get(c, ()) for c in self.categories)
+        self._category_obligations = tuple((category_obligations or {}).get(c, ()) for c in self.categories)
 
     @property
     def by_category(self) -> dict[str, bool]:
@@ -271,9 +273,16 @@ class Outcome:
         when no rule permits it at all)."""
         return dict(zip(self.categories, self._category_rules, strict=True))
 
+    @property
+    def category_obligations(self) -> dict[str, tuple[str, ...]]:
+        """For each requested category, the obligations of the permits that release it (empty when it
+        may not go)."""
+        return dict(zip(self.categories, self._category_obligations, strict=True))
+
     def _key(self) -> tuple[object, ...]:
         return (self.allowed, self.reasons, self.obligations, self.categories, self._flags,
-                self._category_reasons, self._category_rules, self.rule_ids, self.clauses, self.deciding_rule)
+                self._category_reasons, self._category_rules, self._category_obligations, self.rule_ids,
+                self.clauses, self.deciding_rule)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
@@ -298,7 +307,10 @@ def combine(
     intern: dict[Any, Any] | None = None,
 ) -> Outcome:
     """Combine fired rules into an outcome: per category, a forbid overrides a permit and no permit
-    means deny; the request is allowed when every category is; reasons follow rule order.
+    means deny; the request is allowed when every category is; reasons follow rule order. The
+    obligations are those of the permits that release the categories that may go: all of them on an
+    allow, the released part's on a partly refused request (data that go out carry their duties),
+    none when nothing may go.
 
     ``intern``, if given, shares equal tuples between outcomes (the memo holds many outcomes whose
     reasons, rule ids and clauses repeat)."""
@@ -333,11 +345,16 @@ def combine(
     deciding = rules[forbid_order[0]] if forbid_order else None
     clauses: list[str] = []
     obligations: list[str] = []
+    category_obligations: dict[str, tuple[str, ...]] = {}
+    for c in categories:
+        duties = [o for i in sorted(permits[c]) for o in rules[i].obligations] if by_category[c] else []
+        category_obligations[c] = shared(tuple(dict.fromkeys(duties)))
+    for i in sorted({i for c in categories if by_category[c] for i in permits[c]}):
+        obligations.extend(rules[i].obligations)
     if allowed:
         for i in ordered:
             if rules[i].effect == "permit":
                 clauses.extend(rules[i].clauses)
-                obligations.extend(rules[i].obligations)
         if purpose_clause:
             clauses.append(purpose_clause)
     else:
@@ -357,11 +374,13 @@ def combine(
         clauses=shared(tuple(dict.fromkeys(clauses))),
         deciding_rule=deciding.id if deciding is not None else None,
         category_rules=category_rules,
+        category_obligations=category_obligations,
     )
     outcome.categories = shared(outcome.categories)
     outcome._flags = shared(outcome._flags)
     outcome._category_reasons = shared(outcome._category_reasons)
     outcome._category_rules = shared(outcome._category_rules)
+    outcome._category_obligations = shared(outcome._category_obligations)
     return outcome
 
 
@@ -369,7 +388,8 @@ class Decision:
     """The answer to a disclosure question, able to explain itself.
 
     ``allowed``, ``reasons`` (deny reasons, the deciding one first), ``obligations`` (duties attached
-    to an allow), ``by_category`` (which requested categories may go), ``rule_ids`` (the rules that
+    to the data that may go: on an allow, all of them; on a partly refused request, the released
+    categories'), ``by_category`` (which requested categories may go), ``rule_ids`` (the rules that
     fired), ``clauses`` (the clauses behind the decision), ``policy_version`` and ``explain()``.
     """
 
@@ -419,8 +439,20 @@ class Decision:
 
     @property
     def obligations(self) -> tuple[str, ...]:
-        """Duties that come with an allow (empty on a deny)."""
+        """Duties that come with the data that may go: every permit's on an allow; on a request refused
+        for some categories only, those of the permits that release the others (the part a caller may
+        still send, say after redaction); empty when nothing may go."""
         return self._outcome.obligations
+
+    @property
+    def category_obligations(self) -> Mapping[str, tuple[str, ...]]:
+        """For each requested category, the duties that come with it (empty when it may not go)."""
+        return self._outcome.category_obligations
+
+    @property
+    def released(self) -> tuple[str, ...]:
+        """The requested categories that may go, in vocabulary order."""
+        return tuple(c for c, ok in self._outcome.by_category.items() if ok)
 
     @property
     def by_category(self) -> Mapping[str, bool]:
@@ -474,6 +506,7 @@ class Decision:
             "reasons": list(self.reasons),
             "obligations": list(self.obligations),
             "by_category": dict(self.by_category),
+            "category_obligations": {c: list(o) for c, o in self.category_obligations.items() if o},
             "rule_ids": list(self.rule_ids),
             "clauses": list(self.clauses),
             "policy_version": self.policy_version,
@@ -499,10 +532,10 @@ class Normaliser:
     def __init__(self, rules: RuleSet) -> None:
         vocab = rules.vocabulary
         self.fact_names = tuple(name for name in rules.disclosure.facts if name != "category")
-        # the standard facts, then the optional ones the rule set declares, read by attribute
-        self._optional = tuple(
-            (name.split(".")[0], name.split(".")[1]) for name in self.fact_names[len(_FACT_ORDER):]
-        )
+        # the standard facts, then the optional ones the rule set declares, each read by its reader
+        self._optional_names = self.fact_names[len(_FACT_ORDER):]
+        self._optional = tuple(_optional_reader(name, rules) for name in self._optional_names)
+        self._dated_by_placement = "candidate.placement_follow_up_open" in self._optional_names
         if self.fact_names[: len(_FACT_ORDER)] != _FACT_ORDER:
             raise AssertionError(  # pragma: no cover - a schema change must update _FACT_ORDER
                 f"the disclosure fact schema changed: {self.fact_names} != {_FACT_ORDER}"
@@ -553,6 +586,7 @@ class Normaliser:
         c = request.candidate
         return request.as_of is None and (
             c.consent_withdrawn_on is not None or c.objection_received_on is not None
+            or (self._dated_by_placement and c.placement_started_on is not None)
         )
 
     def normalise(self, request: DisclosureRequest, today: dt.date) -> tuple[tuple[Any, ...], tuple[str, ...]]:
@@ -615,8 +649,8 @@ class Normaliser:
         k = k * 2 + c.explicit_consent_special_category
         k = k * 2 + c.special_category_relevant
         k = k * 2 + c.anonymised
-        for owner, attribute in self._optional:
-            k = k * 2 + bool(getattr(r if owner == "recipient" else c, attribute))
+        for read in self._optional:
+            k = k * 2 + read(request, as_of)
         bits = 0
         bit = self._bit
         for category in request.data_categories:
@@ -657,6 +691,42 @@ _FACT_ORDER = (
     "candidate.consent_withdrawn", "candidate.objected", "candidate.explicit_consent_special_category",
     "candidate.special_category_relevant", "candidate.anonymised",
 )
+
+
+_OptionalReader = Callable[[DisclosureRequest, dt.date], bool]
+
+
+def _optional_reader(name: str, rules: RuleSet) -> _OptionalReader:
+    """How the optional fact ``name`` (``_ruleset.facts.OPTIONAL_FACTS``) is read from a request
+    judged as of a day: most are the request's flag of the same name."""
+    if name == "recipient.dpf_certified":
+        aliases = rules.vocabulary.country_aliases
+
+        def certified(request: DisclosureRequest, as_of: dt.date) -> bool:
+            # the EU-US Data Privacy Framework certifies organisations in the United States only
+            code = ascii_code(request.recipient.country)
+            return request.recipient.dpf_certified and aliases.get(code, code) == _DPF_COUNTRY
+        return certified
+    if name == "candidate.placement_follow_up_open":
+        months = rules.parameters.placement_follow_up_months
+        assert months is not None  # the loader requires the parameter with the fact
+
+        def follow_up_open(request: DisclosureRequest, as_of: dt.date) -> bool:
+            started = request.candidate.placement_started_on
+            if started is None or as_of < started:
+                return False
+            try:
+                return as_of <= add_months_sv(started, months)
+            except InvalidDateError:  # the period ends after the last representable day
+                return True
+        return follow_up_open
+    owner, attribute = name.split(".")
+    if owner == "recipient":
+        return lambda request, as_of: bool(getattr(request.recipient, attribute))
+    return lambda request, as_of: bool(getattr(request.candidate, attribute))
+
+
+_DPF_COUNTRY = "US"
 
 
 def check_terms(request: DisclosureRequest, rules: RuleSet) -> None:
