@@ -104,8 +104,8 @@ class RequestHandler:
         notes, cited = _notes(req, items, window, rules)
         if objection is not None:
             # the purposes whose legal basis decided what stops and what continues
-            clause_of = {p.id: p.clause for p in rules.vocabulary.purposes}
-            cited += tuple(clause_of[p] for p in (*objection.stop, *objection.cont) if clause_of.get(p))
+            clause_of = {p.id: p.clause for p in rules.vocabulary.purposes if p.clause}
+            cited += tuple(clause_of[p] for p in (*objection.stop, *objection.cont) if p in clause_of)
         transmission = "not_requested"
         decision: Decision | None = None
         if req.request == "portability_direct_transmission":

@@ -743,10 +743,13 @@ def _todo_lines(resp: RequestResponse, rules: RuleSet) -> list[str]:
 
     if resp.stop_purposes:
         todo.append("stop: " + "; ".join(f"{p} ({basis(p)})" for p in resp.stop_purposes))
+    def clause(p: str) -> str:
+        purpose = purposes.get(p)
+        return f"{purpose.clause}: " if purpose is not None and purpose.clause else ""
+
     if resp.continue_purposes:
         todo.append("continue: " + "; ".join(
-            f"{p} ({purposes[p].clause + ': ' if p in purposes and purposes[p].clause else ''}"
-            f"{resp.continue_reasons.get(p, '')})" for p in resp.continue_purposes))
+            f"{p} ({clause(p)}{resp.continue_reasons.get(p, '')})" for p in resp.continue_purposes))
     if resp.retain_until or resp.anonymise_on:
         todo.append(f"kept until {resp.retain_until or 'the end of the hold'}; anonymised on "
                     f"{resp.anonymise_on or 'a date not yet known'}")
@@ -791,7 +794,8 @@ def _item_lines(resp: RequestResponse, rules: RuleSet) -> list[str]:
         lines += ["", "Direct transmission, checked by the disclosure rules:"]
         check = resp.transmission_decision
         verdict = "allowed" if check.allowed else "denied: " + ", ".join(check.reasons)
-        lines.extend(wrap(f"{verdict} (rules {', '.join(check.rule_ids)})", "  "))
+        cites = f"; citing {', '.join(check.clauses)}" if not check.allowed and check.clauses else ""
+        lines.extend(wrap(f"{verdict} (rules {', '.join(check.rule_ids)}{cites})", "  "))
     return lines
 
 
