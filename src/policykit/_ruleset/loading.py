@@ -30,7 +30,7 @@ from policykit._ruleset.conditions import (
 )
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import to_cubes
-from policykit._ruleset.facts import OPTIONAL_FACTS, disclosure_schema
+from policykit._ruleset.facts import OPTIONAL_FACT_PARAMETERS, OPTIONAL_FACTS, disclosure_schema
 from policykit._ruleset.overlay import resolve_rules, source_directory
 from policykit._ruleset.reading import RULE_FILES, LocatedYaml, bundled_rules_dir
 from policykit._ruleset.vocabulary import (
@@ -206,6 +206,9 @@ class Parameters(_Frozen):
     evidence_anchor_before: dt.date | None = None
     #: transitional rule: the review period is counted from this date at the earliest
     review_period_from: dt.date | None = None
+    #: how long after the start of a placed position its follow-up period lasts (the optional
+    #: disclosure fact ``candidate.placement_follow_up_open`` needs it)
+    placement_follow_up_months: int | None = Field(default=None, ge=1, le=120)
 
     @field_validator("timezone")
     @classmethod
@@ -353,6 +356,7 @@ class _RawParameters(_Raw):
     request_extended_deadline_months: int
     evidence_anchor_before: _IsoDay | None = None
     review_period_from: _IsoDay | None = None
+    placement_follow_up_months: int | None = None
 
 
 class _RawRight(_Raw):
@@ -758,12 +762,18 @@ class _Loader:
             steps[s.step] = Step(step=s.step, title=s.title, unless=tuple(s.unless))
         return steps
 
-    def disclosure(self, vocab: Vocabulary) -> DisclosureRules:
+    def disclosure(self, vocab: Vocabulary, params: Parameters) -> DisclosureRules:
         name = "disclosure.yaml"
         doc = self.docs[name]
         raw: _RawDisclosureFile = _validate(_RawDisclosureFile, doc, name)
         for i, fact in enumerate(raw.facts):
             self.check_term(fact, OPTIONAL_FACTS, "an optional fact", name, ("facts", i))
+            needed = OPTIONAL_FACT_PARAMETERS.get(fact)
+            if needed is not None and getattr(params, needed) is None:
+                raise RuleSchemaError(
+                    f"expected parameters.{needed} in policy.yaml for the optional fact {fact!r}, found none",
+                    file=name, line=self.line(name, ("facts", i)),
+                )
         schema = disclosure_schema(vocab, raw.facts)
         predicates, conditions = self.predicates(name, raw.predicates, schema)
         steps = self.steps(name, raw.steps, predicates)

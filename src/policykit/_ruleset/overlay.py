@@ -39,6 +39,7 @@ __all__ = [
     "SourcedLine",
     "relocate",
     "resolve_rules",
+    "rules_chain",
     "source_directory",
 ]
 
@@ -51,7 +52,7 @@ REMOVE_KEY = "remove"
 #: The longest chain of overlays (a guard against a runaway chain; cycles are refused before).
 MAX_DEPTH = 16
 #: The fields by which the entries of a list are identified, the first one all entries carry.
-_ID_KEYS = ("id", "code", "step")
+_ID_KEYS = ("id", "code", "step", "purpose")
 
 _PathT = tuple[str | int, ...]
 
@@ -106,6 +107,12 @@ def _read_extends(directory: Path, bundled: Callable[[], Path]) -> tuple[Path | 
             file=directory / "policy.yaml", line=line,
         )
     return base.resolve(), doc
+
+
+def rules_chain(directory: Path, bundled: Callable[[], Path]) -> tuple[Path, ...]:
+    """The resolved directories a rules directory is built from, the first base first and ``directory``
+    last: one directory for a complete rules directory, more for an overlay."""
+    return tuple(_chain(directory, bundled))
 
 
 def _chain(directory: Path, bundled: Callable[[], Path]) -> list[Path]:
