@@ -302,3 +302,24 @@ def test_actions_can_be_left_out_of_a_run(plain_db: str) -> None:
     assert rest.actions == {"erase_now": 2} and rest.skipped_actions == ()
     with pytest.raises(SweepError, match="actions: expected some of erase_now"):
         sweep(plain_db, actions=["erase"])
+
+
+def test_with_an_audit_key_reviews_are_recorded_once_under_the_keyed_hash(
+    plain_db: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With POLICYKIT_AUDIT_KEY set, every action's row keeps HMAC-SHA256(key, id), computed here on
+    its own; the review lookup finds them by that hash, so a rerun records nothing again."""
+    import hashlib  # noqa: PLC0415
+    import hmac  # noqa: PLC0415
+
+    monkeypatch.setenv("POLICYKIT_AUDIT_KEY", "a secret of the controller")
+    first = sweep(plain_db, apply=True)
+    assert first.actions == {"erase_now": 2, "review_due": 2}
+    again = sweep(plain_db, apply=True)
+    assert again.actions == {}
+
+    def keyed(cid: str) -> str:
+        return "hmac-sha256:" + hmac.new(b"a secret of the controller", cid.encode(), hashlib.sha256).hexdigest()
+
+    assert sorted(r["candidate_id"] for r in audit_rows(plain_db, "review_due")) == sorted([keyed("3"), keyed("8")])
+    assert {r["candidate_id"] for r in audit_rows(plain_db)} <= {keyed(c) for c in ("3", "4", "5", "8", "12")}
