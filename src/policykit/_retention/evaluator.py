@@ -65,10 +65,15 @@ class RetentionEvaluator:
         *,
         anchor: str | None = None,
         review_interval_months: int | None = None,
+        consent_lapse: bool = True,
     ) -> RetentionVerdict:
-        """The verdict for ``facts`` (see ``Policy.retention``)."""
+        """The verdict for ``facts`` (see ``Policy.retention``). ``consent_lapse=False`` leaves out the
+        lapse of consent after an unconfirmed review period: a data-subject request states the
+        candidate's state itself, and is its own end of consent."""
         parsed = RetentionFacts.parse(facts)
         params = self._parameters(anchor, review_interval_months)
+        if not consent_lapse and params.consent_lapses_after_review:
+            params = params.model_copy(update={"consent_lapses_after_review": False})
         reading = read_facts(
             parsed, self.rules.retention, params, self.clock.today(), cite=self.rules.citations,
             controller=self.rules.meta.controller.short_name,
