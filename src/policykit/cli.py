@@ -769,6 +769,8 @@ def redact(
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
     click.echo(json.dumps(result.data, indent=2, ensure_ascii=False))
+    if result.obligations:
+        click.echo(f"\nObligations that come with the released data: {', '.join(result.obligations)}", err=True)
     if result.withheld:
         click.echo("\nWithheld:", err=True)
         for w in result.withheld:

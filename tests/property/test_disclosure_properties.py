@@ -84,7 +84,22 @@ def test_by_category_is_consistent_with_the_verdict(request: policykit.Disclosur
     if not d.allowed:
         union = {r for rs in d.category_reasons.values() for r in rs}
         assert set(d.reasons) == union
-        assert d.obligations == ()
+
+
+@given(disclosure_requests())
+def test_data_that_go_out_carry_their_obligations(request: policykit.DisclosureRequest) -> None:
+    """Every category that may go carries the obligations of its own single-category answer, one that
+    may not carries none, and the request carries exactly theirs (nothing when nothing may go), also
+    when other categories are refused: a caller who sends the released part has its duties."""
+    d = POLICY.decide(request)
+    released: set[str] = set()
+    for cat, ok in d.by_category.items():
+        alone = POLICY.decide(_with(request, data_categories=[cat]))
+        assert d.category_obligations[cat] == (alone.obligations if ok else ())
+        if ok:
+            assert "log_disclosure" in d.category_obligations[cat]
+            released.update(alone.obligations)
+    assert set(d.obligations) == released
 
 
 @given(disclosure_requests(data_categories=["special_category_data"]))

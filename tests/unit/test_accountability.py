@@ -26,12 +26,13 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_bundled_register_holds_every_ambiguity_of_the_model() -> None:
-    """A-01 to A-33 (the model's ambiguities) and then policykit's own readings, in order, each with an
-    issue and an interpretation."""
+    """A-01 to A-33 (the model's ambiguities) and then policykit's own readings from A-45 on (A-34 to
+    A-44 belong to the 2026-07-01 revision's register), in order, each with an issue and an
+    interpretation."""
     rules = policykit.load_rules()
     ids = [i.id for i in rules.interpretations]
     assert ids[:33] == [f"A-{n:02d}" for n in range(1, 34)]
-    assert ids == [f"A-{n:02d}" for n in range(1, len(ids) + 1)]
+    assert ids[33:] == [f"A-{n:02d}" for n in range(45, 45 + len(ids) - 33)]
     assert all(i.issue and i.interpretation and i.clauses for i in rules.interpretations)
     assert "D3-OUTSIDE-EEA" in rules.interpretation("A-18").rules
 

@@ -69,6 +69,9 @@ def test_redact_prints_the_data_that_may_go_and_what_was_withheld(runner: CliRun
     assert result.exit_code == 0, result.output
     assert '"name": "Sara Lindqvist"' in result.output
     assert "health_adjustments (special_category_data): SPECIAL_CATEGORY_NO_EXPLICIT_CONSENT" in result.output
+    # what goes carries its duties (D10-PERMIT-RECRUITMENT-CLIENT), also when a field is withheld
+    assert ("Obligations that come with the released data: log_disclosure, limit_to_data_relevant_to_assignment, "
+            "record_policy_version") in result.output
 
 
 def test_redact_json_holds_data_withheld_and_decision(runner: CliRunner) -> None:
@@ -79,6 +82,8 @@ def test_redact_json_holds_data_withheld_and_decision(runner: CliRunner) -> None
     assert data["data"]["health_adjustments"] is None
     assert [w["path"] for w in data["withheld"]] == ["health_adjustments"]
     assert data["decision"]["by_category"]["special_category_data"] is False
+    assert "log_disclosure" in data["obligations"]
+    assert "special_category_data" not in data["released_categories"]
 
 
 @pytest.mark.parametrize("kind", ["access", "portability"])

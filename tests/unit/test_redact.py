@@ -70,6 +70,30 @@ def test_what_the_decision_forbids_is_withheld_and_reported(
     assert r.data["name"] == "Sara Lindqvist"
 
 
+def test_what_is_released_carries_its_obligations(bundled_policy: policykit.Policy, candidate: Candidate) -> None:
+    """The health note is withheld, the rest goes to the client: what goes carries the recruitment
+    permit's duties (D10-PERMIT-RECRUITMENT-CLIENT in docs/policy/disclosure.md: log the disclosure,
+    limit it to the assignment, record the policy version), on the redaction and on its decision."""
+    r = bundled_policy.redact(candidate, CLIENT)
+    assert r.withheld
+    duties = {"log_disclosure", "limit_to_data_relevant_to_assignment", "record_policy_version"}
+    assert set(r.obligations) == duties
+    assert r.decision is not None and set(r.decision.obligations) == duties
+    assert "special_category_data" not in r.released_categories
+    assert "name" in r.released_categories
+    assert r.decision.category_obligations["special_category_data"] == ()
+    data = r.to_dict()
+    assert set(data["obligations"]) == duties
+    assert set(data["decision"]["obligations"]) == duties
+
+
+def test_nothing_released_carries_no_obligations(bundled_policy: policykit.Policy, candidate: Candidate) -> None:
+    """A client outside the EU/EEA receives nothing (P-LAG-1), so no duty comes with the redaction."""
+    r = bundled_policy.redact(candidate, {**CLIENT, "recipient": {**CLIENT["recipient"], "country": "US"}})
+    assert r.released_categories == ()
+    assert r.obligations == ()
+
+
 def test_the_decision_is_the_one_decide_gives_for_the_held_categories(
     bundled_policy: policykit.Policy, candidate: Candidate
 ) -> None:

@@ -189,8 +189,8 @@ def _structural(check: Structural, outcome: Outcome, rules: RuleSet) -> str | No
         expected_first = forbids[0].reason if forbids else "NO_APPLICABLE_PERMIT"
         if outcome.reasons[0] != expected_first:
             return f"denied with deciding reason {outcome.reasons[0]}, expected {expected_first} (first fired forbid)"
-        if outcome.obligations:
-            return f"denied but carrying obligations {list(outcome.obligations)}"
+        if outcome.obligations and not any(outcome.by_category.values()):
+            return f"nothing may go but the answer carries obligations {list(outcome.obligations)}"
         codes = set(rules.vocabulary.ids("reason_codes"))
         unknown = [r for r in outcome.reasons if r not in codes]
         if unknown:

@@ -353,8 +353,9 @@ def outcome_of(policy: PolicyView, point: Mapping[str, Value]) -> Outcome:
 
 def compose(outcomes: Mapping[str, Outcome], rules: RuleSet) -> dict[str, Any]:
     """The answer to a request naming several categories, from the answers to its single-category
-    questions (one per category, same facts): allowed when every category is; reasons, fired rules
-    and (for an allow) obligations are the union in rule order. ``NO_APPLICABLE_PERMIT`` comes last.
+    questions (one per category, same facts): allowed when every category is; reasons and fired rules
+    are the union in rule order, and the obligations the union, in rule order, of those of the
+    categories that may go. ``NO_APPLICABLE_PERMIT`` comes last.
 
     Returns the comparable parts: ``allowed``, ``reasons``, ``rule_ids``, ``obligations`` and
     ``by_category``."""
@@ -367,12 +368,12 @@ def compose(outcomes: Mapping[str, Outcome], rules: RuleSet) -> dict[str, Any]:
     reasons = list(dict.fromkeys(forbid_reasons))
     if any("NO_APPLICABLE_PERMIT" in o.reasons for o in outcomes.values()):
         reasons.append("NO_APPLICABLE_PERMIT")
+    releasing = {rid for o in outcomes.values() if o.allowed for rid in o.rule_ids}
     obligations: list[str] = []
-    if allowed:
-        for rid in fired:
-            rule = rules.disclosure.rule(rid)
-            if rule.effect == "permit":
-                obligations.extend(rule.obligations)
+    for rid in fired:
+        rule = rules.disclosure.rule(rid)
+        if rule.effect == "permit" and rid in releasing:
+            obligations.extend(rule.obligations)
     return {
         "allowed": allowed,
         "reasons": tuple(reasons),

@@ -227,8 +227,8 @@ class Outcome:
     """
 
     __slots__ = (
-        "_category_reasons", "_category_rules", "_flags", "allowed", "categories", "clauses", "deciding_rule",
-        "obligations", "reasons", "rule_ids",
+        "_category_obligations", "_category_reasons", "_category_rules", "_flags", "allowed", "categories",
+        "clauses", "deciding_rule", "obligations", "reasons", "rule_ids",
     )
 
     def __init__(
@@ -243,6 +243,7 @@ class Outcome:
         clauses: tuple[str, ...],
         deciding_rule: str | None,
         category_rules: Mapping[str, tuple[str, ...]] | None = None,
+        category_obligations: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.allowed = allowed
         self.reasons = reasons
@@ -254,6 +255,7 @@ class Outcome:
         self.clauses = clauses
         self.deciding_rule = deciding_rule
         self._category_rules = tuple((category_rules or {}).get(c, ()) for c in self.categories)
+        self._category_obligations = tuple((category_obligations or {}).get(c, ()) for c in self.categories)
 
     @property
     def by_category(self) -> dict[str, bool]:
@@ -271,9 +273,16 @@ class Outcome:
         when no rule permits it at all)."""
         return dict(zip(self.categories, self._category_rules, strict=True))
 
+    @property
+    def category_obligations(self) -> dict[str, tuple[str, ...]]:
+        """For each requested category, the obligations of the permits that release it (empty when it
+        may not go)."""
+        return dict(zip(self.categories, self._category_obligations, strict=True))
+
     def _key(self) -> tuple[object, ...]:
         return (self.allowed, self.reasons, self.obligations, self.categories, self._flags,
-                self._category_reasons, self._category_rules, self.rule_ids, self.clauses, self.deciding_rule)
+                self._category_reasons, self._category_rules, self._category_obligations, self.rule_ids,
+                self.clauses, self.deciding_rule)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
@@ -298,7 +307,10 @@ def combine(
     intern: dict[Any, Any] | None = None,
 ) -> Outcome:
     """Combine fired rules into an outcome: per category, a forbid overrides a permit and no permit
-    means deny; the request is allowed when every category is; reasons follow rule order.
+    means deny; the request is allowed when every category is; reasons follow rule order. The
+    obligations are those of the permits that release the categories that may go: all of them on an
+    allow, the released part's on a partly refused request (data that go out carry their duties),
+    none when nothing may go.
 
     ``intern``, if given, shares equal tuples between outcomes (the memo holds many outcomes whose
     reasons, rule ids and clauses repeat)."""
@@ -333,11 +345,16 @@ def combine(
     deciding = rules[forbid_order[0]] if forbid_order else None
     clauses: list[str] = []
     obligations: list[str] = []
+    category_obligations: dict[str, tuple[str, ...]] = {}
+    for c in categories:
+        duties = [o for i in sorted(permits[c]) for o in rules[i].obligations] if by_category[c] else []
+        category_obligations[c] = shared(tuple(dict.fromkeys(duties)))
+    for i in sorted({i for c in categories if by_category[c] for i in permits[c]}):
+        obligations.extend(rules[i].obligations)
     if allowed:
         for i in ordered:
             if rules[i].effect == "permit":
                 clauses.extend(rules[i].clauses)
-                obligations.extend(rules[i].obligations)
         if purpose_clause:
             clauses.append(purpose_clause)
     else:
@@ -357,11 +374,13 @@ def combine(
         clauses=shared(tuple(dict.fromkeys(clauses))),
         deciding_rule=deciding.id if deciding is not None else None,
         category_rules=category_rules,
+        category_obligations=category_obligations,
     )
     outcome.categories = shared(outcome.categories)
     outcome._flags = shared(outcome._flags)
     outcome._category_reasons = shared(outcome._category_reasons)
     outcome._category_rules = shared(outcome._category_rules)
+    outcome._category_obligations = shared(outcome._category_obligations)
     return outcome
 
 
@@ -369,7 +388,8 @@ class Decision:
     """The answer to a disclosure question, able to explain itself.
 
     ``allowed``, ``reasons`` (deny reasons, the deciding one first), ``obligations`` (duties attached
-    to an allow), ``by_category`` (which requested categories may go), ``rule_ids`` (the rules that
+    to the data that may go: on an allow, all of them; on a partly refused request, the released
+    categories'), ``by_category`` (which requested categories may go), ``rule_ids`` (the rules that
     fired), ``clauses`` (the clauses behind the decision), ``policy_version`` and ``explain()``.
     """
 
@@ -419,8 +439,20 @@ class Decision:
 
     @property
     def obligations(self) -> tuple[str, ...]:
-        """Duties that come with an allow (empty on a deny)."""
+        """Duties that come with the data that may go: every permit's on an allow; on a request refused
+        for some categories only, those of the permits that release the others (the part a caller may
+        still send, say after redaction); empty when nothing may go."""
         return self._outcome.obligations
+
+    @property
+    def category_obligations(self) -> Mapping[str, tuple[str, ...]]:
+        """For each requested category, the duties that come with it (empty when it may not go)."""
+        return self._outcome.category_obligations
+
+    @property
+    def released(self) -> tuple[str, ...]:
+        """The requested categories that may go, in vocabulary order."""
+        return tuple(c for c, ok in self._outcome.by_category.items() if ok)
 
     @property
     def by_category(self) -> Mapping[str, bool]:
@@ -474,6 +506,7 @@ class Decision:
             "reasons": list(self.reasons),
             "obligations": list(self.obligations),
             "by_category": dict(self.by_category),
+            "category_obligations": {c: list(o) for c, o in self.category_obligations.items() if o},
             "rule_ids": list(self.rule_ids),
             "clauses": list(self.clauses),
             "policy_version": self.policy_version,

@@ -172,10 +172,11 @@ def explain_decision(decision: Decision, rules: RuleSet, today: Callable[[], dt.
     fired = [rules.disclosure.rule(rid) for rid in decision.rule_ids]
     if not fired:
         lines.append("  none: no rule permits this disclosure, so it is refused (default deny).")
+    some_go = any(decision.by_category.values())
     for rule in fired:
         status = ""
         if rule.effect == "permit" and not decision.allowed:
-            status = "(overridden: a forbid applies)"
+            status = "(overridden where a forbid applies)" if some_go else "(overridden: a forbid applies)"
         lines.extend(_rule_block(rule, rules, status))
     if len(decision.by_category) > 1 or not decision.allowed:
         lines += ["", "Per data category:"]
@@ -186,7 +187,9 @@ def explain_decision(decision: Decision, rules: RuleSet, today: Callable[[], dt.
             why = "" if ok else " (" + ", ".join(decision.category_reasons[cat]) + ")"
             lines.append(f"  {category_title(rules, cat)}: {'may go' if ok else 'may not go'}{why}")
     if decision.obligations:
-        lines += ["", "Obligations that come with this allow:"]
+        lines += ["", "Obligations that come with this allow:" if decision.allowed else
+                  "Obligations that come with the categories that may go ("
+                  + ", ".join(category_title(rules, c) for c, ok in decision.by_category.items() if ok) + "):"]
         for o in decision.obligations:
             lines.extend(wrap(f"- {o}: {rules.vocabulary.term('obligations', o).en}", "  "))
     lines += ["", "Clauses behind the decision:"]

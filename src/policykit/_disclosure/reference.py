@@ -9,9 +9,12 @@ results with its own implementation of the documented semantics:
 * per category, a forbid overrides a permit and no permit means deny (``NO_APPLICABLE_PERMIT``);
   the forbids that keep a category back are listed for it;
 * a request is allowed when every requested category is;
-* the rules that fired, the reasons (of the forbids that fired, deciding one first) and, for an allow,
-  the obligations (of the permits that fired) follow decision order, without repeats;
-  ``NO_APPLICABLE_PERMIT`` comes last;
+* the rules that fired and the reasons (of the forbids that fired, deciding one first) follow
+  decision order, without repeats; ``NO_APPLICABLE_PERMIT`` comes last;
+* data that go out carry their duties: a category that may go carries the obligations of the permits
+  that fired for it, one that may not carries none; the request carries those of every permit that
+  fired for a category that may go (all of them on an allow, the released part's on a partly refused
+  request, none when nothing may go), in decision order, without repeats;
 * an allow cites the permits' clauses and the purpose's clause; a deny cites the deciding forbid's
   clauses (or the general prohibition's, when no rule permits) and the recipient kind's clause.
 
@@ -86,12 +89,17 @@ class ReferenceEvaluator:
         }
         category_rules = {c: tuple(self._rules[i].id for i in forbids[c]) for c in cats}
         deciding = self._rules[forbid_any[0]] if forbid_any else None
-        obligations: list[str] = []
+        released = [c for c in cats if by_category[c]]
+        category_obligations = {
+            c: _unique([o for i in permits[c] for o in self._rules[i].obligations]) if c in released else ()
+            for c in cats
+        }
+        releasing = sorted({i for c in released for i in permits[c]})
+        obligations = [o for i in releasing for o in self._rules[i].obligations]
         clauses: list[str] = []
         if allowed:
             for i in fired_any:
                 if self._rules[i].effect == "permit":
-                    obligations.extend(self._rules[i].obligations)
                     clauses.extend(self._rules[i].clauses)
             purpose_clause = self._purpose_clause.get(str(facts["purpose"]))
             if purpose_clause:
@@ -111,6 +119,7 @@ class ReferenceEvaluator:
             clauses=_unique(clauses),
             deciding_rule=deciding.id if deciding is not None else None,
             category_rules=category_rules,
+            category_obligations=category_obligations,
         )
 
     def _reason(self, index: int) -> str:

@@ -16,7 +16,9 @@ is withheld as a whole (``None`` where allowed, removed from lists). The record 
 modified: ``Redaction.data`` is a JSON-ready copy, and ``Redaction.record`` a new instance of the same
 model, or ``None`` when a withheld field is one the model requires (the JSON copy then simply lacks
 it). Each withheld field is reported with its category, the reason code and rule that keep it back,
-and the clauses behind them.
+and the clauses behind them. What is released carries its duties: ``Redaction.obligations`` are the
+obligations of the permits that release the categories kept (``log_disclosure`` and the rest), also
+when other fields were withheld.
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ class WithheldField:
 class Redaction:
     """A record cut down to what may go: ``data`` (JSON-ready), ``record`` (a new model instance, or
     ``None`` when a required field was withheld), ``decision`` (the per-category ``Decision`` behind
-    it, or ``None`` when the record holds no data) and ``withheld`` (what was kept back, and why)."""
+    it, or ``None`` when the record holds no data), ``withheld`` (what was kept back, and why) and
+    ``obligations`` (the duties that come with what is released)."""
 
     __slots__ = ("data", "decision", "record", "withheld")
 
@@ -112,14 +115,30 @@ class Redaction:
         return not self.withheld
 
     @property
+    def released_categories(self) -> tuple[str, ...]:
+        """The categories of the record's data that may go (vocabulary order)."""
+        if self.decision is None:
+            return ()
+        return tuple(c for c, ok in self.decision.by_category.items() if ok)
+
+    @property
+    def obligations(self) -> tuple[str, ...]:
+        """The duties that come with the released data: those of the permits that release their
+        categories (empty when nothing is released, or the record holds no data)."""
+        return self.decision.obligations if self.decision is not None else ()
+
+    @property
     def withheld_categories(self) -> tuple[str, ...]:
         """The categories of the withheld fields."""
         return tuple(dict.fromkeys(w.category for w in self.withheld))
 
     def to_dict(self) -> dict[str, Any]:
-        """The redaction as JSON-ready data: the data that may go, what was withheld, the decision."""
+        """The redaction as JSON-ready data: the data that may go, the duties that come with them, what
+        was withheld, the decision."""
         return {
             "data": self.data,
+            "released_categories": list(self.released_categories),
+            "obligations": list(self.obligations),
             "withheld": [w.to_dict() for w in self.withheld],
             "decision": self.decision.to_dict() if self.decision is not None else None,
         }
