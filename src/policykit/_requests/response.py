@@ -196,7 +196,7 @@ class Disclosure(Protocol):
 class Retention(Protocol):
     """What request handling asks of the retention family: a verdict."""
 
-    def retention(self, facts: Mapping[str, Any], *, consent_lapse: bool = True) -> RetentionVerdict: ...
+    def retention(self, facts: Mapping[str, Any]) -> RetentionVerdict: ...
 
 
 def evidence_window(retention: Retention, request: DataSubjectRequest) -> EvidenceWindow:
@@ -207,8 +207,9 @@ def evidence_window(retention: Retention, request: DataSubjectRequest) -> Eviden
     put the record in evidence hold (``received_on`` when its date is not given). Only applications on
     or before that day count (A-04). Without an application there is no window; a record in evidence
     hold then has one of unknown end. Requests that neither end processing nor concern a record in
-    evidence hold need no retention dates. The request gives no confirmations of interest, and its
-    ``candidate_state`` says whether consent runs, so no lapse of consent is inferred from the dates.
+    evidence hold need no retention dates. The policy passes a ``retention`` that infers no lapse of
+    consent from the dates: the request gives no confirmations of interest, and its
+    ``candidate_state`` says whether consent runs.
     """
     day = request.received_on
     if request.request not in ("erasure", "objection") and request.candidate_state != "evidence_hold":
@@ -231,8 +232,7 @@ def evidence_window(retention: Retention, request: DataSubjectRequest) -> Eviden
             facts["objection_documented_in_writing_by_controller"] = not request.written
         elif request.consent_withdrawn_on is None:
             facts["consent_withdrawn_on"] = day  # held as evidence since some day no later than this one
-    # the request states the candidate's state and is itself the end of consent: no lapse is inferred
-    verdict = retention.retention(facts, consent_lapse=False) if len(facts) > 1 else None
+    verdict = retention.retention(facts) if len(facts) > 1 else None
     bookkeeping = verdict.bookkeeping_retain_until if verdict is not None else None
     if not applications or verdict is None:
         if request.candidate_state == "evidence_hold":

@@ -27,7 +27,7 @@ from policykit._ruleset.loading import PARAMETER_CHOICES, Parameters
 from policykit._ruleset.ruleset import RuleSet
 from policykit.errors import RequestValidationError, did_you_mean
 
-__all__ = ["RetentionEvaluator"]
+__all__ = ["RetentionEvaluator", "WithoutLapse"]
 
 
 class RetentionEvaluator:
@@ -89,6 +89,10 @@ class RetentionEvaluator:
             self._hits += 1
         return compute_verdict(parsed, reading, outcome, rules=self.rules, params=params, context=self._context)
 
+    def without_lapse(self) -> WithoutLapse:
+        """This family asked with no lapse of consent inferred: what data-subject requests ask."""
+        return WithoutLapse(self)
+
     def evaluate_facts(self, facts: Mapping[str, bool]) -> RetentionOutcome:
         """Ask the engine directly, bypassing the memo: the outcome for yes/no facts keyed by field name."""
         return self._evaluate(tuple(bool(facts[name]) for name in self._fact_names))
@@ -126,3 +130,18 @@ class RetentionEvaluator:
     def clear_memo(self) -> None:
         """Forget every remembered outcome."""
         self._memo.clear()
+
+
+class WithoutLapse:
+    """A retention family that infers no lapse of consent after an unconfirmed review period. Request
+    handling asks this one: a request states the candidate's state and is itself the end of consent,
+    and gives no confirmations of interest."""
+
+    __slots__ = ("_evaluator",)
+
+    def __init__(self, evaluator: RetentionEvaluator) -> None:
+        self._evaluator = evaluator
+
+    def retention(self, facts: RetentionFacts | Mapping[str, Any]) -> RetentionVerdict:
+        """The verdict on ``facts``, with no lapse of consent inferred."""
+        return self._evaluator.retention(facts, consent_lapse=False)
