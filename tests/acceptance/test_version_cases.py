@@ -36,6 +36,18 @@ def test_revision_case(history: policykit.PolicyHistory, case: dict[str, Any]) -
     assert not problems, f"{case['id']}:\n  " + "\n  ".join(problems) + f"\n\n{answer.explain()}"
 
 
+CITING = [c for c in CASES if "cites" in c]
+
+
+@pytest.mark.parametrize("case", CITING, ids=[c["id"] for c in CITING])
+def test_revision_case_cites(history: policykit.PolicyHistory, case: dict[str, Any]) -> None:
+    """The clauses a case says the answer must cite are among the answer's clauses (the revision
+    changes some citations and no outcome: the rights clauses, say)."""
+    answer = _ask(history, case)
+    missing = [c for c in case["cites"] if c not in answer.clauses]
+    assert not missing, f"{case['id']}: expected the answer to cite {missing}, it cites {list(answer.clauses)}"
+
+
 def test_the_cases_come_in_pairs_across_the_effective_date() -> None:
     """Every pair of the public cases (V-...) is answered once by each version (the cases exercise the
     switch); the hand-worked cases after them need not come in pairs, but both versions answer some."""

@@ -8,7 +8,7 @@ reach the engine; only the facts key the memo.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from policykit._dates import ISO_DAY, is_timestamp, local_date
+from policykit._dates import ISO_DAY, add_months_sv, is_timestamp, local_date
 from policykit._engine.snapshot import snapshot
 from policykit._ruleset.facts import UNLISTED_PURPOSE
 from policykit._ruleset.vocabulary import ascii_code
@@ -532,10 +532,10 @@ class Normaliser:
     def __init__(self, rules: RuleSet) -> None:
         vocab = rules.vocabulary
         self.fact_names = tuple(name for name in rules.disclosure.facts if name != "category")
-        # the standard facts, then the optional ones the rule set declares, read by attribute
-        self._optional = tuple(
-            (name.split(".")[0], name.split(".")[1]) for name in self.fact_names[len(_FACT_ORDER):]
-        )
+        # the standard facts, then the optional ones the rule set declares, each read by its reader
+        self._optional_names = self.fact_names[len(_FACT_ORDER):]
+        self._optional = tuple(_optional_reader(name, rules) for name in self._optional_names)
+        self._dated_by_placement = "candidate.placement_follow_up_open" in self._optional_names
         if self.fact_names[: len(_FACT_ORDER)] != _FACT_ORDER:
             raise AssertionError(  # pragma: no cover - a schema change must update _FACT_ORDER
                 f"the disclosure fact schema changed: {self.fact_names} != {_FACT_ORDER}"
@@ -586,6 +586,7 @@ class Normaliser:
         c = request.candidate
         return request.as_of is None and (
             c.consent_withdrawn_on is not None or c.objection_received_on is not None
+            or (self._dated_by_placement and c.placement_started_on is not None)
         )
 
     def normalise(self, request: DisclosureRequest, today: dt.date) -> tuple[tuple[Any, ...], tuple[str, ...]]:
@@ -648,8 +649,8 @@ class Normaliser:
         k = k * 2 + c.explicit_consent_special_category
         k = k * 2 + c.special_category_relevant
         k = k * 2 + c.anonymised
-        for owner, attribute in self._optional:
-            k = k * 2 + bool(getattr(r if owner == "recipient" else c, attribute))
+        for read in self._optional:
+            k = k * 2 + read(request, as_of)
         bits = 0
         bit = self._bit
         for category in request.data_categories:
@@ -690,6 +691,42 @@ _FACT_ORDER = (
     "candidate.consent_withdrawn", "candidate.objected", "candidate.explicit_consent_special_category",
     "candidate.special_category_relevant", "candidate.anonymised",
 )
+
+
+_OptionalReader = Callable[[DisclosureRequest, dt.date], bool]
+
+
+def _optional_reader(name: str, rules: RuleSet) -> _OptionalReader:
+    """How the optional fact ``name`` (``_ruleset.facts.OPTIONAL_FACTS``) is read from a request
+    judged as of a day: most are the request's flag of the same name."""
+    if name == "recipient.dpf_certified":
+        aliases = rules.vocabulary.country_aliases
+
+        def certified(request: DisclosureRequest, as_of: dt.date) -> bool:
+            # the EU-US Data Privacy Framework certifies organisations in the United States only
+            code = ascii_code(request.recipient.country)
+            return request.recipient.dpf_certified and aliases.get(code, code) == _DPF_COUNTRY
+        return certified
+    if name == "candidate.placement_follow_up_open":
+        months = rules.parameters.placement_follow_up_months
+        assert months is not None  # the loader requires the parameter with the fact
+
+        def follow_up_open(request: DisclosureRequest, as_of: dt.date) -> bool:
+            started = request.candidate.placement_started_on
+            if started is None or as_of < started:
+                return False
+            try:
+                return as_of <= add_months_sv(started, months)
+            except InvalidDateError:  # the period ends after the last representable day
+                return True
+        return follow_up_open
+    owner, attribute = name.split(".")
+    if owner == "recipient":
+        return lambda request, as_of: bool(getattr(request.recipient, attribute))
+    return lambda request, as_of: bool(getattr(request.candidate, attribute))
+
+
+_DPF_COUNTRY = "US"
 
 
 def check_terms(request: DisclosureRequest, rules: RuleSet) -> None:

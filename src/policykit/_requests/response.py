@@ -579,7 +579,8 @@ class RequestResponse:
         order = {r.id: i for i, r in enumerate(rules.rules)}
         fired.sort(key=lambda r: order[r.id])
         self.rule_ids = tuple(r.id for r in fired)
-        self.clauses = _unique([c for r in fired for c in r.clauses])
+        self.clauses = _unique([c for r in fired for c in r.clauses]
+                               + list(rules.response_clauses.get(self.outcome, ())))
         self._rules = tuple(fired)
         self.reasons = _unique([r.title for r in request_rules] + list(self.notes))
 

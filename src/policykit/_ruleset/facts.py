@@ -14,7 +14,7 @@ from dataclasses import replace
 from policykit._ruleset.conditions import Field
 from policykit._ruleset.vocabulary import Vocabulary
 
-__all__ = ["OPTIONAL_FACTS", "UNLISTED_PURPOSE", "disclosure_schema", "retention_schema"]
+__all__ = ["OPTIONAL_FACTS", "OPTIONAL_FACT_PARAMETERS", "UNLISTED_PURPOSE", "disclosure_schema", "retention_schema"]
 
 UNLISTED_PURPOSE = "unlisted"
 _B = (False, True)
@@ -52,15 +52,30 @@ OPTIONAL_FACTS: dict[str, Field] = {
               "the candidate has not approved contacting this referee",
               "The approved_by_candidate flag of the recipient (false unless given)."),
         _bool("recipient.dpf_certified", "the Data Privacy Framework certification",
-              "the recipient holds a valid EU-US Data Privacy Framework certification",
-              "the recipient holds no valid EU-US Data Privacy Framework certification",
-              "The dpf_certified flag of the recipient (false unless given)."),
+              "the recipient is in the United States and holds a valid EU-US Data Privacy Framework "
+              "certification",
+              "the recipient holds no valid EU-US Data Privacy Framework certification, or is not in "
+              "the United States",
+              "The dpf_certified flag of the recipient (false unless given), for a recipient whose "
+              "country is US: the framework certifies organisations in the United States only."),
         _bool("candidate.consent_to_show_profile", "the consent to show the profile",
               "the candidate consents to having their profile shown to clients without an assignment",
               "the candidate has not consented to having their profile shown to clients without an "
               "assignment",
               "The consent_to_show_profile flag of the candidate (false unless given)."),
+        _bool("candidate.placement_follow_up_open", "the follow-up period of a placement",
+              "the candidate started a placed position and its follow-up period is open on as_of",
+              "no placement is on file, or as_of lies outside the follow-up period of the placement",
+              "candidate.placement_started_on is given and placement_started_on <= as_of <= "
+              "placement_started_on + parameters.placement_follow_up_months (both days inclusive; "
+              "months added as the Swedish calendar counts them). A rule set that declares this fact "
+              "must set the parameter."),
     )
+}
+
+#: The parameter of ``policy.yaml`` each optional fact needs, when it needs one.
+OPTIONAL_FACT_PARAMETERS: dict[str, str] = {
+    "candidate.placement_follow_up_open": "placement_follow_up_months",
 }
 
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from policykit._ruleset.loading import _Loader, _validate
-from policykit._ruleset.reading import load_yaml
+from policykit._ruleset.overlay import resolve_rules
+from policykit._ruleset.reading import LocatedYaml, load_yaml
 from policykit._ruleset.requests import REQUEST_TYPES, RequestRules
 from policykit.errors import RuleSchemaError, did_you_mean
 
@@ -120,11 +121,16 @@ def _walk(value: object, path: tuple[str | int, ...]) -> Iterable[tuple[tuple[st
 
 def load_letters(loader: _Loader, directory: Path, *, bundled: Path) -> Letters:
     """Load and check ``letters.yaml`` of ``directory`` (the bundled one when the directory has none)
-    against the request rules and vocabulary already loaded by ``loader``."""
+    against the request rules and vocabulary already loaded by ``loader``. In an overlay the file is
+    merged along the chain of ``extends`` like every rule file, and only holds what it changes."""
     path = directory / FILE
     if not path.is_file():
         path = bundled / FILE
-    doc = load_yaml(path)
+    doc: LocatedYaml | None = None
+    if len(loader.resolved.chain) > 1:
+        doc = resolve_rules(directory, [FILE], lambda: bundled, optional=[FILE]).docs.get(FILE)
+    if doc is None:
+        doc = load_yaml(path)
     doc.file = Path(FILE)
     loader.docs[FILE] = doc
     raw: LettersFile = _validate(LettersFile, doc, FILE)

@@ -30,7 +30,7 @@ from policykit._ruleset.conditions import (
 )
 from policykit._ruleset.conditions import Field as FactField
 from policykit._ruleset.cubes import to_cubes
-from policykit._ruleset.facts import OPTIONAL_FACTS, disclosure_schema
+from policykit._ruleset.facts import OPTIONAL_FACT_PARAMETERS, OPTIONAL_FACTS, disclosure_schema
 from policykit._ruleset.overlay import resolve_rules, source_directory
 from policykit._ruleset.reading import RULE_FILES, LocatedYaml, bundled_rules_dir
 from policykit._ruleset.vocabulary import (
@@ -212,6 +212,9 @@ class Parameters(_Frozen):
     consent_lapses_after_review: bool = False
     #: recorded items (``video_interviews``) dated before this day are an input error
     recordings_from: dt.date | None = None
+    #: how long after the start of a placed position its follow-up period lasts (the optional
+    #: disclosure fact ``candidate.placement_follow_up_open`` needs it)
+    placement_follow_up_months: int | None = Field(default=None, ge=1, le=120)
 
     @field_validator("timezone")
     @classmethod
@@ -361,6 +364,7 @@ class _RawParameters(_Raw):
     review_period_from: _IsoDay | None = None
     consent_lapses_after_review: bool = False
     recordings_from: _IsoDay | None = None
+    placement_follow_up_months: int | None = None
 
 
 class _RawRight(_Raw):
@@ -766,12 +770,18 @@ class _Loader:
             steps[s.step] = Step(step=s.step, title=s.title, unless=tuple(s.unless))
         return steps
 
-    def disclosure(self, vocab: Vocabulary) -> DisclosureRules:
+    def disclosure(self, vocab: Vocabulary, params: Parameters) -> DisclosureRules:
         name = "disclosure.yaml"
         doc = self.docs[name]
         raw: _RawDisclosureFile = _validate(_RawDisclosureFile, doc, name)
         for i, fact in enumerate(raw.facts):
             self.check_term(fact, OPTIONAL_FACTS, "an optional fact", name, ("facts", i))
+            needed = OPTIONAL_FACT_PARAMETERS.get(fact)
+            if needed is not None and getattr(params, needed) is None:
+                raise RuleSchemaError(
+                    f"expected parameters.{needed} in policy.yaml for the optional fact {fact!r}, found none",
+                    file=name, line=self.line(name, ("facts", i)),
+                )
         schema = disclosure_schema(vocab, raw.facts)
         predicates, conditions = self.predicates(name, raw.predicates, schema)
         steps = self.steps(name, raw.steps, predicates)

@@ -51,7 +51,7 @@ REMOVE_KEY = "remove"
 #: The longest chain of overlays (a guard against a runaway chain; cycles are refused before).
 MAX_DEPTH = 16
 #: The fields by which the entries of a list are identified, the first one all entries carry.
-_ID_KEYS = ("id", "code", "step")
+_ID_KEYS = ("id", "code", "step", "purpose")
 
 _PathT = tuple[str | int, ...]
 

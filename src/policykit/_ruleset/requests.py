@@ -19,6 +19,7 @@ name the file and the line, like the rest of the loader.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
@@ -253,6 +254,14 @@ class RequestRules(_Frozen, RuleFamily):
     predicates: dict[str, Predicate]
     steps: tuple[Step, ...]
     rules: tuple[RequestRule, ...]
+    #: the clauses a response with this outcome cites for what ``responses`` makes it tell the
+    #: candidate (the clause that states the right to complain, say), by outcome
+    response_clauses: dict[str, tuple[str, ...]] = {}
+
+    @property
+    def response_citations(self) -> tuple[ResponseCitation, ...]:
+        """The ``responses`` entries that cite clauses, as the clause-coverage check sees them."""
+        return tuple(ResponseCitation(f"responses.{o}", c) for o, c in self.response_clauses.items())
 
     def rule(self, rule_id: str) -> RequestRule:
         """The rule with this id."""
@@ -345,6 +354,15 @@ class _RawObjection(_Raw):
 
 class _RawResponse(_Raw):
     inform: list[str] = []
+    clauses: list[str] = []
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCitation:
+    """A ``responses`` entry of ``requests.yaml`` that cites clauses (for the clause-coverage check)."""
+
+    id: str
+    clauses: tuple[str, ...]
 
 
 class _RawRequestsFile(_Raw):
@@ -392,6 +410,11 @@ class _RequestLoader:
         items = self.items(raw)
         compelling, after_whole = self.objection(raw)
         responses = self.responses(raw)
+        response_clauses = {}
+        for outcome, response in raw.responses.items():
+            if response.clauses:
+                self.loader.check_clauses(response.clauses, FILE, ("responses", outcome, "clauses"))
+                response_clauses[outcome] = tuple(response.clauses)
         predicates, conditions = self.loader.predicates(FILE, raw.predicates, self.schema)
         steps = self.loader.steps(FILE, raw.steps, predicates)
         rules = [self.rule(r, i, steps, conditions) for i, r in enumerate(raw.rules)]
@@ -405,6 +428,7 @@ class _RequestLoader:
             compelling_grounds=compelling,
             continue_after_whole_objection=after_whole,
             responses=responses,
+            response_clauses=response_clauses,
             predicates=predicates,
             steps=tuple(sorted(steps.values(), key=lambda s: s.step)),
             rules=tuple(rules),

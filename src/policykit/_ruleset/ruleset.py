@@ -119,13 +119,13 @@ def _load_rules(path: Path) -> RuleSet:
     sections, clauses = loader.clauses()
     meta, params = loader.meta()
     vocab = loader.vocabulary()
-    disclosure = loader.disclosure(vocab)
+    disclosure = loader.disclosure(vocab, params)
     retention = load_retention(loader, vocab, params)
     requests = load_requests(loader, vocab, words={"window": in_words(retention.evidence_window.years, "year")})
     letters = load_letters(loader, path, bundled=bundled_rules_dir())
     check_letters(loader, letters, vocab, requests)
     loader.coverage(
-        clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules],
+        clauses, vocab, [*disclosure.rules, *retention.rules, *requests.rules, *requests.response_citations],
         [*disclosure.predicates.values(), *retention.predicates.values(), *requests.predicates.values()],
     )
     every_rule: list[CitingRule] = [*disclosure.rules, *retention.rules, *requests.rules]
