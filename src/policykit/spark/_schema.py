@@ -10,8 +10,8 @@ columns of the answers.
 Dates may be ``DATE`` columns or ISO text; event dates (applications, withdrawals, objection, erasure
 request) may also be ``TIMESTAMP`` (an instant, turned into a calendar date in the question's zone).
 ``TIMESTAMP_NTZ`` is refused: a timestamp without a zone does not say which day it was (A-27).
-Lists are arrays; nested objects (disputes, bookkeeping records, special-category items, the
-recipient, the candidate) are structs, or arrays of structs, with the nested fields' names.
+Lists are arrays; nested objects (recorded interviews, disputes, bookkeeping records,
+special-category items, the recipient, the candidate) are structs, or arrays of structs, with the nested fields' names.
 """
 
 from __future__ import annotations
@@ -74,6 +74,10 @@ RETENTION_INPUT: tuple[Field, ...] = (
     Field("objection_documented_in_writing_by_controller", _BOOL),
     Field("erasure_requested_on", _EVENT),
     Field("process_closed_on", _DATE),
+    Field("interest_confirmed_on", _EVENT, many=True),
+    Field("video_interviews", many=True, nested=(
+        Field("interviewed_on", _EVENT), Field("recording_consent_withdrawn_on", _EVENT),
+    )),
     Field("disputes", many=True, nested=(
         Field("opened_on", _DATE), Field("status", _TEXT), Field("resolved_on", _DATE),
     )),
