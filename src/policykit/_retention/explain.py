@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from policykit._dates import local_date
 from policykit._retention.verdict import TRIGGER_WORDS, RetentionVerdict
 from policykit._ruleset.conditions import render
 from policykit._ruleset.quoting import quote_clauses, wrap
@@ -35,16 +36,18 @@ def _facts_lines(v: RetentionVerdict, rules: RuleSet) -> list[str]:
             f"Applications{zone}: {', '.join(map(str, r.applications))}; the latest is {r.latest}."
         )
     for w in f.consent_withdrawn_on:
-        lines.append(f"Consent withdrawn: {_show(w)}.")
+        lines.append(f"Consent withdrawn: {_show(w, r.zone)}.")
     if f.objection_received_on is not None:
         form = f.objection_form.replace("_", " ")
         documented = (
             f" (documented in writing by {rules.meta.controller.short_name})"
             if f.objection_documented_in_writing_by_controller else ""
         )
-        lines.append(f"Objection received {_show(f.objection_received_on)} by {form}{documented}.")
+        lines.append(f"Objection received {_show(f.objection_received_on, r.zone)} by {form}{documented}.")
     if f.erasure_requested_on is not None:
-        lines.append(f"Erasure requested: {_show(f.erasure_requested_on)} (counts as withdrawal and objection, A-10).")
+        lines.append(
+            f"Erasure requested: {_show(f.erasure_requested_on, r.zone)} (counts as withdrawal and objection, A-10)."
+        )
     if f.process_closed_on is not None:
         lines.append(f"Recruitment process closed: {f.process_closed_on}.")
     for i, d in enumerate(f.disputes):
@@ -82,9 +85,11 @@ def _is_day(value: object) -> bool:
     return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
 
-def _show(value: object) -> str:
+def _show(value: object, zone: str) -> str:
+    """A date as it is, a timestamp with its calendar date in the policy's zone on the same line (the
+    date the rules judge)."""
     if isinstance(value, dt.datetime):
-        return value.isoformat()
+        return f"{value.isoformat()} (that is {local_date(value, zone)} in {zone})"
     return str(value)
 
 

@@ -296,6 +296,8 @@ class Reading:
     resolution: dt.date | None = None
     facts: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: the citation roles the notes rely on (the verdict's clauses include their clauses)
+    cited: list[str] = field(default_factory=list)
 
 
 def _check_not_after(day: dt.date, as_of: dt.date, where: str, given: bool) -> None:
@@ -421,12 +423,14 @@ def _read_triggers(
         if written:
             triggers.append((day, "objection"))
             if facts.objection_form not in WRITTEN_FORMS:
+                r.cited.append("written_objection")
                 r.notes.append(
                     f"The objection of {day} was made by {facts.objection_form.replace('_', ' ')} and documented "
                     f"in writing by {controller}, so it counts as a written objection ({cite('written_objection')})."
                 )
         elif r.latest is not None and day >= r.latest:
             oral_undocumented = True
+            r.cited.append("written_objection")
             r.notes.append(
                 f"The objection of {day} was made by {facts.objection_form.replace('_', ' ')} and has not been "
                 f"documented in writing: {controller} must confirm it back in writing; until then it does not end "
@@ -479,6 +483,7 @@ def _settle_triggers(r: Reading, triggers: list[tuple[dt.date, str]], cite: Cita
         r.trigger_date = counted[0][0]
         r.trigger_kinds = tuple(dict.fromkeys(k for d, k in counted if d == r.trigger_date))
     for day, kind in r.superseded:
+        r.cited.append("fresh_consent")
         r.notes.append(
             f"The {TRIGGER_WORDS[kind]} of {day} was superseded by the later application of {latest}: a new "
             f"application is fresh consent ({cite('fresh_consent')})."
@@ -856,6 +861,7 @@ class RetentionVerdict:
     """
 
     __slots__ = (
+        "_cited",
         "_context",
         "_reason_parts",
         "_reasons",
@@ -912,6 +918,7 @@ class RetentionVerdict:
     outcome: RetentionOutcome
     _reasons: tuple[str, ...] | None
     _reason_parts: tuple[Any, ...]
+    _cited: tuple[str, ...]
     reading: Reading
     facts: RetentionFacts
     parameters: Parameters
@@ -946,8 +953,15 @@ class RetentionVerdict:
 
     @property
     def clauses(self) -> tuple[str, ...]:
-        """The clause ids behind the verdict."""
-        return self.outcome.clauses
+        """The clause ids behind the verdict: the rules', then those its reasons and notes rely on
+        (fresh consent, a written objection, anonymisation...)."""
+        base = self.outcome.clauses
+        if not self._cited:
+            return base
+        rules = self._context.rules
+        known = {c.id for c in rules.clauses}
+        extra = [i for role in dict.fromkeys(self._cited) for i in rules.citations.of(role) if i in known]
+        return tuple(dict.fromkeys((*base, *extra)))
 
     @property
     def ambiguities(self) -> tuple[str, ...]:
@@ -1044,6 +1058,7 @@ def compute_verdict(
         "process_closed": facts.process_closed_on,
     }
     notes = list(reading.notes)
+    cited = list(reading.cited)
 
     # bookkeeping records: a parallel track, each from the end of its own financial year
     books: list[BookkeepingStatus] = []
@@ -1083,6 +1098,7 @@ def compute_verdict(
             )
         )
         if srule is not None and srule.erase_on is not None and gone is None:
+            cited.append("special_category_retention")
             notes.append(
                 f"Special-category item {i} ({item.category}): the process has not closed, so it is kept while "
                 "relevant to the process and erased when the process ends "
@@ -1136,6 +1152,7 @@ def compute_verdict(
         video_recordings=recordings,
         _reasons=None,
         _reason_parts=reason_parts,
+        _cited=(*cited, *_reason_roles(rule.mode or "", reading, due)),
         outcome=outcome,
         reading=reading,
         facts=facts,
@@ -1161,6 +1178,22 @@ def _word_reasons(parts: tuple[Any, ...], cite: Citations) -> tuple[str, ...]:
             f"{', '.join(on_anonymisation)} ({cite('anonymisation')})."
         )
     return tuple(reasons)
+
+
+def _reason_roles(mode: str, r: Reading, due: bool) -> tuple[str, ...]:
+    """The citation roles the reasons cite (as ``_lead`` and ``_word_reasons`` word them), known
+    without wording them."""
+    roles: list[str] = []
+    if mode == "evidence_window":
+        roles.append("evidence_then_anonymise")
+    elif mode == "anonymise_now":
+        if r.resolution is None:
+            roles.append("anonymisation")
+    elif mode not in ("legal_hold", "bookkeeping"):
+        roles.append("special_category_retention" if r.latest is None else "relevance_review")
+    if due:
+        roles.append("anonymisation")
+    return tuple(roles)
 
 
 def _lead(
