@@ -64,12 +64,10 @@ def _facts_lines(v: RetentionVerdict, rules: RuleSet) -> list[str]:
         lines.append(f"Special-category item {i}: {s.category}{process}, {consent} explicit consent.")
     for i, item in enumerate(f.video_interviews):
         withdrawn = item.recording_consent_withdrawn_on
-        lines.append(
-            f"Recorded interview {i}: {_show(item.interviewed_on)}"
-            + (f", consent to the recording withdrawn {_show(withdrawn)}" if withdrawn is not None else "") + "."
-        )
+        also = f", consent to the recording withdrawn {_show(withdrawn, r.zone)}" if withdrawn is not None else ""
+        lines.append(f"Recorded interview {i}: {_show(item.interviewed_on, r.zone)}{also}.")
     if f.interest_confirmed_on:
-        lines.append(f"Interest confirmed: {', '.join(_show(c) for c in f.interest_confirmed_on)}.")
+        lines.append(f"Interest confirmed: {', '.join(_show(c, r.zone) for c in f.interest_confirmed_on)}.")
     if r.trigger_date is not None:
         kinds = " and ".join(TRIGGER_WORDS[k] for k in r.trigger_kinds)
         lines.append(
