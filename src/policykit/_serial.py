@@ -13,8 +13,8 @@ keys in a class attribute ``_JSON``, in order, each one of:
 - ``("key", function)``: what the function gives for the result (a rounded time, a sorted mapping);
 - ``("key", {"inner": ...})``: a group of keys under one key, each entry again one of these.
 
-The answers of the three rule families (``Decision``, ``RetentionVerdict``, ``RequestResponse``)
-and the decision log's reports still write their own ``to_dict()``; :func:`to_data` calls it when
+The answers of the three rule families (``Decision``, ``RetentionVerdict``, ``RequestResponse``),
+the sweep's report and the decision log's reports still write their own ``to_dict()``; :func:`to_data` calls it when
 such a result is nested in another (a ``Redaction`` holds a ``Decision``).
 """
 
