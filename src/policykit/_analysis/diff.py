@@ -29,12 +29,14 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from policykit._analysis.partition import PREFERRED, Partition, request_data
 from policykit._disclosure.decision import Outcome, combine
-from policykit._ruleset.conditions import Value, partial
+from policykit._ruleset.conditions import All, Condition, Field, Not, Ref, Test, Value, partial
+from policykit._ruleset.conditions import Any as AnyOf
+from policykit._ruleset.facts import OPTIONAL_FACTS, UNLISTED_PURPOSE
 from policykit.errors import IncomparableRulesError
 
 if TYPE_CHECKING:
@@ -108,25 +110,79 @@ class DiffReport:
 # what the versions share, and the lanes of raw inputs they read differently
 
 
-def _check_comparable(old: RuleSet, new: RuleSet) -> None:
+#: Fields whose domain a later version may widen: a new purpose is read by the earlier version as a
+#: purpose outside its vocabulary; a new recipient kind or data category is an input error there.
+_WIDENED_PURPOSE = "purpose"
+_NEW_TERM_FIELDS = ("recipient.kind", "category")
+
+
+@dataclass(frozen=True)
+class _Space:
+    """The question space two versions are compared over: every field of either, each with the values
+    of either. ``new_purposes`` are purposes only the new version knows (the old reads them as
+    ``unlisted``); ``new_terms`` are recipient kinds and categories only the new version knows (the
+    old refuses such a question as an input error)."""
+
+    schema: dict[str, Field]
+    new_purposes: frozenset[Value]
+    new_terms: dict[str, frozenset[Value]]
+
+
+def _check_comparable(old: RuleSet, new: RuleSet) -> _Space:
+    """The space two versions are compared over; :class:`IncomparableRulesError` when a question of
+    one version has no reading in the other."""
     a, b = old.disclosure.facts, new.disclosure.facts
-    if list(a) != list(b):
-        only_old = [f for f in a if f not in b]
-        only_new = [f for f in b if f not in a]
+    only_old = [f for f in a if f not in b]
+    only_new = [f for f in b if f not in a]
+    if any(f not in OPTIONAL_FACTS for f in [*only_old, *only_new]) or [f for f in a if f in b] != [
+        f for f in b if f in a
+    ]:
         raise IncomparableRulesError(
-            "expected two rule sets over the same fact fields; "
+            "expected two rule sets over the same fact fields, or fields that differ only by optional facts; "
             f"only in the old: {only_old or 'none'}; only in the new: {only_new or 'none'}",
             file=new.directory,
         )
-    for name in a:
-        if a[name].domain != b[name].domain:
-            gone = [v for v in a[name].domain if v not in b[name].domain]
-            added = [v for v in b[name].domain if v not in a[name].domain]
+    schema: dict[str, Field] = {}
+    new_terms: dict[str, frozenset[Value]] = {}
+    new_purposes: frozenset[Value] = frozenset()
+    for name in [*b, *only_old]:  # an optional fact only one version reads has no effect in the other
+        if name not in a or name not in b:
+            schema[name] = b.get(name) or a[name]
+            continue
+        gone = [v for v in a[name].domain if v not in b[name].domain]
+        added = [v for v in b[name].domain if v not in a[name].domain]
+        if gone or (added and name not in (_WIDENED_PURPOSE, *_NEW_TERM_FIELDS)):
             raise IncomparableRulesError(
-                f"expected the same vocabulary for {name!r}; the new version removes {gone or 'nothing'} and "
-                f"adds {added or 'nothing'}, so some questions exist in one version only",
+                f"expected the same vocabulary for {name!r}, or one the new version only adds to; the new "
+                f"version removes {gone or 'nothing'} and adds {added or 'nothing'}",
                 file=new.directory,
             )
+        schema[name] = replace(b[name], domain=(*a[name].domain, *added))
+        if added and name == _WIDENED_PURPOSE:
+            new_purposes = frozenset(added)
+        elif added:
+            new_terms[name] = frozenset(added)
+    return _Space(schema, new_purposes, new_terms)
+
+
+def _as_unlisted(cond: Condition, purposes: frozenset[Value]) -> Condition:
+    """``cond`` (of the old version) with every purpose of ``purposes`` read as ``unlisted``, as the
+    old version's normalisation reads a purpose outside its vocabulary."""
+    if not purposes:
+        return cond
+    if isinstance(cond, Test):
+        if cond.field == _WIDENED_PURPOSE and UNLISTED_PURPOSE in cond.values:
+            return Test(cond.field, cond.values | purposes, cond.negated)
+        return cond
+    if isinstance(cond, All):
+        return All(tuple(_as_unlisted(c, purposes) for c in cond.items))
+    if isinstance(cond, AnyOf):
+        return AnyOf(tuple(_as_unlisted(c, purposes) for c in cond.items))
+    if isinstance(cond, Not):
+        return Not(_as_unlisted(cond.item, purposes))
+    if isinstance(cond, Ref):
+        return Ref(cond.name, _as_unlisted(cond.condition, purposes))
+    return cond
 
 
 def _country_table(rules: RuleSet) -> dict[str, bool]:
@@ -261,12 +317,18 @@ def diff(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
     fact fields or vocabularies differ. ``progress`` is told the fraction of the questions compared, now
     and then (for a progress bar)."""
     o_rules, n_rules = old.rules, new.rules
-    _check_comparable(o_rules, n_rules)
+    space_ = _check_comparable(o_rules, n_rules)
     lanes, notes = _lanes(o_rules, n_rules)
-    schema = o_rules.disclosure.facts
-    names = tuple(name for name in schema if name != "category")
+    notes.extend(_term_notes(o_rules, n_rules, space_))
+    schema = space_.schema
+    o_names = tuple(name for name in o_rules.disclosure.facts if name != "category")
+    n_names = tuple(name for name in n_rules.disclosure.facts if name != "category")
     o_list, n_list = o_rules.disclosure.rules, n_rules.disclosure.rules
     n_old = len(o_list)
+    # a question on a term only the new version knows splits off: the old version refuses it as input
+    new_term = AnyOf(tuple(Test(f, v) for f, v in space_.new_terms.items())) if space_.new_terms else None
+    extra = [new_term] if new_term is not None else []
+    term_at = n_old + len(n_list)
     same_rules = [(a.effect, a.reason, a.obligations, a.id) for a in o_list] == [
         (b.effect, b.reason, b.obligations, b.id) for b in n_list
     ]
@@ -288,17 +350,17 @@ def diff(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
 
     space = math.prod(len(f.domain) for f in schema.values()) or 1
     for lane in lanes:
-        old_conds = [partial(r.condition, lane.old, schema) for r in o_list]
+        old_conds = [_as_unlisted(partial(r.condition, lane.old, schema), space_.new_purposes) for r in o_list]
         new_conds = [partial(r.condition, lane.new, schema) for r in n_list]
         fixed = set(lane.old) | set(lane.new)
         divisor = 1
         for name in fixed:
             divisor *= len(schema[name].domain)
-        if same_rules and old_conds == new_conds and lane.old == lane.new:
+        if same_rules and old_conds == new_conds and lane.old == lane.new and new_term is None:
             cubes += 1
             questions += math.prod(len(f.domain) for f in schema.values()) // divisor
             continue  # the same conditions and the same metadata: nothing can differ
-        partition = Partition([*old_conds, *new_conds], schema, prefer=PREFERRED)
+        partition = Partition([*old_conds, *new_conds, *extra], schema, prefer=PREFERRED)
         for region in partition.regions():
             size = region.size // divisor
             cubes += 1
@@ -306,33 +368,43 @@ def diff(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
             if progress is not None and not cubes % 4096:
                 progress(min(1.0, questions / space))
             category = str(region.point["category"])
-            old_fired = tuple(i for i in range(n_old) if region.truths >> i & 1)
             new_fired = tuple(j for j in range(len(n_list)) if region.truths >> (n_old + j) & 1)
-            if summary(o_rules, old_fired, category) == summary(n_rules, new_fired, category):
-                continue
+            unknown_to_old = new_term is not None and bool(region.truths >> term_at & 1)
+            if not unknown_to_old:
+                old_fired = tuple(i for i in range(n_old) if region.truths >> i & 1)
+                if summary(o_rules, old_fired, category) == summary(n_rules, new_fired, category):
+                    continue
             o_point = {**region.point, **lane.old}
+            if o_point["purpose"] in space_.new_purposes:
+                o_point["purpose"] = UNLISTED_PURPOSE
             n_point = {**region.point, **lane.new}
-            o_out = old.evaluate_values(tuple(o_point[f] for f in names), (category,))
-            n_out = new.evaluate_values(tuple(n_point[f] for f in names), (category,))
-            if (o_out.allowed, o_out.reasons, o_out.obligations) == (n_out.allowed, n_out.reasons, n_out.obligations):
-                continue  # pragma: no cover - the engines disagree with the conditions; verify reports that
+            n_out = new.evaluate_values(tuple(n_point[f] for f in n_names), (category,))
+            if unknown_to_old:
+                rule, how = _responsible_for_new_term(n_out, n_rules)
+                o_verdict, transition = "input error", f"input error -> {_verdict_kind(n_out)}"
+                score: tuple[int, int] = (len(n_out.reasons), region.index)
+            else:
+                o_out = old.evaluate_values(tuple(o_point[f] for f in o_names), (category,))
+                if (o_out.allowed, o_out.reasons, o_out.obligations) == (
+                        n_out.allowed, n_out.reasons, n_out.obligations):
+                    continue  # pragma: no cover - the engines disagree with the conditions; verify reports that
+                rule, how = _responsible(o_out, n_out, o_rules, n_rules)
+                o_verdict, transition = _verdict(o_out), f"{_verdict_kind(o_out)} -> {_verdict_kind(n_out)}"
+                score = (len(o_out.reasons) + len(n_out.reasons), region.index)
             changed_cubes += 1
             changed_questions += size
-            rule, how = _responsible(o_out, n_out, o_rules, n_rules)
             group = groups.setdefault((rule, how), Change(rule, how))
             group.questions += size
             group.cubes += 1
-            transition = f"{_verdict_kind(o_out)} -> {_verdict_kind(n_out)}"
             group.transitions[transition] += size
             # keep the simplest examples of each transition (fewest reasons, then first found)
-            score = (len(o_out.reasons) + len(n_out.reasons), region.index)
             kept = candidates.setdefault((rule, how, transition), [])
             if len(kept) < examples or score < kept[-1][0]:
                 country = lane.country if "recipient.in_eea" in lane.new else None
                 kept.append((score, {
                     "request": request_data(n_point, n_rules, country=country),
                     "lane": list(lane.raw),
-                    "old": _verdict(o_out),
+                    "old": o_verdict,
                     "new": _verdict(n_out),
                     "questions_like_it": size,
                 }))
@@ -357,6 +429,32 @@ def diff(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
         changed_questions=changed_questions,
         changes=changes,
     )
+
+
+def _responsible_for_new_term(new: Outcome, new_rules: RuleSet) -> tuple[str, str]:
+    """The rule that answers a question the old version refused as input (a term it does not know)."""
+    if new.allowed:
+        ids = {r.id for r in new_rules.disclosure.rules if r.effect == "permit"}
+        return next((r for r in new.rule_ids if r in ids), "(none)"), "permits a new term"
+    return (new.deciding_rule or "(default deny)"), "forbids a new term"
+
+
+def _term_notes(old: RuleSet, new: RuleSet, space: _Space) -> list[str]:
+    """The fields and terms only one version has, in words."""
+    notes = []
+    for name in new.disclosure.facts:
+        if name not in old.disclosure.facts:
+            notes.append(f"facts: {name} is read by the new version only (no effect in the old)")
+    for name in old.disclosure.facts:
+        if name not in new.disclosure.facts:
+            notes.append(f"facts: {name} is read by the old version only (no effect in the new)")
+    for purpose in sorted(map(str, space.new_purposes)):
+        notes.append(f"purposes: {purpose} is new (the old version reads it as a purpose outside its vocabulary)")
+    for name, values in space.new_terms.items():
+        what = "recipient kind" if name == "recipient.kind" else "data category"
+        for value in sorted(map(str, values)):
+            notes.append(f"{what}: {value} is new (the old version refuses it as an input error)")
+    return notes
 
 
 def _flip_first(transition: str) -> tuple[int, str]:
