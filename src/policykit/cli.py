@@ -602,10 +602,8 @@ def sweep(
     """
     day = _as_of(as_of)
     if engine == "spark":
-        if len(rules_dir) > 1:
-            _fail("--engine spark takes one --rules directory (several versions are not supported there yet)")
         _spark_sweep(input_dir, output_dir, master=master, db=db, as_of=day, apply=apply, mapping=mapping,
-                     as_json=as_json, limit=limit, rules_dir=rules_dir[0] if rules_dir else None)
+                     as_json=as_json, limit=limit, rules_dirs=tuple(rules_dir))
         return
     if db is None:
         _fail("--db: expected the database URL (or --engine spark with --input DIR)")
@@ -642,7 +640,7 @@ def sweep(
 
 def _spark_sweep(
     input_dir: str | None, output_dir: str | None, *, master: str, db: str | None, as_of: str | None,
-    apply: bool, mapping: Path | None, as_json: bool, limit: int, rules_dir: Path | None,
+    apply: bool, mapping: Path | None, as_json: bool, limit: int, rules_dirs: tuple[Path, ...],
 ) -> None:
     if db is not None:
         _fail("--db goes with the SQL sweep; --engine spark reads the tables from --input DIR")
@@ -654,7 +652,7 @@ def _spark_sweep(
         _fail(str(exc))
     try:
         report = run_sweep(input_dir, output=output_dir, master=master, as_of=as_of, apply=apply, mapping=mapping,
-                           rules=rules_dir, keep=limit)
+                           rules=rules_dirs or None, keep=limit)
     except PolicyKitError as exc:
         _fail(str(exc))
     if as_json:

@@ -217,3 +217,13 @@ def test_the_command_line_sweeps_parquet_files(swept: dict[str, Any], spark: Any
     assert (tmp_path / "out" / "policykit_audit").is_dir()
     missing = runner.invoke(main, ["sweep", "--engine", "spark", "--input", str(source), "--apply"])
     assert missing.exit_code == 2 and "--output" in missing.output
+    # two versions: the pass uses the one in force on its date, 2026-07-01 (whose evidence window is
+    # anchored on the later of the application and the end of the process), as the overlay alone does
+    revision = Path(__file__).resolve().parents[2] / "examples" / "policies" / "we-select-2026-07-01"
+    both = runner.invoke(main, ["sweep", "--engine", "spark", "--input", str(source), "--as-of", str(AS_OF),
+                                "--rules", str(policykit.bundled_rules_dir()), "--rules", str(revision), "--json"])
+    assert both.exit_code == 1, both.output
+    in_force = json.loads(both.stdout.splitlines()[-1])
+    alone = policykit.spark.anonymise(str(source), as_of=AS_OF, rules=revision, spark=spark).report
+    assert in_force["policy_version"] == alone.policy_version == "2026-07-01"
+    assert in_force["due"] == alone.due and in_force["examined"] == alone.examined

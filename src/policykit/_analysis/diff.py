@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from policykit._analysis.partition import PREFERRED, Partition, request_data
+from policykit._analysis.partition import PREFERRED, Partition, Region, request_data
 from policykit._disclosure.decision import Outcome, combine
 from policykit._ruleset.conditions import All, Condition, Field, Not, Ref, Test, Value, partial
 from policykit._ruleset.conditions import Any as AnyOf
@@ -309,126 +309,154 @@ def _responsible(old: Outcome, new: Outcome, old_rules: RuleSet, new_rules: Rule
     return "(changed rule)", "changed"
 
 
-def diff(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
+def diff(
     old: PolicyView, new: PolicyView, *, examples: int = 3, progress: Callable[[float], None] | None = None,
 ) -> DiffReport:
     """Every single-category question whose answer differs between ``old`` and ``new``, grouped by the
     rule responsible. Raises :class:`~policykit.errors.IncomparableRulesError` when the two versions'
     fact fields or vocabularies differ. ``progress`` is told the fraction of the questions compared, now
     and then (for a progress bar)."""
-    o_rules, n_rules = old.rules, new.rules
-    space_ = _check_comparable(o_rules, n_rules)
-    lanes, notes = _lanes(o_rules, n_rules)
-    notes.extend(_term_notes(o_rules, n_rules, space_))
-    schema = space_.schema
-    o_names = tuple(name for name in o_rules.disclosure.facts if name != "category")
-    n_names = tuple(name for name in n_rules.disclosure.facts if name != "category")
-    o_list, n_list = o_rules.disclosure.rules, n_rules.disclosure.rules
-    n_old = len(o_list)
-    # a question on a term only the new version knows splits off: the old version refuses it as input
-    new_term = AnyOf(tuple(Test(f, v) for f, v in space_.new_terms.items())) if space_.new_terms else None
-    extra = [new_term] if new_term is not None else []
-    term_at = n_old + len(n_list)
-    same_rules = [(a.effect, a.reason, a.obligations, a.id) for a in o_list] == [
-        (b.effect, b.reason, b.obligations, b.id) for b in n_list
-    ]
-    groups: dict[tuple[str, str], Change] = {}
-    cubes = questions = changed_cubes = changed_questions = 0
-    symbolic: dict[tuple[Any, ...], tuple[bool, tuple[str, ...], tuple[str, ...]]] = {}
-    candidates: dict[tuple[str, str, str], list[tuple[tuple[int, int], dict[str, Any]]]] = {}
+    space = _check_comparable(old.rules, new.rules)
+    lanes, notes = _lanes(old.rules, new.rules)
+    notes.extend(_term_notes(old.rules, new.rules, space))
+    comparison = _Comparison(old, new, space, examples, progress)
+    for lane in lanes:
+        comparison.lane(lane)
+    changes = comparison.changes()
+    if progress is not None:
+        progress(1.0)
+    return DiffReport(
+        old=_describe(old.rules),
+        new=_describe(new.rules),
+        table_changes=notes,
+        lanes=len(lanes),
+        cubes=comparison.cubes,
+        questions=comparison.questions,
+        changed_cubes=comparison.changed_cubes,
+        changed_questions=comparison.changed_questions,
+        changes=changes,
+    )
 
-    def summary(rules: RuleSet, fired: tuple[int, ...], category: str) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
+
+class _Comparison:
+    """The two versions compared lane by lane, cube by cube: the tallies, the groups of changed
+    questions, and the candidate examples of each transition."""
+
+    def __init__(
+        self, old: PolicyView, new: PolicyView, space: _Space, examples: int,
+        progress: Callable[[float], None] | None,
+    ) -> None:
+        self.old, self.new, self.examples, self.progress = old, new, examples, progress
+        self.o_rules, self.n_rules = old.rules, new.rules
+        self.schema = space.schema
+        self.new_purposes = space.new_purposes
+        self.o_names = tuple(name for name in self.o_rules.disclosure.facts if name != "category")
+        self.n_names = tuple(name for name in self.n_rules.disclosure.facts if name != "category")
+        self.o_list, self.n_list = self.o_rules.disclosure.rules, self.n_rules.disclosure.rules
+        # a question on a term only the new version knows splits off: the old version refuses it as input
+        self.new_term = AnyOf(tuple(Test(f, v) for f, v in space.new_terms.items())) if space.new_terms else None
+        self.same_rules = [(a.effect, a.reason, a.obligations, a.id) for a in self.o_list] == [
+            (b.effect, b.reason, b.obligations, b.id) for b in self.n_list
+        ]
+        self.space = math.prod(len(f.domain) for f in self.schema.values()) or 1
+        self.groups: dict[tuple[str, str], Change] = {}
+        self.cubes = self.questions = self.changed_cubes = self.changed_questions = 0
+        self.symbolic: dict[tuple[Any, ...], tuple[bool, tuple[str, ...], tuple[str, ...]]] = {}
+        self.candidates: dict[tuple[str, str, str], list[tuple[tuple[int, int], dict[str, Any]]]] = {}
+
+    def summary(
+        self, rules: RuleSet, fired: tuple[int, ...], category: str
+    ) -> tuple[bool, tuple[str, ...], tuple[str, ...]]:
+        """What the rules that fired give, by the conflict resolution alone (memoised)."""
         key = (id(rules), fired, category)
-        got = symbolic.get(key)
+        got = self.symbolic.get(key)
         if got is None:
             o = combine(
                 rules.disclosure.rules, [(i, None) for i in fired], (category,), None, None,
                 default_deny=rules.citations.of("default_deny"),
             )
-            got = symbolic[key] = (o.allowed, o.reasons, o.obligations)
+            got = self.symbolic[key] = (o.allowed, o.reasons, o.obligations)
         return got
 
-    space = math.prod(len(f.domain) for f in schema.values()) or 1
-    for lane in lanes:
-        old_conds = [_as_unlisted(partial(r.condition, lane.old, schema), space_.new_purposes) for r in o_list]
-        new_conds = [partial(r.condition, lane.new, schema) for r in n_list]
-        fixed = set(lane.old) | set(lane.new)
+    def lane(self, lane: Lane) -> None:
+        """Compare every cube of one lane."""
+        schema = self.schema
+        old_conds = [_as_unlisted(partial(r.condition, lane.old, schema), self.new_purposes) for r in self.o_list]
+        new_conds = [partial(r.condition, lane.new, schema) for r in self.n_list]
         divisor = 1
-        for name in fixed:
+        for name in set(lane.old) | set(lane.new):
             divisor *= len(schema[name].domain)
-        if same_rules and old_conds == new_conds and lane.old == lane.new and new_term is None:
-            cubes += 1
-            questions += math.prod(len(f.domain) for f in schema.values()) // divisor
-            continue  # the same conditions and the same metadata: nothing can differ
+        if self.same_rules and old_conds == new_conds and lane.old == lane.new and self.new_term is None:
+            self.cubes += 1
+            self.questions += math.prod(len(f.domain) for f in schema.values()) // divisor
+            return  # the same conditions and the same metadata: nothing can differ
+        n_old = len(self.o_list)
+        term_at = n_old + len(self.n_list)
+        extra = [self.new_term] if self.new_term is not None else []
         partition = Partition([*old_conds, *new_conds, *extra], schema, prefer=PREFERRED)
         for region in partition.regions():
             size = region.size // divisor
-            cubes += 1
-            questions += size
-            if progress is not None and not cubes % 4096:
-                progress(min(1.0, questions / space))
+            self.cubes += 1
+            self.questions += size
+            if self.progress is not None and not self.cubes % 4096:
+                self.progress(min(1.0, self.questions / self.space))
             category = str(region.point["category"])
-            new_fired = tuple(j for j in range(len(n_list)) if region.truths >> (n_old + j) & 1)
-            unknown_to_old = new_term is not None and bool(region.truths >> term_at & 1)
-            if not unknown_to_old:
-                old_fired = tuple(i for i in range(n_old) if region.truths >> i & 1)
-                if summary(o_rules, old_fired, category) == summary(n_rules, new_fired, category):
-                    continue
-            o_point = {**region.point, **lane.old}
-            if o_point["purpose"] in space_.new_purposes:
-                o_point["purpose"] = UNLISTED_PURPOSE
-            n_point = {**region.point, **lane.new}
-            n_out = new.evaluate_values(tuple(n_point[f] for f in n_names), (category,))
-            if unknown_to_old:
-                rule, how = _responsible_for_new_term(n_out, n_rules)
-                o_verdict, transition = "input error", f"input error -> {_verdict_kind(n_out)}"
-                score: tuple[int, int] = (len(n_out.reasons), region.index)
-            else:
-                o_out = old.evaluate_values(tuple(o_point[f] for f in o_names), (category,))
-                if (o_out.allowed, o_out.reasons, o_out.obligations) == (
-                        n_out.allowed, n_out.reasons, n_out.obligations):
-                    continue  # pragma: no cover - the engines disagree with the conditions; verify reports that
-                rule, how = _responsible(o_out, n_out, o_rules, n_rules)
-                o_verdict, transition = _verdict(o_out), f"{_verdict_kind(o_out)} -> {_verdict_kind(n_out)}"
-                score = (len(o_out.reasons) + len(n_out.reasons), region.index)
-            changed_cubes += 1
-            changed_questions += size
-            group = groups.setdefault((rule, how), Change(rule, how))
-            group.questions += size
-            group.cubes += 1
-            group.transitions[transition] += size
-            # keep the simplest examples of each transition (fewest reasons, then first found)
-            kept = candidates.setdefault((rule, how, transition), [])
-            if len(kept) < examples or score < kept[-1][0]:
-                country = lane.country if "recipient.in_eea" in lane.new else None
-                kept.append((score, {
-                    "request": request_data(n_point, n_rules, country=country),
-                    "lane": list(lane.raw),
-                    "old": o_verdict,
-                    "new": _verdict(n_out),
-                    "questions_like_it": size,
-                }))
-                kept.sort(key=lambda item: item[0])
-                del kept[examples:]
-    for (rule, how, _transition), kept in sorted(candidates.items(), key=lambda kv: _flip_first(kv[0][2])):
-        group = groups[(rule, how)]
-        group.examples.extend(example for _, example in kept)
-    for group in groups.values():
-        del group.examples[examples:]
-    changes = sorted(groups.values(), key=lambda c: (-c.questions, c.rule, c.how))
-    if progress is not None:
-        progress(1.0)
-    return DiffReport(
-        old=_describe(o_rules),
-        new=_describe(n_rules),
-        table_changes=notes,
-        lanes=len(lanes),
-        cubes=cubes,
-        questions=questions,
-        changed_cubes=changed_cubes,
-        changed_questions=changed_questions,
-        changes=changes,
-    )
+            if self.new_term is not None and region.truths >> term_at & 1:
+                self.region(lane, region, size, category, unknown_to_old=True)
+                continue
+            old_fired = tuple(i for i in range(n_old) if region.truths >> i & 1)
+            new_fired = tuple(j for j in range(len(self.n_list)) if region.truths >> (n_old + j) & 1)
+            if self.summary(self.o_rules, old_fired, category) != self.summary(self.n_rules, new_fired, category):
+                self.region(lane, region, size, category)
+
+    def region(self, lane: Lane, region: Region, size: int, category: str, *, unknown_to_old: bool = False) -> None:
+        """Ask both engines about a cube whose rules' conditions differ, and record a change. A cube of
+        questions on a term the old version does not know is asked of the new version only."""
+        o_point = {**region.point, **lane.old}
+        if o_point["purpose"] in self.new_purposes:
+            o_point["purpose"] = UNLISTED_PURPOSE  # how the old version reads a purpose it does not know
+        n_point = {**region.point, **lane.new}
+        n_out = self.new.evaluate_values(tuple(n_point[f] for f in self.n_names), (category,))
+        if unknown_to_old:
+            rule, how = _responsible_for_new_term(n_out, self.n_rules)
+            old_verdict, transition = "input error", f"input error -> {_verdict_kind(n_out)}"
+            score = (len(n_out.reasons), region.index)
+        else:
+            o_out = self.old.evaluate_values(tuple(o_point[f] for f in self.o_names), (category,))
+            if (o_out.allowed, o_out.reasons, o_out.obligations) == (
+                    n_out.allowed, n_out.reasons, n_out.obligations):
+                return  # pragma: no cover - the engines disagree with the conditions; verify reports that
+            rule, how = _responsible(o_out, n_out, self.o_rules, self.n_rules)
+            old_verdict, transition = _verdict(o_out), f"{_verdict_kind(o_out)} -> {_verdict_kind(n_out)}"
+            score = (len(o_out.reasons) + len(n_out.reasons), region.index)
+        self.changed_cubes += 1
+        self.changed_questions += size
+        group = self.groups.setdefault((rule, how), Change(rule, how))
+        group.questions += size
+        group.cubes += 1
+        group.transitions[transition] += size
+        # keep the simplest examples of each transition (fewest reasons, then first found)
+        kept = self.candidates.setdefault((rule, how, transition), [])
+        if len(kept) < self.examples or score < kept[-1][0]:
+            country = lane.country if "recipient.in_eea" in lane.new else None
+            kept.append((score, {
+                "request": request_data(n_point, self.n_rules, country=country),
+                "lane": list(lane.raw),
+                "old": old_verdict,
+                "new": _verdict(n_out),
+                "questions_like_it": size,
+            }))
+            kept.sort(key=lambda item: item[0])
+            del kept[self.examples:]
+
+    def changes(self) -> list[Change]:
+        """The groups, largest first, each with its examples (flips first)."""
+        for (rule, how, _transition), kept in sorted(self.candidates.items(), key=lambda kv: _flip_first(kv[0][2])):
+            group = self.groups[(rule, how)]
+            group.examples.extend(example for _, example in kept)
+        for group in self.groups.values():
+            del group.examples[self.examples:]
+        return sorted(self.groups.values(), key=lambda c: (-c.questions, c.rule, c.how))
 
 
 def _responsible_for_new_term(new: Outcome, new_rules: RuleSet) -> tuple[str, str]:

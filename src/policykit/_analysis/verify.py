@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from policykit._analysis.invariants import FLAGGED_CATEGORIES, Invariant, violation
-from policykit._analysis.partition import Partition, disclosure_partition, request_data
+from policykit._analysis.partition import Partition, Region, disclosure_partition, request_data
 from policykit._dates import Clock
 from policykit._disclosure.evaluator import DisclosureEvaluator
 from policykit._disclosure.reference import ReferenceEvaluator
@@ -209,6 +209,14 @@ class _PartResult:
     mismatch_count: int = 0
     mismatches: list[Mismatch] = field(default_factory=list)
 
+    @classmethod
+    def empty(cls, k: int, n_rules: int) -> _PartResult:
+        """Zero tallies for ``k`` invariants and ``n_rules`` rules."""
+        return cls(
+            inv_cubes=[0] * k, inv_points=[0] * k, inv_failed_cubes=[0] * k, inv_failed_points=[0] * k,
+            examples=[[] for _ in range(k)], rule_cubes=[0] * n_rules, rule_points=[0] * n_rules,
+        )
+
 
 def _partition_for(
     rules: RuleSet, invariants: Sequence[Invariant], restrict: bool
@@ -296,32 +304,19 @@ def _summary(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
+def _run(
     rules: RuleSet, evaluate: Callable[[tuple[Any, ...], tuple[str, ...]], Outcome], task: _Task,
     tick: Callable[[int], None] | None = None,
 ) -> _PartResult:
     """Check one part of the disclosure space; ``evaluate`` is the engine, without the memo. ``tick``
     is told the questions done so far, every few thousand cubes."""
-    invariants = task.invariants
-    partition, slots = _partition_for(rules, invariants, task.restrict)
-    n_rules = len(rules.disclosure.rules)
-    rule_mask = (1 << n_rules) - 1
-    rule_index = {r.id: i for i, r in enumerate(rules.disclosure.rules)}
-    reference = ReferenceEvaluator(rules) if task.differential else None
-    names = tuple(name for name in rules.disclosure.facts if name != "category")
-    fired_bits: dict[tuple[str, ...], int] = {}
-    verdicts: dict[tuple[int, tuple[str, ...], bool], str | None] = {}
-    k = len(invariants)
-    out = _PartResult(
-        inv_cubes=[0] * k, inv_points=[0] * k, inv_failed_cubes=[0] * k, inv_failed_points=[0] * k,
-        examples=[[] for _ in range(k)], rule_cubes=[0] * n_rules, rule_points=[0] * n_rules,
-    )
-    for region in partition.regions(part=task.part, parts=task.parts):
+    check = _PartCheck(rules, evaluate, task)
+    out = check.out
+    for region in check.partition.regions(part=task.part, parts=task.parts):
         point = region.point
         size = region.size
-        truths = region.truths
         category = str(point["category"])
-        outcome = evaluate(tuple([point[name] for name in names]), (category,))
+        outcome = evaluate(tuple([point[name] for name in check.names]), (category,))
         out.cubes += 1
         out.points += size
         if tick is not None and not out.cubes % _TICK:
@@ -329,51 +324,85 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
         if outcome.allowed:
             out.allowed_cubes += 1
             out.allowed_points += size
-        fired = outcome.rule_ids
-        bits = fired_bits.get(fired)
+        check.rules_fired(region, outcome)
+        check.against_reference(region, outcome, category)
+        check.invariants_hold(region, outcome)
+    return out
+
+
+class _PartCheck:
+    """The checks of one part, each region in turn, and the tallies they keep (``out``)."""
+
+    def __init__(
+        self, rules: RuleSet, evaluate: Callable[[tuple[Any, ...], tuple[str, ...]], Outcome], task: _Task
+    ) -> None:
+        self.rules, self.evaluate, self.task = rules, evaluate, task
+        self.invariants = task.invariants
+        self.partition, self.slots = _partition_for(rules, self.invariants, task.restrict)
+        self.rule_mask = (1 << len(rules.disclosure.rules)) - 1
+        self.rule_index = {r.id: i for i, r in enumerate(rules.disclosure.rules)}
+        self.reference = ReferenceEvaluator(rules) if task.differential else None
+        self.names = tuple(name for name in rules.disclosure.facts if name != "category")
+        self.fired_bits: dict[tuple[str, ...], int] = {}
+        self.verdicts: dict[tuple[int, tuple[str, ...], bool], str | None] = {}
+        self.out = _PartResult.empty(len(self.invariants), len(rules.disclosure.rules))
+
+    def rules_fired(self, region: Region, outcome: Outcome) -> None:
+        """Count the rules that fired, and check they are exactly those whose conditions hold."""
+        out, size, fired = self.out, region.size, outcome.rule_ids
+        bits = self.fired_bits.get(fired)
         if bits is None:
             bits = 0
             for rid in fired:
-                bits |= 1 << rule_index[rid]
-            fired_bits[fired] = bits
+                bits |= 1 << self.rule_index[rid]
+            self.fired_bits[fired] = bits
         for rid in fired:
-            i = rule_index[rid]
+            i = self.rule_index[rid]
             out.rule_cubes[i] += 1
             out.rule_points[i] += size
-        if bits != truths & rule_mask:
+        if bits != region.truths & self.rule_mask:
             out.mismatch_count += 1
-            if len(out.mismatches) < task.max_examples:
-                expected = [r.id for i, r in enumerate(rules.disclosure.rules) if truths >> i & 1]
+            if len(out.mismatches) < self.task.max_examples:
+                expected = [r.id for i, r in enumerate(self.rules.disclosure.rules) if region.truths >> i & 1]
                 out.mismatches.append(
-                    Mismatch("conditions", region.index, dict(point), _summary(outcome), {"rule_ids": expected})
+                    Mismatch("conditions", region.index, dict(region.point), _summary(outcome), {"rule_ids": expected})
                 )
-        if reference is not None:
-            facts = {name: point[name] for name in names}
-            expected_outcome = reference.outcome(facts, (category,))
-            if expected_outcome != outcome:
-                out.mismatch_count += 1
-                if len(out.mismatches) < task.max_examples:
-                    out.mismatches.append(
-                        Mismatch("reference", region.index, dict(point), _summary(outcome), _summary(expected_outcome))
-                    )
-        for j, (for_all, breach) in enumerate(slots):
+
+    def against_reference(self, region: Region, outcome: Outcome, category: str) -> None:
+        """Compare the engine's outcome with the reference evaluator's (when the task asks for it)."""
+        if self.reference is None:
+            return
+        out, point = self.out, region.point
+        expected_outcome = self.reference.outcome({name: point[name] for name in self.names}, (category,))
+        if expected_outcome != outcome:
+            out.mismatch_count += 1
+            if len(out.mismatches) < self.task.max_examples:
+                out.mismatches.append(
+                    Mismatch("reference", region.index, dict(point), _summary(outcome), _summary(expected_outcome))
+                )
+
+    def invariants_hold(self, region: Region, outcome: Outcome) -> None:
+        """Check every invariant whose ``for_all`` covers the region."""
+        out, truths, size, invariants = self.out, region.truths, region.size, self.invariants
+        for j, (for_all, breach) in enumerate(self.slots):
             if not truths >> for_all & 1:
                 continue
             out.inv_cubes[j] += 1
             out.inv_points[j] += size
             only_if = breach < 0 or not truths >> breach & 1
-            key = (j, fired, only_if)
-            problem = verdicts.get(key, "")
+            key = (j, outcome.rule_ids, only_if)
+            problem = self.verdicts.get(key, "")
             if problem == "":
-                problem = verdicts[key] = violation(invariants[j], outcome, only_if, rules)
+                problem = self.verdicts[key] = violation(invariants[j], outcome, only_if, self.rules)
             if problem is None and invariants[j].expect.structural == "flags_as_strict_as_categories":
-                problem = _twin_problem(evaluate, names, point, outcome)
+                problem = _twin_problem(self.evaluate, self.names, region.point, outcome)
             if problem is not None:
                 out.inv_failed_cubes[j] += 1
                 out.inv_failed_points[j] += size
-                if len(out.examples[j]) < task.max_examples:
-                    out.examples[j].append(Counterexample(invariants[j].id, region.index, dict(point), size, problem))
-    return out
+                if len(out.examples[j]) < self.task.max_examples:
+                    out.examples[j].append(
+                        Counterexample(invariants[j].id, region.index, dict(region.point), size, problem)
+                    )
 
 
 def _run_in_worker(task: _Task) -> _PartResult:
@@ -396,10 +425,7 @@ def _run_in_worker(task: _Task) -> _PartResult:
 
 
 def _merge(parts: Iterable[_PartResult], k: int, n_rules: int, max_examples: int) -> _PartResult:
-    total = _PartResult(
-        inv_cubes=[0] * k, inv_points=[0] * k, inv_failed_cubes=[0] * k, inv_failed_points=[0] * k,
-        examples=[[] for _ in range(k)], rule_cubes=[0] * n_rules, rule_points=[0] * n_rules,
-    )
+    total = _PartResult.empty(k, n_rules)
     for p in parts:
         total.cubes += p.cubes
         total.points += p.points
@@ -603,7 +629,7 @@ def _num(n: int) -> str:
     return f"{n:,}"
 
 
-def render_report(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
+def render_report(
     report: VerifyReport,
     policy: PolicyView,
     *,
@@ -612,8 +638,24 @@ def render_report(  # noqa: PLR0915 - one sequence of steps, not yet split into 
 ) -> str:
     """The report as text: the space, each invariant, each failure with its counterexamples explained
     as decisions, and (``show_coverage``) which rules the cubes and the cases exercise."""
-    rules = policy.rules
-    d = rules.disclosure
+    lines = [*_space_lines(report, policy.rules), *_family_lines(report)]
+    failed = [r for r in report.invariants if not r.ok]
+    lines += ["", f"Invariants: {len(report.invariants) - len(failed)} of {len(report.invariants)} hold."]
+    for r in report.invariants:
+        inv = r.invariant
+        status = "ok  " if r.ok else "FAIL"
+        lines.append(f"  {status} {inv.id}: {inv.title} ({', '.join(inv.clauses)})")
+        lines.append(f"         {_num(r.points)} questions in {_num(r.cubes)} cubes")
+    for r in failed:
+        lines += _failure_lines(r, policy)
+    if show_coverage:
+        lines += _coverage_lines(report, policy.rules, coverage)
+    lines += ["", "OK: every invariant holds." if report.ok else "FAILED."]
+    return "\n".join(lines)
+
+
+def _space_lines(report: VerifyReport, rules: RuleSet) -> list[str]:
+    """The disclosure space, what was allowed, and whether the engine agreed with the conditions."""
     scope = "the questions the chosen invariants cover" if report.restricted else "every question"
     lines = [
         f"policykit verify: {rules.meta.name} {report.version} ({report.directory})",
@@ -635,6 +677,12 @@ def render_report(  # noqa: PLR0915 - one sequence of steps, not yet split into 
     else:
         check = ", and agreed with the reference evaluator" if report.differential else ""
         lines.append(f"On every cube the engine fired exactly the rules whose conditions hold{check}.")
+    return lines
+
+
+def _family_lines(report: VerifyReport) -> list[str]:
+    """The retention and request families' checks, when they ran."""
+    lines: list[str] = []
     if report.retention_points:
         if report.retention_problems:
             lines.append(f"RETENTION: problems among {_num(report.retention_points)} fact combinations:")
@@ -653,59 +701,60 @@ def render_report(  # noqa: PLR0915 - one sequence of steps, not yet split into 
                 f"Data-subject requests: {_num(report.request_points)} questions in {_num(report.request_cubes)} "
                 "cubes through the engine; it fired exactly the rules whose conditions hold."
             )
-    failed = [r for r in report.invariants if not r.ok]
-    lines += ["", f"Invariants: {len(report.invariants) - len(failed)} of {len(report.invariants)} hold."]
-    for r in report.invariants:
-        inv = r.invariant
-        status = "ok  " if r.ok else "FAIL"
-        lines.append(f"  {status} {inv.id}: {inv.title} ({', '.join(inv.clauses)})")
-        lines.append(f"         {_num(r.points)} questions in {_num(r.cubes)} cubes")
-    for r in failed:
-        inv = r.invariant
+    return lines
 
-        def say(c: Condition) -> str:
-            return render(c, d.facts)
 
-        lines += [
-            "",
-            f"FAILED {inv.id}: {inv.title}",
-            f"  {inv.description}",
-            f"  Cites {', '.join(inv.clauses)}; declared at {inv.file}:{inv.line}.",
-            f"  For every question where {say(inv.for_all)}:",
-            f"  expected {inv.expect.describe(say)}.",
-            f"  Broken by {_num(r.failed_points)} questions in {_num(r.failed_cubes)} cubes.",
-        ]
-        for n, c in enumerate(r.counterexamples, 1):
-            lines += ["", f"  Counterexample {n} of {len(r.counterexamples)} (cube {c.index}, "
-                          f"{_num(c.size)} questions like it): {c.message}"]
-            request = request_data(c.point, rules)
-            lines.append("  Request: " + _compact_json(request))
-            try:
-                explained = policy.decide(request).explain()
-            except PolicyKitError as exc:  # pragma: no cover - every point is realisable
-                explained = f"(could not be asked: {exc})"
-            lines.extend("    " + line if line else "" for line in explained.splitlines())
-    if show_coverage:
-        lines += ["", "Rule coverage (questions whose answer fires the rule; cases that fire it):"]
-        for rule in d.rules:
-            cases = coverage.get(rule.id, []) if coverage is not None else []
-            case_text = f"{len(cases)} case{'s' if len(cases) != 1 else ''}" if coverage is not None else ""
-            lines.append(
-                f"  {rule.id:<44} {_num(report.rule_points[rule.id]):>16} questions "
-                f"{_num(report.rule_cubes[rule.id]):>8} cubes  {case_text}"
-            )
-        never = [rid for rid, n in report.rule_cubes.items() if n == 0]
-        if never and not report.restricted:
-            lines.append("  Rules no question fires (dead rules): " + ", ".join(never))
-        if coverage is not None:
-            unexercised = [rid for rid, cases in coverage.items() if not cases]
-            lines.append(
-                "  Rules no case exercises: " + (", ".join(unexercised) if unexercised else "none")
-            )
-        else:
-            lines.append("  No acceptance cases found (pass --cases DIR); case coverage skipped.")
-    lines += ["", "OK: every invariant holds." if report.ok else "FAILED."]
-    return "\n".join(lines)
+def _failure_lines(r: InvariantResult, policy: PolicyView) -> list[str]:
+    """A failed invariant, with each counterexample asked as a decision and explained."""
+    rules = policy.rules
+    inv = r.invariant
+
+    def say(c: Condition) -> str:
+        return render(c, rules.disclosure.facts)
+
+    lines = [
+        "",
+        f"FAILED {inv.id}: {inv.title}",
+        f"  {inv.description}",
+        f"  Cites {', '.join(inv.clauses)}; declared at {inv.file}:{inv.line}.",
+        f"  For every question where {say(inv.for_all)}:",
+        f"  expected {inv.expect.describe(say)}.",
+        f"  Broken by {_num(r.failed_points)} questions in {_num(r.failed_cubes)} cubes.",
+    ]
+    for n, c in enumerate(r.counterexamples, 1):
+        lines += ["", f"  Counterexample {n} of {len(r.counterexamples)} (cube {c.index}, "
+                      f"{_num(c.size)} questions like it): {c.message}"]
+        request = request_data(c.point, rules)
+        lines.append("  Request: " + _compact_json(request))
+        try:
+            explained = policy.decide(request).explain()
+        except PolicyKitError as exc:  # pragma: no cover - every point is realisable
+            explained = f"(could not be asked: {exc})"
+        lines.extend("    " + line if line else "" for line in explained.splitlines())
+    return lines
+
+
+def _coverage_lines(report: VerifyReport, rules: RuleSet, coverage: Mapping[str, list[str]] | None) -> list[str]:
+    """Which rules the questions fire and which the acceptance cases exercise."""
+    lines = ["", "Rule coverage (questions whose answer fires the rule; cases that fire it):"]
+    for rule in rules.disclosure.rules:
+        cases = coverage.get(rule.id, []) if coverage is not None else []
+        case_text = f"{len(cases)} case{'s' if len(cases) != 1 else ''}" if coverage is not None else ""
+        lines.append(
+            f"  {rule.id:<44} {_num(report.rule_points[rule.id]):>16} questions "
+            f"{_num(report.rule_cubes[rule.id]):>8} cubes  {case_text}"
+        )
+    never = [rid for rid, n in report.rule_cubes.items() if n == 0]
+    if never and not report.restricted:
+        lines.append("  Rules no question fires (dead rules): " + ", ".join(never))
+    if coverage is not None:
+        unexercised = [rid for rid, cases in coverage.items() if not cases]
+        lines.append(
+            "  Rules no case exercises: " + (", ".join(unexercised) if unexercised else "none")
+        )
+    else:
+        lines.append("  No acceptance cases found (pass --cases DIR); case coverage skipped.")
+    return lines
 
 
 def _compact_json(data: Any) -> str:

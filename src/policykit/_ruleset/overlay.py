@@ -39,6 +39,7 @@ __all__ = [
     "SourcedLine",
     "relocate",
     "resolve_rules",
+    "rules_chain",
     "source_directory",
 ]
 
@@ -106,6 +107,12 @@ def _read_extends(directory: Path, bundled: Callable[[], Path]) -> tuple[Path | 
             file=directory / "policy.yaml", line=line,
         )
     return base.resolve(), doc
+
+
+def rules_chain(directory: Path, bundled: Callable[[], Path]) -> tuple[Path, ...]:
+    """The resolved directories a rules directory is built from, the first base first and ``directory``
+    last: one directory for a complete rules directory, more for an overlay."""
+    return tuple(_chain(directory, bundled))
 
 
 def _chain(directory: Path, bundled: Callable[[], Path]) -> list[Path]:

@@ -275,7 +275,7 @@ def _date_spec(loader: _Loader, raw: Any, slot: str, track: str, *, path: tuple[
 _INT_PARAMETERS = ("review_interval_months",)
 
 
-def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> RetentionRules:  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
+def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> RetentionRules:
     """Read and check ``retention.yaml``. Parameters are read when dates are computed (so per-call
     overrides apply); here they only need to exist."""
     del params
@@ -285,101 +285,143 @@ def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> Re
     schema = retention_schema()
     predicates, conditions = loader.predicates(name, raw.predicates, schema)
     loader.unique([r.id for r in raw.rules], "rule id", name, ("rules",))
-    modes = vocab.ids("retention_modes")
-    purposes = vocab.ids("purposes")
     rules: list[RetentionRule] = []
     for i, r in enumerate(raw.rules):
         path = ("rules", i)
-        if not r.clauses:
-            raise RuleSchemaError(
-                f"expected rule {r.id!r} to cite at least one clause, got none",
-                file=name, line=loader.line(name, (*path, "clauses")),
-            )
-        loader.check_clauses(r.clauses, name, (*path, "clauses"))
-        for j, a in enumerate(r.ambiguities):
-            if not (a.startswith("A-") and a[2:].isdigit()):
-                raise RuleSchemaError(
-                    f"expected an ambiguity id such as A-04, got {a!r}",
-                    file=name, line=loader.line(name, (*path, "ambiguities", j)),
-                )
+        _check_citations(loader, r, name, path)
         when = parse_condition(r.when, schema, conditions, file=name, line_of=doc.line, path=(*path, "when"))
         if not to_cubes(when, schema):
             raise ConditionError(
                 f"expected a condition that can hold, but rule {r.id!r} can never apply",
                 file=name, line=loader.line(name, (*path, "when")),
             )
-        then = r.then
         tpath = (*path, "then")
-        if r.decides == "mode":
-            if then.mode is None:
-                raise RuleSchemaError(
-                    f"expected a 'mode' in the 'then' of mode rule {r.id!r}, found none",
-                    file=name, line=loader.line(name, tpath),
-                )
-            loader.check_term(then.mode, modes, "a retention mode", name, (*tpath, "mode"))
-            if then.permitted_purposes is None:
-                raise RuleSchemaError(
-                    f"expected 'permitted_purposes' in the 'then' of mode rule {r.id!r}, found none",
-                    file=name, line=loader.line(name, tpath),
-                )
-        else:
-            for key in ("mode", "permitted_purposes"):
-                if getattr(then, key) is not None:
-                    raise RuleSchemaError(
-                        f"expected no {key!r} in a {r.decides!r} rule ({r.id!r}); only mode rules set it",
-                        file=name, line=loader.line(name, (*tpath, key)),
-                    )
-        dates: dict[str, DateSpec | None] = {}
-        for slot in ("retain_until", "anonymise_on", "deadline", "review_on", "erase_on"):
-            value = getattr(then, slot)
-            if value is None:
-                dates[slot] = None
-                continue
-            if slot not in _SLOTS[r.decides]:
-                raise RuleSchemaError(
-                    f"expected no {slot!r} in a {r.decides!r} rule ({r.id!r}); it may set "
-                    f"{', '.join(_SLOTS[r.decides]) or 'no dates'}",
-                    file=name, line=loader.line(name, (*tpath, slot)),
-                )
-            dates[slot] = _date_spec(loader, value, slot, r.decides, path=(*tpath, slot))
-        chosen_purposes: tuple[str, ...] | None = None
-        if then.permitted_purposes == "all":
-            chosen_purposes = purposes
-        elif then.permitted_purposes is not None:
-            for j, purpose in enumerate(then.permitted_purposes):
-                loader.check_term(purpose, purposes, "a purpose", name, (*tpath, "permitted_purposes", j))
-            chosen_purposes = tuple(then.permitted_purposes)
-        erase = EraseSpec()
-        if then.erase_now is not None:
-            for key in then.erase_now.categories:
-                loader.check_term(
-                    key, _CATEGORY_ATTRIBUTES, "a data-category attribute", name,
-                    (*tpath, "erase_now", "categories", key),
-                )
-            where = tuple(sorted(then.erase_now.categories.items()))
-            picked = tuple(
-                c.id for c in vocab.data_categories if where and all(getattr(c, k) == v for k, v in where)
-            )
-            cats = set(vocab.ids("data_categories"))
-            for j, item in enumerate(then.erase_now.items):
-                if item in cats:
-                    raise RuleSchemaError(
-                        f"expected an item that is not a data category under 'items', got {item!r}; "
-                        "choose categories by attribute under 'categories'",
-                        file=name, line=loader.line(name, (*tpath, "erase_now", "items", j)),
-                    )
-            erase = EraseSpec(where=where, categories=picked, items=tuple(then.erase_now.items))
+        _check_mode_fields(loader, vocab, r, name, tpath)
+        dates = _rule_dates(loader, r, name, tpath)
+        purposes = _permitted_purposes(loader, vocab, r.then, name, tpath)
+        erase = _erase_spec(loader, vocab, r.then, name, tpath)
         try:
             rule = RetentionRule(
                 id=r.id, decides=r.decides, title=r.title, description=" ".join(r.description.split()),
-                clauses=tuple(r.clauses), ambiguities=tuple(r.ambiguities), when=when, mode=then.mode,
-                legal_hold=then.legal_hold, permitted_purposes=chosen_purposes, erase_now=erase,
+                clauses=tuple(r.clauses), ambiguities=tuple(r.ambiguities), when=when, mode=r.then.mode,
+                legal_hold=r.then.legal_hold, permitted_purposes=purposes, erase_now=erase,
                 source=SourceRef(file=name, line=loader.line(name, path)), **dates,
             )
         except ValidationError as exc:  # pragma: no cover - the raw model already checked the shape
             raise RuleSchemaError(str(exc), file=name, line=loader.line(name, path)) from None
         rules.append(rule)
     _check_tracks(loader, rules, schema, name)
+    window, erase = _evidence_window(loader, rules, name), _anonymisation_erase(loader, rules, name)
+    # the texts of the schema say the window's length as the rules set it
+    schema = with_words(schema, {"window_years": number_word(window.years)})
+    return RetentionRules(
+        facts=schema, predicates=predicates, rules=tuple(rules), evidence_window=window,
+        anonymisation_erase=erase,
+    )
+
+
+def _check_citations(loader: _Loader, r: _RawRule, name: str, path: tuple[str | int, ...]) -> None:
+    """A rule cites at least one known clause, and its ambiguities are register ids."""
+    if not r.clauses:
+        raise RuleSchemaError(
+            f"expected rule {r.id!r} to cite at least one clause, got none",
+            file=name, line=loader.line(name, (*path, "clauses")),
+        )
+    loader.check_clauses(r.clauses, name, (*path, "clauses"))
+    for j, a in enumerate(r.ambiguities):
+        if not (a.startswith("A-") and a[2:].isdigit()):
+            raise RuleSchemaError(
+                f"expected an ambiguity id such as A-04, got {a!r}",
+                file=name, line=loader.line(name, (*path, "ambiguities", j)),
+            )
+
+
+def _check_mode_fields(
+    loader: _Loader, vocab: Vocabulary, r: _RawRule, name: str, tpath: tuple[str | int, ...]
+) -> None:
+    """A mode rule names a known mode and its permitted purposes; no other rule sets either."""
+    then = r.then
+    if r.decides == "mode":
+        if then.mode is None:
+            raise RuleSchemaError(
+                f"expected a 'mode' in the 'then' of mode rule {r.id!r}, found none",
+                file=name, line=loader.line(name, tpath),
+            )
+        loader.check_term(then.mode, vocab.ids("retention_modes"), "a retention mode", name, (*tpath, "mode"))
+        if then.permitted_purposes is None:
+            raise RuleSchemaError(
+                f"expected 'permitted_purposes' in the 'then' of mode rule {r.id!r}, found none",
+                file=name, line=loader.line(name, tpath),
+            )
+        return
+    for key in ("mode", "permitted_purposes"):
+        if getattr(then, key) is not None:
+            raise RuleSchemaError(
+                f"expected no {key!r} in a {r.decides!r} rule ({r.id!r}); only mode rules set it",
+                file=name, line=loader.line(name, (*tpath, key)),
+            )
+
+
+def _rule_dates(loader: _Loader, r: _RawRule, name: str, tpath: tuple[str | int, ...]) -> dict[str, DateSpec | None]:
+    """The rule's date slots, each allowed for its track and read into a ``DateSpec``."""
+    dates: dict[str, DateSpec | None] = {}
+    for slot in ("retain_until", "anonymise_on", "deadline", "review_on", "erase_on"):
+        value = getattr(r.then, slot)
+        if value is None:
+            dates[slot] = None
+            continue
+        if slot not in _SLOTS[r.decides]:
+            raise RuleSchemaError(
+                f"expected no {slot!r} in a {r.decides!r} rule ({r.id!r}); it may set "
+                f"{', '.join(_SLOTS[r.decides]) or 'no dates'}",
+                file=name, line=loader.line(name, (*tpath, slot)),
+            )
+        dates[slot] = _date_spec(loader, value, slot, r.decides, path=(*tpath, slot))
+    return dates
+
+
+def _permitted_purposes(
+    loader: _Loader, vocab: Vocabulary, then: _RawThen, name: str, tpath: tuple[str | int, ...]
+) -> tuple[str, ...] | None:
+    """``all`` or a list of known purposes (``None`` when the rule sets none)."""
+    purposes = vocab.ids("purposes")
+    if then.permitted_purposes == "all":
+        return purposes
+    if then.permitted_purposes is None:
+        return None
+    for j, purpose in enumerate(then.permitted_purposes):
+        loader.check_term(purpose, purposes, "a purpose", name, (*tpath, "permitted_purposes", j))
+    return tuple(then.permitted_purposes)
+
+
+def _erase_spec(
+    loader: _Loader, vocab: Vocabulary, then: _RawThen, name: str, tpath: tuple[str | int, ...]
+) -> EraseSpec:
+    """What ``erase_now`` erases: the categories chosen by attribute, and items that are not categories."""
+    if then.erase_now is None:
+        return EraseSpec()
+    for key in then.erase_now.categories:
+        loader.check_term(
+            key, _CATEGORY_ATTRIBUTES, "a data-category attribute", name,
+            (*tpath, "erase_now", "categories", key),
+        )
+    where = tuple(sorted(then.erase_now.categories.items()))
+    picked = tuple(
+        c.id for c in vocab.data_categories if where and all(getattr(c, k) == v for k, v in where)
+    )
+    cats = set(vocab.ids("data_categories"))
+    for j, item in enumerate(then.erase_now.items):
+        if item in cats:
+            raise RuleSchemaError(
+                f"expected an item that is not a data category under 'items', got {item!r}; "
+                "choose categories by attribute under 'categories'",
+                file=name, line=loader.line(name, (*tpath, "erase_now", "items", j)),
+            )
+    return EraseSpec(where=where, categories=picked, items=tuple(then.erase_now.items))
+
+
+def _evidence_window(loader: _Loader, rules: list[RetentionRule], name: str) -> DateSpec:
+    """The one mode rule with ``mode: evidence_window`` whose retain_until runs from the window anchor."""
     windows = [r for r in rules if r.mode == "evidence_window"]
     if len(windows) != 1 or windows[0].retain_until is None or windows[0].retain_until.anchors != ("window_anchor",):
         raise RuleSchemaError(
@@ -387,18 +429,18 @@ def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> Re
             f"window_anchor (the evidence window), got {[r.id for r in windows]}",
             file=name, line=windows[-1].source.line if windows else loader.line(name, ("rules",)),
         )
+    return windows[0].retain_until
+
+
+def _anonymisation_erase(loader: _Loader, rules: list[RetentionRule], name: str) -> EraseSpec:
+    """What the first ``mode: anonymise_now`` rule erases; it must erase categories."""
     erasing = [r for r in rules if r.mode == "anonymise_now"]
     if not erasing or not erasing[0].erase_now.categories:
         raise RuleSchemaError(
             "expected a mode rule with 'mode: anonymise_now' that erases categories (erase_now.categories)",
             file=name, line=erasing[0].source.line if erasing else loader.line(name, ("rules",)),
         )
-    # the texts of the schema say the window's length as the rules set it
-    schema = with_words(schema, {"window_years": number_word(windows[0].retain_until.years)})
-    return RetentionRules(
-        facts=schema, predicates=predicates, rules=tuple(rules), evidence_window=windows[0].retain_until,
-        anonymisation_erase=erasing[0].erase_now,
-    )
+    return erasing[0].erase_now
 
 
 def _describe(cube: Cube) -> str:

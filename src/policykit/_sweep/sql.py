@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from policykit._append_only import make_append_only
 from policykit._dates import Clock
 from policykit._records.anonymise import _structured
 from policykit._retention.evaluator import RetentionEvaluator
@@ -212,44 +213,11 @@ def audit_table(name: str, schema: str | None = None) -> sa.Table:
     )
 
 
-def make_append_only(conn: sa.Connection, table: sa.Table, message: str) -> None:
-    """Make ``table`` append-only in the database itself: triggers that refuse UPDATE and DELETE (and,
-    on PostgreSQL, TRUNCATE) with ``message``. Used by the sweep's audit table and the decision log."""
-    name = conn.dialect.identifier_preparer.format_table(table)
-    text = message.replace("'", "''")
-    if conn.dialect.name == "sqlite":
-        for op in ("UPDATE", "DELETE"):
-            conn.exec_driver_sql(
-                f'CREATE TRIGGER IF NOT EXISTS "{table.name}_no_{op.lower()}" BEFORE {op} ON "{table.name}" '
-                f"BEGIN SELECT RAISE(ABORT, '{text}'); END"
-            )
-    elif conn.dialect.name == "postgresql":
-        function = f'"{table.name}_append_only"'
-        if table.schema is not None:
-            function = f'"{table.schema}".{function}'
-        conn.exec_driver_sql(
-            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"RAISE EXCEPTION '{text}'; END $$"
-        )
-        conn.exec_driver_sql(
-            f'CREATE TRIGGER "{table.name}_no_change" BEFORE UPDATE OR DELETE ON {name} '
-            f"FOR EACH ROW EXECUTE FUNCTION {function}()"
-        )
-        conn.exec_driver_sql(
-            f'CREATE TRIGGER "{table.name}_no_truncate" BEFORE TRUNCATE ON {name} '
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
-        )
-
-
 def ensure_audit_table(engine: Engine, mapping: SweepMapping) -> sa.Table:
     """Create the audit table if absent (check its columns if present), and make sure the triggers
-    that keep it append-only are there, in both cases.
-
-    Every identifier in the DDL is quoted by the dialect's identifier preparer. SQLite: BEFORE UPDATE
-    and BEFORE DELETE triggers, and a BEFORE INSERT trigger that refuses a row whose id is taken (a
-    REPLACE, INSERT OR REPLACE or upsert would otherwise delete the old row without firing the delete
-    trigger). PostgreSQL: a row trigger on UPDATE and DELETE (an INSERT ... ON CONFLICT DO UPDATE is
-    an update) and a statement trigger on TRUNCATE."""
+    that keep it append-only are there, in both cases (``policykit._append_only``: quoted identifiers;
+    on SQLite a BEFORE INSERT trigger refuses a row whose id is taken, as REPLACE would delete the old
+    row without firing the delete trigger; on PostgreSQL TRUNCATE is refused too)."""
     table = audit_table(mapping.audit_table, mapping.schema_)
     inspector = sa.inspect(engine)
     if inspector.has_table(table.name, schema=mapping.schema_):
@@ -260,41 +228,9 @@ def ensure_audit_table(engine: Engine, mapping: SweepMapping) -> sa.Table:
                 f"audit_table: table {table.name!r} exists but lacks column(s) {', '.join(missing)}; name another "
                 "audit_table in the mapping"
             )
-    prep = engine.dialect.identifier_preparer
-    name = prep.format_table(table)
-    refuse = "'the policykit audit log is append-only'"
-
-    def ident(suffix: str) -> str:
-        trigger = prep.quote(f"{table.name}_{suffix}")
-        return f"{prep.quote_schema(table.schema)}.{trigger}" if table.schema is not None else trigger
-
     with engine.begin() as conn:
         table.create(conn, checkfirst=True)
-        if engine.dialect.name == "sqlite":
-            for op in ("UPDATE", "DELETE"):
-                conn.exec_driver_sql(
-                    f"CREATE TRIGGER IF NOT EXISTS {ident('no_' + op.lower())} BEFORE {op} ON {name} "
-                    f"BEGIN SELECT RAISE(ABORT, {refuse}); END"
-                )
-            conn.exec_driver_sql(
-                f"CREATE TRIGGER IF NOT EXISTS {ident('no_replace')} BEFORE INSERT ON {name} "
-                f"WHEN NEW.{prep.quote('id')} IS NOT NULL AND EXISTS "
-                f"(SELECT 1 FROM {name} WHERE {prep.quote('id')} = NEW.{prep.quote('id')}) "
-                f"BEGIN SELECT RAISE(ABORT, {refuse}); END"
-            )
-        elif engine.dialect.name == "postgresql":
-            function = ident("append_only")
-            conn.exec_driver_sql(
-                f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"RAISE EXCEPTION {refuse}; END $$"
-            )
-            for suffix, when in (("no_change", "BEFORE UPDATE OR DELETE"), ("no_truncate", "BEFORE TRUNCATE")):
-                trigger = prep.quote(f"{table.name}_{suffix}")
-                level = "STATEMENT" if suffix == "no_truncate" else "ROW"
-                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON {name}")
-                conn.exec_driver_sql(
-                    f"CREATE TRIGGER {trigger} {when} ON {name} FOR EACH {level} EXECUTE FUNCTION {function}()"
-                )
+        make_append_only(conn, table, "the policykit audit log is append-only", key="id")
     return table
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from policykit._append_only import make_append_only
 from policykit.errors import DecisionLogError
 
 __all__ = ["JsonLinesSink", "LoggingSink", "Sink", "SqlSink", "StoredRecord", "segments"]
@@ -272,8 +273,6 @@ class SqlSink(Sink):
 
     def __init__(self, url: Any, *, table: str = DEFAULT_TABLE, schema: str | None = None) -> None:
         sa = _sqlalchemy()
-        from policykit._sweep.sql import make_append_only  # noqa: PLC0415 - needs SQLAlchemy
-
         self._sa = sa
         try:
             self.engine = url if isinstance(url, sa.engine.Engine) else sa.create_engine(url)
@@ -293,7 +292,7 @@ class SqlSink(Sink):
             if not sa.inspect(self.engine).has_table(table, schema=schema):
                 with self.engine.begin() as conn:
                     self.table.create(conn, checkfirst=True)
-                    make_append_only(conn, self.table, "the policykit decision log is append-only")
+                    make_append_only(conn, self.table, "the policykit decision log is append-only", key="seq")
         except sa.exc.SQLAlchemyError as exc:
             raise DecisionLogError(
                 f"cannot create the decision log table in {self.label}: {_first_line(exc)}"

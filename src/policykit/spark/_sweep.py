@@ -38,6 +38,7 @@ from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 from pyspark.sql import types as T  # noqa: N812
 from pyspark.sql.pandas.types import to_arrow_schema
 
+from policykit._history import PolicyHistory
 from policykit._records.anonymise import _structured
 from policykit._sweep.mapping import SweepMapping, load_mapping
 from policykit._sweep.reading import (
@@ -52,7 +53,7 @@ from policykit._sweep.reading import (
 )
 from policykit._sweep.report import CandidateAction, SweepProblem, SweepReport
 from policykit.errors import PolicyKitError, SweepError
-from policykit.spark._rules import RulesBundle, bundle_rules, worker_policy
+from policykit.spark._rules import RulesBundle, bundle_of, bundle_rules, worker_policy
 from policykit.spark._schema import as_date
 
 __all__ = ["AnonymisationResult", "anonymise", "local_session", "read_tables", "run_sweep"]
@@ -373,7 +374,12 @@ def anonymise(
     policy, bundle = bundle_rules(rules)
     try:
         day = as_date(as_of) or policy.today()
-        version = policy.version
+        if isinstance(policy, PolicyHistory):  # one date for the whole pass: ship the version in force
+            in_force = policy.at(day)
+            bundle = bundle_of(in_force)
+            version = in_force.version
+        else:
+            version = policy.version
     finally:
         policy.close()
     if output is not None:
