@@ -9,11 +9,12 @@ import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from pydantic import BaseModel
 
 import policykit
 from policykit import errors
@@ -254,10 +255,6 @@ def test_the_revision_overlay_copies_nothing_it_does_not_change(tmp_path: Path) 
 
 def test_a_redaction_dated_by_a_timestamp_is_answered_by_the_version_of_its_stockholm_date(
         history: policykit.PolicyHistory) -> None:
-    from typing import Annotated
-
-    from pydantic import BaseModel
-
     class Profile(BaseModel):
         name: Annotated[str, policykit.Category("name")]
         cv: Annotated[str, policykit.Category("application_documents")]
