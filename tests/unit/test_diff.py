@@ -135,6 +135,7 @@ def test_a_new_recipient_kind_is_an_input_error_in_the_old_version(tmp_path: Pat
     data = report.to_dict()
     assert "recipient kind: headhunter is new (the old version refuses it as an input error)" in \
         data["normalisation_changes"]
+    assert [g["rule"] for g in data["groups"]] == ["recipient kind headhunter"]
     assert {t for g in data["groups"] for t in g["transitions"]} == {"input error -> denied"}
     assert all(ex["request"]["recipient"]["kind"] == "headhunter" and ex["old"] == "input error"
                for g in data["groups"] for ex in g["examples"])

@@ -114,6 +114,7 @@ class DiffReport:
 #: purpose outside its vocabulary; a new recipient kind or data category is an input error there.
 _WIDENED_PURPOSE = "purpose"
 _NEW_TERM_FIELDS = ("recipient.kind", "category")
+_TERM_WORDS = {"recipient.kind": "recipient kind", "category": "data category"}
 
 
 @dataclass(frozen=True)
@@ -354,6 +355,7 @@ class _Comparison:
         self.n_names = tuple(name for name in self.n_rules.disclosure.facts if name != "category")
         self.o_list, self.n_list = self.o_rules.disclosure.rules, self.n_rules.disclosure.rules
         # a question on a term only the new version knows splits off: the old version refuses it as input
+        self.new_terms = space.new_terms
         self.new_term = AnyOf(tuple(Test(f, v) for f, v in space.new_terms.items())) if space.new_terms else None
         self.same_rules = [(a.effect, a.reason, a.obligations, a.id) for a in self.o_list] == [
             (b.effect, b.reason, b.obligations, b.id) for b in self.n_list
@@ -418,7 +420,7 @@ class _Comparison:
         n_point = {**region.point, **lane.new}
         n_out = self.new.evaluate_values(tuple(n_point[f] for f in self.n_names), (category,))
         if unknown_to_old:
-            rule, how = _responsible_for_new_term(n_out, self.n_rules)
+            rule, how = self.new_term_group(n_point)
             old_verdict, transition = "input error", f"input error -> {_verdict_kind(n_out)}"
             score = (len(n_out.reasons), region.index)
         else:
@@ -449,6 +451,14 @@ class _Comparison:
             kept.sort(key=lambda item: item[0])
             del kept[self.examples:]
 
+    def new_term_group(self, point: Mapping[str, Value]) -> tuple[str, str]:
+        """The group of a question on a term the old version does not know: one group per term (the
+        questions the new version now answers, which the old refused as input)."""
+        for name, values in self.new_terms.items():
+            if point[name] in values:
+                return f"{_TERM_WORDS[name]} {point[name]}", "is new: questions the old version refused as input"
+        raise AssertionError(f"no new term in {dict(point)!r}")  # pragma: no cover - the partition split on it
+
     def changes(self) -> list[Change]:
         """The groups, largest first, each with its examples (flips first)."""
         for (rule, how, _transition), kept in sorted(self.candidates.items(), key=lambda kv: _flip_first(kv[0][2])):
@@ -457,14 +467,6 @@ class _Comparison:
         for group in self.groups.values():
             del group.examples[self.examples:]
         return sorted(self.groups.values(), key=lambda c: (-c.questions, c.rule, c.how))
-
-
-def _responsible_for_new_term(new: Outcome, new_rules: RuleSet) -> tuple[str, str]:
-    """The rule that answers a question the old version refused as input (a term it does not know)."""
-    if new.allowed:
-        ids = {r.id for r in new_rules.disclosure.rules if r.effect == "permit"}
-        return next((r for r in new.rule_ids if r in ids), "(none)"), "permits a new term"
-    return (new.deciding_rule or "(default deny)"), "forbids a new term"
 
 
 def _term_notes(old: RuleSet, new: RuleSet, space: _Space) -> list[str]:
@@ -479,9 +481,8 @@ def _term_notes(old: RuleSet, new: RuleSet, space: _Space) -> list[str]:
     for purpose in sorted(map(str, space.new_purposes)):
         notes.append(f"purposes: {purpose} is new (the old version reads it as a purpose outside its vocabulary)")
     for name, values in space.new_terms.items():
-        what = "recipient kind" if name == "recipient.kind" else "data category"
         for value in sorted(map(str, values)):
-            notes.append(f"{what}: {value} is new (the old version refuses it as an input error)")
+            notes.append(f"{_TERM_WORDS[name]}: {value} is new (the old version refuses it as an input error)")
     return notes
 
 
