@@ -576,6 +576,8 @@ def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
               help="Candidates judged (and anonymised, in one transaction) at a time.")
 @click.option("--no-preselect", "no_preselect", is_flag=True,
               help="Judge every candidate not yet anonymised, instead of those the SQL pre-selects.")
+@click.option("--skip", "skip", multiple=True, type=click.Choice(["erase_now", "special_category", "review_due"]),
+              help="An action besides anonymisation not to look for in this run (repeatable).")
 @click.option("--limit", type=click.IntRange(0, None), default=20, show_default=True,
               help="Due candidates and problems listed in the human report.")
 @click.option("--pause", type=click.FloatRange(0, 60), default=0.0,
@@ -584,12 +586,15 @@ def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
 def sweep(
     db: str | None, *, engine: str, input_dir: str | None, output_dir: str | None, master: str, as_of: str | None,
     apply: bool, mapping: Path | None, as_json: bool, batch_size: int, no_preselect: bool, limit: int, pause: float,
-    rules_dir: Dirs,
+    rules_dir: Dirs, skip: tuple[str, ...] = (),
 ) -> None:
     """Anonymise every candidate whose anonymisation date has come, in a real database.
 
     A dry run by default: it reports who is due, under which retention mode and rule, and what would
-    be erased. With --apply it anonymises them, a batch per transaction, and records each one in the
+    be erased; and what else the verdicts make due: what is erased at once while a record is kept as
+    evidence (the LinkedIn snapshot, talent-pool tags), special-category items whose own date has
+    come, and relevance reviews of active candidates (recorded, never acted on). With --apply it
+    anonymises them and applies the rest, a batch per transaction, and records each action in the
     audit log in the same transaction; running it twice changes nothing the second time, and a run
     that is killed leaves every candidate either fully anonymised or untouched.
 
@@ -622,12 +627,17 @@ def sweep(
     def candidate(a: policykit.CandidateAction) -> None:
         click.echo(json.dumps({"type": "candidate", **a.to_dict()}, ensure_ascii=False))
 
+    def action(a: policykit.CandidateAction) -> None:
+        click.echo(json.dumps({"type": "action", **a.to_dict()}, ensure_ascii=False))
+
     try:
         with _sweep_progress() as tick:
             report = policykit.sweep(
                 db, as_of=day, apply=apply, mapping=mapping, policy=policy, batch_size=batch_size,
                 preselect=not no_preselect, keep=0 if as_json else limit, pause=pause,
                 on_candidate=candidate if as_json else None, on_problem=problem, progress=tick,
+                on_action=action if as_json else None,
+                actions=[k for k in ("erase_now", "special_category", "review_due") if k not in skip],
             )
     except PolicyKitError as exc:
         _fail(str(exc))

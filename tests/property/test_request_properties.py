@@ -51,7 +51,9 @@ def test_every_request_gets_an_outcome_and_a_one_month_deadline(
 def test_refusals_give_grounds_or_reasons_and_the_complaint_notice(
     bundled_policy: policykit.Policy, request: dict[str, Any]
 ) -> None:
-    """Anything short of fulfilment tells the candidate why and about IMY; fulfilment gives no grounds."""
+    """Anything short of fulfilment tells the candidate why and about IMY; fulfilment gives no grounds.
+    A request met in part or refused carries its refusal grounds in the answer itself (Art. 12(4)),
+    not only in a note."""
     r = bundled_policy.handle_request(request)
     if r.outcome in ("fulfil", "fulfil_with_redaction"):
         assert r.refusal_grounds == ()
@@ -59,6 +61,9 @@ def test_refusals_give_grounds_or_reasons_and_the_complaint_notice(
     else:
         assert set(r.inform) >= NOTICE
         assert r.reasons
+    if r.outcome in ("partial", "refuse"):
+        assert r.refusal_grounds, (r.outcome, r.rule_ids)
+        assert r.to_dict()["refusal_grounds"] == list(r.refusal_grounds)
 
 
 @given(request=subject_requests())

@@ -58,7 +58,12 @@ def test_json_lines_one_per_due_candidate_then_a_summary(db: str) -> None:
     code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--json")
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0
-    assert [line["type"] for line in lines] == ["candidate", "candidate", "summary"]
+    assert [line["type"] for line in lines] == ["candidate", "candidate", "action", "action", "summary"]
+    # candidate 3 applied on 2019-05-01 and is active: a review is due 24 months on (A-33); candidate
+    # 4 is held by a dispute, and its LinkedIn column goes at once since consent ended (2022-03-01)
+    assert [(a["candidate_id"], a["action"], a["due_on"], a["erased"]) for a in lines[2:4]] == [
+        ("3", "review_due", "2021-05-01", []), ("4", "erase_now", "2022-03-01", ["candidates.linkedin_url"])]
+    assert lines[-1]["actions"] == {"erase_now": 1, "special_category": 0, "review_due": 1}
     first = lines[0]
     assert (first["candidate_id"], first["retention_mode"], first["anonymise_on"], first["applied"]) == (
         "1", "evidence_window", "2026-01-01", False)
@@ -70,14 +75,14 @@ def test_apply_then_apply_again(db: str) -> None:
     """--apply anonymises and audits; the second run finds nothing to do."""
     code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--apply", "--batch-size", "1")
     assert code == 0 and "Anonymised 2 candidate(s)" in out
-    assert {r["candidate_id"] for r in audit_rows(db)} == {"1", "2"}
+    assert {r["candidate_id"] for r in audit_rows(db, "anonymise")} == {"1", "2"}
     code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--apply", "--json")
     summary = json.loads(out.splitlines()[-1])
     assert (code, summary["due"], summary["anonymised"], summary["already_anonymised"]) == (0, 0, 0, 2)
     code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--apply")
     assert code == 0 and "Anonymised" not in out
     assert "Nothing to do: no candidate is due for anonymisation as of 2026-11-29" in out
-    assert len(audit_rows(db)) == 2   # the runs with nothing to do added no audit rows
+    assert len(audit_rows(db, "anonymise")) == 2   # the runs with nothing to do added no audit rows
 
 
 def test_no_preselect_judges_everyone_and_finds_the_same(db: str) -> None:

@@ -79,3 +79,35 @@ def test_the_question_reads_as_english_with_titles_in_the_order_asked(bundled_po
 ])
 def test_article(phrase: str, expected: str) -> None:
     assert article(phrase) == expected
+
+
+def test_a_criminal_record_denial_names_art_10_and_its_interpretation(bundled_policy: policykit.Policy) -> None:
+    """FX-04: the policy is silent on criminal-offence data; the denial says it rests on Art. 10 as
+    the register's A-21 reads it (a statute must allow a private actor to process them)."""
+    decision = bundled_policy.decide(CASES["FX-04"]["inputs"])
+    text = flat(decision.explain())
+    assert "NO_ART10_BASIS" in text
+    block = text[text.index("[forbid] D6-CRIMINAL-NO-ART10-BASIS"):]
+    block = block[: block.index("[forbid] D9") if "[forbid] D9" in block else len(block)]
+    assert "Rests on interpretation A-21" in block
+    assert "GDPR Art. 10" in block
+
+
+def test_a_partly_refused_request_lists_the_duties_of_what_goes(bundled_policy: policykit.Policy) -> None:
+    """FO-01: the name goes, the invoice does not; the duties of the name are spelled out as such."""
+    text = flat(bundled_policy.decide(CASES["FO-01"]["inputs"]).explain())
+    assert "Obligations that come with the categories that may go (Name (name)):" in text
+    assert "- log_disclosure:" in text
+    assert "(overridden where a forbid applies)" in text
+
+
+def test_a_withdrawal_timestamp_is_shown_with_its_stockholm_date(bundled_policy: policykit.Policy) -> None:
+    """23:30 UTC on 1 March 2024 is 00:30 on 2 March in Stockholm (CET, UTC+1): the line that shows the
+    timestamp shows the date the rules judge, 2024-03-02."""
+    verdict = bundled_policy.retention({"applications": ["2024-01-10"], "consent_withdrawn_on": "2024-03-01T23:30:00Z",
+                                        "objection_received_on": "2024-03-05T23:30:00Z", "as_of": "2024-04-01"})
+    lines = verdict.explain().splitlines()
+    withdrawn = [line for line in lines if "Consent withdrawn:" in line]
+    assert withdrawn == ["  - Consent withdrawn: 2024-03-01T23:30:00+00:00 (that is 2024-03-02 in Europe/Stockholm)."]
+    objection = [line for line in lines if "Objection received" in line]
+    assert len(objection) == 1 and "(that is 2024-03-06 in Europe/Stockholm)" in objection[0]

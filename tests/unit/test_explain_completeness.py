@@ -17,6 +17,7 @@ from hypothesis import given
 import policykit
 from policykit.testing import disclosure_requests, retention_facts
 from tests.acceptance.cases import load_cases
+from tests.property.strategies import subject_requests
 
 POLICY = policykit.load_policy()
 RULES = Path(POLICY.rules.directory)
@@ -77,9 +78,33 @@ def check_quotes(answer: Any) -> None:
     for cid, (sv, en) in got.items():
         # word for word; lines are wrapped at spaces and after hyphens, so compare without spacing
         assert [_bare(sv), _bare(en)] == [_bare(t) for t in CLAUSE_TEXT[cid]], cid
+    text = answer.explain()
+    said = mentioned(text)
     for cid in answer.clauses:
-        assert f"Cites {cid}" in answer.explain() or re.search(rf"Cites [^\n]*\b{cid}\b", answer.explain()) \
-            or cid in _structural_clauses(answer), cid
+        assert f"Cites {cid}" in text or re.search(rf"Cites [^\n]*\b{cid}\b", text) \
+            or cid in _structural_clauses(answer) or cid in said, cid
+    # and the other way round: every clause the explanation relies on in its own sentences (how the
+    # question was read, the answer, what to do, obligations, grounds) is a clause of the answer
+    missing = [cid for cid in said if cid not in answer.clauses]
+    assert not missing, f"the explanation relies on {missing} but the answer's clauses are {answer.clauses}"
+
+
+#: a clause id as sentences write it (not the first or last of a range such as P-SYF-T01..T10)
+CLAUSE_ID = re.compile(r"(?<![.\w-])P-[A-Z]+-[0-9A-Za-z]+(?![\w-]|\.\.)")
+
+
+def mentioned(explanation: str) -> list[str]:
+    """The clause ids an explanation's own sentences name: everything but the rule blocks (which name
+    the clauses of every rule that fired, overridden permits included) and the quoted clauses."""
+    kept: list[str] = []
+    skipping = False
+    for line in explanation.splitlines():
+        if line and not line.startswith(" "):
+            skipping = line.startswith(("Rules that fired", "Rules that applied", "Clauses behind"))
+        if not skipping:
+            kept.append(line)
+    ids = [m for m in CLAUSE_ID.findall("\n".join(kept)) if m in CLAUSE_TEXT]
+    return list(dict.fromkeys(ids))
 
 
 def _structural_clauses(answer: Any) -> set[str]:
@@ -130,8 +155,12 @@ def test_generated_disclosure_decisions_quote_their_clauses(request: policykit.D
 
 def check_retention(verdict: policykit.RetentionVerdict) -> None:
     check_quotes(verdict)
-    # a verdict rests on every rule that fired (the mode, bookkeeping, special-category tracks)
-    assert verdict.clauses == _union("retention", verdict.rule_ids)
+    # a verdict rests on every rule that fired (the mode, bookkeeping, special-category tracks), then
+    # on the clauses its own sentences rely on
+    rules = _union("retention", verdict.rule_ids)
+    assert verdict.clauses[: len(rules)] == rules
+    said = mentioned(verdict.explain())
+    assert all(cid in said for cid in verdict.clauses[len(rules):]), (verdict.clauses, said)
 
 
 @pytest.mark.parametrize("case", load_cases("retention"), ids=lambda c: c["id"])
@@ -160,9 +189,18 @@ def test_a_bookkeeping_record_adds_its_clause_to_the_verdict() -> None:
 
 def check_request(response: Any) -> None:
     check_quotes(response)
-    assert response.clauses == _union("requests", response.rule_ids)
+    # the rules' clauses first, then those the explanation's own sentences rely on
+    rules = _union("requests", response.rule_ids)
+    assert response.clauses[: len(rules)] == rules
+    said = mentioned(response.explain())
+    assert all(cid in said for cid in response.clauses[len(rules):]), (response.clauses, said)
 
 
 @pytest.mark.parametrize("case", load_cases("data_subject_request"), ids=lambda c: c["id"])
 def test_request_cases_quote_their_clauses(case: dict[str, Any]) -> None:
     check_request(POLICY.handle_request(case["inputs"]))
+
+
+@given(subject_requests())
+def test_generated_request_answers_quote_their_clauses(request: dict[str, Any]) -> None:
+    check_request(POLICY.handle_request(request))

@@ -310,7 +310,9 @@ def combine(
     means deny; the request is allowed when every category is; reasons follow rule order. The
     obligations are those of the permits that release the categories that may go: all of them on an
     allow, the released part's on a partly refused request (data that go out carry their duties),
-    none when nothing may go.
+    none when nothing may go. A deny cites the deciding forbid (or the general prohibition) and the
+    recipient kind's clause, then, if some categories may go, the clauses of the permits that
+    release them and the purpose's.
 
     ``intern``, if given, shares equal tuples between outcomes (the memo holds many outcomes whose
     reasons, rule ids and clauses repeat)."""
@@ -343,27 +345,16 @@ def combine(
         reasons.append("NO_APPLICABLE_PERMIT")
     ordered = sorted(fired_indexes)
     deciding = rules[forbid_order[0]] if forbid_order else None
-    clauses: list[str] = []
-    obligations: list[str] = []
     category_obligations: dict[str, tuple[str, ...]] = {}
     for c in categories:
         duties = [o for i in sorted(permits[c]) for o in rules[i].obligations] if by_category[c] else []
         category_obligations[c] = shared(tuple(dict.fromkeys(duties)))
-    for i in sorted({i for c in categories if by_category[c] for i in permits[c]}):
-        obligations.extend(rules[i].obligations)
-    if allowed:
-        for i in ordered:
-            if rules[i].effect == "permit":
-                clauses.extend(rules[i].clauses)
-        if purpose_clause:
-            clauses.append(purpose_clause)
-    else:
-        if deciding is not None:
-            clauses.extend(deciding.clauses)
-        elif not reasons or reasons[0] == "NO_APPLICABLE_PERMIT":
-            clauses.extend(default_deny)
-        if recipient_clause:
-            clauses.append(recipient_clause)
+    releasing = sorted({i for c in categories if by_category[c] for i in permits[c]})
+    obligations = [o for i in releasing for o in rules[i].obligations]
+    clauses = _cited_clauses(
+        rules, allowed=allowed, fired=ordered, releasing=releasing, deciding=deciding, reasons=reasons,
+        purpose_clause=purpose_clause, recipient_clause=recipient_clause, default_deny=default_deny,
+    )
     outcome = Outcome(
         allowed=allowed,
         reasons=shared(tuple(dict.fromkeys(reasons))),
@@ -382,6 +373,38 @@ def combine(
     outcome._category_rules = shared(outcome._category_rules)
     outcome._category_obligations = shared(outcome._category_obligations)
     return outcome
+
+
+def _cited_clauses(
+    rules: Sequence[Rule],
+    *,
+    allowed: bool,
+    fired: Sequence[int],
+    releasing: Sequence[int],
+    deciding: Rule | None,
+    reasons: Sequence[str],
+    purpose_clause: str | None,
+    recipient_clause: str | None,
+    default_deny: Sequence[str],
+) -> list[str]:
+    """The clauses of an outcome (see :func:`combine`)."""
+    clauses: list[str] = []
+    if allowed:
+        clauses.extend(c for i in fired if rules[i].effect == "permit" for c in rules[i].clauses)
+        if purpose_clause:
+            clauses.append(purpose_clause)
+        return clauses
+    if deciding is not None:
+        clauses.extend(deciding.clauses)
+    elif not reasons or reasons[0] == "NO_APPLICABLE_PERMIT":
+        clauses.extend(default_deny)
+    if recipient_clause:
+        clauses.append(recipient_clause)
+    if releasing:  # some categories may go: the permits that release them, and the purpose's clause
+        clauses.extend(c for i in releasing for c in rules[i].clauses)
+        if purpose_clause:
+            clauses.append(purpose_clause)
+    return clauses
 
 
 class Decision:
@@ -482,8 +505,21 @@ class Decision:
 
     @property
     def clauses(self) -> tuple[str, ...]:
-        """The clause ids behind the decision."""
-        return self._outcome.clauses
+        """The clause ids behind the decision: the rules' (the outcome's), then those the reading of
+        the question relies on (a later application as fresh consent, a transfer mechanism that does
+        not replace storage in the EU/EEA, a consent to a sale that has no effect), which the
+        explanation cites."""
+        base = self._outcome.clauses
+        if self._request is None and self._source is not None and not _may_cite(self._source[0]):
+            return base  # answered from memory: parse the mapping only if it can cite anything
+        request = self.request
+        roles = cited_roles(request, request.as_of or self._context.today())
+        if not roles:
+            return base
+        rules = self._context.rules
+        known = {c.id for c in rules.clauses}
+        extra = [i for role in roles for i in rules.citations.of(role) if i in known]
+        return tuple(dict.fromkeys((*base, *extra)))
 
     @property
     def policy_version(self) -> str:
@@ -515,6 +551,46 @@ class Decision:
     def __repr__(self) -> str:
         verdict = "allowed" if self.allowed else f"denied {', '.join(self.reasons)}"
         return f"<Decision {verdict} rules={list(self.rule_ids)}>"
+
+
+def superseded(on: dt.date | None, as_of: dt.date, latest_application: dt.date | None) -> bool:
+    """Whether a withdrawal or objection on ``on`` was superseded, by ``as_of``, by a later
+    application (fresh consent)."""
+    return (
+        on is not None and on <= as_of and latest_application is not None and on < latest_application <= as_of
+    )
+
+
+def cited_roles(request: DisclosureRequest, as_of: dt.date) -> tuple[str, ...]:
+    """The citation roles (``citations`` of the rule set) that the reading of ``request`` relies on,
+    beyond the rules that fired: the explanation's notes cite them, and the decision's clauses
+    include them."""
+    c = request.candidate
+    roles: list[str] = []
+    if request.recipient.gdpr_transfer_mechanism:
+        roles.append("storage_in_eea")
+    withdrew = c.consent_status == "withdrawn" or c.consent_withdrawn_on is not None
+    objected = c.objection_in_writing or c.objection_received_on is not None
+    if (withdrew and superseded(c.consent_withdrawn_on, as_of, c.latest_application)) or (
+        objected and superseded(c.objection_received_on, as_of, c.latest_application)
+    ):
+        roles.append("fresh_consent")
+    if c.consent_to_sale:
+        roles.append("never_sold")
+    return tuple(roles)
+
+
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
+
+
+def _may_cite(mapping: Mapping[str, Any]) -> bool:
+    """Whether a request mapping has any input :func:`cited_roles` reads (a quick look, before parsing)."""
+    candidate = mapping.get("candidate")
+    return bool(_field(mapping.get("recipient"), "gdpr_transfer_mechanism")) or (
+        candidate is not None
+        and (_field(candidate, "latest_application") is not None or bool(_field(candidate, "consent_to_sale")))
+    )
 
 
 # ------------------------------------------------------------------------------------------------

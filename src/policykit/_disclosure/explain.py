@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from policykit._disclosure.decision import Decision
+from policykit._disclosure.decision import Decision, superseded
 from policykit._ruleset.conditions import fields_of, partial, render
 from policykit._ruleset.quoting import category_title, purpose_phrase, quote_clauses, recipient_phrase, wrap
 from policykit.errors import did_you_mean, short_repr
@@ -57,7 +57,7 @@ def _notes(decision: Decision, rules: RuleSet, today: Callable[[], dt.date]) -> 
             notes.append(
                 f"The {label} on {on} comes after {as_of}, the date of the disclosure, so it does not count yet."
             )
-        elif c.latest_application is not None and on < c.latest_application <= as_of:
+        elif superseded(on, as_of, c.latest_application):
             notes.append(
                 f"The {label} on {on} was superseded by the application on {c.latest_application}: "
                 f"a new application is fresh consent ({rules.citations('fresh_consent')})."
@@ -128,6 +128,11 @@ def _rule_block(rule: Rule, rules: RuleSet, status: str) -> list[str]:
     lines.extend(wrap(rule.title + ".", "      "))
     lines.extend(wrap("Applies when " + render(rule.when, d.facts, d.predicate_titles) + ".", "      "))
     lines.append(f"      Cites {', '.join(rule.clauses)}.")
+    for reading in rules.interpretations:
+        if rule.id in reading.rules:
+            grounds = f"; grounds: {reading.grounds.rstrip('.')}" if reading.grounds else ""
+            lines.extend(wrap(f"Rests on interpretation {reading.id} of the register of interpretations "
+                              f"({reading.title}{grounds}).", "      "))
     return lines
 
 

@@ -16,7 +16,8 @@ results with its own implementation of the documented semantics:
   fired for a category that may go (all of them on an allow, the released part's on a partly refused
   request, none when nothing may go), in decision order, without repeats;
 * an allow cites the permits' clauses and the purpose's clause; a deny cites the deciding forbid's
-  clauses (or the general prohibition's, when no rule permits) and the recipient kind's clause.
+  clauses (or the general prohibition's, when no rule permits) and the recipient kind's clause, then,
+  when some categories may go, the clauses of the permits that release them and the purpose's clause.
 
 The differential tests (``tests/unit/test_reference.py``, ``policykit verify --differential``) check
 the engine against it on every cube of the request space, so a bug in the compiler, the adapter or
@@ -109,6 +110,11 @@ class ReferenceEvaluator:
             kind_clause = self._kind_clause.get(str(facts["recipient.kind"]))
             if kind_clause:
                 clauses.append(kind_clause)
+            if releasing:
+                clauses.extend(c for i in releasing for c in self._rules[i].clauses)
+                purpose_clause = self._purpose_clause.get(str(facts["purpose"]))
+                if purpose_clause:
+                    clauses.append(purpose_clause)
         return Outcome(
             allowed=allowed,
             reasons=reasons,

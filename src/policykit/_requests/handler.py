@@ -101,7 +101,11 @@ class RequestHandler:
         items = request_items(req, rules)
         window = evidence_window(self._retention, req)
         objection = _objection(req, rules) if req.request == "objection" else None
-        notes = _notes(req, items, window, rules)
+        notes, cited = _notes(req, items, window, rules)
+        if objection is not None:
+            # the purposes whose legal basis decided what stops and what continues
+            clause_of = {p.id: p.clause for p in rules.vocabulary.purposes if p.clause}
+            cited += tuple(clause_of[p] for p in (*objection.stop, *objection.cont) if p in clause_of)
         transmission = "not_requested"
         decision: Decision | None = None
         if req.request == "portability_direct_transmission":
@@ -122,6 +126,7 @@ class RequestHandler:
                     f"refused by the disclosure rules ({', '.join(decision.reasons)}); the candidate "
                     "receives the data instead.",
                 )
+                cited += decision.clauses  # the clauses behind the refused transmission
                 verdict = self._combine(facts, items, dates)
         return RequestResponse(
             request=req,
@@ -136,6 +141,7 @@ class RequestHandler:
             objection=objection,
             transmission=decision,
             notes=notes,
+            cited=_clause_ids(cited, rules),
         )
 
     def _combine(
@@ -243,11 +249,19 @@ def _check_transmission(
     return disclosure.decide(question)
 
 
+def _clause_ids(ids: Sequence[str], rules: RuleSet) -> tuple[str, ...]:
+    """The clause ids among ``ids`` (citations may also name interpretations), without repeats."""
+    known = {c.id for c in rules.clauses}
+    return _unique([i for i in ids if i in known])
+
+
 def _notes(
     req: DataSubjectRequest, items: Sequence[_Item], window: EvidenceWindow, rules: RuleSet
-) -> tuple[str, ...]:
-    """What the normalisation did with the request, said plainly."""
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What the normalisation did with the request, said plainly, and the ids the sentences cite
+    (the answer's clauses include them)."""
     notes: list[str] = []
+    cited: list[str] = []
     if not req.written:
         notes.append(f"A request by {req.channel.replace('_', ' ')} is accepted; the policy's 'in writing' "
                      f"is met by {rules.meta.controller.short_name}'s written confirmation (A-03).")
@@ -266,6 +280,7 @@ def _notes(
         )
     if req.request in ("erasure", "objection") and req.candidate_state in ("active", "evidence_hold"):
         if window.status == "none":
+            cited.extend(rules.citations.of("evidence_window"))
             notes.append("No application on or before the day of the request is on file, so there is no "
                          f"evidence window ({rules.citations('evidence_window')} runs from the latest application).")
         elif window.latest_application is not None:
@@ -283,8 +298,9 @@ def _notes(
             notes.append("provided_by_candidate is not given: taken as true unless the sources exclude the "
                          "candidate.")
         if not req.legal_basis:
+            cited.extend(rules.citations.of("consent_by_applying"))
             notes.append("legal_basis is not given: data sent with an application rest on the consent given "
                          f"by applying ({rules.citations('consent_by_applying')}).")
-    return tuple(notes)
+    return tuple(notes), tuple(cited)
 
 

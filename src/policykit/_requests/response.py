@@ -207,7 +207,9 @@ def evidence_window(retention: Retention, request: DataSubjectRequest) -> Eviden
     put the record in evidence hold (``received_on`` when its date is not given). Only applications on
     or before that day count (A-04). Without an application there is no window; a record in evidence
     hold then has one of unknown end. Requests that neither end processing nor concern a record in
-    evidence hold need no retention dates.
+    evidence hold need no retention dates. The policy passes a ``retention`` that infers no lapse of
+    consent from the dates: the request gives no confirmations of interest, and its
+    ``candidate_state`` says whether consent runs.
     """
     day = request.received_on
     if request.request not in ("erasure", "objection") and request.candidate_state != "evidence_hold":
@@ -491,6 +493,7 @@ class RequestResponse:
         objection: _Objection | None,
         transmission: Decision | None,
         notes: tuple[str, ...],
+        cited: tuple[str, ...] = (),
     ) -> None:
         self.request = request
         self._context = context
@@ -511,7 +514,7 @@ class RequestResponse:
         self.continue_reasons = dict(objection.why_continue) if objection else {}
         self.bookkeeping_retain_until = window.bookkeeping_retain_until
         self.retain_until, self.anonymise_on = self._retention_dates()
-        self._fired(request_rules, item_rules, rules)
+        self._fired(request_rules, item_rules, rules, cited)
 
     def _dates(self, effects: Sequence[RequestEffect]) -> None:
         """The deadlines (Art. 12(3), from the policy's parameters) and the fee."""
@@ -570,15 +573,21 @@ class RequestResponse:
         self.retain_until_by_item = {d.item: d.until for d in dispositions if d.disposition == "retain"}
 
     def _fired(
-        self, request_rules: tuple[RequestRule, ...], item_rules: tuple[RequestRule, ...], rules: RequestRules
+        self,
+        request_rules: tuple[RequestRule, ...],
+        item_rules: tuple[RequestRule, ...],
+        rules: RequestRules,
+        cited: tuple[str, ...],
     ) -> None:
-        """The rules that fired, in file order, their clauses, and the reasons."""
+        """The rules that fired, in file order, their clauses (then those the reading of the request
+        relies on: its notes, the purposes an objection concerns, a refused transmission), and the
+        reasons."""
         fired = [*request_rules, *item_rules]
         order = {r.id: i for i, r in enumerate(rules.rules)}
         fired.sort(key=lambda r: order[r.id])
         self.rule_ids = tuple(r.id for r in fired)
-        self.clauses = _unique([c for r in fired for c in r.clauses]
-                               + list(rules.response_clauses.get(self.outcome, ())))
+        self.clauses = _unique([*(c for r in fired for c in r.clauses),
+                                *rules.response_clauses.get(self.outcome, ()), *cited])
         self._rules = tuple(fired)
         self.reasons = _unique([r.title for r in request_rules] + list(self.notes))
 
@@ -655,6 +664,12 @@ class RequestResponse:
             "continue_purposes": list(self.continue_purposes),
             "transmit_directly": self.transmit_directly,
             "refusal_grounds": list(self.refusal_grounds),
+            "transmission": None if self.transmission_decision is None else {
+                "allowed": self.transmission_decision.allowed,
+                "reasons": list(self.transmission_decision.reasons),
+                "rule_ids": list(self.transmission_decision.rule_ids),
+                "clauses": list(self.transmission_decision.clauses),
+            },
             "inform": list(self.inform),
             "notify_recipients": self.notify_recipients,
             "recipients_to_notify": [r.model_dump() for r in self.recipients_to_notify],
@@ -720,11 +735,24 @@ def _todo_lines(resp: RequestResponse, rules: RuleSet) -> list[str]:
         todo.append(f"format: {resp.format}")
     if resp.restrict_until:
         todo.append(f"restricted until {family.term('until', resp.restrict_until).en}")
+    purposes = {p.id: p for p in rules.vocabulary.purposes}
+
+    def basis(p: str) -> str:
+        purpose = purposes.get(p)
+        if purpose is None:
+            return ""
+        bases = ", ".join(purpose.stated_legal_bases).replace("_", " ")
+        return f"{bases}, {purpose.clause}" if purpose.clause else bases
+
     if resp.stop_purposes:
-        todo.append("stop: " + ", ".join(resp.stop_purposes))
+        todo.append("stop: " + "; ".join(f"{p} ({basis(p)})" for p in resp.stop_purposes))
+    def clause(p: str) -> str:
+        purpose = purposes.get(p)
+        return f"{purpose.clause}: " if purpose is not None and purpose.clause else ""
+
     if resp.continue_purposes:
-        todo.append("continue: " + "; ".join(f"{p} ({resp.continue_reasons.get(p, '')})"
-                                             for p in resp.continue_purposes))
+        todo.append("continue: " + "; ".join(
+            f"{p} ({clause(p)}{resp.continue_reasons.get(p, '')})" for p in resp.continue_purposes))
     if resp.retain_until or resp.anonymise_on:
         todo.append(f"kept until {resp.retain_until or 'the end of the hold'}; anonymised on "
                     f"{resp.anonymise_on or 'a date not yet known'}")
@@ -769,7 +797,8 @@ def _item_lines(resp: RequestResponse, rules: RuleSet) -> list[str]:
         lines += ["", "Direct transmission, checked by the disclosure rules:"]
         check = resp.transmission_decision
         verdict = "allowed" if check.allowed else "denied: " + ", ".join(check.reasons)
-        lines.extend(wrap(f"{verdict} (rules {', '.join(check.rule_ids)})", "  "))
+        cites = f"; citing {', '.join(check.clauses)}" if not check.allowed and check.clauses else ""
+        lines.extend(wrap(f"{verdict} (rules {', '.join(check.rule_ids)}{cites})", "  "))
     return lines
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from policykit._dates import local_date
 from policykit._retention.verdict import TRIGGER_WORDS, RetentionVerdict
 from policykit._ruleset.conditions import render
 from policykit._ruleset.quoting import quote_clauses, wrap
@@ -21,6 +22,7 @@ _TRACK_LABEL = {
     "bookkeeping": "accounting records",
     "special_category": "special-category data",
     "special_category_without_consent": "special-category data without consent",
+    "recording": "recordings",
     "note": "note",
 }
 
@@ -34,16 +36,18 @@ def _facts_lines(v: RetentionVerdict, rules: RuleSet) -> list[str]:
             f"Applications{zone}: {', '.join(map(str, r.applications))}; the latest is {r.latest}."
         )
     for w in f.consent_withdrawn_on:
-        lines.append(f"Consent withdrawn: {_show(w)}.")
+        lines.append(f"Consent withdrawn: {_show(w, r.zone)}.")
     if f.objection_received_on is not None:
         form = f.objection_form.replace("_", " ")
         documented = (
             f" (documented in writing by {rules.meta.controller.short_name})"
             if f.objection_documented_in_writing_by_controller else ""
         )
-        lines.append(f"Objection received {_show(f.objection_received_on)} by {form}{documented}.")
+        lines.append(f"Objection received {_show(f.objection_received_on, r.zone)} by {form}{documented}.")
     if f.erasure_requested_on is not None:
-        lines.append(f"Erasure requested: {_show(f.erasure_requested_on)} (counts as withdrawal and objection, A-10).")
+        lines.append(
+            f"Erasure requested: {_show(f.erasure_requested_on, r.zone)} (counts as withdrawal and objection, A-10)."
+        )
     if f.process_closed_on is not None:
         lines.append(f"Recruitment process closed: {f.process_closed_on}.")
     for i, d in enumerate(f.disputes):
@@ -58,6 +62,12 @@ def _facts_lines(v: RetentionVerdict, rules: RuleSet) -> list[str]:
         consent = "with" if s.explicit_consent else "without"
         process = f" in process {s.process_id}" if s.process_id else ""
         lines.append(f"Special-category item {i}: {s.category}{process}, {consent} explicit consent.")
+    for i, item in enumerate(f.video_interviews):
+        withdrawn = item.recording_consent_withdrawn_on
+        also = f", consent to the recording withdrawn {_show(withdrawn, r.zone)}" if withdrawn is not None else ""
+        lines.append(f"Recorded interview {i}: {_show(item.interviewed_on, r.zone)}{also}.")
+    if f.interest_confirmed_on:
+        lines.append(f"Interest confirmed: {', '.join(_show(c, r.zone) for c in f.interest_confirmed_on)}.")
     if r.trigger_date is not None:
         kinds = " and ".join(TRIGGER_WORDS[k] for k in r.trigger_kinds)
         lines.append(
@@ -73,9 +83,11 @@ def _is_day(value: object) -> bool:
     return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
 
 
-def _show(value: object) -> str:
+def _show(value: object, zone: str) -> str:
+    """A date as it is, a timestamp with its calendar date in the policy's zone on the same line (the
+    date the rules judge)."""
     if isinstance(value, dt.datetime):
-        return value.isoformat()
+        return f"{value.isoformat()} (that is {local_date(value, zone)} in {zone})"
     return str(value)
 
 
@@ -110,6 +122,14 @@ def _dates_lines(v: RetentionVerdict, rules: RuleSet) -> list[str]:
         for s in v.special_category:
             when = s.erase_on if s.erase_on is not None else "not yet fixed"
             lines.append(f"special item {s.index} ({s.category}): erase on {when}{' (due)' if s.due else ''}")
+    recording_rule = v.outcome.tracks.get("recording")
+    if v.video_recordings and recording_rule is not None and recording_rule.erase_on is not None:
+        lines.append(f"recordings     erase on {recording_rule.erase_on.describe(params)}")
+        for rec in v.video_recordings:
+            when = rec.erase_on if rec.erase_on is not None else "not yet fixed"
+            held = " (kept for a pending dispute)" if rec.held_for_dispute else ""
+            due = " (due)" if rec.due else ""
+            lines.append(f"recording {rec.index} ({rec.interviewed_on}): erase on {when}{held}{due}")
     if any(spec is not None and (spec.years or spec.months) for spec in (rule.retain_until, rule.deadline)):
         lines.append("Years and months are added the Swedish way (Lag 1930:173 1 §): same day number, or the")
         lines.append("last day of the month where it does not exist; never a count of days.")
