@@ -65,7 +65,7 @@ from policykit._ruleset.conditions import (
 from policykit._ruleset.conditions import (
     Any as AnyOf,
 )
-from policykit._ruleset.facts import UNLISTED_PURPOSE
+from policykit._ruleset.facts import OPTIONAL_FACT_PARAMETERS, OPTIONAL_FACTS, UNLISTED_PURPOSE
 
 if TYPE_CHECKING:
     from policykit._analysis.view import PolicyView
@@ -461,6 +461,11 @@ def request_data(
     for flag in ("explicit_consent_special_category", "special_category_relevant", "anonymised"):
         if point[f"candidate.{flag}"]:
             candidate[flag] = True
+    # the optional yes/no facts the rule set declares, each read from the request field of its name
+    for name in rules.disclosure.facts:
+        owner, _, field = name.partition(".")
+        if name in OPTIONAL_FACTS and name not in OPTIONAL_FACT_PARAMETERS and point.get(name):
+            (recipient if owner == "recipient" else candidate)[field] = True
     if candidate:
         data["candidate"] = candidate
     return data
