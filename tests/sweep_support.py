@@ -144,7 +144,7 @@ def snapshot(url: str, *, audit: bool = True) -> dict[str, list[tuple[Any, ...]]
             if audit and sa.inspect(conn).has_table("policykit_audit"):
                 rows = conn.execute(sa.text(
                     "SELECT candidate_id, as_of, policy_version, retention_mode, anonymise_on, rule_ids, clauses, "
-                    "erased, deleted_rows FROM policykit_audit ORDER BY candidate_id"
+                    "erased, deleted_rows, action, due_on FROM policykit_audit ORDER BY candidate_id"
                 )).all()
                 out["policykit_audit"] = sorted(tuple(_plain(v) for v in row) for row in rows)
     finally:
@@ -152,8 +152,9 @@ def snapshot(url: str, *, audit: bool = True) -> dict[str, list[tuple[Any, ...]]
     return out
 
 
-def audit_rows(url: str) -> list[dict[str, Any]]:
-    """The audit log as dictionaries (JSON columns decoded)."""
+def audit_rows(url: str, action: str | None = None) -> list[dict[str, Any]]:
+    """The audit log as dictionaries (JSON columns decoded); only the rows of ``action`` if given
+    (anonymise, erase_now, special_category, review_due)."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
@@ -167,16 +168,21 @@ def audit_rows(url: str) -> list[dict[str, Any]]:
         item = dict(row)
         for key in ("rule_ids", "clauses", "erased", "deleted_rows"):
             item[key] = json.loads(item[key])
-        out.append(item)
+        if action is None or item["action"] == action:
+            out.append(item)
     return out
 
 
 def check_all_or_nothing(url: str, pristine: dict[str, list[tuple[Any, ...]]]) -> tuple[int, int]:
     """Every candidate is either fully anonymised (identifying columns empty, cover letters gone,
-    reference notes deleted, exactly one audit row) or exactly as it was. Returns ``(anonymised,
-    untouched)`` counts of the candidates that were not anonymised before."""
+    reference notes deleted, exactly one audit row) or as it was, but for the columns an ``erase_now``
+    audit row says were erased at once (and are empty). Returns ``(anonymised, untouched)`` counts of
+    the candidates that were not anonymised before."""
     now = snapshot(url, audit=False)
-    audited = [r["candidate_id"] for r in audit_rows(url)]
+    audited = [r["candidate_id"] for r in audit_rows(url, "anonymise")]
+    erased_now: dict[str, set[str]] = {}
+    for r in audit_rows(url, "erase_now"):
+        erased_now.setdefault(r["candidate_id"], set()).update(r["erased"])
     assert len(audited) == len(set(audited)), "a candidate was audited twice"
     audited_set = set(audited)
     cols = COLUMNS["candidates"]
@@ -203,7 +209,11 @@ def check_all_or_nothing(url: str, pristine: dict[str, list[tuple[Any, ...]]]) -
             anonymised += 1
         else:
             assert str(cid) not in audited_set, f"candidate {cid} audited but not anonymised"
-            assert row == was, f"candidate {cid} changed without being anonymised"
+            gone = {name.split(".", 1)[1] for name in erased_now.get(str(cid), ()) if name.startswith("candidates.")}
+            assert all(record[c] is None for c in gone), f"candidate {cid}: an erasure audited but not done"
+            assert [v for c, v in zip(cols, row, strict=True) if c not in gone] == [
+                v for c, v in zip(cols, was, strict=True) if c not in gone
+            ], f"candidate {cid} changed without being anonymised"
             assert letters.get(cid, []) == letters_before.get(cid, [])
             assert notes.get(cid, []) == notes_before.get(cid, [])
             untouched += 1

@@ -75,9 +75,11 @@ def swept(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, Any
         write(conn, pop)
     engine.dispose()
     frames = {name: spark.createDataFrame(rows, TYPES[name]) for name, rows in pop.tables()}
-    sql_dry = policykit.sweep(url, as_of=AS_OF, preselect=False)
+    # the Spark pass anonymises and does not yet take the other actions (docs/spark.md): the SQL
+    # sweep is asked for the same
+    sql_dry = policykit.sweep(url, as_of=AS_OF, preselect=False, actions=())
     spark_dry = policykit.spark.anonymise(frames, as_of=AS_OF)
-    sql_report = policykit.sweep(url, as_of=AS_OF, apply=True, preselect=False)
+    sql_report = policykit.sweep(url, as_of=AS_OF, apply=True, preselect=False, actions=())
     out = folder / "out"
     spark_applied = policykit.spark.anonymise(frames, as_of=AS_OF, output=str(out))
     return {"url": url, "sql_dry": sql_dry, "spark_dry": spark_dry, "sql": sql_report, "spark": spark_applied,
@@ -115,6 +117,8 @@ def test_the_reports_agree(swept: dict[str, Any]) -> None:
         assert dict(spk.erases) == dict(sql.erases)
         assert [p.to_dict() for p in spk.problems] == [p.to_dict() for p in sql.problems]
         assert [a.to_dict() for a in spk.sample] == [a.to_dict() for a in sql.sample]
+        assert spk.skipped_actions == sql.skipped_actions == ("erase_now", "special_category", "review_due")
+        assert dict(spk.actions) == dict(sql.actions) == {}
     assert swept["sql"].due > 50 and swept["sql"].problem_count == 1
     assert swept["spark_dry"].report.applied is False and swept["spark"].report.applied is True
 
@@ -146,15 +150,17 @@ def test_the_audit_logs_agree(swept: dict[str, Any], spark: Any) -> None:
     with engine.connect() as conn:
         sql_rows = conn.execute(sa.text(
             "SELECT candidate_id, as_of, policy_version, retention_mode, anonymise_on, rule_ids, clauses, erased, "
-            "deleted_rows FROM policykit_audit")).all()
+            "deleted_rows, action, due_on FROM policykit_audit")).all()
     engine.dispose()
-    want = {r[0]: (r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), json.loads(r[7]), json.loads(r[8]))
-            for r in sql_rows}
+    want = {r[0]: (r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), json.loads(r[7]), json.loads(r[8]),
+                   r[9], r[10]) for r in sql_rows}
     audit = spark.read.parquet(str(swept["out"] / "policykit_audit"))
     assert set(audit.columns) == {"id", "run_id", "candidate_id", "as_of", "policy_version", "retention_mode",
-                                  "anonymise_on", "rule_ids", "clauses", "erased", "deleted_rows", "recorded_at"}
+                                  "anonymise_on", "rule_ids", "clauses", "erased", "deleted_rows", "recorded_at",
+                                  "action", "due_on"}
     got = {r["candidate_id"]: (r["as_of"].isoformat(), r["policy_version"], r["retention_mode"], _plain(r["anonymise_on"]),
-                               r["rule_ids"], r["clauses"], r["erased"], dict(r["deleted_rows"]))
+                               r["rule_ids"], r["clauses"], r["erased"], dict(r["deleted_rows"]), r["action"],
+                               _plain(r["due_on"]))
            for r in audit.collect()}
     assert got == want
     assert audit.select("run_id").distinct().count() == 1

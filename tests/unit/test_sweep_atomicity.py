@@ -49,7 +49,7 @@ def test_a_failed_audit_insert_rolls_back_the_batchs_erasures(tmp_path: Path, ba
     # every candidate is anonymised with its audit row or untouched; the failing one is untouched
     # (its erasures were rolled back with the audit insert), and earlier batches stayed committed
     anonymised, untouched = check_all_or_nothing(url, pristine)
-    audited = {r["candidate_id"] for r in audit_rows(url)}
+    audited = {r["candidate_id"] for r in audit_rows(url, "anonymise")}
     assert FAILING_ID not in audited
     assert {"1", "2"} <= audited < DUE and anonymised == len(audited) and untouched == 12 - anonymised
     after = {str(row[0]): row for row in snapshot(url, audit=False)["candidates"]}
@@ -62,7 +62,7 @@ def test_a_failed_audit_insert_rolls_back_the_batchs_erasures(tmp_path: Path, ba
     with policykit.load_policy() as policy:
         report = policykit.sweep(url, as_of=AS_OF, apply=True, batch_size=batch_size, policy=policy)
     assert report.anonymised == len(DUE) - len(audited)
-    assert {r["candidate_id"] for r in audit_rows(url)} == DUE
+    assert {r["candidate_id"] for r in audit_rows(url, "anonymise")} == DUE
     assert check_all_or_nothing(url, pristine) == (len(DUE), 12 - len(DUE))
 
 
@@ -74,3 +74,28 @@ def test_a_failed_first_batch_leaves_the_database_as_it_was(tmp_path: Path) -> N
     with policykit.load_policy() as policy, pytest.raises(PolicyKitError):
         policykit.sweep(url, as_of=AS_OF, apply=True, batch_size=100, policy=policy)
     assert snapshot(url) == pristine
+
+
+def test_an_erasure_at_once_and_its_audit_row_are_one_transaction(tmp_path: Path) -> None:
+    """The audit insert of an erase_now action (candidate 5, in the evidence window: its LinkedIn
+    column goes at once) fails: the whole batch is rolled back, the LinkedIn value included; a rerun
+    erases it and audits it once."""
+    url, path = _database(tmp_path)
+    pristine = snapshot(url)
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(
+            "CREATE TRIGGER fail_audit BEFORE INSERT ON policykit_audit WHEN NEW.action = 'erase_now' "
+            "AND NEW.candidate_id = '5' BEGIN SELECT RAISE(ABORT, 'audit insert failed'); END"
+        )
+    with policykit.load_policy() as policy, pytest.raises(PolicyKitError, match="audit insert failed"):
+        policykit.sweep(url, as_of=AS_OF, apply=True, batch_size=100, policy=policy)
+    assert snapshot(url) == pristine
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("DROP TRIGGER fail_audit")
+    with policykit.load_policy() as policy:
+        report = policykit.sweep(url, as_of=AS_OF, apply=True, batch_size=100, policy=policy)
+    assert "5" in {a.candidate_id for a in report.action_sample if a.action == "erase_now"}
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT linkedin_url, name FROM candidates WHERE id = 5").fetchone() == (None, "Person 5")
+    assert [r["erased"] for r in audit_rows(url, "erase_now") if r["candidate_id"] == "5"] == [
+        ["candidates.linkedin_url"]]

@@ -30,6 +30,7 @@ from policykit._ruleset.accountability import CitingRule
 from policykit._ruleset.conditions import FALSE, Condition, Field, partial, render
 
 if TYPE_CHECKING:
+    from policykit._requests.response import RequestResponse
     from policykit._retention.verdict import RetentionVerdict
     from policykit._ruleset.loading import Rule
     from policykit._ruleset.requests import RequestRule
@@ -39,12 +40,15 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_OUT",
     "FAMILIES",
+    "REQUEST_CONDITIONS",
     "FamilyDocs",
     "MatrixCell",
     "build_pages",
     "compare_pages",
     "disclosure_matrix",
+    "request_matrix",
     "standard_request",
+    "standard_subject_request",
     "write_pages",
 ]
 
@@ -159,6 +163,8 @@ class DocsPolicy(Protocol):
     def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision: ...
 
     def retention(self, facts: Mapping[str, Any]) -> RetentionVerdict: ...
+
+    def handle_request(self, request: Mapping[str, Any]) -> RequestResponse: ...
 
 
 @dataclass
@@ -1223,6 +1229,12 @@ def _retention_rule_block(docs: Docs, rule: RetentionRule) -> list[str]:
                         ("Deadline", rule.deadline), ("Review on", rule.review_on), ("Erase on", rule.erase_on)):
         if spec is not None:
             items.append((label, spec.describe(params)))
+    if rule.category is not None:
+        items.append(("Items of", code(rule.category)))
+    if rule.until_dispute_resolved:
+        items.append((
+            "Pending dispute", "an item due while a discrimination dispute is pending is kept until it is resolved",
+        ))
     if rule.legal_hold:
         items.append(("Legal hold", "nothing may be anonymised while it lasts"))
     if rule.permitted_purposes is not None:
@@ -1251,6 +1263,7 @@ TRACKS = (
     ("bookkeeping", "Accounting records", "Runs beside the record's mode (Bokföringslagen 7 kap. 2 §)."),
     ("special_category", "Special-category data held with explicit consent", ""),
     ("special_category_without_consent", "Special-category data held without explicit consent", ""),
+    ("recording", "Recordings", "Each recorded item is judged on its own; runs beside the record's mode."),
     ("note", "Notes", "What a verdict must also say; a note may set a legal hold."),
 )
 
@@ -1362,6 +1375,95 @@ def _fields(cond: Condition) -> frozenset[str]:
     return fields_of(cond)
 
 
+# the outcome matrix of the requests page: the standard request, and the conditions varied
+
+STANDARD_SUBJECT_REQUEST: Mapping[str, Any] = {
+    "channel": "email",
+    "received_on": "2026-03-02",
+    "applications": ["2025-01-10"],
+    "data_held": ["name", "contact_info", "application_documents", "reference_notes"],
+    "sources": ["candidate"],
+}
+_WITHDRAWN = {"consent_status": "withdrawn", "consent_withdrawn_on": "2025-06-01"}
+_DESIGNATED = {"kind": "data_subject_designated_controller", "country": "SE"}
+REQUEST_CONDITIONS: tuple[tuple[str, str, Mapping[str, Any]], ...] = (
+    ("active", "Consent given by applying is in force", {"candidate_state": "active"}),
+    ("evidence_hold", "Consent withdrawn; the record is kept as evidence",
+     {"candidate_state": "evidence_hold", **_WITHDRAWN}),
+    ("legal_hold", "Consent withdrawn; a discrimination dispute is pending",
+     {"candidate_state": "legal_hold", **_WITHDRAWN}),
+    ("anonymised", "The record has been anonymised", {"candidate_state": "anonymised", **_WITHDRAWN}),
+    ("unfounded", "Consent in force; the request is manifestly unfounded or excessive",
+     {"candidate_state": "active", "manifestly_unfounded_or_excessive": True}),
+    ("third_party", "Consent in force; the reference notes also hold the referee's private contact details",
+     {"candidate_state": "active",
+      "reference_notes_contain": ["statements_about_candidate", "referee_private_contact"]}),
+)
+
+
+def standard_subject_request(kind: str, condition: str) -> dict[str, Any]:
+    """The request of one cell of the outcome matrix: the standard request, of ``kind``, under
+    ``condition`` (an id of :data:`REQUEST_CONDITIONS`)."""
+    extra = next(c for cid, _, c in REQUEST_CONDITIONS if cid == condition)
+    request = {**STANDARD_SUBJECT_REQUEST, "request": kind, **extra}
+    if kind == "portability_direct_transmission":  # the controller the candidate names
+        request["recipient"] = dict(_DESIGNATED)
+    return request
+
+
+def request_matrix(docs: Docs) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """``(condition, request kind) -> (outcome, deciding rule)``, asked of the engine; a request the
+    policy refuses to read gives ``("question refused", error code)``."""
+    from policykit._ruleset.requests import REQUEST_TYPES  # noqa: PLC0415 - the kinds, as data
+    from policykit.errors import PolicyKitError  # noqa: PLC0415
+
+    out: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for condition, _, _ in REQUEST_CONDITIONS:
+        for kind in REQUEST_TYPES:
+            try:
+                answer = docs.policy.handle_request(standard_subject_request(kind, condition))
+            except PolicyKitError as exc:
+                out[condition, kind] = ("question refused", exc.code)
+                continue
+            out[condition, kind] = (answer.outcome, answer.outcome_rule)
+    return out
+
+
+def _request_matrix_section(docs: Docs) -> list[str]:
+    from policykit._ruleset.requests import REQUEST_TYPES  # noqa: PLC0415
+
+    matrix = request_matrix(docs)
+    known = {rule.id for rule in docs.rules.requests.rules}
+
+    def show(outcome: str, rule: str | None) -> str:
+        if rule is None:
+            return code(outcome)
+        return f"{code(outcome)} ({docs.rule_link(rule) if rule in known else code(rule)})"
+
+    std = STANDARD_SUBJECT_REQUEST
+    return [
+        "## Outcome matrix",
+        "",
+        "What each kind of request gets, under each condition, as the engine answers it "
+        "(`policy.handle_request`), with the rule that decided the outcome. Every cell is the standard "
+        f"request: received by {std['channel']} on {std['received_on']}, one application on "
+        f"{std['applications'][0]}, holding {', '.join(code(c) for c in std['data_held'])}, all from the "
+        "candidate; a withdrawal of consent, where the condition names one, on "
+        f"{_WITHDRAWN['consent_withdrawn_on']}; a direct transmission goes to a controller in Sweden that "
+        "the candidate names. A request of another shape (a restriction ground, a "
+        "recipient for portability, an objection's scope) can get another answer: ask `policykit request`.",
+        "",
+        '<div class="matrix" markdown="1">',
+        "",
+        table(["Condition", *(code(k) for k in REQUEST_TYPES)], [
+            [title, *(show(*matrix[cid, kind]) for kind in REQUEST_TYPES)] for cid, title, _ in REQUEST_CONDITIONS
+        ]),
+        "",
+        "</div>",
+        "",
+    ]
+
+
 def _requests_page(docs: Docs) -> str:
     r = docs.rules.requests
     titles = r.predicate_titles
@@ -1386,6 +1488,7 @@ def _requests_page(docs: Docs) -> str:
         "",
         table(["Step", "What is decided", "Rules", "Skipped when"], rows),
         "",
+        *_request_matrix_section(docs),
     ]
     for step in r.steps:
         step_rules = [x for x in r.rules if x.step == step.step]

@@ -27,7 +27,7 @@ SQLAlchemy is imported only when a sweep runs (``_sweep.sql``), so ``import poli
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,8 @@ def sweep(
     on_candidate: Callable[[CandidateAction], None] | None = None,
     on_problem: Callable[[SweepProblem], None] | None = None,
     progress: Callable[[SweepProgress], None] | None = None,
+    on_action: Callable[[CandidateAction], None] | None = None,
+    actions: Collection[str] | None = None,
 ) -> SweepReport:
     """Find every candidate whose anonymisation date has come; with ``apply=True``, anonymise them.
 
@@ -65,8 +67,11 @@ def sweep(
     ``preselect=False`` judges every candidate not yet anonymised instead of the SQL pre-selection.
 
     ``on_candidate`` is called for every due candidate (after its batch is committed, with ``apply``)
-    and ``on_problem`` for every row skipped; ``progress`` after every batch. The returned
-    :class:`SweepReport` holds the counts, the problems and the first ``keep`` due candidates.
+    and ``on_problem`` for every row skipped; ``progress`` after every batch. ``on_action`` is called
+    for every other action due (``CandidateAction.action``: ``erase_now``, ``special_category``,
+    ``review_due``). The returned :class:`SweepReport` holds the counts, the problems, the first
+    ``keep`` due candidates and the first ``keep`` other actions. ``actions`` names the other
+    actions to look for and take (default: all three); anonymisation is always taken.
 
     Raises :class:`~policykit.errors.MissingDependencyError` without the ``sweep`` extra,
     :class:`~policykit.errors.DatabaseUnreachableError` when the database cannot be reached, and
@@ -83,4 +88,5 @@ def sweep(
     return _sweep_sql.run_sweep(
         db, as_of=as_of, apply=apply, mapping=mapping, policy=policy, batch_size=batch_size, preselect=preselect,
         keep=keep, pause=pause, on_candidate=on_candidate, on_problem=on_problem, progress=progress,
+        on_action=on_action, actions=actions,
     )

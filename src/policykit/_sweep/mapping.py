@@ -20,7 +20,14 @@ built-in default; it fits the example schema of ``examples/sweep/`` and document
     disputes: {table: ..., opened_on: ..., status: ..., resolved_on: ...}
     delete_rows: [{table: reference_notes, category: reference_notes}]   # rows erased whole
     kept: [{table: bookkeeping_records, reason: ...}]              # never touched (A-08)
+    items:                          # optional: what retention() erases at once that is not a category
+      - {item: talent_pool_tags, table: talent_pool_tags}          # rows deleted
+      - {item: marketing_attributes, table: candidates, columns: [newsletter_segment]}  # columns erased
+    special_category_items:         # optional: Art. 9 items, each erased on its own date
+      {table: ..., category: category, explicit_consent: explicit_consent, process_closed_on: ...}
     audit_table: policykit_audit
+
+Every key added after the first release is optional, so an older mapping file means what it meant.
 
 Loading checks the file itself (shape, categories, ``non_identifying`` only where allowed) and
 raises :class:`~policykit.errors.MappingError` naming the file and line. Whether the database has
@@ -35,7 +42,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from policykit._dates import today_in
 from policykit._records.annotations import Category
@@ -51,6 +58,7 @@ __all__ = [
 ]
 
 DEFAULT_MAPPING = Path(__file__).with_name("default_mapping.yaml")
+MAX_NAMES = 200  # columns per item target, item targets per mapping: a mapping is hand-written
 
 
 class _Model(BaseModel):
@@ -138,6 +146,36 @@ class DeletedRowsTable(_Model):
     category: str
 
 
+class ItemTarget(_Model):
+    """Where an item of ``erase_now`` that is not a data category is kept (``rules/retention.yaml``:
+    talent-pool tags, marketing attributes). With ``columns``, those columns of ``table`` are erased
+    (``table`` is the candidates table, found by its id, or another table found by ``candidate_id``);
+    without, the candidate's rows of ``table`` are deleted."""
+
+    item: str
+    table: str
+    candidate_id: str = "candidate_id"
+    columns: Annotated[tuple[str, ...], Field(max_length=MAX_NAMES)] = ()
+
+
+class SpecialItemsTable(ChildTable):
+    """One row per special-category (Art. 9) item held about a candidate (a health adjustment, say):
+    its free ``category`` label, whether it came with the candidate's explicit consent, and optionally
+    when its own recruitment process closed and which process. A row whose erasure date has come
+    (``retention()``'s ``special_category``) is deleted; the data columns carry categories like any
+    other mapped table's."""
+
+    id: str = "id"
+    category: str = "category"
+    explicit_consent: str = "explicit_consent"
+    process_id: str | None = None
+    process_closed_on: str | None = None
+
+    def keys(self) -> dict[str, str]:
+        """Role → column name, the ``category`` column included."""
+        return {**super().keys(), "category": self.category}
+
+
 class KeptTable(_Model):
     """A table the sweep never touches, and why (accounting records: Bokföringslagen, A-08)."""
 
@@ -170,6 +208,8 @@ class SweepMapping(_Model):
     disputes: DisputesTable | None = None
     delete_rows: tuple[DeletedRowsTable, ...] = ()
     kept: tuple[KeptTable, ...] = ()
+    items: Annotated[tuple[ItemTarget, ...], Field(max_length=MAX_NAMES)] = ()
+    special_category_items: SpecialItemsTable | None = None
     # the audit table's name goes into DDL (quoted there as well): a plain SQL name only
     audit_table: Annotated[str, BeforeValidator(_plain_name)] = "policykit_audit"
     source: str | None = None
@@ -189,9 +229,16 @@ class SweepMapping(_Model):
                 yield spec
 
     def categorised(self) -> Iterator[tuple[str, TableSpec]]:
-        """Every mapped table that carries categorised columns: the candidates and the fact tables."""
+        """Every mapped table that carries categorised columns: the candidates, the fact tables and
+        the special-category items."""
         yield "candidates", self.candidates
         yield from self.fact_tables()
+        if self.special_category_items is not None:
+            yield "special_category_items", self.special_category_items
+
+    def item_columns(self, table: str) -> set[str]:
+        """The columns of ``table`` that hold an item (accounted for by the item, not a category)."""
+        return {c for target in self.items if target.table == table for c in target.columns}
 
 
 def _where(loc: tuple[Any, ...]) -> str:
@@ -220,6 +267,7 @@ def _parse(data: Any, *, file: str, line_of: Any) -> SweepMapping:
             message = f"{where}: {err['msg']} (got {err.get('input')!r})"
         raise MappingError(message, file=file, line=line_of(loc)) from None
     _check_categories(mapping, file=file, line_of=line_of)
+    _check_items(mapping, file=file, line_of=line_of)
     try:
         if mapping.timezone is not None:
             today_in(mapping.timezone)
@@ -244,6 +292,32 @@ def _check_categories(mapping: SweepMapping, *, file: str, line_of: Any) -> None
             raise MappingError(
                 f"delete_rows[{i}].category: {exc.detail}", file=file, line=line_of(("delete_rows", i, "category"))
             ) from None
+
+
+def _check_items(mapping: SweepMapping, *, file: str, line_of: Any) -> None:
+    """An item's columns: needed in the candidates table, never also a categorised column."""
+    tables = dict(mapping.categorised())
+    by_name = {spec.table: spec for spec in tables.values()}
+    for i, target in enumerate(mapping.items):
+        if target.table == mapping.candidates.table and not target.columns:
+            raise MappingError(
+                f"items[{i}].columns: expected the columns of {target.table!r} that hold {target.item} (the "
+                "candidates' own rows are never deleted), found none", file=file, line=line_of(("items", i)),
+            )
+        spec = by_name.get(target.table)
+        for j, column in enumerate(target.columns):
+            if spec is not None and column in spec.columns:
+                raise MappingError(
+                    f"items[{i}].columns[{j}]: {target.table}.{column} also has a data category under columns; "
+                    "name it in one place only", file=file, line=line_of(("items", i, "columns", j)),
+                )
+    special = mapping.special_category_items
+    if special is not None and any(special.table == spec.table for role, spec in tables.items()
+                                   if role != "special_category_items"):
+        raise MappingError(
+            f"special_category_items.table: {special.table!r} is mapped already under another key; the items "
+            "need a table of their own (one row per item)", file=file, line=line_of(("special_category_items",)),
+        )
 
 
 def load_mapping(path: str | Path | None = None) -> SweepMapping:

@@ -26,14 +26,21 @@ __all__ = [
     "BadRowError",
     "ColumnInfo",
     "FactReader",
+    "NowPlan",
     "Plan",
     "Reader",
     "TableErase",
+    "check_items",
     "check_tables",
+    "due_special_rows",
     "erase_plan",
     "erased_categories",
     "first_from",
     "ident",
+    "kept_record_erasures",
+    "now_plan",
+    "row_tables",
+    "special_rows",
 ]
 
 
@@ -65,6 +72,14 @@ def check_tables(
     tables.append(("candidates", mapping.candidates.table, mapping.candidates, mapping.candidates.keys()))
     for role, child in mapping.fact_tables():
         tables.append((role, child.table, child, child.keys()))
+    if mapping.special_category_items is not None:
+        special = mapping.special_category_items
+        tables.append(("special_category_items", special.table, special, special.keys()))
+    for i, target in enumerate(mapping.items):
+        keys = {f"columns[{j}]": c for j, c in enumerate(target.columns)}
+        if target.table != mapping.candidates.table:
+            keys["candidate_id"] = target.candidate_id
+        tables.append((f"items[{i}]", target.table, None, keys))
     for i, rows in enumerate(mapping.delete_rows):
         tables.append((f"delete_rows[{i}]", rows.table, None, {"candidate_id": rows.candidate_id}))
     for i, kept in enumerate(mapping.kept):
@@ -93,7 +108,7 @@ def check_tables(
                     f"{role}.columns.{column}: expected a column named {column!r} in table {table!r}, found none"
                     + did_you_mean(column, infos) + where
                 )
-        accounted = set(keys.values()) | set(spec.columns)
+        accounted = set(keys.values()) | set(spec.columns) | mapping.item_columns(table)
         unmapped = [c for c in infos if c not in accounted]
         if unmapped:
             raise MappingError(
@@ -252,7 +267,35 @@ class FactReader:
             day = r.day(closed, m.candidates.table, cid, cid, m.candidates.process_closed_on)
             if day is not None:
                 facts["process_closed_on"] = day
+        if m.special_category_items is not None:
+            items = [self._special(cid, row) for row in special_rows(raw, cid)]
+            if items:
+                facts["special_category_items"] = items
         return facts
+
+    def _special(self, cid: Any, row: Sequence[Any]) -> dict[str, Any]:
+        """One special-category item: ``(candidate id, row id, category, explicit_consent, process_id,
+        process_closed_on, ...)``."""
+        s = self.m.special_category_items
+        assert s is not None
+        category, consent, process, closed = row[2], row[3], row[4], row[5]
+        if not isinstance(category, str) or not category.strip() or len(category) > MAX_LABEL:
+            raise self.reader.bad(s.table, row[1], cid, s.category,
+                                  f"expected a category label (text, 1 to {MAX_LABEL} characters), got "
+                                  f"{short_repr(category)}", code=QueryError.code)
+        if consent in (0, 1):
+            consent = bool(consent)
+        if not isinstance(consent, bool):
+            raise self.reader.bad(s.table, row[1], cid, s.explicit_consent,
+                                  f"expected true or false, got {short_repr(consent)}", code=QueryError.code)
+        item: dict[str, Any] = {"category": category, "explicit_consent": consent}
+        if s.process_id is not None and process is not None:
+            item["process_id"] = str(process)[:MAX_LABEL]
+        if s.process_closed_on is not None:
+            day = self.reader.day(closed, s.table, row[1], cid, s.process_closed_on)
+            if day is not None:
+                item["process_closed_on"] = day
+        return item
 
     def _objection(self, cid: Any, rows: Iterable[Sequence[Any]], latest: dt.date | None,
                    facts: dict[str, Any]) -> None:
@@ -297,6 +340,16 @@ class FactReader:
                                   code=QueryError.code)
         return {"opened_on": opened, "status": status,
                 "resolved_on": self.reader.day(row[4], d.table, row[1], cid, d.resolved_on)}
+
+
+MAX_LABEL = 200  # a special-category item's label, as read from a row
+
+
+def special_rows(raw: dict[str, dict[Any, list[Sequence[Any]]]], cid: Any) -> list[Sequence[Any]]:
+    """A candidate's special-category item rows, in row-id order: the order their items are given to
+    ``retention()``, whose ``special_category[i]`` is the i-th row."""
+    rows = raw.get("special_category_items", {}).get(cid, [])
+    return sorted(rows, key=lambda r: (str(type(r[1])), r[1]))
 
 
 def first_from(days: list[dt.date], latest: dt.date | None) -> dt.date:
@@ -347,10 +400,105 @@ def erase_plan(m: SweepMapping, categories: frozenset[str]) -> Plan:
         if erase or check:
             tables.append(TableErase(role, spec.table, key, row_id, erase, check))
             erased.extend(f"{spec.table}.{c}" for c in erase)
-    deletes = tuple((d.table, d.candidate_id) for d in m.delete_rows if d.category in categories)
-    return Plan(tuple(tables), deletes, tuple(erased))
+    deletes = [(d.table, d.candidate_id) for d in m.delete_rows if d.category in categories]
+    special = m.special_category_items
+    if special is not None and categories & ({SPECIAL} | {c.category for c in special.columns.values()}):
+        deletes.append((special.table, special.candidate_id))  # every item row: it is about the person
+    for target in m.items:  # every item the mapping names goes with anonymisation (A-53)
+        if not target.columns:
+            deletes.append((target.table, target.candidate_id))
+            continue
+        own = target.table == m.candidates.table
+        role = "candidates" if own else f"items:{target.table}"
+        key = m.candidates.id if own else target.candidate_id
+        tables.append(TableErase(role, target.table, key, None, target.columns, ()))
+        erased.extend(f"{target.table}.{c}" for c in target.columns)
+    return Plan(tuple(tables), tuple(dict.fromkeys(deletes)), tuple(dict.fromkeys(erased)))
+
+
+SPECIAL = "special_category_data"
+
+
+def row_tables(m: SweepMapping) -> list[tuple[str, str]]:
+    """Every ``(table, candidate_id column)`` whose rows anonymisation may delete: ``delete_rows``,
+    the special-category items and the items kept as rows."""
+    out = [(d.table, d.candidate_id) for d in m.delete_rows]
+    if m.special_category_items is not None:
+        out.append((m.special_category_items.table, m.special_category_items.candidate_id))
+    out += [(t.table, t.candidate_id) for t in m.items if not t.columns]
+    return list(dict.fromkeys(out))
 
 
 def erased_categories(verdict: RetentionVerdict) -> frozenset[str]:
     """What anonymisation erases for this verdict, never the accounting records (A-08)."""
     return frozenset(verdict.erase_on_anonymisation) | frozenset(verdict.erase_now) - {"bookkeeping_record"}
+
+
+# ------------------------------------------------------------------------------------------------
+# what is erased before anonymisation: retention()'s erase_now, and special-category items
+
+
+@dataclass(frozen=True, slots=True)
+class NowPlan:
+    """What ``erase_now`` erases in the mapped tables while the record is kept: columns (found by
+    ``key`` = the candidate's id) set empty, and the candidate's rows of some tables deleted.
+    Special-category item rows are not here: each goes on its own date (``due_special_rows``)."""
+
+    columns: tuple[tuple[str, str, str], ...]  # (table, key column, column)
+    deletes: tuple[tuple[str, str], ...]  # (table, candidate_id column)
+
+    def __bool__(self) -> bool:
+        return bool(self.columns or self.deletes)
+
+
+def now_plan(m: SweepMapping, erase_now: frozenset[str]) -> NowPlan:
+    """The plan for a verdict's ``erase_now`` (categories and items; never accounting records, A-08).
+    A column of an erased category goes even if marked ``non_identifying``: that mark lets a value
+    survive anonymisation, once detached from the person, and here the person is still named."""
+    names = erase_now - {"bookkeeping_record"}
+    columns: list[tuple[str, str, str]] = []
+    specs: list[tuple[TableSpec, str]] = [(m.candidates, m.candidates.id)]
+    specs += [(spec, spec.candidate_id) for _, spec in m.fact_tables()]
+    for spec, key in specs:
+        columns += [(spec.table, key, c) for c, col in spec.columns.items() if col.category in names]
+    deletes = [(d.table, d.candidate_id) for d in m.delete_rows if d.category in names]
+    for target in m.items:
+        if target.item not in names:
+            continue
+        if not target.columns:
+            deletes.append((target.table, target.candidate_id))
+            continue
+        key = m.candidates.id if target.table == m.candidates.table else target.candidate_id
+        columns += [(target.table, key, c) for c in target.columns]
+    return NowPlan(tuple(dict.fromkeys(columns)), tuple(dict.fromkeys(deletes)))
+
+
+def check_items(mapping: SweepMapping, rules: Any) -> None:
+    """Every item the mapping names is one some retention rule erases at once; else a
+    :class:`MappingError` naming it (a misspelt item would never be erased)."""
+    known = sorted({i for rule in rules.retention.rules for i in rule.erase_now.items})
+    where = f" (mapping {mapping.source})" if mapping.source else ""
+    for i, target in enumerate(mapping.items):
+        if target.item not in known:
+            raise MappingError(
+                f"items[{i}].item: expected an item that a retention rule erases at once ({', '.join(known)}), "
+                f"got {short_repr(target.item)}" + did_you_mean(target.item, known) + where
+            )
+
+
+def kept_record_erasures(rules: Any) -> frozenset[str]:
+    """What a verdict may erase at once while the record is still kept (the evidence window, a legal
+    hold): the categories some rule's ``erase_now`` names that are not evidence, and every item. A
+    verdict that erases evidence at once is one whose anonymisation is due, found anyway. The SQL
+    pre-selection lets through every candidate with something of these left."""
+    out: set[str] = set()
+    for rule in rules.retention.rules:
+        out.update(c for c in rule.erase_now.categories if not rules.vocabulary.category(c).evidence)
+        out.update(rule.erase_now.items)
+    return frozenset(out)
+
+
+def due_special_rows(verdict: RetentionVerdict, row_ids: Sequence[Any]) -> list[tuple[Any, Any]]:
+    """The special-category item rows whose erasure date has come, as ``(row id, status)``;
+    ``row_ids`` are the rows in the order their items were given to ``retention()``."""
+    return [(row_ids[s.index], s) for s in verdict.special_category if s.due]

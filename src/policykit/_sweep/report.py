@@ -28,6 +28,14 @@ class SweepPolicy(Protocol):
     def retention(self, facts: Mapping[str, Any]) -> RetentionVerdict: ...
 
 
+OTHER_ACTIONS = ("erase_now", "special_category", "review_due")
+ACTION_LINES = {
+    "erase_now": ("erased at once", "candidates kept as evidence or on hold: what the rules erase when consent ends"),
+    "special_category": ("special-category items", "candidates with items whose own erasure date has come"),
+    "review_due": ("relevance reviews due", "active candidates to review (A-33): recorded, never anonymised"),
+}
+
+
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day is not None else None
 
@@ -61,10 +69,16 @@ class SweepProblem:
 
 @dataclass(frozen=True, slots=True)
 class CandidateAction:
-    """One due candidate: the verdict that made it due, and what was (or would be) erased.
+    """One candidate and one action due: the verdict that made it due, and what was (or would be)
+    erased.
 
-    ``erased`` names columns as ``table.column``; ``deleted_rows`` counts the dependent rows deleted
-    per table. ``applied`` is true once the change is committed.
+    ``action`` is ``anonymise`` (the anonymisation date has come), ``erase_now`` (what the verdict
+    erases at once while the record is kept: the LinkedIn snapshot, talent-pool tags, marketing
+    attributes), ``special_category`` (special-category items whose own date has come) or
+    ``review_due`` (an active candidate's relevance review, A-33: recorded and reported, never acted
+    on); ``due_on`` is the day it became due. ``erased`` names columns as ``table.column``;
+    ``deleted_rows`` counts the rows deleted per table. ``applied`` is true once the change is
+    committed.
     """
 
     candidate_id: str
@@ -77,6 +91,8 @@ class CandidateAction:
     erased: tuple[str, ...]
     deleted_rows: Mapping[str, int]
     applied: bool
+    action: str = "anonymise"
+    due_on: dt.date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -84,7 +100,7 @@ class CandidateAction:
             "candidate_id": self.candidate_id, "retention_mode": self.retention_mode, "mode_rule": self.mode_rule,
             "rule_ids": list(self.rule_ids), "clauses": list(self.clauses), "anonymise_on": _iso(self.anonymise_on),
             "deadline": _iso(self.deadline), "erased": list(self.erased), "deleted_rows": dict(self.deleted_rows),
-            "applied": self.applied,
+            "applied": self.applied, "action": self.action, "due_on": _iso(self.due_on),
         }
 
 
@@ -101,6 +117,10 @@ class SweepProgress:
 @dataclass(frozen=True)
 class SweepReport:
     """What a sweep found and did.
+
+    ``actions`` counts the other actions due (``erase_now``, ``special_category``, ``review_due``)
+    and ``action_sample`` holds the first ones; ``skipped_actions`` names those this run did not look
+    for (the Spark pass does not yet: docs/spark.md).
 
     ``candidates`` rows in the table, of which ``already_anonymised`` were skipped; ``examined`` were
     read and judged (all the others, with pre-selection, when the SQL showed they cannot be due);
@@ -128,6 +148,9 @@ class SweepReport:
     sample: tuple[CandidateAction, ...]
     seconds: float
     erases: Mapping[str, int] = field(default_factory=dict)
+    actions: Mapping[str, int] = field(default_factory=dict)
+    action_sample: tuple[CandidateAction, ...] = ()
+    skipped_actions: tuple[str, ...] = ()
 
     @property
     def exit_status(self) -> int:
@@ -146,6 +169,8 @@ class SweepReport:
                 for (mode, rule), (judged, due) in sorted(self.by_mode.items())
             ],
             "erases": dict(sorted(self.erases.items())),
+            "actions": {kind: self.actions.get(kind, 0) for kind in OTHER_ACTIONS},
+            "skipped_actions": list(self.skipped_actions),
             "problem_count": self.problem_count, "problems": [p.to_dict() for p in self.problems],
             "seconds": round(self.seconds, 3), "exit_status": self.exit_status,
         }
@@ -166,10 +191,16 @@ class SweepReport:
         out.append(f"  {'read and judged':<30}{self.examined:>12,}   ({how})")
         if self.preselect:
             out.append(f"  {'ruled out by the SQL':<30}{max(rest, 0):>12,}   (not read: the database query showed "
-                       "consent in force, or the evidence window still open)")
+                       "that nothing can be due for them)")
         out.append(f"  {'due for anonymisation':<30}{self.due:>12,}")
         if self.applied:
             out.append(f"  {'anonymised now':<30}{self.anonymised:>12,}")
+        for kind in OTHER_ACTIONS:
+            label, note = ACTION_LINES[kind]
+            if kind in self.skipped_actions:
+                out.append(f"  {label:<30}{'-':>12}   (not looked for in this run)")
+            else:
+                out.append(f"  {label:<30}{self.actions.get(kind, 0):>12,}   ({note})")
         out.append(f"  {'problems (rows skipped)':<30}{self.problem_count:>12,}")
         out.append(f"  {'time':<30}{self.seconds:>11.1f}s")
         if self.by_mode:
@@ -191,22 +222,52 @@ class SweepReport:
                     f"  {a.candidate_id:<12}{a.retention_mode:<18}{a.mode_rule:<32}{_iso(a.anonymise_on) or '-':<14}"
                     f"{_iso(a.deadline) or '-':<12}{len(a.erased)} columns{rows}"
                 )
+        if self.action_sample:
+            shown_actions = self.action_sample[:limit]
+            out += ["", f"  other actions (first {len(shown_actions)} of {sum(self.actions.values()):,}):",
+                    f"  {'candidate':<12}{'action':<18}{'mode':<28}{'due_on':<12}what"]
+            for a in shown_actions:
+                gone = (f"{n} {t} row{'s' if n != 1 else ''}" for t, n in a.deleted_rows.items())
+                what = ", ".join([*a.erased, *gone])
+                out.append(f"  {a.candidate_id:<12}{a.action:<18}{a.retention_mode:<28}{_iso(a.due_on) or '-':<12}"
+                           f"{what or 'review relevance (A-33)'}")
         if self.problems:
             shown_problems = self.problems[:limit]
             out += ["", f"  problems (first {len(shown_problems)} of {self.problem_count:,}; these candidates were "
                         "skipped):"]
             out.extend(f"    {p}" for p in shown_problems)
         out.append("")
-        if not self.applied and self.due:
-            out.append(f"Nothing was changed. Run again with --apply to anonymise the {self.due:,} due candidate(s).")
-        elif self.applied and self.anonymised:
-            out.append(f"Anonymised {self.anonymised:,} candidate(s); each is recorded in the audit log (run "
-                       f"{self.run_id}).")
-        elif self.applied:
-            out.append("Nothing to do: no candidate is due for anonymisation as of "
-                       f"{self.as_of}; nothing was changed and nothing was added to the audit log.")
-        elif not self.problem_count:
-            out.append(f"Nothing is due as of {self.as_of}: --apply would change nothing.")
+        closing = self._closing()
+        if closing:
+            out.append(closing)
         if self.problem_count:
             out.append(f"{self.problem_count:,} row(s) could not be judged and were skipped; fix them and run again.")
         return "\n".join(out)
+
+    def _closing(self) -> str:
+        """The last line: what was done, or what --apply would do."""
+        lines: list[str] = []
+        others = sum(n for kind, n in self.actions.items() if kind != "review_due")
+        reviews = self.actions.get("review_due", 0)
+        if not self.applied and (self.due or others):
+            more = f" and apply the {others:,} other erasure(s)" if others else ""
+            lines.append(f"Nothing was changed. Run again with --apply to anonymise the {self.due:,} due "
+                         f"candidate(s){more}.")
+        elif self.applied and (self.anonymised or others or reviews):
+            done = [f"anonymised {self.anonymised:,} candidate(s)"]
+            if others:
+                done.append(f"applied {others:,} other erasure(s)")
+            if reviews:
+                done.append(f"recorded {reviews:,} relevance review(s) due")
+            text = "; ".join(done)
+            lines.append(f"{text[0].upper()}{text[1:]}; each is recorded in the audit log (run {self.run_id}).")
+        elif self.applied:
+            lines.append("Nothing to do: no candidate is due for anonymisation as of "
+                         f"{self.as_of}; nothing was changed and nothing was added to the audit log.")
+        elif not self.problem_count:
+            if reviews:
+                lines.append(f"Nothing is due for erasure as of {self.as_of}: --apply would only record the "
+                             f"{reviews:,} relevance review(s) in the audit log.")
+            else:
+                lines.append(f"Nothing is due as of {self.as_of}: --apply would change nothing.")
+        return "\n".join(lines)

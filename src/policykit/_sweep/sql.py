@@ -9,6 +9,7 @@ column instead of failing a whole batch. The audit table is policykit's own and 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -19,7 +20,7 @@ import time
 import uuid
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,15 +40,29 @@ from policykit._sweep.reading import (
     BadRowError,
     ColumnInfo,
     FactReader,
+    NowPlan,
     Plan,
+    check_items,
     check_tables,
+    due_special_rows,
     erase_plan,
     erased_categories,
     ident,
+    kept_record_erasures,
+    now_plan,
+    special_rows,
 )
-from policykit._sweep.report import CandidateAction, SweepPolicy, SweepProblem, SweepProgress, SweepReport
+from policykit._sweep.report import (
+    OTHER_ACTIONS,
+    CandidateAction,
+    SweepPolicy,
+    SweepProblem,
+    SweepProgress,
+    SweepReport,
+)
 from policykit.errors import (
     DatabaseUnreachableError,
+    DecisionLogError,
     InvalidDateError,
     MappingError,
     PolicyKitError,
@@ -188,6 +203,10 @@ AUDIT_COLUMNS = (
     "id", "run_id", "candidate_id", "as_of", "policy_version", "retention_mode", "anonymise_on", "rule_ids",
     "clauses", "erased", "deleted_rows", "recorded_at",
 )
+# added later: an audit table made before them gets them (ALTER TABLE ... ADD COLUMN, which changes no
+# row, so the append-only triggers do not fire); its earlier rows are anonymisations
+ADDED_AUDIT_COLUMNS = ("action", "due_on")
+ACTIONS = ("anonymise", "erase_now", "special_category", "review_due")
 
 
 def audit_table(name: str, schema: str | None = None) -> sa.Table:
@@ -209,6 +228,9 @@ def audit_table(name: str, schema: str | None = None) -> sa.Table:
         sa.Column("erased", sa.Text, nullable=False),  # JSON list of table.column
         sa.Column("deleted_rows", sa.Text, nullable=False),  # JSON object: table -> rows
         sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),  # UTC
+        # anonymise, erase_now, special_category or review_due; due_on: the day the action became due
+        sa.Column("action", sa.Text, nullable=False, server_default="anonymise"),
+        sa.Column("due_on", sa.Date),
         sa.Index(f"{name}_candidate_id", "candidate_id"),
     )
 
@@ -220,6 +242,9 @@ def ensure_audit_table(engine: Engine, mapping: SweepMapping) -> sa.Table:
     row without firing the delete trigger; on PostgreSQL TRUNCATE is refused too)."""
     table = audit_table(mapping.audit_table, mapping.schema_)
     inspector = sa.inspect(engine)
+    prep = engine.dialect.identifier_preparer
+    name = prep.format_table(table)
+    added: list[str] = []
     if inspector.has_table(table.name, schema=mapping.schema_):
         found = {c["name"] for c in inspector.get_columns(table.name, schema=mapping.schema_)}
         missing = [c for c in AUDIT_COLUMNS if c not in found]
@@ -228,8 +253,12 @@ def ensure_audit_table(engine: Engine, mapping: SweepMapping) -> sa.Table:
                 f"audit_table: table {table.name!r} exists but lacks column(s) {', '.join(missing)}; name another "
                 "audit_table in the mapping"
             )
+        added = [c for c in ADDED_AUDIT_COLUMNS if c not in found]
     with engine.begin() as conn:
         table.create(conn, checkfirst=True)
+        for column in added:  # an audit table of an earlier release: its rows are anonymisations
+            kind = "TEXT NOT NULL DEFAULT 'anonymise'" if column == "action" else "DATE"
+            conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {prep.quote(column)} {kind}")
         make_append_only(conn, table, "the policykit audit log is append-only", key="id")
     return table
 
@@ -255,6 +284,23 @@ class _Due:
 
 
 @dataclass
+class _Kept:
+    """A judged candidate who is not anonymised now: what else the verdict may make due."""
+
+    cid: Any
+    verdict: RetentionVerdict
+    special_ids: list[Any]  # the special-category item rows, in the order given to retention()
+
+
+@dataclass
+class _Left:
+    """What a candidate's ``erase_now`` names that the database still holds."""
+
+    columns: list[tuple[str, str, str]] = field(default_factory=list)  # (table, key column, column)
+    rows: dict[tuple[str, str], int] = field(default_factory=dict)  # (table, candidate_id column) -> rows
+
+
+@dataclass
 class _Stats:
     examined: int = 0
     due: int = 0
@@ -265,11 +311,14 @@ class _Stats:
     problems: list[SweepProblem] = field(default_factory=list)
     problem_count: int = 0
     sample: list[CandidateAction] = field(default_factory=list)
+    actions: Counter[str] = field(default_factory=Counter)
+    action_sample: list[CandidateAction] = field(default_factory=list)
 
 
 class _Sweeper:
     def __init__(self, engine: Engine, schema: Schema, policy: SweepPolicy, as_of: dt.date, *, apply: bool,
-                 batch_size: int, preselect: bool) -> None:
+                 batch_size: int, preselect: bool, audit_read: sa.Table | None = None,
+                 actions: frozenset[str] = frozenset(OTHER_ACTIONS)) -> None:
         self.engine = engine
         self.schema = schema
         self.m = schema.mapping
@@ -295,6 +344,12 @@ class _Sweeper:
         }
         cand = self.m.candidates
         self.kept_at: dict[str, int] = {"candidates": 2 if cand.process_closed_on else 1}
+        # what may be erased while the record is kept, and the audit log to look earlier reviews up in
+        self.kept_erasures = now_plan(self.m, kept_record_erasures(policy.rules))
+        self.now_plans: dict[frozenset[str], NowPlan] = {}
+        self.audit_read = audit_read
+        self.actions = actions
+        self.review_days = int(policy.rules.parameters.review_interval_months) * 28 - 2
 
     # -- table constructs: untyped columns, so values come back exactly as the driver gives them
     def table(self, name: str) -> sa.TableClause:
@@ -349,22 +404,74 @@ class _Sweeper:
         if after is not None:
             q = q.where(c[cand.id] > after)
         if self.preselect:
-            triggers = [
-                sa.exists().where(self.table(t.table).c[t.candidate_id] == c[cand.id]) for t in self.m.trigger_tables()
-            ]
-            q = q.where(sa.or_(*triggers) if triggers else sa.false())
-            days = self.window_days() - 2
-            if days > 0:
-                apps = self.m.applications
-                a = self.table(apps.table)
-                bound = self.as_of - dt.timedelta(days=days)
-                recent = self.recent(a.c[apps.submitted_at], self.schema.info(apps.table, apps.submitted_at), bound)
-                if recent is not None:
-                    q = q.where(~sa.exists().where(a.c[apps.candidate_id] == c[cand.id], recent))
+            q = q.where(self.preselection())
         q = q.order_by(c[cand.id]).limit(self.batch_size)
         if lock and self.dialect == "postgresql":
             q = q.with_for_update(of=self.cand)
         return q
+
+    def applied_since(self, days: int) -> sa.ColumnElement[bool] | None:
+        """The candidate has an application dated ``as_of`` minus ``days`` or later (conservatively),
+        or None when the column type cannot say."""
+        apps = self.m.applications
+        a = self.table(apps.table)
+        bound = self.as_of - dt.timedelta(days=days)
+        recent = self.recent(a.c[apps.submitted_at], self.schema.info(apps.table, apps.submitted_at), bound)
+        if recent is None:
+            return None
+        return sa.exists().where(a.c[apps.candidate_id] == self.cand.c[self.m.candidates.id], recent)
+
+    def nonempty(self, table: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        """A value is left in this column: not NULL (and not '' in a text column)."""
+        name = column.name if isinstance(column, sa.ColumnClause) else None
+        if name is not None and self.schema.info(table, name).text:
+            return sa.and_(column.is_not(None), column != "")
+        return column.is_not(None)
+
+    def preselection(self) -> sa.ColumnElement[bool]:
+        """The candidates who can have something due, in SQL (conservative: never drops one):
+
+        - anonymisation: consent ended, and no application within the evidence window (less two days);
+        - an erasure while the record is kept: consent ended, and something that such a verdict erases
+          is still there (the LinkedIn column, a talent-pool tag);
+        - a special-category item: one is on file;
+        - a relevance review (A-33): no application within the review interval (less two days), and no
+          review recorded in the audit log within it."""
+        c, cand = self.cand.c, self.m.candidates
+        triggers = [
+            sa.exists().where(self.table(t.table).c[t.candidate_id] == c[cand.id]) for t in self.m.trigger_tables()
+        ]
+        ended = sa.or_(*triggers) if triggers else sa.false()
+        days = self.window_days() - 2
+        recent = self.applied_since(days) if days > 0 else None
+        branches = [ended if recent is None else sa.and_(ended, ~recent)]
+        left: list[sa.ColumnElement[bool]] = []
+        for table, key, column in self.kept_erasures.columns:
+            if table == cand.table:
+                left.append(self.nonempty(table, c[column]))
+            else:
+                t = self.table(table)
+                left.append(sa.exists().where(t.c[key] == c[cand.id], self.nonempty(table, t.c[column])))
+        for table, key in self.kept_erasures.deletes:
+            t = self.table(table)
+            left.append(sa.exists().where(t.c[key] == c[cand.id]))
+        if left and "erase_now" in self.actions:
+            branches.append(sa.and_(ended, sa.or_(*left)))
+        special = self.m.special_category_items
+        if special is not None and "special_category" in self.actions:
+            t = self.table(special.table)
+            branches.append(sa.exists().where(t.c[special.candidate_id] == c[cand.id]))
+        if self.review_days > 0 and "review_due" in self.actions:
+            review = self.applied_since(self.review_days)
+            condition = sa.true() if review is None else ~review
+            if self.audit_read is not None and self.audit_key is None:
+                a = self.audit_read.c
+                condition = sa.and_(condition, ~sa.exists().where(
+                    a.candidate_id == sa.cast(c[cand.id], sa.Text), a.action == "review_due",
+                    a.as_of >= self.as_of - dt.timedelta(days=self.review_days),
+                ))
+            branches.append(condition)
+        return sa.or_(*branches)
 
     # -- facts
     def fetch(self, conn: sa.Connection, role: str, spec: ChildTable, columns: Sequence[str | None],
@@ -398,15 +505,23 @@ class _Sweeper:
         if m.disputes is not None:
             d = m.disputes
             raw["disputes"] = self.fetch(conn, "disputes", d, [d.opened_on, d.status, d.resolved_on], ids)
+        if m.special_category_items is not None:
+            sp = m.special_category_items
+            raw["special_category_items"] = self.fetch(
+                conn, "special_category_items", sp, [sp.category, sp.explicit_consent, sp.process_id,
+                                                     sp.process_closed_on], ids)
         return raw
 
     # -- judging a page
     def judge(self, conn: sa.Connection, rows: Sequence[Sequence[Any]], stats: _Stats,
-              report: Callable[[SweepProblem], None]) -> list[_Due]:
+              report: Callable[[SweepProblem], None]) -> tuple[list[_Due], list[_Kept]]:
+        """The candidates of a page due for anonymisation, and the others (whose verdicts may make
+        other actions due); a candidate that cannot be judged is reported and in neither."""
         ids = [row[0] for row in rows]
         raw = self.gather(conn, ids)
         closed_at = 1 if self.m.candidates.process_closed_on else None
         due: list[_Due] = []
+        kept: list[_Kept] = []
         for row in rows:
             cid = row[0]
             stats.examined += 1
@@ -416,6 +531,8 @@ class _Sweeper:
             except BadRowError as bad:
                 report(bad.problem)
                 continue
+            except DecisionLogError:
+                raise  # the policy's decision log cannot record answers: the sweep stops, this batch rolls back
             except PolicyKitError as exc:
                 report(SweepProblem(self.m.candidates.table, ident(cid), ident(cid), None, exc.message,
                                     exc.code))
@@ -440,7 +557,9 @@ class _Sweeper:
                 d = _Due(cid, verdict, plan)
                 self.free_text(d, row, raw)
                 due.append(d)
-        return due
+            else:
+                kept.append(_Kept(cid, verdict, [r[1] for r in special_rows(raw, cid)]))
+        return due, kept
 
     def free_text(self, d: _Due, row: Sequence[Any], raw: dict[str, dict[Any, list[Sequence[Any]]]]) -> None:
         """Values of non-identifying columns that are free text after all: erased too (A-07)."""
@@ -495,12 +614,166 @@ class _Sweeper:
                 "policy_version": v.policy_version, "retention_mode": v.retention_mode,
                 "anonymise_on": v.anonymise_on, "rule_ids": json.dumps(list(v.rule_ids)),
                 "clauses": json.dumps(list(v.clauses)), "erased": json.dumps(list(_erased(d))),
-                "deleted_rows": json.dumps(deleted), "recorded_at": now,
+                "deleted_rows": json.dumps(deleted), "recorded_at": now, "action": "anonymise",
+                "due_on": v.anonymise_on,
             })
             done.append((d, deleted))
         if audit_rows:
             conn.execute(audit.insert(), audit_rows)
         return done
+
+    # -- the actions due before anonymisation: erase_now, special-category items, relevance reviews
+    def act(self, conn: sa.Connection, kept: list[_Kept], audit: sa.Table | None, run_id: str,
+            report: Callable[[SweepProblem], None]) -> list[CandidateAction]:
+        """For the judged candidates not anonymised now: what their verdicts make due and is not yet
+        done (a value still there, an item row, a review not yet recorded). With ``audit`` (applying)
+        it is done and audited, in the page's transaction; without, only reported. Nothing left to do
+        means no action and no audit row, so a rerun changes nothing."""
+        found = self.find_left(conn, kept)
+        recorded = self.recorded_reviews(conn, kept)
+        sp = self.m.special_category_items
+        actions: list[tuple[_Kept, CandidateAction]] = []
+        for k in kept:
+            v = k.verdict
+            left = found.get(k.cid)
+            todo: list[CandidateAction] = []
+            if left is not None and (left.columns or left.rows) and "erase_now" in self.actions:
+                todo.append(self.action(
+                    "erase_now", k, v.rule_ids, v.clauses, erased=tuple(f"{t}.{c}" for t, _, c in left.columns),
+                    deleted={t: n for (t, _), n in left.rows.items()}, due_on=v.trigger_date,
+                ))
+            wanted = sp is not None and "special_category" in self.actions
+            specials = due_special_rows(v, k.special_ids) if wanted else []
+            if specials and sp is not None:
+                rules = {s.rule_id for _, s in specials}
+                fired = [r for r in v.outcome.rules if r.id in rules]
+                clauses = tuple(dict.fromkeys(c for r in fired for c in r.clauses))
+                todo.append(self.action(
+                    "special_category", k, tuple(r.id for r in fired), clauses, deleted={sp.table: len(specials)},
+                    due_on=min(s.erase_on for _, s in specials if s.erase_on is not None),
+                ))
+            review_on = v.review_on
+            if ("review_due" in self.actions and v.retention_mode == "indefinite_while_relevant"
+                    and review_on is not None and review_on <= self.as_of
+                    and not v.legal_hold and (self.audit_id(k.cid), review_on) not in recorded):
+                rule = v.outcome.mode_rule
+                todo.append(self.action("review_due", k, (rule.id,), rule.clauses, due_on=review_on))
+            if not todo:
+                continue
+            if self.apply and self.audit_key is None and not _surrogate(k.cid):
+                report(self.not_surrogate())
+                continue
+            actions.extend((k, a) for a in todo)
+        if audit is None or not actions:
+            return [a for _, a in actions]
+        self.do(conn, actions, found)
+        now = dt.datetime.now(dt.UTC)
+        conn.execute(audit.insert(), [{
+            "run_id": run_id, "candidate_id": self.audit_id(k.cid), "as_of": self.as_of,
+            "policy_version": k.verdict.policy_version, "retention_mode": k.verdict.retention_mode,
+            "anonymise_on": k.verdict.anonymise_on, "rule_ids": json.dumps(list(a.rule_ids)),
+            "clauses": json.dumps(list(a.clauses)), "erased": json.dumps(list(a.erased)),
+            "deleted_rows": json.dumps(dict(a.deleted_rows)), "recorded_at": now, "action": a.action,
+            "due_on": a.due_on,
+        } for k, a in actions])
+        return [dataclasses.replace(a, applied=True) for _, a in actions]
+
+    def action(self, kind: str, k: _Kept, rule_ids: tuple[str, ...], clauses: tuple[str, ...], *,
+               erased: tuple[str, ...] = (), deleted: dict[str, int] | None = None,
+               due_on: dt.date | None) -> CandidateAction:
+        v = k.verdict
+        return CandidateAction(
+            candidate_id=str(k.cid), retention_mode=v.retention_mode, mode_rule=v.mode_rule, rule_ids=rule_ids,
+            clauses=clauses, anonymise_on=v.anonymise_on, deadline=v.deadline, erased=erased,
+            deleted_rows=deleted or {}, applied=False, action=kind, due_on=due_on,
+        )
+
+    def not_surrogate(self) -> SweepProblem:
+        return SweepProblem(
+            self.m.candidates.table, None, None, self.m.candidates.id,
+            f"expected a surrogate key (a whole number or a UUID) in {self.m.candidates.id}, the id the "
+            f"append-only audit log keeps: this one may be personal data (an e-mail address, say); set "
+            f"{AUDIT_KEY_ENV} to keep a keyed hash (HMAC-SHA256) of it instead. Not changed.",
+            MappingError.code,
+        )
+
+    def find_left(self, conn: sa.Connection, kept: list[_Kept]) -> dict[Any, _Left]:
+        """Per candidate, what its ``erase_now`` names and the database still holds: the columns with
+        a value left, and the rows left per table."""
+        columns: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
+        rows: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for k in kept:
+            names = frozenset(k.verdict.erase_now)
+            if not names:
+                continue
+            plan = self.now_plans.get(names)
+            if plan is None:
+                plan = self.now_plans[names] = now_plan(self.m, names)
+            for column_target in plan.columns:
+                columns[column_target].append(k.cid)
+            for row_target in plan.deletes:
+                rows[row_target].append(k.cid)
+        out: dict[Any, _Left] = defaultdict(_Left)
+        for (table, key, column), ids in columns.items():
+            t = self.table(table)
+            for chunk in _chunks(ids):
+                q = sa.select(t.c[key]).where(t.c[key].in_(chunk), self.nonempty(table, t.c[column])).distinct()
+                for (cid,) in conn.execute(q):
+                    out[cid].columns.append((table, key, column))
+        for (table, key), ids in rows.items():
+            t = self.table(table)
+            for chunk in _chunks(ids):
+                q = sa.select(t.c[key], sa.func.count()).where(t.c[key].in_(chunk)).group_by(t.c[key])
+                for cid, n in conn.execute(q):
+                    if n:
+                        out[cid].rows[(table, key)] = int(n)
+        return out
+
+    def recorded_reviews(self, conn: sa.Connection, kept: list[_Kept]) -> set[tuple[str, dt.date]]:
+        """The reviews the audit log already holds, as ``(audit id, review date)``."""
+        if self.audit_read is None:
+            return set()
+        ids = [self.audit_id(k.cid) for k in kept if k.verdict.review_on is not None
+               and k.verdict.review_on <= self.as_of]
+        a = self.audit_read.c
+        out: set[tuple[str, dt.date]] = set()
+        for chunk in _chunks(ids):
+            q = sa.select(a.candidate_id, a.due_on).where(a.action == "review_due", a.candidate_id.in_(chunk))
+            for cid, day in conn.execute(q):
+                if day is not None:
+                    out.add((cid, day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day)[:10])))
+        return out
+
+    def do(self, conn: sa.Connection, actions: list[tuple[_Kept, CandidateAction]],
+           found: dict[Any, _Left]) -> None:
+        """Erase and delete what the actions name, each statement for every candidate it concerns,
+        and only where a value is still there."""
+        columns: dict[tuple[str, str, str], list[Any]] = defaultdict(list)
+        deletes: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        special: list[Any] = []
+        for k, a in actions:
+            if a.action == "erase_now":
+                left = found[k.cid]
+                for column_target in left.columns:
+                    columns[column_target].append(k.cid)
+                for row_target in left.rows:
+                    deletes[row_target].append(k.cid)
+            elif a.action == "special_category":
+                special.extend(row for row, _ in due_special_rows(k.verdict, k.special_ids))
+        for (table, key, column), ids in columns.items():
+            t = self.table(table)
+            for chunk in _chunks(ids):
+                conn.execute(sa.update(t).where(t.c[key].in_(chunk), self.nonempty(table, t.c[column]))
+                             .values({column: self.schema.empty(table, column)}))
+        for (table, key), ids in deletes.items():
+            t = self.table(table)
+            for chunk in _chunks(ids):
+                conn.execute(sa.delete(t).where(t.c[key].in_(chunk)))
+        sp = self.m.special_category_items
+        if special and sp is not None:
+            t = self.table(sp.table)
+            for chunk in _chunks(special):
+                conn.execute(sa.delete(t).where(t.c[sp.id].in_(chunk)))
 
     def audit_id(self, cid: Any) -> str:
         """The candidate's id as the audit log keeps it: an HMAC-SHA256 of it under the audit key when
@@ -580,6 +853,8 @@ def run_sweep(
     on_candidate: Callable[[CandidateAction], None] | None,
     on_problem: Callable[[SweepProblem], None] | None,
     progress: Callable[[SweepProgress], None] | None,
+    on_action: Callable[[CandidateAction], None] | None = None,
+    actions: Collection[str] | None = None,
 ) -> SweepReport:
     """The sweep (see ``_sweep.job.sweep``)."""
     started = time.perf_counter()
@@ -590,15 +865,18 @@ def run_sweep(
         rules = load_rules()
         policy = RetentionEvaluator(rules, Clock(rules.parameters.timezone))
     day = _as_of(as_of, policy)
+    taken = _actions(actions)
     m = mapping if isinstance(mapping, SweepMapping) else load_mapping(mapping)
+    check_items(m, policy.rules)
     engine = open_engine(db, write=apply)
     owned = not isinstance(db, Engine)
     try:
         schema = check_schema(engine, m)
         audit = ensure_audit_table(engine, m) if apply else None
-        sweeper = _Sweeper(engine, schema, policy, day, apply=apply, batch_size=batch_size, preselect=preselect)
+        sweeper = _Sweeper(engine, schema, policy, day, apply=apply, batch_size=batch_size, preselect=preselect,
+                           audit_read=audit if audit is not None else _existing_audit(engine, m), actions=taken)
         return _run(sweeper, audit, started=started, keep=keep, pause=pause, on_candidate=on_candidate,
-                    on_problem=on_problem, progress=progress)
+                    on_problem=on_problem, progress=progress, on_action=on_action)
     except sa.exc.OperationalError as exc:
         raise DatabaseUnreachableError(
             f"the database failed during the sweep: {_first_line(exc)}; every finished batch is committed and the "
@@ -614,11 +892,36 @@ def run_sweep(
             engine.dispose()
 
 
+def _actions(actions: Collection[str] | None) -> frozenset[str]:
+    """The other actions to take (all by default); anonymisation is always taken."""
+    if actions is None:
+        return frozenset(OTHER_ACTIONS)
+    if isinstance(actions, str) or not isinstance(actions, Collection):
+        raise SweepError(f"actions: expected a collection of {', '.join(OTHER_ACTIONS)}, got {actions!r}")
+    wrong = [a for a in actions if a not in OTHER_ACTIONS]
+    if wrong:
+        raise SweepError(f"actions: expected some of {', '.join(OTHER_ACTIONS)}, got {wrong[0]!r}")
+    return frozenset(actions)
+
+
+def _existing_audit(engine: Engine, m: SweepMapping) -> sa.Table | None:
+    """The audit table, for a dry run to look earlier reviews up in: only if it exists with the
+    ``action`` column (a dry run changes nothing, so it adds no column)."""
+    inspector = sa.inspect(engine)
+    if not inspector.has_table(m.audit_table, schema=m.schema_):
+        return None
+    found = {c["name"] for c in inspector.get_columns(m.audit_table, schema=m.schema_)}
+    if not set(AUDIT_COLUMNS) | set(ADDED_AUDIT_COLUMNS) <= found:
+        return None
+    return audit_table(m.audit_table, m.schema_)
+
+
 def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
     s: _Sweeper, audit: sa.Table | None, *, started: float, keep: int, pause: float,
     on_candidate: Callable[[CandidateAction], None] | None,
     on_problem: Callable[[SweepProblem], None] | None,
     progress: Callable[[SweepProgress], None] | None,
+    on_action: Callable[[CandidateAction], None] | None = None,
 ) -> SweepReport:
     m = s.m
     cand = m.candidates
@@ -647,8 +950,9 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
                 rows = conn.execute(s.page_query(after, lock=True)).all()
                 if not rows:
                     break
-                due = s.judge(conn, rows, stats, report)
+                due, kept = s.judge(conn, rows, stats, report)
                 written = s.write(conn, due, audit, run_id) if due else []
+                acted = s.act(conn, kept, audit, run_id, report)
             # committed: only now are the candidates reported as anonymised
             results = [(d, deleted, True) for d, deleted in written]
             stats.anonymised += len(written)
@@ -657,8 +961,9 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
                 rows = conn.execute(s.page_query(after, lock=False)).all()
                 if not rows:
                     break
-                due = s.judge(conn, rows, stats, report)
+                due, kept = s.judge(conn, rows, stats, report)
                 counts = s.deleted_counts(conn, due) if due else {}
+                acted = s.act(conn, kept, None, run_id, report)
             results = [(d, counts.get(d.cid, {}), False) for d in due]
         after = rows[-1][0]
         stats.due += len(due)
@@ -677,6 +982,12 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
                 stats.sample.append(action)
             if on_candidate is not None:
                 on_candidate(action)
+        for a in acted:
+            stats.actions[a.action] += 1
+            if len(stats.action_sample) < keep:
+                stats.action_sample.append(a)
+            if on_action is not None:
+                on_action(a)
         if progress is not None:
             fraction = (after - low) / (high - low) if numeric and isinstance(after, int) else None
             progress(SweepProgress(stats.examined, stats.due, fraction))
@@ -693,6 +1004,7 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
         already_anonymised=int(anonymised_before), examined=stats.examined, due=stats.due,
         anonymised=stats.anonymised, by_mode=by_mode, problems=tuple(stats.problems),
         problem_count=stats.problem_count, sample=tuple(stats.sample), seconds=time.perf_counter() - started,
-        erases=dict(stats.erases),
+        erases=dict(stats.erases), actions=dict(stats.actions), action_sample=tuple(stats.action_sample),
+        skipped_actions=tuple(k for k in OTHER_ACTIONS if k not in s.actions),
     )
 

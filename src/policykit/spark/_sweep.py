@@ -50,8 +50,9 @@ from policykit._sweep.reading import (
     erase_plan,
     erased_categories,
     ident,
+    row_tables,
 )
-from policykit._sweep.report import CandidateAction, SweepProblem, SweepReport
+from policykit._sweep.report import OTHER_ACTIONS, CandidateAction, SweepProblem, SweepReport
 from policykit.errors import PolicyKitError, SweepError
 from policykit.spark._rules import RulesBundle, bundle_of, bundle_rules, worker_policy
 from policykit.spark._schema import as_date
@@ -108,7 +109,9 @@ def read_tables(spark: SparkSession, directory: str, mapping: SweepMapping) -> d
 
 def _table_names(m: SweepMapping) -> list[str]:
     names = [m.candidates.table, *(spec.table for _, spec in m.fact_tables())]
-    names += [d.table for d in m.delete_rows] + [k.table for k in m.kept]
+    names += [d.table for d in m.delete_rows] + [k.table for k in m.kept] + [t.table for t in m.items]
+    if m.special_category_items is not None:
+        names.append(m.special_category_items.table)
     return list(dict.fromkeys(names))
 
 
@@ -270,9 +273,11 @@ def _anonymised_tables(
     cand = m.candidates
     specs: list[tuple[str, Any, str, str | None]] = [(cand.table, cand, cand.id, cand.id)]
     specs += [(spec.table, spec, spec.candidate_id, spec.id) for _, spec in m.fact_tables()]
-    for table, spec, key, row_id in specs:
+    mapped = {table for table, *_ in specs}
+    specs += [(t.table, None, t.candidate_id, None) for t in m.items if t.columns and t.table not in mapped]
+    for table, spec, key, row_id in {s[0]: s for s in specs}.values():
         df = tables[table]
-        columns = list(spec.columns)
+        columns = [*(spec.columns if spec is not None else ()), *sorted(m.item_columns(table))]
         joined = df.join(marks, F.col(key) == F.col("_due_cid"), "left")
         select = []
         for field in df.schema.fields:
@@ -289,10 +294,10 @@ def _anonymised_tables(
                 value = F.when(F.col("_due_cid").isNotNull(), _stamp_for(field, moment)).otherwise(value)
             select.append(value.alias(name))
         out[table] = joined.select(*select)
-    for rows in m.delete_rows:
-        df = tables[rows.table]
-        doomed = marks.where(F.array_contains(F.col("_deletes"), rows.table)).select("_due_cid")
-        out[rows.table] = df.join(doomed, F.col(rows.candidate_id) == F.col("_due_cid"), "left_anti")
+    for table, candidate_id in row_tables(m):
+        df = tables[table]
+        doomed = marks.where(F.array_contains(F.col("_deletes"), table)).select("_due_cid")
+        out[table] = df.join(doomed, F.col(candidate_id) == F.col("_due_cid"), "left_anti")
     return out
 
 
@@ -300,10 +305,10 @@ def _deleted_counts(tables: Mapping[str, DataFrame], m: SweepMapping, due: DataF
     """Per due candidate, the rows anonymisation deletes, as a map table -> count."""
     counts = due.select("_cid", "deletes")
     pairs = []
-    for rows in m.delete_rows:
-        n = tables[rows.table].groupBy(F.col(rows.candidate_id).alias("_cid")).agg(F.count(F.lit(1)).alias("n"))
-        part = counts.where(F.array_contains("deletes", rows.table)).join(n, "_cid", "left").select(
-            "_cid", F.struct(F.lit(rows.table).alias("t"), F.coalesce("n", F.lit(0)).cast("long").alias("n")).alias("p")
+    for table, candidate_id in row_tables(m):
+        n = tables[table].groupBy(F.col(candidate_id).alias("_cid")).agg(F.count(F.lit(1)).alias("n"))
+        part = counts.where(F.array_contains("deletes", table)).join(n, "_cid", "left").select(
+            "_cid", F.struct(F.lit(table).alias("t"), F.coalesce("n", F.lit(0)).cast("long").alias("n")).alias("p")
         )
         pairs.append(part)
     if not pairs:
@@ -322,7 +327,8 @@ AUDIT_SCHEMA = T.StructType([
     T.StructField("anonymise_on", T.DateType()), T.StructField("rule_ids", T.ArrayType(T.StringType())),
     T.StructField("clauses", T.ArrayType(T.StringType())), T.StructField("erased", T.ArrayType(T.StringType())),
     T.StructField("deleted_rows", T.MapType(T.StringType(), T.LongType())),
-    T.StructField("recorded_at", T.TimestampType()),
+    T.StructField("recorded_at", T.TimestampType()), T.StructField("action", T.StringType()),
+    T.StructField("due_on", T.DateType()),
 ])
 
 
@@ -333,7 +339,8 @@ def _audit(due: DataFrame, deleted: DataFrame, run_id: str, as_of: dt.date, mome
         F.col("_cid").cast("string").alias("candidate_id"), F.lit(as_of).alias("as_of"), "policy_version",
         "retention_mode", "anonymise_on", "rule_ids", "clauses", "erased",
         F.col("deleted_rows").cast("map<string,bigint>").alias("deleted_rows"),
-        F.lit(moment).cast("timestamp").alias("recorded_at"),
+        F.lit(moment).cast("timestamp").alias("recorded_at"), F.lit("anonymise").alias("action"),
+        F.col("anonymise_on").alias("due_on"),
     )
 
 
@@ -398,7 +405,9 @@ def anonymise(
         report = _report(tables, m, judged, deleted, day=day, version=version, run_id=run_id, keep=keep,
                          applied=output is not None, source=source, started=started)
         earlier = tables.get(m.audit_table)
-        result_tables[m.audit_table] = audit if earlier is None else earlier.unionByName(audit)
+        result_tables[m.audit_table] = (
+            audit if earlier is None else earlier.unionByName(audit, allowMissingColumns=True)
+        )
         if output is not None:
             _write(spark, result_tables, str(output), run_id, report)
             report = _with_seconds(report, started)
@@ -452,6 +461,7 @@ def _report(
         already_anonymised=int(already), examined=examined, due=due_count, anonymised=due_count if applied else 0,
         by_mode=by_mode, problems=problems, problem_count=problem_count, sample=tuple(sample),
         seconds=time.perf_counter() - started, erases=dict(erases),
+        skipped_actions=OTHER_ACTIONS,  # not yet on Spark: docs/spark.md
     )
 
 
