@@ -136,7 +136,12 @@ def test_a_new_recipient_kind_is_an_input_error_in_the_old_version(tmp_path: Pat
     assert "recipient kind: headhunter is new (the old version refuses it as an input error)" in \
         data["normalisation_changes"]
     assert [g["rule"] for g in data["groups"]] == ["recipient kind headhunter"]
-    assert {t for g in data["groups"] for t in g["transitions"]} == {"input error -> denied"}
+    # the new kind opens nothing by itself: the only questions it gets allowed are true aggregates
+    # (anonymous statistics, which any recipient may have), the rest are denied
+    assert {t for g in data["groups"] for t in g["transitions"]} == {"input error -> denied", "input error -> allowed"}
+    allowed = [ex["request"] for g in data["groups"] for ex in g["examples"] if ex["new"] == "allowed"]
+    assert allowed and all(r["identifiable"] is False and r["data_categories"] == ["aggregated_statistics"]
+                           for r in allowed)
     assert all(ex["request"]["recipient"]["kind"] == "headhunter" and ex["old"] == "input error"
                for g in data["groups"] for ex in g["examples"])
     old_policy = policykit.load_policy()
