@@ -2,11 +2,14 @@
 
 ``measure()`` times ``decide()`` on the workload's typed requests with a JSON lines log in batch mode
 (the default durability), warm and cold, the same with ``durability="record"``, and with a SQL log on
-SQLite; the unlogged warm and cold figures are rows of the same table (``run.py``), so the report gives
-each as a ratio to them. ``python -m benchmarks.decision_log --total N --checkpoint C`` (run in a fresh
-process by ``measure()``) answers N questions with a JSON lines log, cycling through the workload's
-typed requests so that the memo and the log's caches are full after the first pass, and reads the
-resident set size along the way: what the log adds as it grows.
+SQLite. Each logged measurement alternates, round by round, with its unlogged peer (the same policy
+options, the same questions): the row keeps the per-round ratios (``paired_ratio``), on which the
+targets are judged; the report also gives each row as a ratio to the unlogged rows of the table.
+
+``python -m benchmarks.decision_log --total N --checkpoint C`` (run in a fresh process by
+``measure()``) answers N questions with a JSON lines log, cycling through the workload's typed
+requests so that the memo and the log's caches are full after the first pass, and reads the resident
+set size along the way: what the log adds as it grows.
 """
 
 from __future__ import annotations
@@ -22,22 +25,48 @@ from pathlib import Path
 from typing import Any
 
 import policykit
-from benchmarks.measure import Stats, peak_rss_mb, rss_mb, run_python, throughput
+from benchmarks.measure import Stats, peak_rss_mb, rss_mb, run_python, stats
 from benchmarks.report import Row
 from benchmarks.workload import to_typed, workload
 
 __all__ = ["measure", "probe"]
 
 
-def _timed(policy: policykit.Policy, typed: list[Any], repeats: int, min_time: float, *, fill_memo: bool) -> Stats:
-    decide = policy.decide
-
-    def loop(chunk: list[Any]) -> None:
-        for r in chunk:
+def _rate(decide: Callable[[Any], Any], chunks: list[list[Any]], start: int, min_time: float) -> tuple[float, int]:
+    """Decisions per second over consecutive chunks (from ``start``) for at least ``min_time`` seconds;
+    and the chunk to start from next."""
+    clock = time.perf_counter
+    done, i, n = 0, start, len(chunks)
+    began = clock()
+    while True:
+        for r in chunks[i % n]:
             decide(r)
+        done += len(chunks[i % n])
+        i += 1
+        elapsed = clock() - began
+        if elapsed >= min_time:
+            return done / elapsed, i
 
+
+def _paired(plain: policykit.Policy, logged: policykit.Policy, typed: list[Any], repeats: int, min_time: float,
+            *, fill_memo: bool) -> tuple[Stats, Stats, Stats]:
+    """The logged policy and its unlogged peer timed in alternating rounds on the same questions (on a
+    shared, loaded machine the load changes between measurements taken minutes apart; within a round
+    both see the same): the logged rates, the unlogged rates and the per-round ratios."""
+    chunks = [typed[i : i + 1000] for i in range(0, len(typed), 1000)]
+    for policy in (plain, logged):
+        for chunk in chunks if fill_memo else chunks[:1]:
+            for r in chunk:
+                policy.decide(r)
     gc.collect()
-    return throughput(loop, typed, repeats=repeats, min_time=min_time, warmup_chunks=None if fill_memo else 1)
+    rates: tuple[list[float], list[float]] = ([], [])
+    start = 0 if fill_memo else 1
+    for _ in range(repeats):
+        unlogged, _next = _rate(plain.decide, chunks, start, min_time)
+        rate, start = _rate(logged.decide, chunks, start, min_time)
+        rates[0].append(rate)
+        rates[1].append(unlogged)
+    return stats(rates[0]), stats(rates[1]), stats([a / b for a, b in zip(*rates, strict=True)])
 
 
 def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, memory_checkpoint: int,
@@ -63,11 +92,16 @@ def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, 
             else:
                 decision_log = policykit.DecisionLog(target / "decisions.jsonl",
                                                      durability="record" if sink == "record" else "batch")
-            with policykit.load_policy(decision_log=decision_log, **options) as policy:
-                result = _timed(policy, typed, repeats, min_time, fill_memo=fill)
+            with policykit.load_policy(decision_log=decision_log, **options) as policy, \
+                    policykit.load_policy(**options) as plain:
+                result, peer, ratio = _paired(plain, policy, typed, repeats, min_time, fill_memo=fill)
             decision_log.close()
-            rows.append(Row(row_id, f"policykit {label}", "decisions/s", result,
-                            note=f"{decision_log.records_written:,} records written"))
+            rows.append(Row(
+                row_id, f"policykit {label}", "decisions/s", result,
+                note=f"{decision_log.records_written:,} records written; ÷ its unlogged peer timed in the same "
+                     f"rounds ({peer.median:,.0f}/s): {ratio.median:.2f} ({ratio.low:.2f}–{ratio.high:.2f})",
+                extra={"unlogged_peer": peer.to_dict(), "paired_ratio": ratio.to_dict()},
+            ))
             shutil.rmtree(target)
         # the memo and the log's caches fill during the first pass through the workload; the growth is
         # measured after it

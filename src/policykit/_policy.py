@@ -70,7 +70,10 @@ class Policy:
         self._disclosure = DisclosureEvaluator(rules, self._clock, memo_size=memo_size)
         self._disclosure.limits = self.limits
         self._retention = RetentionEvaluator(rules, self._clock, memo=bool(memo_size))
-        self._requests = RequestHandler(rules, self._clock.today, self._disclosure, self._retention)
+        # a request states the candidate's state itself: no lapse of consent is inferred from its dates
+        self._requests = RequestHandler(
+            rules, self._clock.today, self._disclosure, self._retention.without_lapse()
+        )
         if decision_log is not None:
             # the log's hook replaces the answering methods of this instance only: a policy without a
             # log runs the methods below unchanged

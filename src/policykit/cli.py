@@ -583,10 +583,11 @@ def _fraction_progress(label: str) -> Iterator[Callable[[float], None] | None]:
 @click.option("--pause", type=click.FloatRange(0, 60), default=0.0,
               help="Seconds to wait between batches, to spare a busy database.")
 @rules_option
+@log_option
 def sweep(
     db: str | None, *, engine: str, input_dir: str | None, output_dir: str | None, master: str, as_of: str | None,
     apply: bool, mapping: Path | None, as_json: bool, batch_size: int, no_preselect: bool, limit: int, pause: float,
-    rules_dir: Dirs, skip: tuple[str, ...] = (),
+    rules_dir: Dirs, log_sink: str | None, skip: tuple[str, ...] = (),
 ) -> None:
     """Anonymise every candidate whose anonymisation date has come, in a real database.
 
@@ -602,10 +603,16 @@ def sweep(
     (--master, default local[*]); --apply writes the anonymised tables and the audit log to --output,
     a new directory that appears only when complete. The report is the same.
 
+    With --log every retention answer the sweep gets (one per candidate judged) is recorded in that
+    decision log; a log that cannot be written stops the sweep (the batch in progress is rolled back).
+
     Exit status: 0 when done; 1 when some rows could not be judged (reported, skipped, never
-    anonymised); 2 when the sweep cannot run (database unreachable, mapping wrong).
+    anonymised); 2 when the sweep cannot run (database unreachable, mapping wrong, decision log
+    failing).
     """
     day = _as_of(as_of)
+    if engine == "spark" and log_sink is not None:
+        _fail("--log goes with the SQL sweep; --engine spark does not record its answers in a decision log yet")
     if engine == "spark":
         _spark_sweep(input_dir, output_dir, master=master, db=db, as_of=day, apply=apply, mapping=mapping,
                      as_json=as_json, limit=limit, rules_dirs=tuple(rules_dir))
@@ -614,7 +621,7 @@ def sweep(
         _fail("--db: expected the database URL (or --engine spark with --input DIR)")
     if input_dir is not None or output_dir is not None:
         _fail("--input and --output go with --engine spark; the SQL sweep works in the database given by --db")
-    loaded = _load(rules_dir)
+    loaded = _load(rules_dir, log_sink)
     # a history sweeps with the version in force on the sweep's date
     policy = loaded.at(day or loaded.today()) if isinstance(loaded, policykit.PolicyHistory) else loaded
 
@@ -641,6 +648,7 @@ def sweep(
             )
     except PolicyKitError as exc:
         _fail(str(exc))
+    _close(loaded)  # the report is shown only once the decision log holds every answer
     if as_json:
         click.echo(json.dumps({"type": "summary", **report.to_dict()}, ensure_ascii=False))
     else:

@@ -15,7 +15,7 @@ error, it is a :class:`~policykit.Decision` with ``allowed=False``::
     │   ├── ConditionError          a condition is malformed or can never hold
     │   ├── ClauseCoverageError     a clause is neither enforced by a rule nor documented
     │   ├── AnnotationError         a field of a user's model has no valid data category
-    │   └── IncomparableRulesError  two rule sets cannot be diffed: their fact vocabularies differ
+    │   └── IncomparableRulesError  two rule sets cannot be diffed: one removes a term or a fact of the other
     ├── QueryError                  a question is wrong; found when it is asked
     │   ├── RequestValidationError  a missing, extra or mistyped field in a question
     │   ├── UnknownRequestTermError a term in a question is not in the vocabulary
@@ -192,7 +192,8 @@ class AnnotationError(DefinitionError):
 
 
 class IncomparableRulesError(DefinitionError):
-    """Two rule sets cannot be compared question by question: their fact fields or domains differ."""
+    """Two rule sets cannot be compared question by question: a question of the old one has no reading
+    in the new (a term or a standard fact removed, or values added to a field that cannot widen)."""
 
     code = "analysis.incomparable"
 

@@ -49,6 +49,9 @@ def test_revision_case_cites(history: policykit.PolicyHistory, case: dict[str, A
 
 
 def test_the_cases_come_in_pairs_across_the_effective_date() -> None:
-    """Every pair of the file is answered once by each version (the cases exercise the switch)."""
-    versions = [c["expected"]["policy_version"] for c in CASES]
-    assert versions.count("2022-06-22") == versions.count("2026-07-01") == len(CASES) // 2
+    """Every pair of the public cases (V-...) is answered once by each version (the cases exercise the
+    switch); the hand-worked cases after them need not come in pairs, but both versions answer some."""
+    public = [c["expected"]["policy_version"] for c in CASES if c["id"].startswith("V-")]
+    assert public.count("2022-06-22") == public.count("2026-07-01") == len(public) // 2
+    others = {c["expected"]["policy_version"] for c in CASES if not c["id"].startswith("V-")}
+    assert others <= {"2022-06-22", "2026-07-01"}

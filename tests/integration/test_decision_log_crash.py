@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 CHILD = """
 import sys, policykit
 path, durability, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
-log = policykit.DecisionLog(path, durability=durability, batch_size=batch, flush_seconds=3600)
+sink = f"sqlite:///{path}" if path.endswith(".db") else path  # SQLite: WAL, synchronous=NORMAL
+log = policykit.DecisionLog(sink, durability=durability, batch_size=batch, flush_seconds=3600)
 policy = policykit.load_policy(decision_log=log)
 questions = [
     {"operation": "show", "data_categories": ["name"], "purpose": "sell_recruitment_services",
@@ -56,14 +57,18 @@ def run_and_kill(path: Path, durability: str, batch: int, answers: int) -> int:
     return seen
 
 
-@pytest.mark.parametrize(("durability", "batch"), [("record", 1), ("batch", 100)])
+@pytest.mark.parametrize(("durability", "batch", "name"), [
+    ("record", 1, "decisions.jsonl"), ("batch", 100, "decisions.jsonl"),
+    ("record", 1, "decisions.db"), ("batch", 100, "decisions.db"),
+])
 def test_sigkill_loses_at_most_what_the_durability_setting_allows(
-    tmp_path: Path, durability: str, batch: int
+    tmp_path: Path, durability: str, batch: int, name: str
 ) -> None:
-    path = tmp_path / "decisions.jsonl"
+    path = tmp_path / name
+    log = f"sqlite:///{path}" if name.endswith(".db") else path
     seen = run_and_kill(path, durability, batch, 1500)
     assert seen >= 1500
-    report = verify(path)
+    report = verify(log)
     assert report.ok, report.render()
     written = report.records
     # every answer returned before the count was printed was queued; at most one batch waits unwritten
@@ -72,8 +77,9 @@ def test_sigkill_loses_at_most_what_the_durability_setting_allows(
         assert lost <= 0
     else:
         assert lost < batch
-    assert [json.loads(x)["seq"] for x in path.read_text().splitlines()[-3:]] == [written - 2, written - 1, written]
+    if name.endswith(".jsonl"):
+        assert [json.loads(x)["seq"] for x in path.read_text().splitlines()[-3:]] == [written - 2, written - 1, written]
     # the log continues after the crash: a new writer resumes the chain
     seen_again = run_and_kill(path, durability, batch, 300)
     assert seen_again >= 300
-    assert verify(path).ok
+    assert verify(log).ok and verify(log).records > written

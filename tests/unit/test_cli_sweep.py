@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import subprocess
@@ -12,7 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import policykit
 from policykit.cli import main
+from policykit.errors import DecisionLogError
+from policykit.log import DecisionLog, Sink
 from tests.sweep_support import Person, add_people, audit_rows
 
 UTC = dt.UTC
@@ -127,3 +131,46 @@ def test_without_the_sweep_extra_the_error_names_it(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "pip install 'policykit[sweep]'" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_log_records_every_retention_answer_of_the_sweep(db: str, tmp_path: Path) -> None:
+    """--log: one retention record per candidate judged, with the sweep's date, and a chain that
+    verifies; the due candidates of the report are the answers whose anonymisation date has come."""
+    log = tmp_path / "decisions.jsonl"
+    code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--json", "--apply", "--log", str(log))
+    lines = [json.loads(line) for line in out.splitlines()]
+    summary = lines[-1]
+    assert code == 0 and summary["examined"] >= 3
+    records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == summary["examined"]
+    assert {r["family"] for r in records} == {"retention"}
+    assert {r["question"]["as_of"] for r in records} == {"2026-11-29"}
+    due = [r for r in records if r["answer"]["due"] and not r["answer"]["legal_hold"]]
+    anonymised = [a for a in audit_rows(db) if a.get("action", "anonymise") == "anonymise"]
+    assert len(due) == summary["due"] == len(anonymised) == 2
+    assert sorted(r["answer"]["anonymise_on"] for r in due) == sorted(str(a["anonymise_on"]) for a in anonymised)
+    verified = CliRunner().invoke(main, ["log", "verify", str(log)])
+    assert verified.exit_code == 0 and f"intact: {len(records)} records" in verified.stdout
+
+
+def test_a_log_that_cannot_be_written_stops_the_sweep(db: str) -> None:
+    """A failing decision log raises out of the sweep: the batch in progress is rolled back, nothing is
+    anonymised without its answer recorded."""
+    class Full(Sink):
+        def tail(self) -> None:
+            return None
+
+        def write(self, records: object) -> None:
+            raise OSError("No space left on device")
+
+    policy = policykit.load_policy(decision_log=DecisionLog(Full(), durability="record"))
+    with pytest.raises(DecisionLogError, match="No space left"):
+        policykit.sweep(db, policy=policy, as_of="2026-11-29", apply=True)
+    with contextlib.suppress(DecisionLogError):
+        policy.close()
+    assert audit_rows(db) == []
+
+
+def test_log_goes_with_the_sql_sweep_and_one_rules_directory(tmp_path: Path) -> None:
+    code, _, err = run("--engine", "spark", "--input", str(tmp_path), "--log", str(tmp_path / "d.jsonl"))
+    assert code == 2 and "--log goes with the SQL sweep" in err

@@ -77,13 +77,18 @@ def test_a_record_holds_the_question_the_answer_and_the_chain(tmp_path: Path) ->
     assert record["answer"]["clauses"] == list(decision.clauses)
     expected_ref = hmac.new(KEY, b"candidate-4711", hashlib.sha256).hexdigest()
     assert record["context"] == {"service": "ats", "subject_ref": f"hmac-sha256:{expected_ref}"}
-    # the documented hash: SHA-256 over "seq\nts\nfamily\nprev\n" and the digests of the parts' canonical JSON
-    parts = b"".join(
-        hashlib.sha256(json.dumps(record[k], sort_keys=True, separators=(",", ":")).encode()).digest()
-        for k in ("policy", "question", "answer", "context")
-    )
-    head = f"{record['seq']}\n{record['ts']}\n{record['family']}\n{record['prev']}\n".encode()
-    assert record["hash"] == hashlib.sha256(head + parts).hexdigest()
+    # the documented hash: SHA-256 over the previous hash (32 bytes), the SHA-256 of the body (the canonical
+    # JSON of answer, family, policy and question), the SHA-256 of the context's canonical JSON, then
+    # "seq\nts"; computed here from the docs, not with the library's helpers
+    def canonical(value: object) -> bytes:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    body = canonical({k: record[k] for k in ("answer", "family", "policy", "question")})
+    message = (bytes.fromhex(record["prev"]) + hashlib.sha256(body).digest()
+               + hashlib.sha256(canonical(record["context"])).digest() + f"{record['seq']}\n{record['ts']}".encode())
+    assert record["hash"] == hashlib.sha256(message).hexdigest()
+    # the line begins with the chain fields, then the context and the body
+    assert path.read_bytes().startswith(b'{"seq":1,"ts":"')
     assert "candidate-4711" not in path.read_text()
 
 

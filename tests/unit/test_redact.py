@@ -257,3 +257,24 @@ def test_dates_survive_redaction(bundled_policy: policykit.Policy, candidate: Ca
     assert r.record is not None
     assert r.record.birth_date == dt.date(1991, 6, 14)
     assert r.data["birth_date"] == "1991-06-14"
+
+
+@pytest.mark.parametrize(("as_of", "withdrawn"), [
+    ("2026-05-03T21:59:00Z", False),   # 23:59 CEST on 3 May: before the withdrawal
+    ("2026-05-03T22:00:00Z", True),    # 00:00 CEST on 4 May: the withdrawal counts
+    ("2026-05-04T00:30:00+02:00", True),
+])
+def test_a_timestamp_as_of_is_the_stockholm_date(bundled_policy: policykit.Policy, as_of: str,
+                                                 withdrawn: bool) -> None:
+    """A redaction request is dated like a disclosure question: a zoned timestamp is its local date."""
+    request = {**CLIENT, "as_of": as_of,
+               "candidate": {"consent_status": "withdrawn", "consent_withdrawn_on": "2026-05-04"}}
+    result = bundled_policy.redact(Profile(name="Ada"), request)
+    assert result.decision is not None
+    assert result.decision.request.as_of == dt.date(2026, 5, 4 if withdrawn else 3)
+    assert (result.decision.reason == "CONSENT_WITHDRAWN") is withdrawn
+
+
+def test_a_timestamp_as_of_without_a_zone_is_refused(bundled_policy: policykit.Policy) -> None:
+    with pytest.raises(errors.RequestValidationError, match="as_of"):
+        bundled_policy.redact(Profile(name="Ada"), {**CLIENT, "as_of": "2026-05-03T22:00:00"})

@@ -9,11 +9,12 @@ import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from pydantic import BaseModel
 
 import policykit
 from policykit import errors
@@ -250,3 +251,19 @@ def test_the_revision_overlay_copies_nothing_it_does_not_change(tmp_path: Path) 
     copy = tmp_path / "rev"
     shutil.copytree(REVISION, copy)
     assert policykit.load_rules(copy).meta.version == "2026-07-01"
+
+
+def test_a_redaction_dated_by_a_timestamp_is_answered_by_the_version_of_its_stockholm_date(
+        history: policykit.PolicyHistory) -> None:
+    class Profile(BaseModel):
+        name: Annotated[str, policykit.Category("name")]
+        cv: Annotated[str, policykit.Category("application_documents")]
+
+    show = {"operation": "show", "purpose": "sell_recruitment_services",
+            "recipient": {"kind": "prospective_client", "country": "SE", "relevant_to_candidate_competence": True}}
+    before = history.redact(Profile(name="Ada", cv="..."), {**show, "as_of": "2026-06-30T21:59:00Z"})
+    after = history.redact(Profile(name="Ada", cv="..."), {**show, "as_of": "2026-06-30T22:00:00Z"})
+    assert before.decision is not None and after.decision is not None
+    assert (before.decision.policy_version, before.decision.allowed) == ("2022-06-22", True)
+    assert (after.decision.policy_version, after.decision.reason) == ("2026-07-01", "NO_CONSENT_TO_SHOW_PROFILE")
+    assert after.data == {}

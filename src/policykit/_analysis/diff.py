@@ -29,12 +29,14 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from policykit._analysis.partition import PREFERRED, Partition, Region, request_data
 from policykit._disclosure.decision import Outcome, combine
-from policykit._ruleset.conditions import Value, partial
+from policykit._ruleset.conditions import All, Condition, Field, Not, Ref, Test, Value, partial
+from policykit._ruleset.conditions import Any as AnyOf
+from policykit._ruleset.facts import OPTIONAL_FACTS, UNLISTED_PURPOSE
 from policykit.errors import IncomparableRulesError
 
 if TYPE_CHECKING:
@@ -108,25 +110,80 @@ class DiffReport:
 # what the versions share, and the lanes of raw inputs they read differently
 
 
-def _check_comparable(old: RuleSet, new: RuleSet) -> None:
+#: Fields whose domain a later version may widen: a new purpose is read by the earlier version as a
+#: purpose outside its vocabulary; a new recipient kind or data category is an input error there.
+_WIDENED_PURPOSE = "purpose"
+_NEW_TERM_FIELDS = ("recipient.kind", "category")
+_TERM_WORDS = {"recipient.kind": "recipient kind", "category": "data category"}
+
+
+@dataclass(frozen=True)
+class _Space:
+    """The question space two versions are compared over: every field of either, each with the values
+    of either. ``new_purposes`` are purposes only the new version knows (the old reads them as
+    ``unlisted``); ``new_terms`` are recipient kinds and categories only the new version knows (the
+    old refuses such a question as an input error)."""
+
+    schema: dict[str, Field]
+    new_purposes: frozenset[Value]
+    new_terms: dict[str, frozenset[Value]]
+
+
+def _check_comparable(old: RuleSet, new: RuleSet) -> _Space:
+    """The space two versions are compared over; :class:`IncomparableRulesError` when a question of
+    one version has no reading in the other."""
     a, b = old.disclosure.facts, new.disclosure.facts
-    if list(a) != list(b):
-        only_old = [f for f in a if f not in b]
-        only_new = [f for f in b if f not in a]
+    only_old = [f for f in a if f not in b]
+    only_new = [f for f in b if f not in a]
+    if any(f not in OPTIONAL_FACTS for f in [*only_old, *only_new]) or [f for f in a if f in b] != [
+        f for f in b if f in a
+    ]:
         raise IncomparableRulesError(
-            "expected two rule sets over the same fact fields; "
+            "expected two rule sets over the same fact fields, or fields that differ only by optional facts; "
             f"only in the old: {only_old or 'none'}; only in the new: {only_new or 'none'}",
             file=new.directory,
         )
-    for name in a:
-        if a[name].domain != b[name].domain:
-            gone = [v for v in a[name].domain if v not in b[name].domain]
-            added = [v for v in b[name].domain if v not in a[name].domain]
+    schema: dict[str, Field] = {}
+    new_terms: dict[str, frozenset[Value]] = {}
+    new_purposes: frozenset[Value] = frozenset()
+    for name in [*b, *only_old]:  # an optional fact only one version reads has no effect in the other
+        if name not in a or name not in b:
+            schema[name] = b.get(name) or a[name]
+            continue
+        gone = [v for v in a[name].domain if v not in b[name].domain]
+        added = [v for v in b[name].domain if v not in a[name].domain]
+        if gone or (added and name not in (_WIDENED_PURPOSE, *_NEW_TERM_FIELDS)):
             raise IncomparableRulesError(
-                f"expected the same vocabulary for {name!r}; the new version removes {gone or 'nothing'} and "
-                f"adds {added or 'nothing'}, so some questions exist in one version only",
+                f"expected the same vocabulary for {name!r}, or one the new version only adds to; the new "
+                f"version removes {gone or 'nothing'} and adds {added or 'nothing'}",
                 file=new.directory,
             )
+        schema[name] = replace(b[name], domain=(*a[name].domain, *added))
+        if added and name == _WIDENED_PURPOSE:
+            new_purposes = frozenset(added)
+        elif added:
+            new_terms[name] = frozenset(added)
+    return _Space(schema, new_purposes, new_terms)
+
+
+def _as_unlisted(cond: Condition, purposes: frozenset[Value]) -> Condition:
+    """``cond`` (of the old version) with every purpose of ``purposes`` read as ``unlisted``, as the
+    old version's normalisation reads a purpose outside its vocabulary."""
+    if not purposes:
+        return cond
+    if isinstance(cond, Test):
+        if cond.field == _WIDENED_PURPOSE and UNLISTED_PURPOSE in cond.values:
+            return Test(cond.field, cond.values | purposes, cond.negated)
+        return cond
+    if isinstance(cond, All):
+        return All(tuple(_as_unlisted(c, purposes) for c in cond.items))
+    if isinstance(cond, AnyOf):
+        return AnyOf(tuple(_as_unlisted(c, purposes) for c in cond.items))
+    if isinstance(cond, Not):
+        return Not(_as_unlisted(cond.item, purposes))
+    if isinstance(cond, Ref):
+        return Ref(cond.name, _as_unlisted(cond.condition, purposes))
+    return cond
 
 
 def _country_table(rules: RuleSet) -> dict[str, bool]:
@@ -260,9 +317,10 @@ def diff(
     rule responsible. Raises :class:`~policykit.errors.IncomparableRulesError` when the two versions'
     fact fields or vocabularies differ. ``progress`` is told the fraction of the questions compared, now
     and then (for a progress bar)."""
-    _check_comparable(old.rules, new.rules)
+    space = _check_comparable(old.rules, new.rules)
     lanes, notes = _lanes(old.rules, new.rules)
-    comparison = _Comparison(old, new, examples, progress)
+    notes.extend(_term_notes(old.rules, new.rules, space))
+    comparison = _Comparison(old, new, space, examples, progress)
     for lane in lanes:
         comparison.lane(lane)
     changes = comparison.changes()
@@ -286,13 +344,19 @@ class _Comparison:
     questions, and the candidate examples of each transition."""
 
     def __init__(
-        self, old: PolicyView, new: PolicyView, examples: int, progress: Callable[[float], None] | None
+        self, old: PolicyView, new: PolicyView, space: _Space, examples: int,
+        progress: Callable[[float], None] | None,
     ) -> None:
         self.old, self.new, self.examples, self.progress = old, new, examples, progress
         self.o_rules, self.n_rules = old.rules, new.rules
-        self.schema = self.o_rules.disclosure.facts
-        self.names = tuple(name for name in self.schema if name != "category")
+        self.schema = space.schema
+        self.new_purposes = space.new_purposes
+        self.o_names = tuple(name for name in self.o_rules.disclosure.facts if name != "category")
+        self.n_names = tuple(name for name in self.n_rules.disclosure.facts if name != "category")
         self.o_list, self.n_list = self.o_rules.disclosure.rules, self.n_rules.disclosure.rules
+        # a question on a term only the new version knows splits off: the old version refuses it as input
+        self.new_terms = space.new_terms
+        self.new_term = AnyOf(tuple(Test(f, v) for f, v in space.new_terms.items())) if space.new_terms else None
         self.same_rules = [(a.effect, a.reason, a.obligations, a.id) for a in self.o_list] == [
             (b.effect, b.reason, b.obligations, b.id) for b in self.n_list
         ]
@@ -319,17 +383,19 @@ class _Comparison:
     def lane(self, lane: Lane) -> None:
         """Compare every cube of one lane."""
         schema = self.schema
-        old_conds = [partial(r.condition, lane.old, schema) for r in self.o_list]
+        old_conds = [_as_unlisted(partial(r.condition, lane.old, schema), self.new_purposes) for r in self.o_list]
         new_conds = [partial(r.condition, lane.new, schema) for r in self.n_list]
         divisor = 1
         for name in set(lane.old) | set(lane.new):
             divisor *= len(schema[name].domain)
-        if self.same_rules and old_conds == new_conds and lane.old == lane.new:
+        if self.same_rules and old_conds == new_conds and lane.old == lane.new and self.new_term is None:
             self.cubes += 1
             self.questions += math.prod(len(f.domain) for f in schema.values()) // divisor
             return  # the same conditions and the same metadata: nothing can differ
         n_old = len(self.o_list)
-        partition = Partition([*old_conds, *new_conds], schema, prefer=PREFERRED)
+        term_at = n_old + len(self.n_list)
+        extra = [self.new_term] if self.new_term is not None else []
+        partition = Partition([*old_conds, *new_conds, *extra], schema, prefer=PREFERRED)
         for region in partition.regions():
             size = region.size // divisor
             self.cubes += 1
@@ -337,42 +403,61 @@ class _Comparison:
             if self.progress is not None and not self.cubes % 4096:
                 self.progress(min(1.0, self.questions / self.space))
             category = str(region.point["category"])
+            if self.new_term is not None and region.truths >> term_at & 1:
+                self.region(lane, region, size, category, unknown_to_old=True)
+                continue
             old_fired = tuple(i for i in range(n_old) if region.truths >> i & 1)
             new_fired = tuple(j for j in range(len(self.n_list)) if region.truths >> (n_old + j) & 1)
             if self.summary(self.o_rules, old_fired, category) != self.summary(self.n_rules, new_fired, category):
                 self.region(lane, region, size, category)
 
-    def region(self, lane: Lane, region: Region, size: int, category: str) -> None:
-        """Ask both engines about a cube whose rules' conditions differ, and record a change."""
-        names = self.names
+    def region(self, lane: Lane, region: Region, size: int, category: str, *, unknown_to_old: bool = False) -> None:
+        """Ask both engines about a cube whose rules' conditions differ, and record a change. A cube of
+        questions on a term the old version does not know is asked of the new version only."""
         o_point = {**region.point, **lane.old}
+        if o_point["purpose"] in self.new_purposes:
+            o_point["purpose"] = UNLISTED_PURPOSE  # how the old version reads a purpose it does not know
         n_point = {**region.point, **lane.new}
-        o_out = self.old.evaluate_values(tuple(o_point[f] for f in names), (category,))
-        n_out = self.new.evaluate_values(tuple(n_point[f] for f in names), (category,))
-        if (o_out.allowed, o_out.reasons, o_out.obligations) == (n_out.allowed, n_out.reasons, n_out.obligations):
-            return  # pragma: no cover - the engines disagree with the conditions; verify reports that
+        n_out = self.new.evaluate_values(tuple(n_point[f] for f in self.n_names), (category,))
+        if unknown_to_old:
+            rule, how = self.new_term_group(n_point)
+            old_verdict, transition = "input error", f"input error -> {_verdict_kind(n_out)}"
+            score = (len(n_out.reasons), region.index)
+        else:
+            o_out = self.old.evaluate_values(tuple(o_point[f] for f in self.o_names), (category,))
+            if (o_out.allowed, o_out.reasons, o_out.obligations) == (
+                    n_out.allowed, n_out.reasons, n_out.obligations):
+                return  # pragma: no cover - the engines disagree with the conditions; verify reports that
+            rule, how = _responsible(o_out, n_out, self.o_rules, self.n_rules)
+            old_verdict, transition = _verdict(o_out), f"{_verdict_kind(o_out)} -> {_verdict_kind(n_out)}"
+            score = (len(o_out.reasons) + len(n_out.reasons), region.index)
         self.changed_cubes += 1
         self.changed_questions += size
-        rule, how = _responsible(o_out, n_out, self.o_rules, self.n_rules)
         group = self.groups.setdefault((rule, how), Change(rule, how))
         group.questions += size
         group.cubes += 1
-        transition = f"{_verdict_kind(o_out)} -> {_verdict_kind(n_out)}"
         group.transitions[transition] += size
         # keep the simplest examples of each transition (fewest reasons, then first found)
-        score = (len(o_out.reasons) + len(n_out.reasons), region.index)
         kept = self.candidates.setdefault((rule, how, transition), [])
         if len(kept) < self.examples or score < kept[-1][0]:
             country = lane.country if "recipient.in_eea" in lane.new else None
             kept.append((score, {
                 "request": request_data(n_point, self.n_rules, country=country),
                 "lane": list(lane.raw),
-                "old": _verdict(o_out),
+                "old": old_verdict,
                 "new": _verdict(n_out),
                 "questions_like_it": size,
             }))
             kept.sort(key=lambda item: item[0])
             del kept[self.examples:]
+
+    def new_term_group(self, point: Mapping[str, Value]) -> tuple[str, str]:
+        """The group of a question on a term the old version does not know: one group per term (the
+        questions the new version now answers, which the old refused as input)."""
+        for name, values in self.new_terms.items():
+            if point[name] in values:
+                return f"{_TERM_WORDS[name]} {point[name]}", "is new: questions the old version refused as input"
+        raise AssertionError(f"no new term in {dict(point)!r}")  # pragma: no cover - the partition split on it
 
     def changes(self) -> list[Change]:
         """The groups, largest first, each with its examples (flips first)."""
@@ -382,6 +467,23 @@ class _Comparison:
         for group in self.groups.values():
             del group.examples[self.examples:]
         return sorted(self.groups.values(), key=lambda c: (-c.questions, c.rule, c.how))
+
+
+def _term_notes(old: RuleSet, new: RuleSet, space: _Space) -> list[str]:
+    """The fields and terms only one version has, in words."""
+    notes = []
+    for name in new.disclosure.facts:
+        if name not in old.disclosure.facts:
+            notes.append(f"facts: {name} is read by the new version only (no effect in the old)")
+    for name in old.disclosure.facts:
+        if name not in new.disclosure.facts:
+            notes.append(f"facts: {name} is read by the old version only (no effect in the new)")
+    for purpose in sorted(map(str, space.new_purposes)):
+        notes.append(f"purposes: {purpose} is new (the old version reads it as a purpose outside its vocabulary)")
+    for name, values in space.new_terms.items():
+        for value in sorted(map(str, values)):
+            notes.append(f"{_TERM_WORDS[name]}: {value} is new (the old version refuses it as an input error)")
+    return notes
 
 
 def _flip_first(transition: str) -> tuple[int, str]:

@@ -40,6 +40,7 @@ conditions, and every question whose answer differs is in a cube whose answers d
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 from collections import Counter
@@ -461,9 +462,30 @@ def request_data(
     for flag in ("explicit_consent_special_category", "special_category_relevant", "anonymised"):
         if point[f"candidate.{flag}"]:
             candidate[flag] = True
+    _optional_facts(point, rules, data, recipient, candidate, country_given=country is not None)
     if candidate:
         data["candidate"] = candidate
     return data
+
+
+def _optional_facts(point: Mapping[str, Value], rules: RuleSet, data: dict[str, Any], recipient: dict[str, Any],
+                    candidate: dict[str, Any], *, country_given: bool) -> None:
+    """The request fields of the optional facts a point sets (``_ruleset.facts.OPTIONAL_FACTS``)."""
+    if point.get("recipient.approved_by_candidate"):
+        recipient["approved_by_candidate"] = True
+    if point.get("candidate.consent_to_show_profile"):
+        candidate["consent_to_show_profile"] = True
+    if point.get("recipient.dpf_certified"):
+        recipient["dpf_certified"] = True
+        # the certification counts for a recipient in the USA only (outside the EU/EEA: a point
+        # inside it with the certification is no real question)
+        if not country_given and not point["recipient.in_eea"]:
+            recipient["country"] = "US"
+    if point.get("candidate.placement_follow_up_open"):
+        # a placement that started on the day of the question: its period is open
+        day = (rules.meta.effective_from or dt.date(2000, 1, 1)).isoformat()
+        candidate["placement_started_on"] = day
+        data["as_of"] = day
 
 
 def realise(point: Mapping[str, Value], rules: RuleSet, *, country: str | None = None) -> DisclosureRequest:

@@ -1229,6 +1229,12 @@ def _retention_rule_block(docs: Docs, rule: RetentionRule) -> list[str]:
                         ("Deadline", rule.deadline), ("Review on", rule.review_on), ("Erase on", rule.erase_on)):
         if spec is not None:
             items.append((label, spec.describe(params)))
+    if rule.category is not None:
+        items.append(("Items of", code(rule.category)))
+    if rule.until_dispute_resolved:
+        items.append((
+            "Pending dispute", "an item due while a discrimination dispute is pending is kept until it is resolved",
+        ))
     if rule.legal_hold:
         items.append(("Legal hold", "nothing may be anonymised while it lasts"))
     if rule.permitted_purposes is not None:
@@ -1257,6 +1263,7 @@ TRACKS = (
     ("bookkeeping", "Accounting records", "Runs beside the record's mode (Bokföringslagen 7 kap. 2 §)."),
     ("special_category", "Special-category data held with explicit consent", ""),
     ("special_category_without_consent", "Special-category data held without explicit consent", ""),
+    ("recording", "Recordings", "Each recorded item is judged on its own; runs beside the record's mode."),
     ("note", "Notes", "What a verdict must also say; a note may set a legal hold."),
 )
 

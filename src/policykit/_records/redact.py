@@ -244,14 +244,17 @@ class _Walker:
         return out, kept, withheld
 
 
-def _request(request: DisclosureRequest | Mapping[str, Any], categories: tuple[str, ...]) -> DisclosureRequest:
+def _request(request: DisclosureRequest | Mapping[str, Any], categories: tuple[str, ...],
+             timezone: str) -> DisclosureRequest:
+    """The request with the record's categories; a timestamp ``as_of`` becomes its date in
+    ``timezone`` (the policy's), as in a disclosure question."""
     if isinstance(request, DisclosureRequest):
         return request.model_copy(update={"data_categories": categories})
     if not isinstance(request, Mapping):
         raise RequestValidationError(
             f"expected a DisclosureRequest or a mapping of its fields, got {type(request).__name__}"
         )
-    return DisclosureRequest.parse({**request, "data_categories": categories})
+    return DisclosureRequest.parse({**request, "data_categories": categories}, timezone=timezone)
 
 
 def redact_record(policy: Decider, record: BaseModel, request: DisclosureRequest | Mapping[str, Any]) -> Redaction:
@@ -260,12 +263,13 @@ def redact_record(policy: Decider, record: BaseModel, request: DisclosureRequest
         raise AnnotationError(f"expected an instance of a pydantic model, got {type(record).__name__}")
     check_model(type(record))
     categories = held_categories(record, policy.rules.vocabulary.ids("data_categories"))
+    zone = policy.rules.parameters.timezone
     if not categories:
         # nothing would leave, so there is nothing to decide; the request is still checked
-        check_terms(_request(request, ("name",)), policy.rules)
+        check_terms(_request(request, ("name",), zone), policy.rules)
         return Redaction(record=record.model_copy(deep=True), data=record.model_dump(mode="json"),
                          decision=None, withheld=())
-    decision = policy.decide(_request(request, categories))
+    decision = policy.decide(_request(request, categories, zone))
     if all(decision.by_category.values()):
         return Redaction(record=record.model_copy(deep=True), data=record.model_dump(mode="json"),
                          decision=decision, withheld=())

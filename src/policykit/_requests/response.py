@@ -207,7 +207,9 @@ def evidence_window(retention: Retention, request: DataSubjectRequest) -> Eviden
     put the record in evidence hold (``received_on`` when its date is not given). Only applications on
     or before that day count (A-04). Without an application there is no window; a record in evidence
     hold then has one of unknown end. Requests that neither end processing nor concern a record in
-    evidence hold need no retention dates.
+    evidence hold need no retention dates. The policy passes a ``retention`` that infers no lapse of
+    consent from the dates: the request gives no confirmations of interest, and its
+    ``candidate_state`` says whether consent runs.
     """
     day = request.received_on
     if request.request not in ("erasure", "objection") and request.candidate_state != "evidence_hold":

@@ -27,7 +27,7 @@ from policykit._ruleset.loading import PARAMETER_CHOICES, Parameters
 from policykit._ruleset.ruleset import RuleSet
 from policykit.errors import RequestValidationError, did_you_mean
 
-__all__ = ["RetentionEvaluator"]
+__all__ = ["RetentionEvaluator", "WithoutLapse"]
 
 
 class RetentionEvaluator:
@@ -65,10 +65,15 @@ class RetentionEvaluator:
         *,
         anchor: str | None = None,
         review_interval_months: int | None = None,
+        consent_lapse: bool = True,
     ) -> RetentionVerdict:
-        """The verdict for ``facts`` (see ``Policy.retention``)."""
+        """The verdict for ``facts`` (see ``Policy.retention``). ``consent_lapse=False`` leaves out the
+        lapse of consent after an unconfirmed review period: a data-subject request states the
+        candidate's state itself, and is its own end of consent."""
         parsed = RetentionFacts.parse(facts)
         params = self._parameters(anchor, review_interval_months)
+        if not consent_lapse and params.consent_lapses_after_review:
+            params = params.model_copy(update={"consent_lapses_after_review": False})
         reading = read_facts(
             parsed, self.rules.retention, params, self.clock.today(), cite=self.rules.citations,
             controller=self.rules.meta.controller.short_name,
@@ -83,6 +88,10 @@ class RetentionEvaluator:
         else:
             self._hits += 1
         return compute_verdict(parsed, reading, outcome, rules=self.rules, params=params, context=self._context)
+
+    def without_lapse(self) -> WithoutLapse:
+        """This family asked with no lapse of consent inferred: what data-subject requests ask."""
+        return WithoutLapse(self)
 
     def evaluate_facts(self, facts: Mapping[str, bool]) -> RetentionOutcome:
         """Ask the engine directly, bypassing the memo: the outcome for yes/no facts keyed by field name."""
@@ -121,3 +130,18 @@ class RetentionEvaluator:
     def clear_memo(self) -> None:
         """Forget every remembered outcome."""
         self._memo.clear()
+
+
+class WithoutLapse:
+    """A retention family that infers no lapse of consent after an unconfirmed review period. Request
+    handling asks this one: a request states the candidate's state and is itself the end of consent,
+    and gives no confirmations of interest."""
+
+    __slots__ = ("_evaluator",)
+
+    def __init__(self, evaluator: RetentionEvaluator) -> None:
+        self._evaluator = evaluator
+
+    def retention(self, facts: RetentionFacts | Mapping[str, Any]) -> RetentionVerdict:
+        """The verdict on ``facts``, with no lapse of consent inferred."""
+        return self._evaluator.retention(facts, consent_lapse=False)

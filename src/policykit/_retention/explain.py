@@ -22,6 +22,7 @@ _TRACK_LABEL = {
     "bookkeeping": "accounting records",
     "special_category": "special-category data",
     "special_category_without_consent": "special-category data without consent",
+    "recording": "recordings",
     "note": "note",
 }
 
@@ -61,6 +62,12 @@ def _facts_lines(v: RetentionVerdict, rules: RuleSet) -> list[str]:
         consent = "with" if s.explicit_consent else "without"
         process = f" in process {s.process_id}" if s.process_id else ""
         lines.append(f"Special-category item {i}: {s.category}{process}, {consent} explicit consent.")
+    for i, item in enumerate(f.video_interviews):
+        withdrawn = item.recording_consent_withdrawn_on
+        also = f", consent to the recording withdrawn {_show(withdrawn, r.zone)}" if withdrawn is not None else ""
+        lines.append(f"Recorded interview {i}: {_show(item.interviewed_on, r.zone)}{also}.")
+    if f.interest_confirmed_on:
+        lines.append(f"Interest confirmed: {', '.join(_show(c, r.zone) for c in f.interest_confirmed_on)}.")
     if r.trigger_date is not None:
         kinds = " and ".join(TRIGGER_WORDS[k] for k in r.trigger_kinds)
         lines.append(
@@ -115,6 +122,14 @@ def _dates_lines(v: RetentionVerdict, rules: RuleSet) -> list[str]:
         for s in v.special_category:
             when = s.erase_on if s.erase_on is not None else "not yet fixed"
             lines.append(f"special item {s.index} ({s.category}): erase on {when}{' (due)' if s.due else ''}")
+    recording_rule = v.outcome.tracks.get("recording")
+    if v.video_recordings and recording_rule is not None and recording_rule.erase_on is not None:
+        lines.append(f"recordings     erase on {recording_rule.erase_on.describe(params)}")
+        for rec in v.video_recordings:
+            when = rec.erase_on if rec.erase_on is not None else "not yet fixed"
+            held = " (kept for a pending dispute)" if rec.held_for_dispute else ""
+            due = " (due)" if rec.due else ""
+            lines.append(f"recording {rec.index} ({rec.interviewed_on}): erase on {when}{held}{due}")
     if any(spec is not None and (spec.years or spec.months) for spec in (rule.retain_until, rule.deadline)):
         lines.append("Years and months are added the Swedish way (Lag 1930:173 1 §): same day number, or the")
         lines.append("last day of the month where it does not exist; never a count of days.")

@@ -54,11 +54,13 @@ __all__ = [
     "BookkeepingStatus",
     "Dispute",
     "Reading",
+    "RecordingStatus",
     "RetentionFacts",
     "RetentionOutcome",
     "RetentionVerdict",
     "SpecialCategoryItem",
     "SpecialCategoryStatus",
+    "VideoInterview",
     "combine_retention",
     "compute_verdict",
     "read_facts",
@@ -72,6 +74,7 @@ TRIGGER_WORDS = {
     "consent_withdrawn": "consent withdrawn",
     "objection": "written objection",
     "erasure_request": "erasure request",
+    "consent_lapsed": "the review period ran out unconfirmed",
 }
 
 
@@ -167,6 +170,14 @@ class SpecialCategoryItem(_Model):
     process_closed_on: Day | None = None
 
 
+class VideoInterview(_Model):
+    """A recorded video interview: the day it was held and, if so, the day the candidate withdrew consent
+    to the recording (dates or timestamps with a zone)."""
+
+    interviewed_on: EventDate
+    recording_consent_withdrawn_on: EventDate | None = None
+
+
 class RetentionFacts(_Model):
     """What is known about one candidate's record: the fields of a retention question (docs/retention.md).
 
@@ -185,6 +196,8 @@ class RetentionFacts(_Model):
     objection_documented_in_writing_by_controller: StrictBool = False
     erasure_requested_on: EventDate | None = None
     process_closed_on: Day | None = None
+    interest_confirmed_on: Annotated[tuple[EventDate, ...], BeforeValidator(_events)] = ()
+    video_interviews: tuple[VideoInterview, ...] = ()
     disputes: tuple[Dispute, ...] = ()
     bookkeeping_records: tuple[BookkeepingRecord, ...] = ()
     special_category_items: tuple[SpecialCategoryItem, ...] = ()
@@ -250,6 +263,7 @@ def _known_fields(loc: Sequence[Any]) -> list[str]:
     model: type[BaseModel] = RetentionFacts
     nested: dict[str, type[BaseModel]] = {
         "disputes": Dispute, "bookkeeping_records": BookkeepingRecord, "special_category_items": SpecialCategoryItem,
+        "video_interviews": VideoInterview,
     }
     if len(loc) > 1 and loc[0] in nested:
         model = nested[loc[0]]
@@ -276,6 +290,9 @@ class Reading:
     window_anchor: dt.date | None = None
     window_end: dt.date | None = None
     latest_activity: dt.date | None = None
+    review_end: dt.date | None = None
+    lapse_on: dt.date | None = None
+    recordings: tuple[tuple[dt.date, dt.date | None], ...] = ()
     resolution: dt.date | None = None
     facts: dict[str, bool] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -315,7 +332,10 @@ def read_facts(
     triggers, oral_undocumented = _read_triggers(facts, r, cite=cite, controller=controller)
     _check_consistency(facts, r)
     counted = _settle_triggers(r, triggers, cite)
+    counted = _talent_pool(facts, r, rules, params, counted)
     anchor_closed = _place_window(facts, r, rules, params)
+    if rules.has_recordings:
+        _read_recordings(facts, r, params)
     latest = r.latest
     pending, resolution = _disputes(facts, r, latest)
     triggered = r.trigger_date is not None
@@ -335,6 +355,8 @@ def read_facts(
         "has_bookkeeping": bool(facts.bookkeeping_records),
         "has_special_category": any(i.explicit_consent for i in facts.special_category_items),
         "special_category_without_consent": any(not i.explicit_consent for i in facts.special_category_items),
+        "consent_lapsed": "consent_lapsed" in r.trigger_kinds,
+        "has_recordings": bool(facts.video_interviews),
     }
     return r
 
@@ -488,18 +510,107 @@ def _place_window(facts: RetentionFacts, r: Reading, rules: RetentionRules, para
         r.window_anchor = closed
         anchor_closed = True
     if latest is not None:
-        r.latest_activity = max(latest, closed) if closed is not None else latest
-        floor = params.review_period_from
-        if floor is not None and r.latest_activity < floor:
-            # a transitional provision: no period of this version counts from before it existed
-            r.notes.append(
-                f"The review period is counted from {floor}, not from the latest activity "
-                f"({r.latest_activity}): this version counts it from {floor} at the earliest "
-                "(transitional provision)."
-            )
-            r.latest_activity = floor
         r.window_end = apply_date(rules.evidence_window, {"window_anchor": r.window_anchor}, params)
     return anchor_closed
+
+
+def _talent_pool(
+    facts: RetentionFacts, r: Reading, rules: RetentionRules, params: Parameters, counted: list[tuple[dt.date, str]]
+) -> list[tuple[dt.date, str]]:
+    """The latest activity the review period counts from and, when the policy makes consent lapse after
+    an unconfirmed period (parameter consent_lapses_after_review), the confirmations that restart it
+    and the lapse, which ends consent like a withdrawal when it comes before every other trigger."""
+    latest = r.latest
+    if latest is None:
+        return counted
+    closed = facts.process_closed_on
+    activity = max(latest, closed) if closed is not None else latest
+    floor = params.review_period_from
+    if floor is not None and activity < floor:
+        # a transitional provision: no period of this version counts from before it existed
+        r.notes.append(
+            f"The review period is counted from {floor}, not from the latest activity ({activity}): this "
+            f"version counts it from {floor} at the earliest (transitional provision)."
+        )
+        activity = floor
+    period = rules.review_period
+    if not params.consent_lapses_after_review or period is None:
+        r.latest_activity = activity
+        return counted
+    explicit = r.trigger_date  # the first withdrawal, written objection or erasure request, if any
+    many = len(facts.interest_confirmed_on) > 1
+    confirmations = []
+    for i, c in enumerate(facts.interest_confirmed_on):
+        where = f"interest_confirmed_on[{i}]" if many else "interest_confirmed_on"
+        day = local_date(c, r.zone, field=where)
+        _check_not_after(day, r.as_of, where, r.as_of_given)
+        confirmations.append(day)
+    for day in sorted(set(confirmations)):
+        end = apply_date(period, {"latest_activity": activity, "latest_application": latest}, params)
+        if explicit is not None and day >= explicit:
+            r.notes.append(
+                f"The confirmation of interest of {day} came after consent had ended on {explicit}; it has no "
+                "effect (only a new application renews consent)."
+            )
+        elif end is not None and day > end:
+            r.notes.append(
+                f"The confirmation of interest of {day} came after the review period had ended on {end}, when "
+                "consent had already lapsed; it has no effect (only a new application renews consent)."
+            )
+        elif day > activity:
+            r.notes.append(f"The candidate confirmed their interest on {day}: the review period runs again from then.")
+            activity = day
+    r.latest_activity = activity
+    r.review_end = apply_date(period, {"latest_activity": activity, "latest_application": latest}, params)
+    if r.review_end is None:
+        return counted
+    r.lapse_on = r.review_end + dt.timedelta(days=1)
+    if r.lapse_on > r.as_of or (explicit is not None and explicit < r.lapse_on):
+        if explicit is None:
+            r.notes.append(
+                f"The review period ends on {r.review_end} (inclusive): unless the candidate confirms their "
+                f"interest by then, consent lapses on {r.lapse_on}."
+            )
+        return counted
+    r.notes.append(
+        f"The review period ended on {r.review_end} without a confirmation of interest, so consent lapsed on "
+        f"{r.lapse_on}, whether or not a reminder was sent; the lapse is judged like a withdrawal."
+    )
+    if explicit == r.lapse_on:
+        r.trigger_kinds = (*r.trigger_kinds, "consent_lapsed")
+    else:
+        r.trigger_date = r.lapse_on
+        r.trigger_kinds = ("consent_lapsed",)
+    return sorted([*counted, (r.lapse_on, "consent_lapsed")])
+
+
+def _read_recordings(facts: RetentionFacts, r: Reading, params: Parameters) -> None:
+    """The recorded interviews as local dates, checked: none before the policy allows recordings
+    (parameter recordings_from) or after ``as_of``, and no withdrawal before its interview."""
+    days = []
+    start = params.recordings_from
+    for i, item in enumerate(facts.video_interviews):
+        where = f"video_interviews[{i}]"
+        held = local_date(item.interviewed_on, r.zone, field=f"{where}.interviewed_on")
+        _check_not_after(held, r.as_of, f"{where}.interviewed_on", r.as_of_given)
+        if start is not None and held < start:
+            raise InvalidDateError(
+                f"{where}.interviewed_on: expected a date on or after {start}, got {held}: this version of the "
+                f"policy allows recordings from {start} only"
+            )
+        withdrawn = None
+        if item.recording_consent_withdrawn_on is not None:
+            withdrawn = local_date(
+                item.recording_consent_withdrawn_on, r.zone, field=f"{where}.recording_consent_withdrawn_on"
+            )
+            _check_not_after(withdrawn, r.as_of, f"{where}.recording_consent_withdrawn_on", r.as_of_given)
+            if withdrawn < held:
+                raise InvalidDateError(
+                    f"{where}.recording_consent_withdrawn_on: expected a date on or after interviewed_on ({held}), "
+                    f"got {withdrawn}: consent to a recording is withdrawn after the interview was recorded"
+                )
+        days.append((held, withdrawn))
+    r.recordings = tuple(days)
 
 
 def _disputes(facts: RetentionFacts, r: Reading, latest: dt.date | None) -> tuple[bool, dt.date | None]:
@@ -576,6 +687,9 @@ def apply_date(spec: DateSpec | None, anchors: Mapping[str, dt.date | None], par
     way, plus days; ``None`` when none of its anchors is known."""
     if spec is None:
         return None
+    if spec.alternatives:
+        options = [d for alt in spec.alternatives if (d := apply_date(alt, anchors, params)) is not None]
+        return min(options) if options else None
     known = [d for a in spec.anchors if (d := anchors.get(a)) is not None]
     if not known:
         return None
@@ -653,6 +767,79 @@ class SpecialCategoryStatus:
     rule_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingStatus:
+    """One recorded interview: when the recording must be erased, and whether that is now.
+
+    ``erase_on`` is None while a discrimination dispute pending on its erasure day keeps it
+    (``held_for_dispute``)."""
+
+    index: int
+    interviewed_on: dt.date
+    recording_consent_withdrawn_on: dt.date | None
+    erase_on: dt.date | None
+    due: bool
+    held_for_dispute: bool
+    rule_id: str
+
+
+def _dispute_hold(disputes: Sequence[Dispute], day: dt.date, as_of: dt.date) -> tuple[dt.date | None, bool]:
+    """An item due on ``day`` while a dispute known by ``as_of`` is pending is kept until every such
+    dispute is resolved: the latest resolution, or None while one is still pending."""
+    pending = [
+        d for d in disputes
+        if d.opened_on <= day and d.opened_on <= as_of
+        and (d.status == "pending" or (d.resolved_on is not None and d.resolved_on > day))
+    ]
+    if not pending:
+        return day, False
+    if any(d.resolved_on is None for d in pending):
+        return None, True
+    return max(d.resolved_on for d in pending if d.resolved_on is not None), True
+
+
+def _recordings(
+    facts: RetentionFacts, reading: Reading, rule: RetentionRule | None, anchors: Mapping[str, dt.date | None],
+    *, params: Parameters, notes: list[str],
+) -> tuple[RecordingStatus, ...]:
+    """Each recorded interview by the recording rule that fired (none fired: nothing is judged)."""
+    if rule is None:
+        return ()
+    out = []
+    for i, (held, withdrawn) in enumerate(reading.recordings):
+        local = {**anchors, "interview": held, "recording_consent_withdrawn": withdrawn}
+        day = apply_date(rule.erase_on, local, params)
+        kept = False
+        if rule.until_dispute_resolved and day is not None:
+            planned = day
+            day, kept = _dispute_hold(facts.disputes, planned, reading.as_of)
+            if kept:
+                notes.append(
+                    f"Recording {i} (interview of {held}) would have been erased on {planned}, but a "
+                    "discrimination dispute is pending on that day: it is kept until the dispute is resolved"
+                    + (f", on {day}." if day is not None else "; no erasure date can be set yet.")
+                )
+        out.append(RecordingStatus(
+            i, held, withdrawn, day, day is not None and reading.as_of >= day, kept, rule.id,
+        ))
+    return tuple(out)
+
+
+def _recorded_items(
+    facts: RetentionFacts, reading: Reading, outcome: RetentionOutcome, anchors: Mapping[str, dt.date | None],
+    erase: list[str], *, params: Parameters, notes: list[str],
+) -> tuple[tuple[RecordingStatus, ...], list[str]]:
+    """The recorded items, each by its own date, and what is erased now: their category goes when one of
+    them is due, not before (whatever the mode's attribute-chosen list says)."""
+    rule = outcome.tracks.get("recording")
+    recordings = _recordings(facts, reading, rule, anchors, params=params, notes=notes)
+    if rule is not None and rule.category is not None and recordings:
+        erase = [c for c in erase if c != rule.category]
+        if any(rec.due for rec in recordings):
+            erase.append(rule.category)
+    return recordings, erase
+
+
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day is not None else None
 
@@ -668,7 +855,9 @@ class RetentionVerdict:
     by ``as_of``), ``erase_on_anonymisation`` (what goes on ``anonymise_on``), ``review_on``, ``due``,
     ``legal_hold``, ``trigger_date``, ``trigger``, ``window_anchor``, ``anchor``,
     ``bookkeeping_retain_until``, ``bookkeeping``, ``special_category_erase_on``,
-    ``special_category``, ``ambiguities``, ``as_of``, ``policy_version`` and ``to_dict()``.
+    ``special_category``, ``video_recording_erase_on`` (the earliest day a recorded interview must no
+    longer exist; None when none is held or a pending dispute keeps it), ``video_recordings``,
+    ``ambiguities``, ``as_of``, ``policy_version`` and ``to_dict()``.
     """
 
     __slots__ = (
@@ -699,6 +888,8 @@ class RetentionVerdict:
         "special_category_erase_on",
         "trigger",
         "trigger_date",
+        "video_recording_erase_on",
+        "video_recordings",
         "window_anchor",
     )
 
@@ -722,6 +913,8 @@ class RetentionVerdict:
     bookkeeping: tuple[BookkeepingStatus, ...]
     special_category_erase_on: dt.date | None
     special_category: tuple[SpecialCategoryStatus, ...]
+    video_recording_erase_on: dt.date | None
+    video_recordings: tuple[RecordingStatus, ...]
     outcome: RetentionOutcome
     _reasons: tuple[str, ...] | None
     _reason_parts: tuple[Any, ...]
@@ -810,6 +1003,7 @@ class RetentionVerdict:
             "window_anchor": _iso(self.window_anchor),
             "bookkeeping_retain_until": _iso(self.bookkeeping_retain_until),
             "special_category_erase_on": _iso(self.special_category_erase_on),
+            "video_recording_erase_on": _iso(self.video_recording_erase_on),
             "reasons": list(self.reasons),
             "rule_ids": list(self.rule_ids),
             "clauses": list(self.clauses),
@@ -921,6 +1115,8 @@ def compute_verdict(
     )
     if any(s.due for s in specials):
         erase.append("special_category_data")
+    recordings, erase = _recorded_items(facts, reading, outcome, anchors, erase, params=params, notes=notes)
+    recording_dates = [rec.erase_on for rec in recordings if rec.erase_on is not None]
     if any(b.due for b in books):
         erase.append("bookkeeping_record")
 
@@ -952,6 +1148,8 @@ def compute_verdict(
         bookkeeping=tuple(books),
         special_category_erase_on=special_erase_on,
         special_category=tuple(specials),
+        video_recording_erase_on=min(recording_dates) if recording_dates else None,
+        video_recordings=recordings,
         _reasons=None,
         _reason_parts=reason_parts,
         _cited=(*cited, *_reason_roles(rule.mode or "", reading, due)),

@@ -223,5 +223,14 @@ def retention_schema() -> dict[str, Field]:
               "special-category data are held without explicit consent",
               "no special-category data are held without explicit consent",
               "Some special_category_items entry has explicit_consent false (A-19)."),
+        _bool("consent_lapsed", "a lapse of consent",
+              "consent lapsed because the review period ran out without a confirmation of interest",
+              "consent has not lapsed",
+              "The policy makes consent lapse the day after review_on (parameter consent_lapses_after_review), "
+              "that day is on or before as_of, and no other trigger came earlier."),
+        _bool("has_recordings", "recordings",
+              "recordings of interviews are held", "no recording of an interview is held",
+              "video_interviews holds at least one recorded interview (judged only by a policy version "
+              "whose rules have a recording rule)."),
     ]
     return {f.name: f for f in fields}

@@ -206,6 +206,12 @@ class Parameters(_Frozen):
     evidence_anchor_before: dt.date | None = None
     #: transitional rule: the review period is counted from this date at the earliest
     review_period_from: dt.date | None = None
+    #: consent lapses the day after the review period of an active candidate ends (``review_on``,
+    #: inclusive) unless the candidate confirmed their interest within it (``interest_confirmed_on``),
+    #: and confirmations restart the period; off, confirmations are accepted and ignored
+    consent_lapses_after_review: bool = False
+    #: recorded items (``video_interviews``) dated before this day are an input error
+    recordings_from: dt.date | None = None
     #: how long after the start of a placed position its follow-up period lasts (the optional
     #: disclosure fact ``candidate.placement_follow_up_open`` needs it)
     placement_follow_up_months: int | None = Field(default=None, ge=1, le=120)
@@ -356,6 +362,8 @@ class _RawParameters(_Raw):
     request_extended_deadline_months: int
     evidence_anchor_before: _IsoDay | None = None
     review_period_from: _IsoDay | None = None
+    consent_lapses_after_review: bool = False
+    recordings_from: _IsoDay | None = None
     placement_follow_up_months: int | None = None
 
 

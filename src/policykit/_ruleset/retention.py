@@ -39,8 +39,8 @@ __all__ = [
     "load_retention",
 ]
 
-TRACKS = ("mode", "bookkeeping", "special_category", "special_category_without_consent", "note")
-Track = Literal["mode", "bookkeeping", "special_category", "special_category_without_consent", "note"]
+TRACKS = ("mode", "bookkeeping", "special_category", "special_category_without_consent", "recording", "note")
+Track = Literal["mode", "bookkeeping", "special_category", "special_category_without_consent", "recording", "note"]
 
 ANCHORS: dict[str, str] = {
     "latest_application": "the latest application date",
@@ -53,6 +53,8 @@ ANCHORS: dict[str, str] = {
     "as_of": "the date of the verdict",
     "bfl_year_end": "31 December of the calendar year in which the financial year ended",
     "bookkeeping_retain_until": "the last day the accounting records are kept",
+    "interview": "the day of the recorded interview",
+    "recording_consent_withdrawn": "the day consent to the recording was withdrawn",
 }
 
 # which anchors each date slot may use, per track
@@ -66,6 +68,7 @@ _SLOTS: dict[str, dict[str, tuple[str, ...]]] = {
     "bookkeeping": {"retain_until": ("bfl_year_end",), "erase_on": ("retain_until",)},
     "special_category": {"erase_on": ("process_closed", "trigger", "as_of")},
     "special_category_without_consent": {"erase_on": ("as_of", "process_closed", "trigger")},
+    "recording": {"erase_on": ("interview", "recording_consent_withdrawn", "trigger", "as_of")},
     "note": {},
 }
 
@@ -86,7 +89,10 @@ class _Raw(BaseModel):
 
 class DateSpec(_Frozen):
     """A date a rule names: the earliest known of ``anchors``, plus calendar years and months (Lag
-    1930:173 1 §), plus days. ``months_parameter`` names a parameter that gives the months instead."""
+    1930:173 1 §), plus days. ``months_parameter`` names a parameter that gives the months instead.
+
+    A date written ``{earliest: [DATE, DATE, ...]}`` has no anchors of its own: it is the earliest of
+    its ``alternatives`` that is known (each with its own anchors and period)."""
 
     anchors: tuple[str, ...]
     years: int = 0
@@ -94,9 +100,12 @@ class DateSpec(_Frozen):
     days: int = 0
     months_parameter: str | None = None
     working_day: bool = False
+    alternatives: tuple[DateSpec, ...] = ()
 
     def describe(self, parameters: Parameters | None = None) -> str:
         """Say the date in words, e.g. ``the anchor of the evidence window + N years``."""
+        if self.alternatives:
+            return "the earliest of: " + "; ".join(a.describe(parameters) for a in self.alternatives)
         base = " or ".join(ANCHORS[a] for a in self.anchors)
         if len(self.anchors) > 1:
             base = f"the earliest of {base}"
@@ -150,6 +159,11 @@ class RetentionRule(_Frozen):
     erase_on: DateSpec | None = None
     permitted_purposes: tuple[str, ...] | None = None
     erase_now: EraseSpec = EraseSpec()
+    #: a ``recording`` rule: the data category its items belong to
+    category: str | None = None
+    #: a ``recording`` rule: an item whose erasure day falls while a discrimination dispute is
+    #: pending is kept until that dispute is resolved
+    until_dispute_resolved: bool = False
     source: SourceRef
 
 
@@ -166,6 +180,14 @@ class RetentionRules(_Frozen, RuleFamily):
     rules: tuple[RetentionRule, ...]
     evidence_window: DateSpec
     anonymisation_erase: EraseSpec
+    #: the end of the review period of an active candidate (the ``review_on`` of the mode rules), which
+    #: the lapse of consent after an unconfirmed period needs (parameter consent_lapses_after_review)
+    review_period: DateSpec | None = None
+
+    @property
+    def has_recordings(self) -> bool:
+        """Whether a ``recording`` rule judges recorded items (otherwise they are accepted and ignored)."""
+        return any(r.decides == "recording" for r in self.rules)
 
     def rule(self, rule_id: str) -> RetentionRule:
         """The rule with this id."""
@@ -192,6 +214,8 @@ class _RawThen(_Raw):
     erase_on: Any = None
     permitted_purposes: list[str] | Literal["all"] | None = None
     erase_now: _RawErase | None = None
+    category: str | None = None
+    until_dispute_resolved: bool = False
 
 
 class _RawRule(_Raw):
@@ -217,9 +241,23 @@ class _RawRetentionFile(_Raw):
 def _date_spec(loader: _Loader, raw: Any, slot: str, track: str, *, path: tuple[str | int, ...]) -> DateSpec:
     name = "retention.yaml"
     where = loader.line(name, path)
+    if isinstance(raw, dict) and "earliest" in raw:
+        options = raw["earliest"]
+        if set(raw) != {"earliest"} or not isinstance(options, list) or len(options) < 2:
+            raise RuleSchemaError(
+                f"expected {{earliest: [DATE, DATE, ...]}} (two dates or more, nothing beside) for {slot!r}, "
+                f"got {raw!r}",
+                file=name, line=where,
+            )
+        alternatives = tuple(
+            _date_spec(loader, option, slot, track, path=(*path, "earliest", i)) for i, option in enumerate(options)
+        )
+        return DateSpec(anchors=tuple(dict.fromkeys(a for alt in alternatives for a in alt.anchors)),
+                        alternatives=alternatives)
     if not isinstance(raw, dict) or "from" not in raw:
         raise RuleSchemaError(
-            f"expected a date as {{from: ANCHOR, years: n, months: n, days: n}} for {slot!r}, got {raw!r}",
+            f"expected a date as {{from: ANCHOR, years: n, months: n, days: n}} (or {{earliest: [DATE, ...]}}) "
+            f"for {slot!r}, got {raw!r}",
             file=name, line=where,
         )
     keys = ["from", "years", "months", "days", "working_day"]
@@ -277,8 +315,7 @@ _INT_PARAMETERS = ("review_interval_months",)
 
 def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> RetentionRules:
     """Read and check ``retention.yaml``. Parameters are read when dates are computed (so per-call
-    overrides apply); here they only need to exist."""
-    del params
+    overrides apply); here they only need to exist, and the lapse of consent needs a review date."""
     name = "retention.yaml"
     doc = loader.docs[name]
     raw: _RawRetentionFile = _validate(_RawRetentionFile, doc, name)
@@ -297,6 +334,7 @@ def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> Re
             )
         tpath = (*path, "then")
         _check_mode_fields(loader, vocab, r, name, tpath)
+        _check_recording_keys(loader, r, vocab, name, tpath)
         dates = _rule_dates(loader, r, name, tpath)
         purposes = _permitted_purposes(loader, vocab, r.then, name, tpath)
         erase = _erase_spec(loader, vocab, r.then, name, tpath)
@@ -305,6 +343,7 @@ def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> Re
                 id=r.id, decides=r.decides, title=r.title, description=" ".join(r.description.split()),
                 clauses=tuple(r.clauses), ambiguities=tuple(r.ambiguities), when=when, mode=r.then.mode,
                 legal_hold=r.then.legal_hold, permitted_purposes=purposes, erase_now=erase,
+                category=r.then.category, until_dispute_resolved=r.then.until_dispute_resolved,
                 source=SourceRef(file=name, line=loader.line(name, path)), **dates,
             )
         except ValidationError as exc:  # pragma: no cover - the raw model already checked the shape
@@ -312,12 +351,46 @@ def load_retention(loader: _Loader, vocab: Vocabulary, params: Parameters) -> Re
         rules.append(rule)
     _check_tracks(loader, rules, schema, name)
     window, erase = _evidence_window(loader, rules, name), _anonymisation_erase(loader, rules, name)
+    review_period = _review_period(loader, rules, params, name)
     # the texts of the schema say the window's length as the rules set it
     schema = with_words(schema, {"window_years": number_word(window.years)})
     return RetentionRules(
         facts=schema, predicates=predicates, rules=tuple(rules), evidence_window=window,
-        anonymisation_erase=erase,
+        anonymisation_erase=erase, review_period=review_period,
     )
+
+
+def _check_recording_keys(loader: _Loader, r: _RawRule, vocab: Vocabulary, name: str, tpath: tuple[Any, ...]) -> None:
+    """A ``recording`` rule names the data category of its items and an ``erase_on``; no other rule
+    sets those keys."""
+    then = r.then
+    if r.decides != "recording":
+        for key, value in (("category", then.category), ("until_dispute_resolved", then.until_dispute_resolved)):
+            if value not in (None, False):
+                raise RuleSchemaError(
+                    f"expected no {key!r} in a {r.decides!r} rule ({r.id!r}); only recording rules set it",
+                    file=name, line=loader.line(name, (*tpath, key)),
+                )
+        return
+    if then.category is None or then.erase_on is None:
+        missing = "category" if then.category is None else "erase_on"
+        raise RuleSchemaError(
+            f"expected {missing!r} in the 'then' of recording rule {r.id!r}, found none",
+            file=name, line=loader.line(name, tpath),
+        )
+    loader.check_term(then.category, vocab.ids("data_categories"), "a data category", name, (*tpath, "category"))
+
+
+def _review_period(loader: _Loader, rules: list[RetentionRule], params: Parameters, name: str) -> DateSpec | None:
+    """The review_on of the mode rules (one date for all of them), which the lapse of consent counts from."""
+    specs = list(dict.fromkeys(r.review_on for r in rules if r.decides == "mode" and r.review_on is not None))
+    if params.consent_lapses_after_review and len(specs) != 1:
+        raise RuleSchemaError(
+            "expected exactly one review_on among the mode rules, since the parameter consent_lapses_after_review "
+            f"makes consent lapse the day after it, got {len(specs)}",
+            file=name, line=loader.line(name, ("rules",)),
+        )
+    return specs[0] if len(specs) == 1 else None
 
 
 def _check_citations(loader: _Loader, r: _RawRule, name: str, path: tuple[str | int, ...]) -> None:

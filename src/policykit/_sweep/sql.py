@@ -62,6 +62,7 @@ from policykit._sweep.report import (
 )
 from policykit.errors import (
     DatabaseUnreachableError,
+    DecisionLogError,
     InvalidDateError,
     MappingError,
     PolicyKitError,
@@ -530,6 +531,8 @@ class _Sweeper:
             except BadRowError as bad:
                 report(bad.problem)
                 continue
+            except DecisionLogError:
+                raise  # the policy's decision log cannot record answers: the sweep stops, this batch rolls back
             except PolicyKitError as exc:
                 report(SweepProblem(self.m.candidates.table, ident(cid), ident(cid), None, exc.message,
                                     exc.code))

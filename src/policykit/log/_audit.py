@@ -74,8 +74,10 @@ def _parse(line: bytes) -> dict[str, Any]:
 
 def record_hash(record: dict[str, Any]) -> str:
     """The hash a record should carry (:func:`~policykit.log._record.record_digest`)."""
-    parts = tuple(hashlib.sha256(canonical(record[k])).digest() for k in ("policy", "question", "answer", "context"))
-    return record_digest(record["seq"], str(record["ts"]), str(record["family"]), str(record["prev"]), parts)
+    body = canonical({k: record[k] for k in ("answer", "family", "policy", "question")})
+    context = canonical(record["context"])
+    return record_digest(str(record["prev"]), hashlib.sha256(body).digest(), hashlib.sha256(context).digest(),
+                         record["seq"], str(record["ts"]))
 
 
 # ------------------------------------------------------------------------------------------------

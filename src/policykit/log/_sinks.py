@@ -267,17 +267,36 @@ class SqlSink(Sink):
     """Records as rows of a table (``policykit_decision_log`` unless ``table`` names another), through
     SQLAlchemy, on SQLite or PostgreSQL. The table is created on first use with the triggers that make
     it append-only, the same protection as the sweep's audit table: the database refuses UPDATE,
-    DELETE (and TRUNCATE on PostgreSQL)."""
+    DELETE, REPLACE and upserts (and TRUNCATE on PostgreSQL).
+
+    Each batch is one transaction (one ``executemany`` of a prepared INSERT). On SQLite, when the
+    sink opens the database from a URL, its connections use write-ahead logging
+    (``journal_mode=WAL``) and ``synchronous=NORMAL``: a committed batch survives a killed process,
+    and an operating-system crash or power loss can undo the last committed batches. ``fsync=True``
+    sets ``synchronous=FULL``, so that a committed batch survives those too (each commit then waits
+    for the disk). On PostgreSQL a commit is durable as the server is configured
+    (``synchronous_commit``)."""
 
     name = "sql"
 
-    def __init__(self, url: Any, *, table: str = DEFAULT_TABLE, schema: str | None = None) -> None:
+    def __init__(self, url: Any, *, table: str = DEFAULT_TABLE, schema: str | None = None,
+                 fsync: bool = False) -> None:
         sa = _sqlalchemy()
         self._sa = sa
         try:
             self.engine = url if isinstance(url, sa.engine.Engine) else sa.create_engine(url)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
             raise DecisionLogError(f"cannot use the decision log {url!r}: {exc}") from None
+        if self.engine.dialect.name == "sqlite" and not isinstance(url, sa.engine.Engine):
+            synchronous = "FULL" if fsync else "NORMAL"
+
+            def pragmas(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute(f"PRAGMA synchronous={synchronous}")
+                cursor.close()
+
+            sa.event.listen(self.engine, "connect", pragmas)
         self.table = log_table(table, schema)
         self.label = self.engine.url.render_as_string(hide_password=True)
         # rows go in through the driver's executemany (one statement per batch, no per-row objects);

@@ -10,8 +10,8 @@ columns of the answers.
 Dates may be ``DATE`` columns or ISO text; event dates (applications, withdrawals, objection, erasure
 request) may also be ``TIMESTAMP`` (an instant, turned into a calendar date in the question's zone).
 ``TIMESTAMP_NTZ`` is refused: a timestamp without a zone does not say which day it was (A-27).
-Lists are arrays; nested objects (disputes, bookkeeping records, special-category items, the
-recipient, the candidate) are structs, or arrays of structs, with the nested fields' names.
+Lists are arrays; nested objects (recorded interviews, disputes, bookkeeping records,
+special-category items, the recipient, the candidate) are structs, or arrays of structs, with the nested fields' names.
 """
 
 from __future__ import annotations
@@ -74,6 +74,10 @@ RETENTION_INPUT: tuple[Field, ...] = (
     Field("objection_documented_in_writing_by_controller", _BOOL),
     Field("erasure_requested_on", _EVENT),
     Field("process_closed_on", _DATE),
+    Field("interest_confirmed_on", _EVENT, many=True),
+    Field("video_interviews", many=True, nested=(
+        Field("interviewed_on", _EVENT), Field("recording_consent_withdrawn_on", _EVENT),
+    )),
     Field("disputes", many=True, nested=(
         Field("opened_on", _DATE), Field("status", _TEXT), Field("resolved_on", _DATE),
     )),
@@ -200,6 +204,7 @@ VERDICT_FIELDS: tuple[tuple[str, T.DataType], ...] = (
     ("anonymise_on", T.DateType()),
     ("deadline", T.DateType()),
     ("review_on", T.DateType()),
+    ("video_recording_erase_on", T.DateType()),
     ("due", T.BooleanType()),
     ("erase_now", _strings()),
     ("erase_on_anonymisation", _strings()),
@@ -245,7 +250,8 @@ def verdict_values(verdict: Any) -> dict[str, Any]:
         "retention_mode": verdict.retention_mode, "mode_rule": verdict.mode_rule,
         "latest_application_date": verdict.latest_application_date, "retain_until": verdict.retain_until,
         "anonymise_on": verdict.anonymise_on, "deadline": verdict.deadline, "review_on": verdict.review_on,
-        "due": verdict.due, "erase_now": list(verdict.erase_now),
+        "video_recording_erase_on": verdict.video_recording_erase_on, "due": verdict.due,
+        "erase_now": list(verdict.erase_now),
         "erase_on_anonymisation": list(verdict.erase_on_anonymisation), "legal_hold": verdict.legal_hold,
         "rule_ids": list(verdict.rule_ids), "clauses": list(verdict.clauses), "as_of": verdict.as_of,
         "policy_version": verdict.policy_version, "error": None, "error_code": None,
