@@ -146,6 +146,9 @@ def oracle_facts(policy: Policy, request: DisclosureRequest, today: dt.date) -> 
         "candidate.explicit_consent_special_category": c.explicit_consent_special_category,
         "candidate.special_category_relevant": c.special_category_relevant,
         "candidate.anonymised": c.anonymised,
+        # optional facts: a rule set that declares one reads it from the request field of its name
+        **({"candidate.portability_request_on_file": c.portability_request_on_file}
+           if "candidate.portability_request_on_file" in policy.rules.disclosure.facts else {}),
     }
 
 

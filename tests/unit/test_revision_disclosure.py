@@ -101,6 +101,7 @@ def test_only_a_transfer_outside_the_eea_asks_to_verify_the_certification(histor
     ({"purpose": "sell_recruitment_services"}, "PURPOSE_NOT_PERMITTED"),
     ({"data_categories": ["photo"]}, "EXCESSIVE_DATA"),
     ({"data_categories": ["test_results"]}, "EXCESSIVE_DATA"),
+    ({"data_categories": ["video_interview_recording"]}, "EXCESSIVE_DATA"),   # P-TP-11b
     ({"contains_special_category": True}, "SPECIAL_CATEGORY_NO_EXPLICIT_CONSENT"),
     ({"contains_special_category": True,
       "candidate": {"explicit_consent_special_category": True, "special_category_relevant": True}},

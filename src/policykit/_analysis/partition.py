@@ -475,6 +475,8 @@ def _optional_facts(point: Mapping[str, Value], rules: RuleSet, data: dict[str, 
         recipient["approved_by_candidate"] = True
     if point.get("candidate.consent_to_show_profile"):
         candidate["consent_to_show_profile"] = True
+    if point.get("candidate.portability_request_on_file"):
+        candidate["portability_request_on_file"] = True
     if point.get("recipient.dpf_certified"):
         recipient["dpf_certified"] = True
         # the certification counts for a recipient in the USA only (outside the EU/EEA: a point

@@ -136,6 +136,8 @@ class CandidateStatus(_Model):
     consent_to_sale: StrictBool = False
     latest_application: IsoDate | None = None
     anonymised: StrictBool = False
+    #: the candidate's own portability request (Art. 20(2)) naming the recipient is on file (A-49)
+    portability_request_on_file: StrictBool = False
     #: a version's optional facts (rule files, ``facts:``); accepted whatever the version
     consent_to_show_profile: StrictBool = False
     placement_started_on: IsoDate | None = None

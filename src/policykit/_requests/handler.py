@@ -243,6 +243,8 @@ def _check_transmission(
             "consent_withdrawn_on": req.consent_withdrawn_on,
             "explicit_consent_special_category": True,
             "special_category_relevant": True,
+            # this very request is the candidate's portability request naming the controller
+            "portability_request_on_file": True,
         },
         "as_of": req.received_on,
     })

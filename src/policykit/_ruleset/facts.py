@@ -70,6 +70,10 @@ OPTIONAL_FACTS: dict[str, Field] = {
               "placement_started_on + parameters.placement_follow_up_months (both days inclusive; "
               "months added as the Swedish calendar counts them). A rule set that declares this fact "
               "must set the parameter."),
+        _bool("candidate.portability_request_on_file", "the candidate's portability request",
+              "the candidate's own portability request naming this controller is on file",
+              "no portability request of the candidate naming this controller is on file",
+              "The portability_request_on_file flag of the candidate (false unless given; A-49)."),
     )
 }
 

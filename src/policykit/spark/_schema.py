@@ -116,6 +116,7 @@ DISCLOSURE_INPUT: tuple[Field, ...] = (
         Field("objection_received_on", _DATE), Field("explicit_consent_special_category", _BOOL),
         Field("special_category_relevant", _BOOL), Field("consent_to_sale", _BOOL),
         Field("latest_application", _DATE), Field("anonymised", _BOOL),
+        Field("portability_request_on_file", _BOOL),
     )),
 )
 

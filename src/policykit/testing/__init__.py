@@ -127,6 +127,7 @@ def _candidate(fixed: Mapping[str, Fixed]) -> st.SearchStrategy[dict[str, Any]]:
         "latest_application": st.none() | _DAYS | _DAYS.map(dt.date.isoformat),
         "anonymised": st.booleans(),
         "consent_to_show_profile": st.booleans(),
+        "portability_request_on_file": st.booleans(),
         "placement_started_on": st.none() | _DAYS,
     }
     required = {name: _strategy(value) for name, value in fixed.items()}
