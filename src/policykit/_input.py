@@ -12,6 +12,9 @@ from someone else. Everything policykit reads goes through here first:
 - :func:`loads_json`: JSON with duplicate keys refused and nesting bounded.
 - ``errors.short_repr``: the repr of a value for an error message, without building the repr of a
   huge value first.
+- :class:`InputModel`, :func:`parse_input` and :func:`input_error`: the one base of the question
+  types, the one way a mapping becomes a question, and the one formatter from pydantic's errors to
+  the ``QueryError`` that names the field.
 """
 
 from __future__ import annotations
@@ -20,18 +23,36 @@ import dataclasses
 import json
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from policykit.errors import InputTooLargeError, RequestValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails
+
+from policykit.errors import (
+    InputTooLargeError,
+    InvalidDateError,
+    QueryError,
+    RequestValidationError,
+    UnknownRequestTermError,
+    did_you_mean,
+)
 from policykit.errors import short_repr as bounded_repr
 
 __all__ = [
+    "DATE_ERROR",
     "DEFAULT_LIMITS",
+    "TERM_ERROR",
+    "InputModel",
     "Limits",
     "check_value",
+    "error_location",
+    "fields_at",
+    "input_error",
     "loads_json",
+    "parse_input",
+    "problem",
     "read_text_file",
 ]
 
@@ -247,3 +268,112 @@ def loads_json(text: str, limits: Limits = DEFAULT_LIMITS) -> Any:
         raise JsonInputError(str(exc)) from None
     except RecursionError:
         raise JsonInputError(f"expected JSON nested at most {limits.max_depth} deep (the max_depth limit)") from None
+
+
+# ------------------------------------------------------------------------------------------------
+# questions: one base model, one parser, one formatter of pydantic's errors
+
+
+class InputModel(BaseModel):
+    """The base of every question policykit parses (disclosure requests, retention facts, data-subject
+    requests, the sweep's mapping file): frozen, no unknown fields, and an instance given as a field
+    value (one made with ``model_construct``, say) is validated again, never trusted as it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", revalidate_instances="always")
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+#: the error types of pydantic-core that policykit's own validators raise, and the errors they become
+#: (a malformed date, an unknown term); any other problem is a ``RequestValidationError``
+DATE_ERROR = "policykit_date"
+TERM_ERROR = "policykit_term"
+
+
+def parse_input(
+    model: type[Model], data: Any, *, what: str, expected: str, context: dict[str, Any] | None = None
+) -> Model:
+    """Validate a mapping of ``model``'s fields (or an instance of ``model``, validated again); anything
+    else is refused as not ``expected`` (``"a DisclosureRequest"``), and a validation error becomes the
+    :class:`~policykit.errors.QueryError` of :func:`input_error` (``what`` names the question:
+    ``"disclosure request"``)."""
+    if isinstance(data, Mapping):
+        data = dict(data)
+    elif not isinstance(data, model):
+        raise RequestValidationError(f"expected {expected} or a mapping of its fields, got {type(data).__name__}")
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise input_error(what, exc, model) from None
+
+
+def input_error(what: str, exc: ValidationError, model: type[BaseModel] | None = None) -> QueryError:
+    """The one error for a question that failed validation.
+
+    A malformed date (:data:`DATE_ERROR`) is an ``InvalidDateError`` and an unknown term
+    (:data:`TERM_ERROR`) an ``UnknownRequestTermError``, each naming its field; otherwise a
+    ``RequestValidationError`` with one line per problem (:func:`problem`), after ``invalid {what}:``.
+    ``model`` lets an unexpected field suggest the field meant."""
+    errors = exc.errors(include_url=False)
+    for kind, cls in ((DATE_ERROR, InvalidDateError), (TERM_ERROR, UnknownRequestTermError)):
+        for err in errors:
+            if err["type"] == kind:
+                return cls(f"{error_location(err['loc'])}: {err['msg']}")
+    return RequestValidationError(f"invalid {what}: " + "; ".join(problem(err, model) for err in errors))
+
+
+def problem(err: ErrorDetails, model: type[BaseModel] | None = None, *, unexpected: str = "field") -> str:
+    """One problem as ``where: what was expected (got what was given)``. A missing value is "expected
+    a value, found none"; an unknown field is "unexpected field", with the closest field of ``model``
+    at that place (or the fields there) when ``model`` is given."""
+    loc = tuple(err["loc"])
+    where = error_location(loc)
+    if err["type"] == "missing":
+        return f"{where}: expected a value, found none"
+    if err["type"] == "extra_forbidden":
+        known = fields_at(model, loc[:-1]) if model is not None else []
+        hint = did_you_mean(str(loc[-1]), known) if known else ""
+        if known and not hint:
+            hint = f" (expected one of {', '.join(known)})"
+        return f"{where}: unexpected {unexpected}{hint}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    msg = msg[:1].lower() + msg[1:]
+    # policykit's validators say what they got; pydantic's own messages do not
+    got = "" if ", got " in msg else f" (got {bounded_repr(err.get('input'))})"
+    return f"{where}: {msg}{got}"
+
+
+def error_location(loc: Iterable[Any]) -> str:
+    """A place in a question as its fields and indexes (``disputes[0].opened_on``), leaving out the
+    steps pydantic adds for its own validators and unions."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not (isinstance(part, str) and ("[" in part or "function-" in part)):
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def fields_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The fields of the model found at ``loc`` inside ``model`` (through lists and optional fields)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
+            return []
+        current = _model_in(info.annotation)
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model an annotation holds (``Dispute``, ``tuple[Dispute, ...]``, ``X | None``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

@@ -30,13 +30,14 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from policykit._analysis.partition import PREFERRED, Partition, Region, request_data
 from policykit._disclosure.decision import Outcome, combine
 from policykit._ruleset.conditions import All, Condition, Field, Not, Ref, Test, Value, partial
 from policykit._ruleset.conditions import Any as AnyOf
 from policykit._ruleset.facts import OPTIONAL_FACTS, UNLISTED_PURPOSE
+from policykit._serial import JsonSpec, to_data
 from policykit.errors import IncomparableRulesError
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class Lane:
     country: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Change:
     """Changed questions that share the rule responsible and how it changed."""
 
@@ -69,8 +70,23 @@ class Change:
     transitions: Counter[str] = field(default_factory=Counter)
     examples: list[dict[str, Any]] = field(default_factory=list)
 
+    _JSON: ClassVar[JsonSpec] = (
+        "rule", ("change", "how"), "questions", "cubes",
+        ("transitions", lambda c: dict(sorted(c.transitions.items()))), "examples",
+    )
 
-@dataclass
+
+@dataclass(slots=True)
+class _Group:
+    """A :class:`Change` while the comparison counts it."""
+
+    questions: int = 0
+    cubes: int = 0
+    transitions: Counter[str] = field(default_factory=Counter)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class DiffReport:
     """The result of :func:`diff`."""
 
@@ -84,26 +100,16 @@ class DiffReport:
     changed_questions: int
     changes: list[Change]
 
+    _JSON: ClassVar[JsonSpec] = (
+        "old", "new", ("normalisation_changes", "table_changes"),
+        ("compared", {"lanes": "lanes", "cubes": "cubes", "questions": "questions"}),
+        ("changed", {"cubes": "changed_cubes", "questions": "changed_questions"}),
+        ("groups", "changes"),
+    )
+
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
-        return {
-            "old": self.old,
-            "new": self.new,
-            "normalisation_changes": self.table_changes,
-            "compared": {"lanes": self.lanes, "cubes": self.cubes, "questions": self.questions},
-            "changed": {"cubes": self.changed_cubes, "questions": self.changed_questions},
-            "groups": [
-                {
-                    "rule": c.rule,
-                    "change": c.how,
-                    "questions": c.questions,
-                    "cubes": c.cubes,
-                    "transitions": dict(sorted(c.transitions.items())),
-                    "examples": c.examples,
-                }
-                for c in self.changes
-            ],
-        }
+        return cast("dict[str, Any]", to_data(self))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -361,7 +367,7 @@ class _Comparison:
             (b.effect, b.reason, b.obligations, b.id) for b in self.n_list
         ]
         self.space = math.prod(len(f.domain) for f in self.schema.values()) or 1
-        self.groups: dict[tuple[str, str], Change] = {}
+        self.groups: dict[tuple[str, str], _Group] = {}
         self.cubes = self.questions = self.changed_cubes = self.changed_questions = 0
         self.symbolic: dict[tuple[Any, ...], tuple[bool, tuple[str, ...], tuple[str, ...]]] = {}
         self.candidates: dict[tuple[str, str, str], list[tuple[tuple[int, int], dict[str, Any]]]] = {}
@@ -433,7 +439,7 @@ class _Comparison:
             score = (len(o_out.reasons) + len(n_out.reasons), region.index)
         self.changed_cubes += 1
         self.changed_questions += size
-        group = self.groups.setdefault((rule, how), Change(rule, how))
+        group = self.groups.setdefault((rule, how), _Group())
         group.questions += size
         group.cubes += 1
         group.transitions[transition] += size
@@ -464,9 +470,11 @@ class _Comparison:
         for (rule, how, _transition), kept in sorted(self.candidates.items(), key=lambda kv: _flip_first(kv[0][2])):
             group = self.groups[(rule, how)]
             group.examples.extend(example for _, example in kept)
-        for group in self.groups.values():
-            del group.examples[self.examples:]
-        return sorted(self.groups.values(), key=lambda c: (-c.questions, c.rule, c.how))
+        changes = [
+            Change(rule, how, g.questions, g.cubes, g.transitions, g.examples[:self.examples])
+            for (rule, how), g in self.groups.items()
+        ]
+        return sorted(changes, key=lambda c: (-c.questions, c.rule, c.how))
 
 
 def _term_notes(old: RuleSet, new: RuleSet, space: _Space) -> list[str]:

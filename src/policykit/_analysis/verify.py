@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import yaml
 
@@ -38,6 +38,7 @@ from policykit._disclosure.reference import ReferenceEvaluator
 from policykit._ruleset.conditions import All, Condition, Const, Not, Value, evaluate, partial, render
 from policykit._ruleset.conditions import Any as AnyOf
 from policykit._ruleset.ruleset import load_rules
+from policykit._serial import JsonSpec, to_data
 from policykit.errors import EngineError, PolicyKitError
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ __all__ = [
 _TICK = 4096
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Counterexample:
     """A cube where an invariant fails: its index, representative point, size and what went wrong."""
 
@@ -69,8 +70,10 @@ class Counterexample:
     size: int
     message: str
 
+    _JSON: ClassVar[JsonSpec] = (("cube", "index"), ("facts", "point"), ("questions", "size"), ("problem", "message"))
 
-@dataclass
+
+@dataclass(frozen=True, slots=True)
 class InvariantResult:
     """How one invariant fared: the cubes and questions it covers, those that break it, and the first
     counterexamples (lowest cube index first)."""
@@ -82,13 +85,19 @@ class InvariantResult:
     failed_points: int = 0
     counterexamples: list[Counterexample] = field(default_factory=list)
 
+    _JSON: ClassVar[JsonSpec] = (
+        ("id", lambda r: r.invariant.id), ("title", lambda r: r.invariant.title),
+        ("clauses", lambda r: r.invariant.clauses), "ok", "cubes", ("questions", "points"), "failed_cubes",
+        ("failed_questions", "failed_points"), "counterexamples",
+    )
+
     @property
     def ok(self) -> bool:
         """Whether the invariant holds on every question it covers."""
         return self.failed_cubes == 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mismatch:
     """A cube where the engine disagrees with the rules' conditions or with the reference evaluator."""
 
@@ -98,8 +107,10 @@ class Mismatch:
     engine: dict[str, Any]
     expected: dict[str, Any]
 
+    _JSON: ClassVar[JsonSpec] = ("kind", ("cube", "index"), ("facts", "point"), "engine", "expected")
 
-@dataclass
+
+@dataclass(frozen=True, slots=True)
 class VerifyReport:
     """The result of :func:`verify`."""
 
@@ -132,48 +143,22 @@ class VerifyReport:
             and all(r.ok for r in self.invariants)
         )
 
+    _JSON: ClassVar[JsonSpec] = (
+        "ok", ("rules", "directory"), ("policy_version", "version"), "cubes", ("questions", "points"),
+        ("seconds", lambda r: round(r.seconds, 2)), "jobs", "differential", ("restricted_to_invariants", "restricted"),
+        ("allowed", {"cubes": "allowed_cubes", "questions": "allowed_points"}),
+        ("engine_mismatches", "mismatch_count"),
+        ("retention", {"fact_combinations": "retention_points", "problems": "retention_problems"}),
+        ("requests", {"questions": "request_points", "cubes": "request_cubes", "problems": "request_problems"}),
+        "mismatches", "invariants",
+        ("rules_fired", lambda r: {
+            rid: {"cubes": r.rule_cubes[rid], "questions": r.rule_points[rid]} for rid in r.rule_cubes
+        }),
+    )
+
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
-        return {
-            "ok": self.ok,
-            "rules": self.directory,
-            "policy_version": self.version,
-            "cubes": self.cubes,
-            "questions": self.points,
-            "seconds": round(self.seconds, 2),
-            "jobs": self.jobs,
-            "differential": self.differential,
-            "restricted_to_invariants": self.restricted,
-            "allowed": {"cubes": self.allowed_cubes, "questions": self.allowed_points},
-            "engine_mismatches": self.mismatch_count,
-            "retention": {"fact_combinations": self.retention_points, "problems": self.retention_problems},
-            "requests": {"questions": self.request_points, "cubes": self.request_cubes,
-                         "problems": self.request_problems},
-            "mismatches": [
-                {"kind": m.kind, "cube": m.index, "facts": m.point, "engine": m.engine, "expected": m.expected}
-                for m in self.mismatches
-            ],
-            "invariants": [
-                {
-                    "id": r.invariant.id,
-                    "title": r.invariant.title,
-                    "clauses": list(r.invariant.clauses),
-                    "ok": r.ok,
-                    "cubes": r.cubes,
-                    "questions": r.points,
-                    "failed_cubes": r.failed_cubes,
-                    "failed_questions": r.failed_points,
-                    "counterexamples": [
-                        {"cube": c.index, "facts": c.point, "questions": c.size, "problem": c.message}
-                        for c in r.counterexamples
-                    ],
-                }
-                for r in self.invariants
-            ],
-            "rules_fired": {
-                rid: {"cubes": self.rule_cubes[rid], "questions": self.rule_points[rid]} for rid in self.rule_cubes
-            },
-        }
+        return cast("dict[str, Any]", to_data(self))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -12,20 +12,18 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     StrictBool,
     StrictInt,
-    ValidationError,
     ValidationInfo,
     model_validator,
 )
 
 from policykit._dates import ISO_DAY, add_months_sv, is_timestamp, local_date
 from policykit._engine.snapshot import snapshot
+from policykit._input import InputModel, parse_input
 from policykit._ruleset.facts import UNLISTED_PURPOSE
 from policykit._ruleset.vocabulary import ascii_code
 from policykit.errors import (
@@ -50,7 +48,6 @@ __all__ = [
     "Recipient",
     "is_validated",
     "parse_date",
-    "validation_message",
 ]
 
 
@@ -96,13 +93,7 @@ def parse_as_of(value: Any, info: ValidationInfo) -> Any:
 AsOf = Annotated[dt.date, BeforeValidator(parse_as_of)]
 
 
-class _Model(BaseModel):
-    # an instance given as a field value (a Recipient made with model_construct, say) is validated
-    # again, never trusted as it is
-    model_config = ConfigDict(frozen=True, extra="forbid", revalidate_instances="always")
-
-
-class Recipient(_Model):
+class Recipient(InputModel):
     """Who would receive the data (inputs.md, ``recipient.*``)."""
 
     kind: str
@@ -124,7 +115,7 @@ class Recipient(_Model):
     approved_by_candidate: StrictBool = False
 
 
-class CandidateStatus(_Model):
+class CandidateStatus(InputModel):
     """The candidate's consent and objection status (inputs.md, ``candidate.*``)."""
 
     consent_status: Literal["given", "withdrawn"] = "given"
@@ -143,7 +134,7 @@ class CandidateStatus(_Model):
     placement_started_on: IsoDate | None = None
 
 
-class DisclosureRequest(_Model):
+class DisclosureRequest(InputModel):
     """May these data go to this recipient for this purpose? (inputs.md, "Disclosure")."""
 
     operation: str
@@ -173,41 +164,17 @@ class DisclosureRequest(_Model):
         :class:`~policykit.errors.RequestValidationError`. A ``DisclosureRequest`` made without
         validation (``model_construct``, ``model_copy(update=...)``) is validated again. A timestamp
         ``as_of`` becomes its date in ``timezone`` (the policy's)."""
-        if isinstance(data, DisclosureRequest):
-            if is_validated(data):
-                return data
-        elif not isinstance(data, Mapping):
-            raise RequestValidationError(
-                f"expected a DisclosureRequest or a mapping of its fields, got {type(data).__name__}"
-            )
-        else:
-            data = dict(data)
-        try:
-            return cls.model_validate(data, context={"timezone": timezone})
-        except ValidationError as exc:
-            raise RequestValidationError(validation_message("disclosure request", exc)) from None
+        if isinstance(data, DisclosureRequest) and is_validated(data):
+            return data
+        return parse_input(
+            cls, data, what="disclosure request", expected="a DisclosureRequest", context={"timezone": timezone}
+        )
 
 
 def is_validated(request: DisclosureRequest) -> bool:
     """Whether this very instance was built by validation and its fields are the validated ones."""
     private = request.__pydantic_private__
     return private is not None and private.get("_checked") is request.__dict__
-
-
-def validation_message(what: str, exc: ValidationError) -> str:
-    """One readable line per problem: where, what was expected, what was given."""
-    lines = []
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "missing":
-            lines.append(f"{where}: expected a value, found none")
-        elif err["type"] == "extra_forbidden":
-            lines.append(f"{where}: unexpected field")
-        else:
-            msg = err["msg"]
-            msg = msg.removeprefix("Value error, ")
-            lines.append(f"{where}: {msg[0].lower() + msg[1:]} (got {short_repr(err.get('input'))})")
-    return f"invalid {what}: " + "; ".join(lines)
 
 
 def _check(value: str, choices: Sequence[str], what: str, field: str) -> None:

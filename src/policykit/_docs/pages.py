@@ -950,24 +950,6 @@ def _interpretations_page(docs: Docs) -> str:
 
 
 def _vocabulary_page(docs: Docs) -> str:
-    rules = docs.rules
-    vocab = rules.vocabulary
-    by_reason: dict[str, list[str]] = {}
-    by_obligation: dict[str, list[str]] = {}
-    for rule in docs.every_rule():
-        reason = getattr(rule, "reason", None)
-        if reason:
-            by_reason.setdefault(reason, []).append(rule.id)
-        for o in getattr(rule, "obligations", ()):
-            by_obligation.setdefault(o, []).append(rule.id)
-
-    def clause_of(t: Any) -> str:
-        return docs.clause_links([x for x in (t.clause, *t.clauses) if x]) if (t.clause or t.clauses) else "–"
-
-    def rule_links(ids: Sequence[str]) -> str:
-        return ", ".join(docs.rule_link(i) for i in ids) or "–"
-
-    bases = {b.id: b for b in vocab.legal_bases}
     lines = [
         FULL_WIDTH + GENERATED,
         "",
@@ -978,6 +960,24 @@ def _vocabulary_page(docs: Docs) -> str:
         "",
         table(["Prefix", "Namespace"], [[code(p + ":"), u] for p, u in DPV_PREFIXES]),
         "",
+        *_vocabulary_terms(docs),
+        *_vocabulary_codes(docs),
+    ]
+    return "\n".join(lines)
+
+def _clause_of(docs: Docs, t: Any) -> str:
+    return docs.clause_links([x for x in (t.clause, *t.clauses) if x]) if (t.clause or t.clauses) else "–"
+
+
+def _vocabulary_terms(docs: Docs) -> list[str]:
+    """The vocabulary page's terms of the data: operations, data categories, legal bases, purposes."""
+    vocab = docs.rules.vocabulary
+
+    def clause_of(t: Any) -> str:
+        return _clause_of(docs, t)
+
+    bases = {b.id: b for b in vocab.legal_bases}
+    return [
         "## Operations",
         "",
         table(["Id", "Svenska", "Meaning", "DPV", "Clauses"],
@@ -1018,6 +1018,29 @@ def _vocabulary_page(docs: Docs) -> str:
                 dpv_terms(p.dpv), clause_of(p)]
                for p in vocab.purposes]),
         "",
+    ]
+
+
+def _vocabulary_codes(docs: Docs) -> list[str]:
+    """The vocabulary page's codes: purposes out of the policy, recipients, reasons, obligations, the
+    referee context, retention modes, request outcomes and the countries."""
+    vocab = docs.rules.vocabulary
+    by_reason: dict[str, list[str]] = {}
+    by_obligation: dict[str, list[str]] = {}
+    for rule in docs.every_rule():
+        reason = getattr(rule, "reason", None)
+        if reason:
+            by_reason.setdefault(reason, []).append(rule.id)
+        for o in getattr(rule, "obligations", ()):
+            by_obligation.setdefault(o, []).append(rule.id)
+
+    def clause_of(t: Any) -> str:
+        return _clause_of(docs, t)
+
+    def rule_links(ids: Sequence[str]) -> str:
+        return ", ".join(docs.rule_link(i) for i in ids) or "–"
+
+    return [
         "## Out-of-policy purposes",
         "",
         "Purposes a question may name that the policy does not permit; any other unknown purpose is treated "
@@ -1068,8 +1091,6 @@ def _vocabulary_page(docs: Docs) -> str:
         ", ".join(f"{c.code} {c.name}" for c in sorted(vocab.countries, key=lambda c: c.code) if c.in_eea) + ".",
         "",
     ]
-    return "\n".join(lines)
-
 
 # ------------------------------------------------------------------------------------------------
 # retention and data-subject requests (families still to come)

@@ -28,11 +28,12 @@ import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, Union, cast, get_args, get_origin
 
 from pydantic import BaseModel
 
 from policykit._records.annotations import DIRECT_IDENTIFIERS, Category, check_model
+from policykit._serial import to_data
 from policykit.errors import AnnotationError
 
 if TYPE_CHECKING:
@@ -91,12 +92,8 @@ class AnonymisationReport:
         return "\n".join(lines)
 
     def to_dict(self) -> list[dict[str, Any]]:
-        """The report as JSON-ready data."""
-        return [
-            {"path": a.path, "category": a.category, "action": a.action, "reason": a.reason,
-             "clauses": list(a.clauses), "ambiguity": a.ambiguity}
-            for a in self.actions
-        ]
+        """The report as JSON-ready data: each field's action, its fields in order."""
+        return cast("list[dict[str, Any]]", to_data(self.actions))
 
 
 class Anonymised(Generic[M]):

@@ -27,7 +27,7 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Union, cast, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
@@ -35,6 +35,7 @@ from pydantic_core import to_jsonable_python
 
 from policykit._disclosure.decision import Decision, DisclosureRequest, check_terms
 from policykit._records.annotations import check_model, iter_fields
+from policykit._serial import JsonSpec, to_data
 from policykit.errors import AnnotationError, RequestValidationError
 
 if TYPE_CHECKING:
@@ -78,36 +79,23 @@ class WithheldField:
     clauses: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """The withheld field as JSON-ready data."""
-        return {
-            "path": self.path,
-            "category": self.category,
-            "reason": self.reason,
-            "rule_id": self.rule_id,
-            "clauses": list(self.clauses),
-        }
+        """The withheld field as JSON-ready data: its fields, in order."""
+        return cast("dict[str, Any]", to_data(self))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class Redaction:
     """A record cut down to what may go: ``data`` (JSON-ready), ``record`` (a new model instance, or
     ``None`` when a required field was withheld), ``decision`` (the per-category ``Decision`` behind
     it, or ``None`` when the record holds no data), ``withheld`` (what was kept back, and why) and
     ``obligations`` (the duties that come with what is released)."""
 
-    __slots__ = ("data", "decision", "record", "withheld")
+    record: BaseModel | None
+    data: dict[str, Any]
+    decision: Decision | None
+    withheld: tuple[WithheldField, ...]
 
-    def __init__(
-        self,
-        *,
-        record: BaseModel | None,
-        data: dict[str, Any],
-        decision: Decision | None,
-        withheld: tuple[WithheldField, ...],
-    ) -> None:
-        self.record = record
-        self.data = data
-        self.decision = decision
-        self.withheld = withheld
+    _JSON: ClassVar[JsonSpec] = ("data", "released_categories", "obligations", "withheld", "decision")
 
     @property
     def complete(self) -> bool:
@@ -135,13 +123,7 @@ class Redaction:
     def to_dict(self) -> dict[str, Any]:
         """The redaction as JSON-ready data: the data that may go, the duties that come with them, what
         was withheld, the decision."""
-        return {
-            "data": self.data,
-            "released_categories": list(self.released_categories),
-            "obligations": list(self.obligations),
-            "withheld": [w.to_dict() for w in self.withheld],
-            "decision": self.decision.to_dict() if self.decision is not None else None,
-        }
+        return cast("dict[str, Any]", to_data(self))
 
     def __repr__(self) -> str:
         return f"<Redaction withheld={[w.path for w in self.withheld]}>"

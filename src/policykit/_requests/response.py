@@ -18,18 +18,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     StrictBool,
-    ValidationError,
     ValidationInfo,
     model_validator,
 )
 
 from policykit._dates import add_months_sv, in_words, local_date, next_working_day_sv, parse_day
-from policykit._disclosure.decision import Decision, DisclosureRequest, validation_message
+from policykit._disclosure.decision import Decision, DisclosureRequest
 from policykit._engine.context import AnswerContext
+from policykit._input import InputModel, parse_input
 from policykit._ruleset.quoting import quote_clauses, wrap
 from policykit._ruleset.requests import (
     OTHER_ITEM,
@@ -88,18 +86,14 @@ def _local_day(value: Any, info: ValidationInfo) -> Any:
 LocalDay = Annotated[dt.date, BeforeValidator(_local_day)]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RecipientRef(_Model):
+class RecipientRef(InputModel):
     """A recipient named in a request: the controller to transmit to, or an earlier recipient."""
 
     kind: str = DESIGNATED_CONTROLLER
     country: str
 
 
-class BookkeepingRecordRef(_Model):
+class BookkeepingRecordRef(InputModel):
     """The accounting record a request concerns (räkenskapsinformation naming the candidate)."""
 
     dated: LocalDay | None = None
@@ -112,7 +106,7 @@ class BookkeepingRecordRef(_Model):
         return self
 
 
-class DataSubjectRequest(_Model):
+class DataSubjectRequest(InputModel):
     """A candidate's request under GDPR Arts. 15-21 (inputs.md, "Data-subject request")."""
 
     request: RequestKind
@@ -147,14 +141,9 @@ class DataSubjectRequest(_Model):
         (the policy's); without it, dates must be calendar dates."""
         if isinstance(data, DataSubjectRequest):
             return data
-        if not isinstance(data, Mapping):
-            raise RequestValidationError(
-                f"expected a DataSubjectRequest or a mapping of its fields, got {type(data).__name__}"
-            )
-        try:
-            return cls.model_validate(dict(data), context={"timezone": timezone})
-        except ValidationError as exc:
-            raise RequestValidationError(validation_message("data-subject request", exc)) from None
+        return parse_input(
+            cls, data, what="data-subject request", expected="a DataSubjectRequest", context={"timezone": timezone}
+        )
 
     @property
     def written(self) -> bool:

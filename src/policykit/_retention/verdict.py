@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StrictBool, ValidationError
+from pydantic import BeforeValidator, StrictBool
 from pydantic_core import PydanticCustomError
 
 from policykit._dates import (
@@ -31,12 +31,11 @@ from policykit._dates import (
     parse_moment,
     today_in,
 )
+from policykit._input import DATE_ERROR, TERM_ERROR, InputModel, parse_input
 from policykit.errors import (
     EngineError,
     InvalidDateError,
-    QueryError,
     RequestValidationError,
-    UnknownRequestTermError,
     did_you_mean,
     short_repr,
 )
@@ -83,7 +82,7 @@ TRIGGER_WORDS = {
 
 
 def _date_error(message: str) -> PydanticCustomError:
-    return PydanticCustomError("policykit_date", "{message}", {"message": message})
+    return PydanticCustomError(DATE_ERROR, "{message}", {"message": message})
 
 
 def _event(value: Any) -> Any:
@@ -115,7 +114,7 @@ def _choice(choices: Sequence[str], what: str) -> Any:
     def check(value: Any) -> Any:
         if isinstance(value, str) and value not in choices:
             raise PydanticCustomError(
-                "policykit_term",
+                TERM_ERROR,
                 "{message}",
                 {"message": f"expected {what} ({', '.join(choices)}), got {short_repr(value)}"
                  + did_you_mean(value, choices)},
@@ -131,11 +130,7 @@ ObjectionForm = Literal["email", "letter", "portal", "phone", "in_person"]
 DisputeStatus = Literal["pending", "resolved"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Dispute(_Model):
+class Dispute(InputModel):
     """A discrimination claim, DO investigation or court case about the candidate's recruitment."""
 
     opened_on: Day
@@ -143,7 +138,7 @@ class Dispute(_Model):
     resolved_on: Day | None = None
 
 
-class BookkeepingRecord(_Model):
+class BookkeepingRecord(InputModel):
     """An accounting record that names the candidate (räkenskapsinformation): an expense refund, say.
 
     The retention period runs from the end of its financial year; give ``financial_year_end``, or
@@ -157,7 +152,7 @@ class BookkeepingRecord(_Model):
     financial_year_end: Day | None = None
 
 
-class SpecialCategoryItem(_Model):
+class SpecialCategoryItem(InputModel):
     """Special-category (Art. 9) data held about the candidate, e.g. a health adjustment.
 
     ``category`` is a free label (``health``, ``ethnic_origin``...); ``process_closed_on`` defaults to
@@ -170,7 +165,7 @@ class SpecialCategoryItem(_Model):
     process_closed_on: Day | None = None
 
 
-class VideoInterview(_Model):
+class VideoInterview(InputModel):
     """A recorded video interview: the day it was held and, if so, the day the candidate withdrew consent
     to the recording (dates or timestamps with a zone)."""
 
@@ -178,7 +173,7 @@ class VideoInterview(_Model):
     recording_consent_withdrawn_on: EventDate | None = None
 
 
-class RetentionFacts(_Model):
+class RetentionFacts(InputModel):
     """What is known about one candidate's record: the fields of a retention question (docs/retention.md).
 
     Dates are ISO ``YYYY-MM-DD``; applications, withdrawals, the objection and the erasure request may
@@ -211,63 +206,7 @@ class RetentionFacts(_Model):
         :class:`~policykit.errors.RequestValidationError`; each names the field."""
         if isinstance(data, RetentionFacts):
             return data
-        if not isinstance(data, Mapping):
-            raise RequestValidationError(
-                f"expected RetentionFacts or a mapping of their fields, got {type(data).__name__}"
-            )
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            raise _query_error(exc) from None
-
-
-def _where(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not (isinstance(part, str) and ("[" in part or "function-" in part)):
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _query_error(exc: ValidationError) -> QueryError:
-    errors = exc.errors(include_url=False)
-    for kind, cls in (("policykit_date", InvalidDateError), ("policykit_term", UnknownRequestTermError)):
-        for err in errors:
-            if err["type"] == kind:
-                return cls(f"{_where(err['loc'])}: {err['msg']}")
-    err = errors[0]
-    if err["type"] == "extra_forbidden":
-        field_name = str(err["loc"][-1])
-        where = _where(err["loc"])
-        known = _known_fields(err["loc"])
-        return RequestValidationError(
-            f"{where}: unexpected field" + did_you_mean(field_name, known)
-            + (f"; expected one of {', '.join(known)}" if known else "")
-        )
-    lines = []
-    for e in errors:
-        where = _where(e["loc"])
-        if e["type"] == "missing":
-            lines.append(f"{where}: expected a value, found none")
-        elif e["type"] == "extra_forbidden":
-            lines.append(f"{where}: unexpected field")
-        else:
-            msg = str(e["msg"]).removeprefix("Value error, ")
-            lines.append(f"{where}: {msg[0].lower() + msg[1:]} (got {short_repr(e.get('input'))})")
-    return RequestValidationError("invalid retention facts: " + "; ".join(lines))
-
-
-def _known_fields(loc: Sequence[Any]) -> list[str]:
-    model: type[BaseModel] = RetentionFacts
-    nested: dict[str, type[BaseModel]] = {
-        "disputes": Dispute, "bookkeeping_records": BookkeepingRecord, "special_category_items": SpecialCategoryItem,
-        "video_interviews": VideoInterview,
-    }
-    if len(loc) > 1 and loc[0] in nested:
-        model = nested[loc[0]]
-    return list(model.model_fields)
+        return parse_input(cls, data, what="retention facts", expected="RetentionFacts")
 
 
 # ------------------------------------------------------------------------------------------------

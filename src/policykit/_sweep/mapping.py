@@ -42,9 +42,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
 
 from policykit._dates import today_in
+from policykit._input import InputModel, problem
 from policykit._records.annotations import Category
 from policykit._ruleset.reading import load_yaml
 from policykit.errors import DefinitionError, InvalidDateError, MappingError, RuleFileError, short_repr
@@ -61,11 +62,7 @@ DEFAULT_MAPPING = Path(__file__).with_name("default_mapping.yaml")
 MAX_NAMES = 200  # columns per item target, item targets per mapping: a mapping is hand-written
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ColumnSpec(_Model):
+class ColumnSpec(InputModel):
     """The data category a column holds; ``non_identifying`` columns survive anonymisation."""
 
     category: str
@@ -80,11 +77,11 @@ def _column(value: Any) -> Any:
 Columns = dict[str, Annotated[ColumnSpec, BeforeValidator(_column, json_schema_input_type=str | ColumnSpec)]]
 
 
-class TableSpec(_Model):
+class TableSpec(InputModel):
     """A mapped table: its name, the columns the sweep reads, and the categories of the others."""
 
     table: str
-    columns: Columns = {}
+    columns: Columns = Field(default={})
 
     def keys(self) -> dict[str, str]:
         """Role → column name, for the columns the sweep reads (ids and facts), set ones only."""
@@ -137,7 +134,7 @@ class DisputesTable(ChildTable):
     resolved_on: str = "resolved_on"
 
 
-class DeletedRowsTable(_Model):
+class DeletedRowsTable(InputModel):
     """Rows that are about the candidate as a whole (reference-call notes, say): deleted on
     anonymisation when their category is erased."""
 
@@ -146,7 +143,7 @@ class DeletedRowsTable(_Model):
     category: str
 
 
-class ItemTarget(_Model):
+class ItemTarget(InputModel):
     """Where an item of ``erase_now`` that is not a data category is kept (``rules/retention.yaml``:
     talent-pool tags, marketing attributes). With ``columns``, those columns of ``table`` are erased
     (``table`` is the candidates table, found by its id, or another table found by ``candidate_id``);
@@ -176,7 +173,7 @@ class SpecialItemsTable(ChildTable):
         return {**super().keys(), "category": self.category}
 
 
-class KeptTable(_Model):
+class KeptTable(InputModel):
     """A table the sweep never touches, and why (accounting records: Bokföringslagen, A-08)."""
 
     table: str
@@ -195,7 +192,7 @@ def _plain_name(value: Any) -> Any:
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
-class SweepMapping(_Model):
+class SweepMapping(InputModel):
     """The whole mapping. ``source`` is the file it came from (for messages)."""
 
     schema_: str | None = None
@@ -241,10 +238,6 @@ class SweepMapping(_Model):
         return {c for target in self.items if target.table == table for c in target.columns}
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not (isinstance(p, str) and ("function-" in p or "[" in p))) or "(top)"
-
-
 def _parse(data: Any, *, file: str, line_of: Any) -> SweepMapping:
     if not isinstance(data, Mapping):
         raise MappingError(f"expected a mapping of keys (candidates, applications, ...), got {type(data).__name__}",
@@ -258,13 +251,7 @@ def _parse(data: Any, *, file: str, line_of: Any) -> SweepMapping:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = tuple("schema" if p == "schema_" else p for p in err["loc"])
-        where = _where(loc)
-        if err["type"] == "missing":
-            message = f"{where}: expected a value, found none"
-        elif err["type"] == "extra_forbidden":
-            message = f"{where}: unexpected key"
-        else:
-            message = f"{where}: {err['msg']} (got {err.get('input')!r})"
+        message = problem({**err, "loc": loc}, unexpected="key")
         raise MappingError(message, file=file, line=line_of(loc)) from None
     _check_categories(mapping, file=file, line_of=line_of)
     _check_items(mapping, file=file, line_of=line_of)
