@@ -69,6 +69,7 @@ _FACT_COLUMNS = {
     "objections": ("date", "form", "documented_in_writing"),
     "erasure_requests": ("date",),
     "disputes": ("opened_on", "status", "resolved_on"),
+    "special_category_items": ("category", "explicit_consent", "process_id", "process_closed_on"),
 }
 
 
@@ -133,8 +134,9 @@ def _info(field: T.StructField) -> ColumnInfo:
 
 
 def _struct(df: DataFrame, columns: list[str | None], prefix: str) -> Column:
-    return F.struct(*[
-        (F.col(c) if c is not None else F.lit(None)).alias(f"{prefix}{i}") for i, c in enumerate(columns)
+    return F.struct(*[  # an unmapped optional column reads as NULL (typed: Arrow has no NULL type here)
+        (F.col(c) if c is not None else F.lit(None).cast("string")).alias(f"{prefix}{i}")
+        for i, c in enumerate(columns)
     ])
 
 
@@ -231,12 +233,19 @@ def _judge(tables: Mapping[str, DataFrame], m: SweepMapping, bundle: RulesBundle
         (_struct(c, list(kept["candidates"]), "k") if kept["candidates"] else F.lit(None)).alias("_kept"),
     )
     roles = []
-    for role, spec in m.fact_tables():
+    fact_tables: list[tuple[str, Any]] = list(m.fact_tables())
+    if m.special_category_items is not None:  # read into the facts as the SQL sweep reads them
+        fact_tables.append(("special_category_items", m.special_category_items))
+    for role, spec in fact_tables:
         keys = spec.keys()
         names = [keys.get(k) for k in _FACT_COLUMNS[role]]
         if role == "objections":  # optional columns: FactReader reads absent ones as NULL
             assert m.objections is not None
             names = [m.objections.date, m.objections.form, m.objections.documented_in_writing]
+        elif role == "special_category_items":
+            sp = m.special_category_items
+            assert sp is not None
+            names = [sp.category, sp.explicit_consent, sp.process_id, sp.process_closed_on]
         t = tables[spec.table]
         cols: list[str | None] = [spec.id, *names, *kept[role]]
         grouped = t.groupBy(F.col(spec.candidate_id).alias("_cid")).agg(

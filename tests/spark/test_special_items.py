@@ -1,0 +1,149 @@
+"""The Spark pass reads special-category items into the verdicts as the SQL sweep does.
+
+The richer schema of the SQL sweep's action tests (talent-pool tags, a marketing column,
+special-category items, each worked by hand there) goes into SQLite, swept by
+``policykit.sweep(..., apply=True, actions=())``, and into Spark DataFrames, anonymised by the Spark
+pass with the same mapping. The SQL sweep is the oracle: the same verdicts (modes, rules, clauses),
+the same problem for an item whose label cannot be read, the same rows left in every table and the
+same audit entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.spark.support import require_spark
+
+require_spark()
+
+pytestmark = pytest.mark.slow  # a local Spark session: minutes, not seconds
+
+import sqlalchemy as sa  # noqa: E402
+from examples.sweep.generate import Population  # noqa: E402
+
+import policykit  # noqa: E402
+import policykit.spark  # noqa: E402
+from tests.spark.test_anonymise import TYPES  # noqa: E402
+from tests.sweep_support import Person, add_people  # noqa: E402
+from tests.unit.test_sweep_actions import (  # noqa: E402
+    EXTRA_SQL,
+    MAPPING_EXTRA,
+    PEOPLE,
+    SEGMENTS,
+    SPECIAL,
+    TAGS,
+    at,
+    run_sql,
+)
+
+AS_OF = dt.date(2026, 11, 29)
+# 14: due for anonymisation, with an item whose label is blank: neither pass can read it (a problem);
+# 15: has applied only; its item was received without explicit consent (due at once, P-SAM-1)
+MORE_PEOPLE = [
+    Person(14, applications=[at("2021-01-10")], withdrawals=[at("2021-02-01")]),
+    Person(15, applications=[at("2026-10-01")]),
+]
+MORE_SPECIAL = [(6, 14, "   ", True, None), (7, 15, "health", False, None)]
+EXTRA_TYPES = {
+    "candidates": TYPES["candidates"] + ", marketing_segment string",
+    "talent_pool_tags": "id long, candidate_id long, tag string",
+    "special_category_items": "id long, candidate_id long, category string, explicit_consent boolean, "
+                              "process_closed_on date, detail string",
+}
+CHECKED = {  # the columns compared, per table
+    "candidates": ("name", "email", "linkedin_url", "cv_text", "marketing_segment"),
+    "applications": ("candidate_id", "position_family", "outcome", "cover_letter"),
+    "talent_pool_tags": ("candidate_id", "tag"),
+    "special_category_items": ("candidate_id", "category", "detail"),
+    "reference_notes": ("candidate_id", "referee_name"),
+}
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("special")
+    url = f"sqlite:///{folder / 'candidates.db'}"
+    people = [*PEOPLE, *MORE_PEOPLE]
+    special = [*SPECIAL, *MORE_SPECIAL]
+    add_people(url, people)
+    run_sql(url, EXTRA_SQL, [
+        ("INSERT INTO talent_pool_tags VALUES (:i, :c, :t)", [{"i": i, "c": c, "t": t} for i, c, t in TAGS]),
+        ("UPDATE candidates SET marketing_segment = :s WHERE id = :c",
+         [{"s": s, "c": c} for c, s in SEGMENTS.items()]),
+        ("INSERT INTO special_category_items VALUES (:i, :c, :k, :e, :p, 'a note about it')",
+         [{"i": i, "c": c, "k": k, "e": e, "p": p} for i, c, k, e, p in special]),
+    ])
+    mapping = folder / "mapping.yaml"
+    default = policykit.load_mapping().source
+    assert default is not None
+    mapping.write_text(Path(default).read_text(encoding="utf-8") + MAPPING_EXTRA, encoding="utf-8")
+
+    pop = Population()
+    for person in people:
+        person.rows(pop)
+    rows = dict(pop.tables())
+    rows["candidates"] = [(*r, SEGMENTS.get(r[0])) for r in rows["candidates"]]
+    rows["talent_pool_tags"] = list(TAGS)
+    rows["special_category_items"] = [(*r, "a note about it") for r in special]
+    frames = {name: spark.createDataFrame(data, EXTRA_TYPES.get(name) or TYPES[name]) for name, data in rows.items()}
+
+    sql = policykit.sweep(url, as_of=AS_OF, mapping=mapping, apply=True, preselect=False, actions=())
+    out = folder / "out"
+    spk = policykit.spark.anonymise(frames, str(mapping), as_of=AS_OF, output=str(out))
+    return {"url": url, "sql": sql, "spark": spk, "out": out}
+
+
+def _plain(value: Any) -> Any:
+    if value == "":
+        return None  # an erased NOT NULL text column holds '' in SQL, NULL in Parquet
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def test_the_verdicts_and_problems_agree(swept: dict[str, Any]) -> None:
+    """Per mode and rule, the same counts; each anonymised candidate with the same rules and clauses
+    (the special-category rules among them); the unreadable label the same problem."""
+    sql, spk = swept["sql"], swept["spark"].report
+    assert (spk.examined, spk.due, spk.anonymised, spk.problem_count) == (
+        sql.examined, sql.due, sql.anonymised, sql.problem_count)
+    assert dict(spk.by_mode) == dict(sql.by_mode)
+    assert [a.to_dict() for a in spk.sample] == [a.to_dict() for a in sql.sample]
+    assert [p.to_dict() for p in spk.problems] == [p.to_dict() for p in sql.problems]
+    assert [(p.table, p.row_id, p.column) for p in sql.problems] == [("special_category_items", "6", "category")]
+    assert {a.candidate_id for a in sql.sample} == {"12"}
+    assert dict(spk.erases) == dict(sql.erases)
+
+
+@pytest.mark.parametrize("table", sorted(CHECKED))
+def test_the_tables_agree(swept: dict[str, Any], spark: Any, table: str) -> None:
+    columns = CHECKED[table]
+    engine = sa.create_engine(swept["url"])
+    with engine.connect() as conn:
+        want = {r[0]: tuple(_plain(v) for v in r[1:])
+                for r in conn.execute(sa.text(f"SELECT id, {', '.join(columns)} FROM {table}"))}
+    engine.dispose()
+    got = {r[0]: tuple(_plain(v) for v in r[1:])
+           for r in spark.read.parquet(str(swept["out"] / table)).select("id", *columns).collect()}
+    assert got == want
+
+
+def test_the_audit_logs_agree(swept: dict[str, Any], spark: Any) -> None:
+    engine = sa.create_engine(swept["url"])
+    with engine.connect() as conn:
+        want = sorted(
+            (r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), json.loads(r[5]), json.loads(r[6]), r[7], r[8])
+            for r in conn.execute(sa.text(
+                "SELECT candidate_id, as_of, retention_mode, rule_ids, clauses, erased, deleted_rows, action, "
+                "due_on FROM policykit_audit")))
+    engine.dispose()
+    got = sorted(
+        (r["candidate_id"], r["as_of"].isoformat(), r["retention_mode"], r["rule_ids"], r["clauses"], r["erased"],
+         dict(r["deleted_rows"]), r["action"], _plain(r["due_on"]))
+        for r in spark.read.parquet(str(swept["out"] / "policykit_audit")).collect())
+    assert got == want and len(want) == 1
