@@ -214,3 +214,12 @@ def test_a_changed_rule_is_named_as_responsible(tmp_path: Path) -> None:
     assert all(ex["request"]["data_categories"] == ["aggregated_statistics"]
                for g in data["groups"] for ex in g["examples"])
 
+
+@pytest.mark.slow
+def test_the_committed_revision_diff_is_what_policykit_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regenerating the diff from the bundled policy to the 2026-07-01 revision gives exactly the
+    committed diff.txt: the revision's changes to disclosure, each by its own rule, and no other."""
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, ["diff", "rules", "examples/policies/we-select-2026-07-01"])
+    assert result.exit_code == 0, result.output
+    check_snapshot(result.output, REVISION / "diff.txt")
