@@ -113,7 +113,7 @@ def test_killed_inside_a_transaction_leaves_all_or_nothing(backend: str, databas
         if process.poll() is None:
             process.kill()
             process.wait()
-    partial = audited(crashed)
+    partial = len(audit_rows(crashed, "anonymise"))  # the audit log also holds the sweep's other actions
     anonymised, untouched = check_all_or_nothing(crashed, pristine)
     assert anonymised == partial and partial > 0 and untouched > 0
     finish_and_compare(crashed, clean, pristine)

@@ -38,13 +38,16 @@ RETENTION_DDL = (
     "bookkeeping_records array<struct<type:string,dated:string,financial_year_start:string,"
     "financial_year_end:string>>, "
     "special_category_items array<struct<category:string,process_id:string,explicit_consent:boolean,"
-    "process_closed_on:string>>, as_of string"
+    "process_closed_on:string>>, as_of string, interest_confirmed_on array<string>, "
+    "video_interviews array<struct<interviewed_on:string,recording_consent_withdrawn_on:string>>"
 )
-MANY = ("applications", "consent_withdrawn_on", "disputes", "bookkeeping_records", "special_category_items")
+MANY = ("applications", "consent_withdrawn_on", "disputes", "bookkeeping_records", "special_category_items",
+        "interest_confirmed_on", "video_interviews")
 NESTED = {
     "disputes": ("opened_on", "status", "resolved_on"),
     "bookkeeping_records": ("type", "dated", "financial_year_start", "financial_year_end"),
     "special_category_items": ("category", "process_id", "explicit_consent", "process_closed_on"),
+    "video_interviews": ("interviewed_on", "recording_consent_withdrawn_on"),
 }
 
 
@@ -198,8 +201,8 @@ RECIPIENT = ("kind", "country", "active_assignment", "confidentiality_undertakin
              "gdpr_transfer_mechanism", "subprocessors_in_eea")
 CANDIDATE = ("consent_status", "consent_withdrawn_on", "objection_in_writing", "objection_received_on",
              "explicit_consent_special_category", "special_category_relevant", "consent_to_sale",
-             "latest_application", "anonymised")
-BOOLS = {"active_assignment", "confidentiality_undertaking", "data_agreement_signed",
+             "latest_application", "anonymised", "portability_request_on_file")
+BOOLS = {"portability_request_on_file", "active_assignment", "confidentiality_undertaking", "data_agreement_signed",
          "relevant_to_candidate_competence", "receives_copy", "specific_process_requirement", "legitimate_need_kul",
          "legal_obligation", "subprocessors_in_eea", "objection_in_writing", "explicit_consent_special_category",
          "special_category_relevant", "consent_to_sale", "anonymised"}
