@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from policykit._dates import check_zone
+from policykit._input import fields_at
 from policykit._ruleset.conditions import (
     All,
     Condition,
@@ -523,28 +524,11 @@ def _validate(model: type[BaseModel], doc: LocatedYaml, name: str) -> Any:
         if err["type"] == "missing":
             msg = f"expected field {where!r}, found none"
         elif err["type"] == "extra_forbidden":
-            allowed = _allowed_fields(model, loc[:-1])
+            allowed = fields_at(model, loc[:-1])
             msg = f"unexpected field {where!r}" + did_you_mean(str(loc[-1]), allowed)
         else:
             msg = f"at {where!r}: {_pydantic_message(err)}"
         raise RuleSchemaError(msg, file=name, line=doc.line(loc)) from None
-
-
-def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int) or current is None:
-            continue
-        info = getattr(current, "model_fields", {}).get(part)
-        if info is None:
-            return []
-        ann = info.annotation
-        args = getattr(ann, "__args__", ())
-        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if current is None and args:
-            inner = getattr(args[-1], "__args__", ())
-            current = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    return list(getattr(current, "model_fields", {}))
 
 
 class _Loader:
