@@ -95,7 +95,12 @@ def run_sql(url: str, statements: list[str], params: list[tuple[str, list[dict[s
         with engine.begin() as conn:
             for statement in statements:
                 conn.exec_driver_sql(statement)
-            for statement, rows in params:
+            for statement, given in params:
+                rows = given
+                if url.startswith("sqlite"):
+                    # SQLite has no date type: store dates as the ISO text that SQLAlchemy's Date
+                    # writes (Python 3.12 deprecates sqlite3's implicit date adapter).
+                    rows = [{k: v.isoformat() if isinstance(v, dt.date) else v for k, v in r.items()} for r in given]
                 conn.execute(sa.text(statement), rows)
     finally:
         engine.dispose()
