@@ -238,8 +238,8 @@ def _history_rows(settings: Settings) -> list[Row]:
         Row("load_history_two", "load_history() of two versions, first load in a fresh process", "ms",
             Stats(two["load_ms"], two["load_ms"], two["load_ms"], (two["load_ms"],)), extra={"history": result},
             note=f"{ratio['load_ms']:.2f}× load_policy() of one version in the same run ({one['load_ms']:.0f} ms); "
-                 f"peak memory grows {two['peak_growth_mib']:.0f} MiB over the import, "
-                 f"{ratio['peak_growth_mib']:.2f}× one version's {one['peak_growth_mib']:.0f} MiB"),
+                 f"resident memory grows {two['rss_growth_mib']:.1f} MiB over the import, "
+                 f"{ratio['rss_growth_mib']:.2f}× one version's {one['rss_growth_mib']:.1f} MiB"),
     ]
 
 
