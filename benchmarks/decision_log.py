@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -28,6 +30,7 @@ import policykit
 from benchmarks.measure import Stats, peak_rss_mb, rss_mb, run_python, stats
 from benchmarks.report import Row
 from benchmarks.workload import to_typed, workload
+from policykit.log import JsonLinesSink
 
 __all__ = ["measure", "probe"]
 
@@ -69,6 +72,83 @@ def _paired(plain: policykit.Policy, logged: policykit.Policy, typed: list[Any],
     return stats(rates[0]), stats(rates[1]), stats([a / b for a, b in zip(*rates, strict=True)])
 
 
+def _floor(typed: list[Any], repeats: int, min_time: float, work: Path) -> list[Row]:
+    """What any logged warm decide must add on the caller's thread, whatever the code around it: (a)
+    appending finished record lines to the file (batches of 1,000, as the batch mode writes them) and
+    (b) the SHA-256 chain alone (one hash per record over the previous hash and the record's message),
+    each timed in alternating rounds with an unlogged warm decide; and the bound they set on a logged
+    warm decide: unlogged + (a) + (b), as a ratio to the unlogged rate of the same round."""
+    target = work / "floor"
+    target.mkdir()
+    decision_log = policykit.DecisionLog(target / "source.jsonl", batch_size=1_000_000, flush_seconds=3600)
+    with policykit.load_policy(decision_log=decision_log) as logged:
+        for r in typed[:1000]:
+            logged.decide(r)
+        batch = list(decision_log._pending)
+        decision_log._pending.clear()
+        records = decision_log._finish(batch)  # the records exactly as the log would store them
+    decision_log.close()
+    messages = [body[1] + context[1] + b"%d\n%s" % (r[0], r[1]) for (_t, body, context), r in
+                zip(batch, records, strict=True)]
+    sink = JsonLinesSink(target / "floor.jsonl")
+    clock = time.perf_counter
+    n = len(records)
+
+    def write_rate() -> float:
+        done, began = 0, clock()
+        while clock() - began < min_time:
+            for _ in range(50):  # then the file is emptied (one truncation per 50,000 records)
+                sink.write(records)
+            os.ftruncate(sink._fd, 0)
+            done += 50 * n
+        return done / (clock() - began)
+
+    def chain_rate() -> float:
+        sha = hashlib.sha256
+        prev = b"\0" * 32
+        done, began = 0, clock()
+        while clock() - began < min_time:
+            for m in messages:
+                prev = sha(prev + m).digest()
+            done += n
+        return done / (clock() - began)
+
+    chunks = [typed[i : i + 1000] for i in range(0, len(typed), 1000)]
+    rates: dict[str, list[float]] = {"decide": [], "write": [], "chain": []}
+    with policykit.load_policy() as plain:
+        for r in typed:
+            plain.decide(r)
+        gc.collect()
+        start = 0
+        for _ in range(repeats):
+            rate, start = _rate(plain.decide, chunks, start, min_time)
+            rates["decide"].append(rate)
+            rates["write"].append(write_rate())
+            rates["chain"].append(chain_rate())
+    sink.close()
+    shutil.rmtree(target, ignore_errors=True)
+    bound = [1 / (1 / d + 1 / w + 1 / c) for d, w, c in zip(rates["decide"], rates["write"], rates["chain"],
+                                                             strict=True)]
+    ratio = stats([b / d for b, d in zip(bound, rates["decide"], strict=True)])
+    peer = stats(rates["decide"])
+
+    def share(key: str) -> str:
+        per = [d / x for d, x in zip(rates["decide"], rates[key], strict=True)]
+        return f"{1e6 / stats(rates[key]).median:.2f} µs a record = {stats(per).median:.2f}× an unlogged warm decide"
+
+    return [
+        Row("log_floor_write", "floor (a): appending finished record lines to a JSON lines file, 1,000 a write",
+            "records/s", stats(rates["write"]), note=share("write"), extra={"unlogged_peer": peer.to_dict()}),
+        Row("log_floor_chain", "floor (b): the SHA-256 chain alone, one hash a record", "records/s",
+            stats(rates["chain"]), note=share("chain"), extra={"unlogged_peer": peer.to_dict()}),
+        Row("log_floor_bound", "bound on a logged warm decide: unlogged warm decide + (a) + (b), nothing else",
+            "decisions/s", stats(bound),
+            note=f"÷ the unlogged warm decide of the same rounds ({peer.median:,.0f}/s): {ratio.median:.2f} "
+                 f"({ratio.low:.2f}–{ratio.high:.2f}); the most any logged warm decide could keep on one thread",
+            extra={"unlogged_peer": peer.to_dict(), "paired_ratio": ratio.to_dict()}),
+    ]
+
+
 def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, memory_checkpoint: int,
             *, log: Callable[[str], None]) -> list[Row]:
     """The decision-log rows of the benchmark table."""
@@ -103,6 +183,8 @@ def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, 
                 extra={"unlogged_peer": peer.to_dict(), "paired_ratio": ratio.to_dict()},
             ))
             shutil.rmtree(target)
+        log("timing: the floor of a logged warm decide (writing lines, the chain) ...")
+        rows += _floor(typed, repeats, min_time, work)
         # the memo and the log's caches fill during the first pass through the workload; the growth is
         # measured after it
         memory_checkpoint = max(memory_checkpoint, min(memory_total // 2, 2 * len(typed)))

@@ -129,3 +129,51 @@ def test_records_written_directly_equal_the_general_path(question: dict[str, Any
     assert recorder.disclosure_question(request, day) == recorder.general_question(request, day)
     assert recorder.disclosure_answer(decision.outcome) == recorder.general_answer(decision.outcome)
     assert json.loads(recorder.disclosure_question(request, day))["as_of"] == (request.as_of or day).isoformat()
+
+
+SHARED = Recorder(POLICY)  # its tables of written parts fill across examples, as in a service
+
+
+@settings(max_examples=150, deadline=None)
+@given(questions=st.lists(disclosure() | disclosure_requests(), min_size=1, max_size=6), day=dates)
+def test_parts_kept_by_content_equal_the_general_path(questions: list[dict[str, Any]], day: dt.date) -> None:
+    """The recorder keeps what it wrote (nested models and a request's plain members) by content: a
+    question answered from those tables is the same bytes as the general path, whatever was asked
+    before it."""
+    for question in questions:
+        try:
+            request = DisclosureRequest.parse(question)
+        except QueryError:
+            continue
+        assert SHARED.disclosure_question(request, day) == SHARED.general_question(request, day)
+        # asked again (now from the tables), and as an equal copy (another object, the same content)
+        assert SHARED.disclosure_question(request, day) == SHARED.general_question(request, day)
+        copy = DisclosureRequest.parse(question)
+        assert SHARED.disclosure_question(copy, day) == SHARED.general_question(request, day)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(questions=st.lists(disclosure() | disclosure_requests(), min_size=1, max_size=12))
+def test_logged_bodies_equal_a_fresh_encoding(tmp_path: Path, questions: list[dict[str, Any]]) -> None:
+    """Every body a cold policy logged (questions asked as dicts, as typed requests, and again) is what
+    a recorder that never wrote anything before makes of the same request and answer."""
+    path = tmp_path / f"{len(list(tmp_path.iterdir()))}.jsonl"
+    asked: list[DisclosureRequest] = []
+    with policykit.load_policy(memo_size=0, decision_log=DecisionLog(path)) as policy:
+        for question in questions:
+            try:
+                request = DisclosureRequest.parse(question)
+                for ask in (question, request, request):
+                    policy.decide(ask)
+                    asked.append(request)
+            except QueryError:
+                continue
+    lines = path.read_text().splitlines() if path.exists() else []
+    assert len(lines) == len(asked)
+    for line, request in zip(lines, asked, strict=True):
+        record = json.loads(line)
+        fresh = Recorder(POLICY)
+        day = dt.date.fromisoformat(record["question"]["as_of"])
+        assert json.loads(fresh.general_question(request, day)) == record["question"]
+        outcome = POLICY.decide(request.model_copy(update={"as_of": day})).outcome
+        assert json.loads(fresh.general_answer(outcome)[0]) == record["answer"]

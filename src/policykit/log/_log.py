@@ -7,8 +7,6 @@ import collections
 import contextlib
 import datetime as dt
 import hashlib
-import itertools
-import operator
 import os
 import secrets
 import threading
@@ -35,9 +33,10 @@ __all__ = ["GENESIS", "DecisionLog", "attach", "open_log"]
 GENESIS = "0" * 64  # the "previous hash" of the first record
 Durability = Literal["batch", "record"]
 KEY_ENV = "POLICYKIT_LOG_KEY"
-_TS = "%s.%06dZ"  # a record's time: the second (ISO 8601, UTC), then the microseconds
-# the pieces of a stored line around its values: one JSON object on one line (see ``_finish``)
-_PIECES = (b'{"seq":', b',"ts":"', b'","prev":"', b'","hash":"', b'","context":', b",", b"}\n")
+_TS = b"%s.%06dZ"  # a record's time: the second (ISO 8601, UTC), then the microseconds
+# a stored line: one JSON object on one line (the body's members follow the context; see ``_finish``)
+_LINE = b'{"seq":%d,"ts":"%s","prev":"%s","hash":"%s","context":%s,%s}\n'
+_MESSAGE = b"%s%s%s%d\n%s"  # what a record's hash is taken over (``_record.record_digest``)
 
 _LIVE: weakref.WeakSet[DecisionLog] = weakref.WeakSet()
 
@@ -104,7 +103,7 @@ class DecisionLog:
         tail = self.sink.tail()
         self._seq, self._prev = tail if tail is not None else (0, GENESIS)
         self._prev_raw = bytes.fromhex(self._prev)
-        self._prefixes: dict[int, str] = {}  # the ISO 8601 text of recent seconds
+        self._prefixes: dict[int, bytes] = {}  # the ISO 8601 text of recent seconds
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
         self.records_written = 0
@@ -168,43 +167,35 @@ class DecisionLog:
     def _finish(self, batch: list[tuple[Any, ...]]) -> list[StoredRecord]:
         """Number, timestamp and chain a batch: the records exactly as stored.
 
-        The work is done column by column (each step one C-level pass over the batch); only the chain
-        itself, where each hash needs the one before, is a loop. A record's hash is SHA-256 over the
-        previous hash (32 bytes), its body's digest, its context's digest and ``"{seq}\\n{ts}"``
-        (``_record.record_digest``)."""
+        A record's hash is SHA-256 over the previous hash (32 bytes), its body's digest, its context's
+        digest and ``"{seq}\\n{ts}"`` (``_record.record_digest``); the line is one JSON object
+        (``_LINE``). One pass: each hash needs the one before."""
         times, bodies, contexts = zip(*batch, strict=True)
-        n = len(times)
         seconds = list(map(int, times))
         prefixes = self._prefixes
         if len(prefixes) > 4096:
             prefixes.clear()
         for second in set(seconds).difference(prefixes):
-            prefixes[second] = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        micros = map(operator.mul, map(operator.sub, times, seconds), itertools.repeat(1e6))
-        texts_of_time = map(_TS.__mod__, zip(map(prefixes.__getitem__, seconds), micros, strict=False))
-        stamps = list(map(str.encode, texts_of_time))
-        first = self._seq + 1
-        seqs = range(first, first + n)
-        numbers = list(map(b"%d".__mod__, seqs))
-        texts, body_digests, families, versions = zip(*bodies, strict=True)
-        context_texts, context_digests = zip(*contexts, strict=True)
-        rep = itertools.repeat
-        messages = map(b"".join, zip(body_digests, context_digests, numbers, rep(b"\n"), stamps, strict=False))
+            prefixes[second] = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
+        stamps = [_TS % (prefixes[s], (t - s) * 1e6) for t, s in zip(times, seconds, strict=True)]
         sha = hashlib.sha256
+        line = _LINE.__mod__
         prev = self._prev_raw
-        digests = [prev := sha(prev + m).digest() for m in messages]
-        hexes = list(map(hexlify, digests))
-        prevs = [self._prev.encode(), *hexes[:-1]]
-        p = _PIECES
-        lines = list(map(b"".join, zip(
-            rep(p[0]), numbers, rep(p[1]), stamps, rep(p[2]), prevs, rep(p[3]), hexes, rep(p[4]), context_texts,
-            rep(p[5]), texts, rep(p[6]), strict=False,
-        )))
-        self._seq = first + n - 1
-        self._prev = hexes[-1].decode()
-        self._prev_raw = digests[-1]
-        self.records_written += n
-        return list(zip(seqs, stamps, families, versions, hexes, lines, strict=True))
+        prev_hex = self._prev.encode()
+        seq = self._seq
+        out: list[StoredRecord] = []
+        append = out.append
+        for stamp, body, context in zip(stamps, bodies, contexts, strict=True):
+            seq += 1
+            prev = sha(_MESSAGE % (prev, body[1], context[1], seq, stamp)).digest()
+            digest = hexlify(prev)
+            append((seq, stamp, body[2], body[3], digest, line((seq, stamp, prev_hex, digest, context[0], body[0]))))
+            prev_hex = digest
+        self._seq = seq
+        self._prev = prev_hex.decode()
+        self._prev_raw = prev
+        self.records_written += len(out)
+        return out
 
     def _start_flusher(self) -> None:
         with self._lock:

@@ -15,12 +15,15 @@ import hashlib
 import hmac
 import json
 import math
+import operator
 import re
 import typing
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel
 
 from policykit._disclosure.decision import CandidateStatus, DisclosureRequest, Recipient
 from policykit._requests.response import DataSubjectRequest
@@ -133,7 +136,8 @@ class Recorder:
         # record bodies by request identity; an entry goes when its request does
         self.entries: dict[int, Entry] = {}
         self._entries = self.entries
-        self._plans: dict[type, list[tuple[str, Any, str]]] | None = None
+        self._plans: dict[type, Any] | None = None
+        self._texts: dict[Any, Any] = {}  # nested models' text by content (see _question_text)
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -195,60 +199,167 @@ class Recorder:
         """The question's canonical JSON written directly from the request's fields (sorted; only the
         fields that differ from their defaults, as ``model_dump(exclude_defaults=True)`` gives them;
         every string scrubbed): the same bytes as the general path, several times faster. ``None``
-        for a value of a type it does not write."""
+        for a value of a type it does not write.
+
+        Written once per content: a nested model's text (the recipient, the candidate) is kept by the
+        tuple of its field values and their types, and so are the request's other members (with
+        ``as_of`` as judged); never by a repr, in bounded tables."""
         if self._plans is None:
             self._plans = {m: _plan(m) for m in (type(request), Recipient, CandidateStatus)}
-        out: list[str] = []
-        if not self._write(request, out, top=day):
+        plan = self._plans.get(type(request))
+        if plan is None:
             return None
-        return "".join(out).encode()
+        values = plan[1](request)
+        if request.as_of is None:
+            values = (*values[:plan[2]], day, *values[plan[2] + 1:])
+        scalars = plan[3](values)  # the nested models' members are looked up by their own content
+        key: Any = (type(request), scalars, tuple(map(type, scalars)))
+        try:
+            members: Any = self._texts.get(key)
+        except TypeError:  # a value that cannot be a key (a model built without validation)
+            key, members = None, None
+        if members is None:
+            members = self._members(request, values)
+            if members is None:
+                return None
+            if key is not None:
+                _bound(self._texts)
+                self._texts[key] = members
+        if type(members) is str:
+            return ("{" + members + "}").encode()
+        parts = []
+        for member in members:
+            if type(member) is str:
+                parts.append(member)
+                continue
+            name, key_text, skip_default = member
+            text = self._nested(getattr(request, name))
+            if text is None:
+                return None
+            if not (skip_default and text == "{}"):
+                parts.append(key_text + text)
+        return ("{" + ",".join(parts) + "}").encode()
 
-    def _write(self, model: Any, out: list[str], top: dt.date | None = None) -> bool:
+    def _members(self, request: Any, values: tuple[Any, ...]) -> Any:
+        """The members of a request's text (see :meth:`_question_text`): each either written
+        (``"key":value``) or, for a nested model, ``(name, '"key":', whether it is left out when it
+        is the default)``; or one string when the request has no nested model. ``None`` if a value
+        is not written."""
+        plans = self._plans
+        assert plans is not None
+        fields = plans[type(request)][0]
+        members: list[Any] = []
+        scalars: list[tuple[Any, Any]] = []
+        for field, value in zip(fields, values, strict=True):
+            name, default, key_text, nested = field
+            if nested:
+                if scalars:
+                    text = self._scalars(scalars)
+                    if text is None:
+                        return None
+                    members.extend(text)
+                    scalars = []
+                same_kind = default is not _REQUIRED and type(value) is type(default)
+                members.append((name, key_text, same_kind))
+            else:
+                scalars.append((field, value))
+        if scalars:
+            text = self._scalars(scalars)
+            if text is None:
+                return None
+            members.extend(text)
+        if all(type(m) is str for m in members):
+            return ",".join(members)
+        return tuple(members)
+
+    def _scalars(self, fields: list[tuple[Any, Any]]) -> list[str] | None:
+        """The written members of plain fields ((name, default, key, nested), value), defaults left
+        out; ``None`` if a value is not written."""
+        out: list[str] = []
+        for (name, default, key_text, _nested), value in fields:
+            if name == "as_of" or default is _REQUIRED or value != default:
+                piece = self._value(name, value, DisclosureRequest)
+                if piece is None:
+                    return None
+                out.append(key_text + piece)
+        return out
+
+    def _nested(self, model: Any) -> str | None:
+        """The text of a nested model (see :meth:`_question_text`), or ``None`` if it is not written."""
         plans = self._plans
         assert plans is not None
         plan = plans.get(type(model))
         if plan is None:
-            return False
-        tokens = self.tokens
-        append = out.append
-        append("{")
-        first = True
-        for name, default, key in plan:
-            value = getattr(model, name)
-            if top is not None and name == "as_of":
-                value = value or top
-            elif default is not _REQUIRED and value == default:
+            return None
+        values = plan[1](model)
+        key: Any = (type(model), values, tuple(map(type, values)))
+        try:
+            text = self._texts.get(key)
+        except TypeError:  # a value that cannot be a key (a model built without validation)
+            key, text = None, None
+        if text is None:
+            out: list[str] = []
+            if not self._write(model, out, values):
+                return None
+            text = "".join(out)
+            if key is not None:
+                _bound(self._texts)
+                self._texts[key] = text
+        return text
+
+    def _write(self, model: Any, out: list[str], values: tuple[Any, ...]) -> bool:
+        """Write a nested model's members (defaults left out) into ``out``; ``False`` if a value is
+        not written."""
+        plans = self._plans
+        assert plans is not None
+        fields = plans[type(model)][0]
+        members: list[str] = []
+        for (name, default, key_text, nested), value in zip(fields, values, strict=True):
+            if nested:
+                text = self._nested(value)
+                if text is None:
+                    return False
+                if default is not _REQUIRED and text == "{}" and type(value) is type(default):
+                    continue  # the default model (every field at its default), left out as model_dump does
+                members.append(key_text + text)
                 continue
-            elif name == "country" and type(model) is Recipient:
-                value = self._country(value)
-            elif name == "legal_obligation_jurisdiction" and isinstance(value, str):
-                value = value.strip().upper() or None
-            append(key if first else "," + key)
-            first = False
-            kind = type(value)
-            if kind is str:
-                append(f'"{value}"' if value in tokens or _DATE.fullmatch(value) else f'"{TEXT}"')
-            elif kind is bool:
-                append("true" if value else "false")
-            elif value is None:
-                append("null")
-            elif kind is int:
-                append(str(value))
-            elif kind is dt.date:
-                append(f'"{value.isoformat()}"')
-            elif kind is dt.datetime:
-                append(f'"{value.date().isoformat()}"')
-            elif kind is tuple or kind is list:
-                items = []
-                for item in value:
-                    if type(item) is not str:
-                        return False
-                    items.append(f'"{item}"' if item in tokens or _DATE.fullmatch(item) else f'"{TEXT}"')
-                append("[" + ",".join(items) + "]")
-            elif not self._write(value, out):
+            if default is not _REQUIRED and value == default:
+                continue
+            piece = self._value(name, value, type(model))
+            if piece is None:
                 return False
-        append("}")
+            members.append(key_text + piece)
+        out.append("{" + ",".join(members) + "}")
         return True
+
+    def _value(self, name: str, value: Any, model: type) -> str | None:
+        """The canonical JSON of one field's value, scrubbed; ``None`` for a value it does not write."""
+        if name == "country" and model is Recipient:
+            value = self._country(value)
+        elif name == "legal_obligation_jurisdiction" and isinstance(value, str):
+            value = value.strip().upper() or None
+        tokens = self.tokens
+        kind = type(value)
+        if kind is str:
+            return f'"{value}"' if value in tokens or _DATE.fullmatch(value) else f'"{TEXT}"'
+        if kind is bool:
+            return "true" if value else "false"
+        if value is None:
+            return "null"
+        if kind is int:
+            return str(value)
+        if kind is dt.date:
+            return f'"{value.isoformat()}"'
+        if kind is dt.datetime:
+            return f'"{value.date().isoformat()}"'
+        if kind is tuple or kind is list:
+            items = []
+            for item in value:
+                if type(item) is not str:
+                    return None
+                items.append(f'"{item}"' if item in tokens or _DATE.fullmatch(item) else f'"{TEXT}"')
+            return "[" + ",".join(items) + "]"
+        return None
 
     def disclosure_answer(self, outcome: Any) -> Part:
         """The answer part of a disclosure outcome (cached per outcome)."""
@@ -299,16 +410,17 @@ class Recorder:
                          self.disclosure_answer(outcome)[0])
         key = id(request)
         entries = self._entries
-
-        def forget(ref: weakref.ref[Any]) -> None:
-            entry = entries.get(key)
-            if entry is not None and entry[0] is ref:
-                del entries[key]
-
-        entry = (weakref.ref(request, forget), outcome, until, body)
+        # one callback for every entry: the reference carries the key (no closure per record)
+        entry = (weakref.KeyedRef(request, self._forget, key), outcome, until, body)
         _bound(entries)
         entries[key] = entry
         return entry
+
+    def _forget(self, ref: weakref.KeyedRef[Any, Any]) -> None:
+        """Drop the entry of a request that is gone (unless its identity was reused since)."""
+        entry = self._entries.get(ref.key)
+        if entry is not None and entry[0] is ref:
+            del self._entries[ref.key]
 
     def _end_of(self, day: dt.date) -> float:
         """The Unix time at which ``day`` ends in the policy's zone."""
@@ -348,13 +460,24 @@ class Recorder:
 _REQUIRED = object()
 
 
-def _plan(model: Any) -> list[tuple[str, Any, str]]:
-    """A model's fields in sorted order: (name, default or ``_REQUIRED``, the JSON key with its colon)."""
+def _plan(model: Any) -> tuple[list[tuple[str, Any, str, bool]], Callable[[Any], tuple[Any, ...]], int,
+                              Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
+    """A model's fields in sorted order: (name, default or ``_REQUIRED``, the JSON key with its colon,
+    whether the field holds a nested model); a function giving its values in that order; the
+    position of ``as_of`` (-1 without one); and a function taking, from those values, the plain
+    fields' (all but the nested models)."""
     fields = model.model_fields
-    return [
-        (name, _REQUIRED if fields[name].is_required() else fields[name].default, f'"{name}":')
-        for name in sorted(fields)
-    ]
+    names = sorted(fields)
+    plan = []
+    for name in names:
+        annotation = fields[name].annotation
+        nested = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        default = _REQUIRED if fields[name].is_required() else fields[name].default
+        plan.append((name, default, f'"{name}":', nested))
+    getter = operator.attrgetter(*names)
+    plain = [i for i, field in enumerate(plan) if not field[3]]
+    take = operator.itemgetter(*plain) if len(plain) > 1 else lambda values: tuple(values[i] for i in plain)
+    return plan, getter, names.index("as_of") if "as_of" in names else -1, take
 
 
 def _bound(table: dict[Any, Any]) -> None:

@@ -254,7 +254,9 @@ def log_table(name: str = DEFAULT_TABLE, schema: str | None = None) -> Any:
     sa = _sqlalchemy()
     return sa.Table(
         name, sa.MetaData(schema=schema),
-        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        # on SQLite an INTEGER primary key is the row id: one B-tree per row instead of the table's and
+        # a separate index's (BIGINT would not be)
+        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=False),
         sa.Column("recorded_at", sa.Text, nullable=False),  # ISO 8601, UTC
         sa.Column("family", sa.Text, nullable=False),
         sa.Column("policy_version", sa.Text, nullable=False),
