@@ -33,7 +33,6 @@ from policykit._retention.verdict import RetentionVerdict
 from policykit._ruleset.ruleset import load_rules
 from policykit._sweep.mapping import ChildTable, SweepMapping, load_mapping
 from policykit._sweep.reading import (
-    AUDIT_KEY_ENV,
     BadRowError,
     ColumnInfo,
     FactReader,
@@ -48,6 +47,7 @@ from policykit._sweep.reading import (
     erased_categories,
     ident,
     kept_record_erasures,
+    not_surrogate,
     now_plan,
     special_rows,
     surrogate,
@@ -545,13 +545,7 @@ class _Sweeper:
                 if plan is None:
                     plan = self.plans[cats] = erase_plan(self.m, cats)
                 if self.apply and self.audit_key is None and not surrogate(cid):
-                    report(SweepProblem(
-                        self.m.candidates.table, None, None, self.m.candidates.id,
-                        f"expected a surrogate key (a whole number or a UUID) in {self.m.candidates.id}, the id the "
-                        f"append-only audit log keeps: this one may be personal data (an e-mail address, say); set "
-                        f"{AUDIT_KEY_ENV} to keep a keyed hash (HMAC-SHA256) of it instead. Not anonymised.",
-                        MappingError.code,
-                    ))
+                    report(not_surrogate(self.m, "Not anonymised."))
                     continue
                 d = _Due(cid, verdict, plan)
                 self.free_text(d, row, raw)
@@ -688,13 +682,7 @@ class _Sweeper:
         )
 
     def not_surrogate(self) -> SweepProblem:
-        return SweepProblem(
-            self.m.candidates.table, None, None, self.m.candidates.id,
-            f"expected a surrogate key (a whole number or a UUID) in {self.m.candidates.id}, the id the "
-            f"append-only audit log keeps: this one may be personal data (an e-mail address, say); set "
-            f"{AUDIT_KEY_ENV} to keep a keyed hash (HMAC-SHA256) of it instead. Not changed.",
-            MappingError.code,
-        )
+        return not_surrogate(self.m, "Not changed.")
 
     def find_left(self, conn: sa.Connection, kept: list[_Kept]) -> dict[Any, _Left]:
         """Per candidate, what its ``erase_now`` names and the database still holds: the columns with
