@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import itertools
 import json
 import math
@@ -467,25 +468,7 @@ def verify(
     if jobs <= 1:
         parts = [_run(rules, policy.evaluate_values, base, report if progress is not None else None)]
     else:
-        context = multiprocessing.get_context("spawn")
-        with contextlib.ExitStack() as stack:
-            shared = None
-            if progress is not None:
-                manager = stack.enter_context(context.Manager())
-                shared = manager.list([0] * jobs)
-            tasks = [
-                _Task(base.rules_dir, base.fingerprint, invs, restrict, i, jobs, max_counterexamples, differential,
-                      shared)
-                for i in range(jobs)
-            ]
-            pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context))
-            futures = [pool.submit(_run_in_worker, t) for t in tasks]
-            while shared is not None:
-                _, pending = concurrent.futures.wait(futures, timeout=0.25)
-                report(sum(shared))
-                if not pending:
-                    break
-            parts = [f.result() for f in futures]
+        parts = _run_in_parallel(base, jobs, report if progress is not None else None)
     report(space)
     total = _merge(parts, k, n_rules, max_counterexamples)
     results = [
@@ -520,6 +503,26 @@ def verify(
         request_cubes=request_cubes,
         request_problems=request_problems,
     )
+
+
+def _run_in_parallel(base: _Task, jobs: int, report: Callable[[int], None] | None) -> list[_PartResult]:
+    """The cubes of ``base`` spread over ``jobs`` processes, each of which loads the rules directory
+    again; ``report`` is told the questions done by all, now and then."""
+    context = multiprocessing.get_context("spawn")
+    with contextlib.ExitStack() as stack:
+        shared = None
+        if report is not None:
+            manager = stack.enter_context(context.Manager())
+            shared = manager.list([0] * jobs)
+        tasks = [dataclasses.replace(base, part=i, parts=jobs, progress=shared) for i in range(jobs)]
+        pool = stack.enter_context(concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context))
+        futures = [pool.submit(_run_in_worker, t) for t in tasks]
+        while report is not None and shared is not None:
+            _, pending = concurrent.futures.wait(futures, timeout=0.25)
+            report(sum(shared))
+            if not pending:
+                break
+        return [f.result() for f in futures]
 
 
 def check_requests(policy: PolicyView, limit: int = 10) -> tuple[int, int, list[str]]:

@@ -819,13 +819,12 @@ def _modes_permitting(docs: Docs, purpose: str) -> list[str]:
     return sorted(modes, key=order.index)
 
 
-def _record_page(docs: Docs) -> str:
+def _activity_rows(docs: Docs) -> list[list[str]]:
+    """The record of processing's table: a row per processing activity (purpose)."""
     rules = docs.rules
     vocab = rules.vocabulary
     record = rules.processing
-    meta = rules.meta
     subjects = {s.id: s for s in record.data_subjects}
-    measure_ids = [m.id for m in record.security_measures]
     rows = []
     for activity in record.activities:
         purpose = vocab.purpose(activity.purpose)
@@ -854,6 +853,14 @@ def _record_page(docs: Docs) -> str:
             activity.retention + "<br>*Used in modes:* " + (", ".join(
                 wrap(m) for m in _modes_permitting(docs, activity.purpose)) or "none"),
         ])
+    return rows
+
+
+def _record_page(docs: Docs) -> str:
+    record = docs.rules.processing
+    meta = docs.rules.meta
+    measure_ids = [m.id for m in record.security_measures]
+    rows = _activity_rows(docs)
     c = meta.controller
     lines = [
         FULL_WIDTH + GENERATED,
