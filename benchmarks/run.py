@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a file: make the repository's benchmarks
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import policykit
-from benchmarks import decision_log, equivalence, history_load, retention, spark_speed, sweep_speed
+from benchmarks import decision_log, equivalence, history_load, retention, serialise, spark_speed, sweep_speed
 from benchmarks.measure import ROOT, Stats, machine_info, run_python, stats, throughput
 from benchmarks.report import Row, judge, render, sweep_prose, update_readme
 from benchmarks.workload import SHAPE, Question, sample, to_mapping, to_typed, workload
@@ -238,8 +238,8 @@ def _history_rows(settings: Settings) -> list[Row]:
         Row("load_history_two", "load_history() of two versions, first load in a fresh process", "ms",
             Stats(two["load_ms"], two["load_ms"], two["load_ms"], (two["load_ms"],)), extra={"history": result},
             note=f"{ratio['load_ms']:.2f}× load_policy() of one version in the same run ({one['load_ms']:.0f} ms); "
-                 f"peak memory grows {two['peak_growth_mib']:.0f} MiB over the import, "
-                 f"{ratio['peak_growth_mib']:.2f}× one version's {one['peak_growth_mib']:.0f} MiB"),
+                 f"resident memory grows {two['rss_growth_mib']:.1f} MiB over the import, "
+                 f"{ratio['rss_growth_mib']:.2f}× one version's {one['rss_growth_mib']:.1f} MiB"),
     ]
 
 
@@ -266,6 +266,32 @@ def measure_memory(settings: Settings) -> list[Row]:
 # -------------------------------------------------------------------------------------------------
 
 
+def _other_rows(args: argparse.Namespace, settings: Settings, questions: list[Question]) -> list[Row]:
+    """The rows after the decision rates: those of every part not left out with ``--skip``."""
+    rows: list[Row] = []
+    if "log" not in args.skip:
+        typed = [to_typed(q) for q in sample(questions, None, seed=11)]
+        rows += decision_log.measure(typed, settings.repeats, settings.min_time, settings.memory_total,
+                                     settings.memory_checkpoint, log=_log)
+    if "serial" not in args.skip:
+        typed = [to_typed(q) for q in sample(questions, None, seed=11)]
+        rows += serialise.measure(typed, settings.repeats, settings.min_time, log=_log)
+    if "loading" not in args.skip:
+        rows += measure_loading(settings)
+    if "memory" not in args.skip:
+        rows += measure_memory(settings)
+    if "retention" not in args.skip:
+        rows += retention.measure(settings.repeats, settings.min_time, settings.retention_candidates,
+                                  settings.retention_stream, log=_log)
+    if "sweep" not in args.skip:
+        # a full run keeps the generated databases beside the script (benchmarks/sweep-N.db) for the next
+        rows += sweep_speed.measure_rows(settings.sweep_candidates, log=_log, keep_databases=not settings.quick)
+    if args.spark:
+        n = args.spark_candidates or (20_000 if settings.quick else 1_000_000)
+        rows += spark_speed.measure_rows(n, log=_log)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the table; write the JSON and Markdown results."""
     parser = argparse.ArgumentParser(description="policykit side-by-side benchmark")
@@ -282,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-readme", action="store_true",
                         help="also write the table into README.md's Performance section (not with --quick)")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["loading", "memory", "retention", "sweep", "log"],
+                        choices=["loading", "memory", "retention", "sweep", "log", "serial"],
                         help="leave out a part (repeatable)")
     args = parser.parse_args(argv)
     if args.update_readme and args.quick:
@@ -296,23 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"note: {missing}; cedarpy and pycasbin are left out")
     eq = check_equivalence(questions, settings, cedar, casbin)
     rows, table = measure_decisions(questions, settings, cedar, casbin, missing)
-    if "log" not in args.skip:
-        typed = [to_typed(q) for q in sample(questions, None, seed=11)]
-        rows += decision_log.measure(typed, settings.repeats, settings.min_time, settings.memory_total,
-                                     settings.memory_checkpoint, log=_log)
-    if "loading" not in args.skip:
-        rows += measure_loading(settings)
-    if "memory" not in args.skip:
-        rows += measure_memory(settings)
-    if "retention" not in args.skip:
-        rows += retention.measure(settings.repeats, settings.min_time, settings.retention_candidates,
-                                  settings.retention_stream, log=_log)
-    if "sweep" not in args.skip:
-        # a full run keeps the generated databases beside the script (benchmarks/sweep-N.db) for the next
-        rows += sweep_speed.measure_rows(settings.sweep_candidates, log=_log, keep_databases=not settings.quick)
-    if args.spark:
-        n = args.spark_candidates or (20_000 if settings.quick else 1_000_000)
-        rows += spark_speed.measure_rows(n, log=_log)
+    rows += _other_rows(args, settings, questions)
     judge(rows)
 
     results: dict[str, Any] = {

@@ -13,9 +13,9 @@ keys in a class attribute ``_JSON``, in order, each one of:
 - ``("key", function)``: what the function gives for the result (a rounded time, a sorted mapping);
 - ``("key", {"inner": ...})``: a group of keys under one key, each entry again one of these.
 
-The answers of the three rule families (``Decision``, ``RetentionVerdict``, ``RequestResponse``),
-the sweep's report and the decision log's reports still write their own ``to_dict()``; :func:`to_data` calls it when
-such a result is nested in another (a ``Redaction`` holds a ``Decision``).
+Every result type works this way: the answers of the three rule families (``Decision``,
+``RetentionVerdict``, ``RequestResponse`` and its ``ItemDisposition``), the sweep's report, the
+decision log's reports, the records' results and verify's and diff's reports.
 """
 
 from __future__ import annotations
@@ -48,9 +48,6 @@ def to_data(value: Any) -> Any:
         return {key: to_data(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_data(item) for item in value]
-    to_dict = getattr(value, "to_dict", None)
-    if to_dict is not None:
-        return to_dict()
     raise TypeError(f"cannot serialise a {type(value).__name__}")  # pragma: no cover - a type left out above
 
 

@@ -615,7 +615,8 @@ def sweep(
         _fail("--log goes with the SQL sweep; --engine spark does not record its answers in a decision log yet")
     if engine == "spark":
         _spark_sweep(input_dir, output_dir, master=master, db=db, as_of=day, apply=apply, mapping=mapping,
-                     as_json=as_json, limit=limit, rules_dirs=tuple(rules_dir))
+                     as_json=as_json, limit=limit, rules_dirs=tuple(rules_dir),
+                     actions=[k for k in ("erase_now", "special_category", "review_due") if k not in skip])
         return
     if db is None:
         _fail("--db: expected the database URL (or --engine spark with --input DIR)")
@@ -659,6 +660,7 @@ def sweep(
 def _spark_sweep(
     input_dir: str | None, output_dir: str | None, *, master: str, db: str | None, as_of: str | None,
     apply: bool, mapping: Path | None, as_json: bool, limit: int, rules_dirs: tuple[Path, ...],
+    actions: list[str],
 ) -> None:
     if db is not None:
         _fail("--db goes with the SQL sweep; --engine spark reads the tables from --input DIR")
@@ -670,7 +672,7 @@ def _spark_sweep(
         _fail(str(exc))
     try:
         report = run_sweep(input_dir, output=output_dir, master=master, as_of=as_of, apply=apply, mapping=mapping,
-                           rules=rules_dirs or None, keep=limit)
+                           rules=rules_dirs or None, keep=limit, actions=actions)
     except PolicyKitError as exc:
         _fail(str(exc))
     if as_json:
@@ -678,6 +680,8 @@ def _spark_sweep(
             click.echo(json.dumps({"type": "problem", **p.to_dict()}, ensure_ascii=False))
         for a in report.sample:
             click.echo(json.dumps({"type": "candidate", **a.to_dict()}, ensure_ascii=False))
+        for a in report.action_sample:
+            click.echo(json.dumps({"type": "action", **a.to_dict()}, ensure_ascii=False))
         click.echo(json.dumps({"type": "summary", **report.to_dict()}, ensure_ascii=False))
     else:
         for p in report.problems[:limit]:

@@ -75,11 +75,10 @@ def swept(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, Any
         write(conn, pop)
     engine.dispose()
     frames = {name: spark.createDataFrame(rows, TYPES[name]) for name, rows in pop.tables()}
-    # the Spark pass anonymises and does not yet take the other actions (docs/spark.md): the SQL
-    # sweep is asked for the same
-    sql_dry = policykit.sweep(url, as_of=AS_OF, preselect=False, actions=())
+    # every action: anonymisation, the LinkedIn column erased at once, relevance reviews
+    sql_dry = policykit.sweep(url, as_of=AS_OF, preselect=False)
     spark_dry = policykit.spark.anonymise(frames, as_of=AS_OF)
-    sql_report = policykit.sweep(url, as_of=AS_OF, apply=True, preselect=False, actions=())
+    sql_report = policykit.sweep(url, as_of=AS_OF, apply=True, preselect=False)
     out = folder / "out"
     spark_applied = policykit.spark.anonymise(frames, as_of=AS_OF, output=str(out))
     return {"url": url, "sql_dry": sql_dry, "spark_dry": spark_dry, "sql": sql_report, "spark": spark_applied,
@@ -117,8 +116,10 @@ def test_the_reports_agree(swept: dict[str, Any]) -> None:
         assert dict(spk.erases) == dict(sql.erases)
         assert [p.to_dict() for p in spk.problems] == [p.to_dict() for p in sql.problems]
         assert [a.to_dict() for a in spk.sample] == [a.to_dict() for a in sql.sample]
-        assert spk.skipped_actions == sql.skipped_actions == ("erase_now", "special_category", "review_due")
-        assert dict(spk.actions) == dict(sql.actions) == {}
+        assert spk.skipped_actions == sql.skipped_actions == ()
+        assert dict(spk.actions) == dict(sql.actions)
+        assert [a.to_dict() for a in spk.action_sample] == [a.to_dict() for a in sql.action_sample]
+    assert swept["sql"].actions["erase_now"] > 10 and swept["sql"].actions["review_due"] > 10
     assert swept["sql"].due > 50 and swept["sql"].problem_count == 1
     assert swept["spark_dry"].report.applied is False and swept["spark"].report.applied is True
 
@@ -145,26 +146,28 @@ def test_deleted_and_kept_tables_agree(swept: dict[str, Any], spark: Any) -> Non
 
 
 def test_the_audit_logs_agree(swept: dict[str, Any], spark: Any) -> None:
-    """One audit row per anonymised candidate, with the SQL audit table's columns and values."""
+    """One audit row per action taken (per anonymised candidate, per erasure at once, per review),
+    with the SQL audit table's columns and values."""
     engine = sa.create_engine(swept["url"])
     with engine.connect() as conn:
         sql_rows = conn.execute(sa.text(
             "SELECT candidate_id, as_of, policy_version, retention_mode, anonymise_on, rule_ids, clauses, erased, "
             "deleted_rows, action, due_on FROM policykit_audit")).all()
     engine.dispose()
-    want = {r[0]: (r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), json.loads(r[7]), json.loads(r[8]),
+    want = {(r[0], r[9]): (r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), json.loads(r[7]), json.loads(r[8]),
                    r[9], r[10]) for r in sql_rows}
     audit = spark.read.parquet(str(swept["out"] / "policykit_audit"))
     assert set(audit.columns) == {"id", "run_id", "candidate_id", "as_of", "policy_version", "retention_mode",
                                   "anonymise_on", "rule_ids", "clauses", "erased", "deleted_rows", "recorded_at",
                                   "action", "due_on"}
-    got = {r["candidate_id"]: (r["as_of"].isoformat(), r["policy_version"], r["retention_mode"], _plain(r["anonymise_on"]),
+    got = {(r["candidate_id"], r["action"]): (r["as_of"].isoformat(), r["policy_version"], r["retention_mode"], _plain(r["anonymise_on"]),
                                r["rule_ids"], r["clauses"], r["erased"], dict(r["deleted_rows"]), r["action"],
                                _plain(r["due_on"]))
            for r in audit.collect()}
     assert got == want
     assert audit.select("run_id").distinct().count() == 1
-    assert audit.count() == swept["spark"].audit.count() == swept["sql"].anonymised
+    assert audit.count() == swept["spark"].audit.count() == len(sql_rows)
+    assert len(sql_rows) == swept["sql"].anonymised + sum(swept["sql"].actions.values())
 
 
 def test_a_second_run_on_the_output_changes_nothing(swept: dict[str, Any], spark: Any, tmp_path: Path) -> None:
@@ -209,10 +212,12 @@ def test_the_command_line_sweeps_parquet_files(swept: dict[str, Any], spark: Any
         spark.createDataFrame(rows, TYPES[name]).write.parquet(str(source / name))
     runner = CliRunner()
     dry = runner.invoke(main, ["sweep", "--engine", "spark", "--input", str(source), "--as-of", str(AS_OF),
-                               "--master", "local[2]", "--json"])
+                               "--master", "local[2]", "--json", "--skip", "review_due"])
     assert dry.exit_code == 1, dry.output  # the unreadable objection
     summary = json.loads(dry.stdout.splitlines()[-1])
     assert summary["type"] == "summary" and summary["applied"] is False
+    assert summary["skipped_actions"] == ["review_due"] and summary["actions"]["review_due"] == 0
+    assert summary["actions"]["erase_now"] == swept["sql_dry"].actions["erase_now"]
     assert set(summary) >= set(swept["sql_dry"].to_dict())
     assert summary["due"] == swept["sql_dry"].due and summary["problem_count"] == 1
     assert not (tmp_path / "out").exists()

@@ -1,16 +1,19 @@
-"""The Spark pass reads special-category items into the verdicts as the SQL sweep does.
+"""The Spark pass takes the SQL sweep's actions: anonymisation, erasures at once, special-category
+items on their own dates, relevance reviews.
 
 The richer schema of the SQL sweep's action tests (talent-pool tags, a marketing column,
 special-category items, each worked by hand there) goes into SQLite, swept by
-``policykit.sweep(..., apply=True, actions=())``, and into Spark DataFrames, anonymised by the Spark
-pass with the same mapping. The SQL sweep is the oracle: the same verdicts (modes, rules, clauses),
-the same problem for an item whose label cannot be read, the same rows left in every table and the
-same audit entries.
+``policykit.sweep(..., apply=True)``, and into Spark DataFrames, passed by the Spark pass with the
+same mapping. The SQL sweep is the oracle: the same verdicts (modes, rules, clauses), the same
+problem for an item whose label cannot be read, the same actions reported, the same rows left in
+every table and the same audit entries. Run again on its own output, the Spark pass changes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 from pathlib import Path
 from typing import Any
@@ -66,7 +69,18 @@ CHECKED = {  # the columns compared, per table
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, Any]:
-    folder = tmp_path_factory.mktemp("special")
+    return _sweep_both(tmp_path_factory.mktemp("special"), spark)
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, Any]:
+    """The same, with an audit key: both passes keep HMAC-SHA256(key, id) in the audit log."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("POLICYKIT_AUDIT_KEY", "a secret of the controller")
+        return _sweep_both(tmp_path_factory.mktemp("keyed"), spark)
+
+
+def _sweep_both(folder: Path, spark: Any) -> dict[str, Any]:
     url = f"sqlite:///{folder / 'candidates.db'}"
     people = [*PEOPLE, *MORE_PEOPLE]
     special = [*SPECIAL, *MORE_SPECIAL]
@@ -92,10 +106,10 @@ def swept(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> dict[str, Any
     rows["special_category_items"] = [(*r, "a note about it") for r in special]
     frames = {name: spark.createDataFrame(data, EXTRA_TYPES.get(name) or TYPES[name]) for name, data in rows.items()}
 
-    sql = policykit.sweep(url, as_of=AS_OF, mapping=mapping, apply=True, preselect=False, actions=())
+    sql = policykit.sweep(url, as_of=AS_OF, mapping=mapping, apply=True, preselect=False)
     out = folder / "out"
     spk = policykit.spark.anonymise(frames, str(mapping), as_of=AS_OF, output=str(out))
-    return {"url": url, "sql": sql, "spark": spk, "out": out}
+    return {"url": url, "sql": sql, "spark": spk, "out": out, "mapping": mapping, "folder": folder}
 
 
 def _plain(value: Any) -> Any:
@@ -120,6 +134,18 @@ def test_the_verdicts_and_problems_agree(swept: dict[str, Any]) -> None:
     assert dict(spk.erases) == dict(sql.erases)
 
 
+def test_the_other_actions_agree(swept: dict[str, Any]) -> None:
+    """The erasures at once, special-category items and reviews: the same counts and the same
+    actions (rules, clauses, what is erased and deleted, the day each became due), none skipped."""
+    sql, spk = swept["sql"], swept["spark"].report
+    assert sql.actions == {"erase_now": 2, "special_category": 4, "review_due": 2}  # the oracle took all three
+    assert dict(spk.actions) == dict(sql.actions)
+    assert [a.to_dict() for a in spk.action_sample] == [a.to_dict() for a in sql.action_sample]
+    assert spk.skipped_actions == sql.skipped_actions == ()
+    assert spk.to_dict().keys() == sql.to_dict().keys()
+    assert "not looked for" not in spk.summary()
+
+
 @pytest.mark.parametrize("table", sorted(CHECKED))
 def test_the_tables_agree(swept: dict[str, Any], spark: Any, table: str) -> None:
     columns = CHECKED[table]
@@ -133,7 +159,11 @@ def test_the_tables_agree(swept: dict[str, Any], spark: Any, table: str) -> None
     assert got == want
 
 
-def test_the_audit_logs_agree(swept: dict[str, Any], spark: Any) -> None:
+@pytest.mark.parametrize("run", ["swept", "keyed"])
+def test_the_audit_logs_agree(request: pytest.FixtureRequest, spark: Any, run: str) -> None:
+    """Every action's audit row, field for field (the ids and times of a run aside); with an audit
+    key, the keyed hashes, which are also checked against HMAC-SHA256 computed here."""
+    swept = request.getfixturevalue(run)
     engine = sa.create_engine(swept["url"])
     with engine.connect() as conn:
         want = sorted(
@@ -146,4 +176,24 @@ def test_the_audit_logs_agree(swept: dict[str, Any], spark: Any) -> None:
         (r["candidate_id"], r["as_of"].isoformat(), r["retention_mode"], r["rule_ids"], r["clauses"], r["erased"],
          dict(r["deleted_rows"]), r["action"], _plain(r["due_on"]))
         for r in spark.read.parquet(str(swept["out"] / "policykit_audit")).collect())
-    assert got == want and len(want) == 1
+    assert got == want
+    assert sorted({r[-2] for r in want}) == ["anonymise", "erase_now", "review_due", "special_category"]
+    ids = {r[0] for r in want}
+    people = {str(p.id) for p in [*PEOPLE, *MORE_PEOPLE]}
+    if run == "keyed":
+        assert ids <= {"hmac-sha256:" + hmac.new(b"a secret of the controller", c.encode(), hashlib.sha256).hexdigest()
+                       for c in people}
+    else:
+        assert ids <= people
+
+
+def test_a_rerun_on_its_own_output_changes_nothing(swept: dict[str, Any], spark: Any, tmp_path: Path) -> None:
+    """Run again on its output: no action is due (every value erased, every item deleted, every review
+    recorded), no audit row is added, every table is the same."""
+    again = policykit.spark.anonymise(str(swept["out"]), str(swept["mapping"]), as_of=AS_OF,
+                                      output=str(tmp_path / "again"))
+    assert (again.report.due, dict(again.report.actions), again.audit.count()) == (0, {}, 0)
+    for table in [*CHECKED, "policykit_audit"]:
+        first = spark.read.parquet(str(swept["out"] / table))
+        second = spark.read.parquet(str(tmp_path / "again" / table))
+        assert sorted(map(tuple, second.collect())) == sorted(map(tuple, first.collect())), table

@@ -97,9 +97,8 @@ def test_an_added_optional_fact_changes_only_the_questions_its_rule_decides(tmp_
     overlay = _overlay(tmp_path, "referees", {
         "vocabulary.yaml": "reason_codes:\n  - id: REFEREE_NOT_APPROVED\n    en: Not approved.\n",
         "disclosure.yaml": (
-            # an overlay's facts list replaces the bundled one: keep the bundled fact, add the new one
-            "facts: [candidate.portability_request_on_file, recipient.approved_by_candidate]\n"
-            "rules:\n  - id: D5-REFEREE-NOT-APPROVED\n    step: 5\n"
+            # an overlay's facts add to the bundled ones (candidate.portability_request_on_file stays)
+            "facts: [recipient.approved_by_candidate]\nrules:\n  - id: D5-REFEREE-NOT-APPROVED\n    step: 5\n"
             "    effect: forbid\n    reason: REFEREE_NOT_APPROVED\n    title: Approved referees only\n"
             "    description: Only referees the candidate approved.\n    clauses: [P-TP-8]\n    when:\n"
             "      recipient.kind: reference\n      recipient.approved_by_candidate: false\n"),

@@ -90,6 +90,39 @@ def test_remove_deletes_entries_by_id_and_by_key(tmp_path: Path) -> None:
     assert "UK" in load_rules().vocabulary.country_aliases
 
 
+def test_a_list_of_names_is_a_set_the_overlay_adds_to(tmp_path: Path) -> None:
+    directory = overlay(tmp_path)
+    # NO is in the bundled list already: it stays where it is and is not repeated; CH is added
+    write(directory, "countries.yaml", "efta_eea: [NO, CH]\n")
+    rules = load_rules(directory)
+    assert bundled_yaml("countries.yaml")["efta_eea"] == ["IS", "LI", "NO"]  # the oracle: the bundled file
+    assert rules.vocabulary.country("CH").in_eea is True
+    assert all(rules.vocabulary.country(c).in_eea for c in ("IS", "LI", "NO"))
+    assert load_rules().vocabulary.country("CH").in_eea is False
+
+
+def test_an_overlay_fact_is_added_to_the_bundled_facts(tmp_path: Path) -> None:
+    directory = overlay(tmp_path)
+    write(directory, "disclosure.yaml", "facts: [recipient.approved_by_candidate]\n")
+    rules = load_rules(directory)
+    bundled_facts = bundled_yaml("disclosure.yaml")["facts"]
+    assert bundled_facts  # the bundled policy declares an optional fact of its own
+    assert set(bundled_facts) | {"recipient.approved_by_candidate"} <= set(rules.disclosure.facts)
+    assert "recipient.approved_by_candidate" not in load_rules().disclosure.facts
+
+
+def test_remove_deletes_a_name_from_a_list_of_names(tmp_path: Path) -> None:
+    directory = overlay(tmp_path)
+    write(directory, "countries.yaml", "remove:\n  efta_eea: [LI]\n")
+    rules = load_rules(directory)
+    assert rules.vocabulary.country("LI").in_eea is False
+    assert rules.vocabulary.country("IS").in_eea is True
+    assert load_rules().vocabulary.country("LI").in_eea is True
+    write(directory, "countries.yaml", "remove:\n  efta_eea: [CH]\n")
+    with pytest.raises(errors.RuleSchemaError, match=r"expected an id or key of 'efta_eea' in the base to remove, got 'CH'"):
+        load_rules(directory)
+
+
 def test_removing_what_the_base_lacks_names_the_overlay_line_and_the_nearest_id(tmp_path: Path) -> None:
     directory = overlay(tmp_path)
     write(directory, "disclosure.yaml", "# a comment\nremove:\n  rules:\n    - D1-SALES\n")

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 import policykit
 from policykit._sweep.mapping import DEFAULT_MAPPING
-from policykit._sweep.sql import _surrogate
+from policykit._sweep.reading import surrogate as is_surrogate
 from tests.sweep_support import Person, add_people, audit_rows, snapshot
 
 AS_OF = dt.date(2026, 11, 29)
@@ -148,4 +148,4 @@ def test_candidate_ids_are_pseudonymised_with_a_key(
 def test_only_surrogate_keys_go_into_the_audit_log_unhashed(cid: Any, surrogate: bool) -> None:
     """Without a key, a candidate id that may be personal data (an e-mail address, a personal number)
     is refused for the audit log; whole numbers and UUIDs are kept."""
-    assert _surrogate(cid) is surrogate
+    assert is_surrogate(cid) is surrogate

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import (
     BeforeValidator,
@@ -26,6 +26,7 @@ from policykit._engine.snapshot import snapshot
 from policykit._input import InputModel, parse_input
 from policykit._ruleset.facts import UNLISTED_PURPOSE
 from policykit._ruleset.vocabulary import ascii_code
+from policykit._serial import JsonSpec, to_data
 from policykit.errors import (
     InvalidDateError,
     RequestValidationError,
@@ -387,6 +388,17 @@ class Decision:
 
     __slots__ = ("_context", "_outcome", "_request", "_source")
 
+    _JSON: ClassVar[JsonSpec] = (
+        "allowed",
+        "reasons",
+        "obligations",
+        "by_category",
+        ("category_obligations", lambda d: {c: o for c, o in d.category_obligations.items() if o}),
+        "rule_ids",
+        "clauses",
+        "policy_version",
+    )
+
     def __init__(
         self,
         outcome: Outcome,
@@ -506,16 +518,7 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as JSON-ready data."""
-        return {
-            "allowed": self.allowed,
-            "reasons": list(self.reasons),
-            "obligations": list(self.obligations),
-            "by_category": dict(self.by_category),
-            "category_obligations": {c: list(o) for c, o in self.category_obligations.items() if o},
-            "rule_ids": list(self.rule_ids),
-            "clauses": list(self.clauses),
-            "policy_version": self.policy_version,
-        }
+        return cast("dict[str, Any]", to_data(self))
 
     def __repr__(self) -> str:
         verdict = "allowed" if self.allowed else f"denied {', '.join(self.reasons)}"

@@ -15,7 +15,7 @@ import datetime as dt
 import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, cast
 
 from pydantic import (
     BeforeValidator,
@@ -40,6 +40,7 @@ from policykit._ruleset.requests import (
     RequestRule,
     RequestRules,
 )
+from policykit._serial import JsonSpec, to_data
 from policykit.errors import (
     InvalidDateError,
     RequestValidationError,
@@ -437,18 +438,16 @@ class ItemDisposition:
     clauses: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """The disposition as JSON-ready data."""
-        return {
-            "item": self.item,
-            "category": self.category,
-            "disposition": self.disposition,
-            "reason": self.reason,
-            "refusal_grounds": list(self.refusal_grounds),
-            "until": self.until.isoformat() if self.until else None,
-            "until_event": self.until_event,
-            "rule_id": self.rule_id,
-            "clauses": list(self.clauses),
-        }
+        """The disposition as JSON-ready data: its fields, in order."""
+        return cast("dict[str, Any]", to_data(self))
+
+
+def _transmission(resp: RequestResponse) -> dict[str, Any] | None:
+    """The direct transmission's decision, in brief."""
+    d = resp.transmission_decision
+    if d is None:
+        return None
+    return {"allowed": d.allowed, "reasons": d.reasons, "rule_ids": d.rule_ids, "clauses": d.clauses}
 
 
 def _unique(values: Sequence[str]) -> tuple[str, ...]:
@@ -466,6 +465,98 @@ class RequestResponse:
     the items of the request; ``dispositions`` holds the reason, grounds and rule for each.
     ``explain()`` says it all in plain English, citing the clauses.
     """
+
+    __slots__ = (
+        "_context",
+        "_rules",
+        "_sealed",
+        "anonymise_on",
+        "bookkeeping_retain_until",
+        "clauses",
+        "confirm_in_writing",
+        "continue_purposes",
+        "continue_reasons",
+        "deadline",
+        "deliver",
+        "dispositions",
+        "erase_now",
+        "exclude",
+        "exclude_reasons",
+        "extended_deadline",
+        "extension_notice_by",
+        "fee",
+        "flags",
+        "format",
+        "include",
+        "include_all_categories",
+        "include_information",
+        "inform",
+        "notes",
+        "notify_before_lifting_restriction",
+        "notify_recipients",
+        "offer_access",
+        "outcome",
+        "outcome_rule",
+        "reasons",
+        "received_on",
+        "recipients_to_notify",
+        "rectify",
+        "redact",
+        "refusal_grounds",
+        "request",
+        "restrict",
+        "restrict_until",
+        "retain",
+        "retain_until",
+        "retain_until_by_item",
+        "rule_ids",
+        "stop_purposes",
+        "transmission_decision",
+        "transmit_directly",
+        "unaffected",
+        "verify_identity",
+        "window",
+    )
+
+    _JSON: ClassVar[JsonSpec] = (
+        ("request", lambda r: r.request.request),
+        "outcome",
+        "received_on",
+        "deadline",
+        "extended_deadline",
+        "fee",
+        "include_all_categories",
+        "include",
+        "include_information",
+        "redact",
+        "format",
+        "deliver",
+        "exclude",
+        "exclude_reasons",
+        "erase_now",
+        "retain",
+        "retain_until",
+        "anonymise_on",
+        "bookkeeping_retain_until",
+        "restrict",
+        "restrict_until",
+        "rectify",
+        "stop_purposes",
+        "continue_purposes",
+        "transmit_directly",
+        "refusal_grounds",
+        ("transmission", _transmission),
+        "inform",
+        "notify_recipients",
+        ("recipients_to_notify", lambda r: [ref.model_dump() for ref in r.recipients_to_notify]),
+        "confirm_in_writing",
+        "verify_identity",
+        "dispositions",
+        "reasons",
+        "rule_ids",
+        "clauses",
+        "policy_version",
+    )
 
     def __init__(
         self,
@@ -504,6 +595,12 @@ class RequestResponse:
         self.bookkeeping_retain_until = window.bookkeeping_retain_until
         self.retain_until, self.anonymise_on = self._retention_dates()
         self._fired(request_rules, item_rules, rules, cited)
+        self._sealed = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_sealed", False):
+            raise AttributeError(f"RequestResponse is immutable: cannot set {name!r}")
+        object.__setattr__(self, name, value)
 
     def _dates(self, effects: Sequence[RequestEffect]) -> None:
         """The deadlines (Art. 12(3), from the policy's parameters) and the fee."""
@@ -622,54 +719,7 @@ class RequestResponse:
 
     def to_dict(self) -> dict[str, Any]:
         """The response as JSON-ready data."""
-
-        def day(d: dt.date | None) -> str | None:
-            return d.isoformat() if d else None
-
-        return {
-            "request": self.request.request,
-            "outcome": self.outcome,
-            "received_on": day(self.received_on),
-            "deadline": day(self.deadline),
-            "extended_deadline": day(self.extended_deadline),
-            "fee": self.fee,
-            "include_all_categories": self.include_all_categories,
-            "include": list(self.include),
-            "include_information": list(self.include_information),
-            "redact": list(self.redact),
-            "format": self.format,
-            "deliver": list(self.deliver),
-            "exclude": list(self.exclude),
-            "exclude_reasons": dict(self.exclude_reasons),
-            "erase_now": list(self.erase_now),
-            "retain": list(self.retain),
-            "retain_until": day(self.retain_until),
-            "anonymise_on": day(self.anonymise_on),
-            "bookkeeping_retain_until": day(self.bookkeeping_retain_until),
-            "restrict": list(self.restrict),
-            "restrict_until": self.restrict_until,
-            "rectify": list(self.rectify),
-            "stop_purposes": list(self.stop_purposes),
-            "continue_purposes": list(self.continue_purposes),
-            "transmit_directly": self.transmit_directly,
-            "refusal_grounds": list(self.refusal_grounds),
-            "transmission": None if self.transmission_decision is None else {
-                "allowed": self.transmission_decision.allowed,
-                "reasons": list(self.transmission_decision.reasons),
-                "rule_ids": list(self.transmission_decision.rule_ids),
-                "clauses": list(self.transmission_decision.clauses),
-            },
-            "inform": list(self.inform),
-            "notify_recipients": self.notify_recipients,
-            "recipients_to_notify": [r.model_dump() for r in self.recipients_to_notify],
-            "confirm_in_writing": self.confirm_in_writing,
-            "verify_identity": self.verify_identity,
-            "dispositions": [d.to_dict() for d in self.dispositions],
-            "reasons": list(self.reasons),
-            "rule_ids": list(self.rule_ids),
-            "clauses": list(self.clauses),
-            "policy_version": self.policy_version,
-        }
+        return cast("dict[str, Any]", to_data(self))
 
     def __repr__(self) -> str:
         return (

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import BeforeValidator, StrictBool
 from pydantic_core import PydanticCustomError
@@ -32,6 +32,7 @@ from policykit._dates import (
     today_in,
 )
 from policykit._input import DATE_ERROR, TERM_ERROR, InputModel, parse_input
+from policykit._serial import JsonSpec, to_data
 from policykit.errors import (
     EngineError,
     InvalidDateError,
@@ -863,6 +864,33 @@ class RetentionVerdict:
     parameters: Parameters
     _context: AnswerContext[RetentionVerdict]
 
+    _JSON: ClassVar[JsonSpec] = (
+        "retention_mode",
+        "latest_application_date",
+        "retain_until",
+        "anonymise_on",
+        "deadline",
+        "review_on",
+        "due",
+        "legal_hold",
+        "erase_now",
+        "erase_on_anonymisation",
+        "permitted_purposes",
+        "trigger_date",
+        "trigger",
+        "anchor",
+        "window_anchor",
+        "bookkeeping_retain_until",
+        "special_category_erase_on",
+        "video_recording_erase_on",
+        "reasons",
+        "rule_ids",
+        "clauses",
+        "ambiguities",
+        "as_of",
+        "policy_version",
+    )
+
     def __init__(self, **values: Any) -> None:
         for name, value in values.items():
             object.__setattr__(self, name, value)
@@ -924,32 +952,7 @@ class RetentionVerdict:
 
     def to_dict(self) -> dict[str, Any]:
         """The verdict as JSON-ready data (dates as ISO strings)."""
-        return {
-            "retention_mode": self.retention_mode,
-            "latest_application_date": _iso(self.latest_application_date),
-            "retain_until": _iso(self.retain_until),
-            "anonymise_on": _iso(self.anonymise_on),
-            "deadline": _iso(self.deadline),
-            "review_on": _iso(self.review_on),
-            "due": self.due,
-            "legal_hold": self.legal_hold,
-            "erase_now": list(self.erase_now),
-            "erase_on_anonymisation": list(self.erase_on_anonymisation),
-            "permitted_purposes": list(self.permitted_purposes),
-            "trigger_date": _iso(self.trigger_date),
-            "trigger": list(self.trigger),
-            "anchor": self.anchor,
-            "window_anchor": _iso(self.window_anchor),
-            "bookkeeping_retain_until": _iso(self.bookkeeping_retain_until),
-            "special_category_erase_on": _iso(self.special_category_erase_on),
-            "video_recording_erase_on": _iso(self.video_recording_erase_on),
-            "reasons": list(self.reasons),
-            "rule_ids": list(self.rule_ids),
-            "clauses": list(self.clauses),
-            "ambiguities": list(self.ambiguities),
-            "as_of": self.as_of.isoformat(),
-            "policy_version": self.policy_version,
-        }
+        return cast("dict[str, Any]", to_data(self))
 
     def __repr__(self) -> str:
         return (

@@ -10,9 +10,12 @@ name, section by section (the semantics are documented in ``docs/rule-format.md`
 * a top-level section that is a list of entries with an id in both files (``rules``, ``clauses``,
   ``purposes``, ``sections`` by ``code``, ``steps`` by ``step``) is merged by id: an entry whose id the
   base has replaces it whole, in its place; a new id is appended;
-* any other value (a plain list, a scalar) replaces the base's;
-* ``remove: {section: [id or key, ...]}`` deletes entries of the base; removing what the base lacks is
-  an error.
+* a top-level section that is a list of plain names in both files (``facts``, the country lists) is a
+  set: the overlay's names the base lacks are appended, in order, and a name the base has stays where
+  it is (so an overlay lists only the names it adds);
+* any other value (a scalar, lists of different shapes) replaces the base's;
+* ``remove: {section: [id, key or name, ...]}`` deletes entries of the base; removing what the base
+  lacks is an error.
 
 The result is one :class:`~policykit._ruleset.reading.LocatedYaml` per file, so the loader reads a resolved
 directory exactly as it reads a plain one. The line of every node still points at the file it came
@@ -196,11 +199,12 @@ class _Merger:
             self.data[key] = merged
             return
         id_key = _id_key(old, value)
-        if id_key is not None:
+        names = _is_names(old) and _is_names(value)
+        if id_key is not None or names:
             entries = list(old or ())
-            position = {e[id_key]: i for i, e in enumerate(entries)}
+            position = {(e if names else e[id_key]): i for i, e in enumerate(entries)}
             for j, entry in enumerate(value):
-                i = position.setdefault(entry[id_key], len(entries))
+                i = position.setdefault(entry if names else entry[id_key], len(entries))
                 if i == len(entries):
                     entries.append(entry)
                 else:
@@ -246,7 +250,7 @@ class _Merger:
             self._drop((section, ident))
             return
         id_key = _id_key(old, [])
-        ids = [e[id_key] for e in old] if id_key is not None else []
+        ids = list(old) if _is_names(old) else [e[id_key] for e in old] if id_key is not None else []
         if ident in ids:
             i = ids.index(ident)
             del old[i]
@@ -268,6 +272,12 @@ class _Merger:
 
     def result(self) -> LocatedYaml:
         return LocatedYaml(Path(self.name), self.data, self.lines)
+
+
+def _is_names(value: Any) -> bool:
+    """Whether a value is a list of plain names (strings or numbers): a set, merged by union."""
+    return isinstance(value, list) and all(
+        isinstance(e, (str, int, float)) and not isinstance(e, bool) for e in value)
 
 
 def _id_key(old: Any, new: Any) -> str | None:

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
+import os
+import re
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +28,7 @@ from policykit._sweep.report import SweepProblem
 from policykit.errors import InvalidDateError, MappingError, QueryError, did_you_mean, short_repr
 
 __all__ = [
+    "AUDIT_KEY_ENV",
     "BadRowError",
     "ColumnInfo",
     "FactReader",
@@ -30,6 +36,8 @@ __all__ = [
     "Plan",
     "Reader",
     "TableErase",
+    "audit_id",
+    "audit_key",
     "check_items",
     "check_tables",
     "due_special_rows",
@@ -41,6 +49,7 @@ __all__ = [
     "now_plan",
     "row_tables",
     "special_rows",
+    "surrogate",
 ]
 
 
@@ -502,3 +511,33 @@ def due_special_rows(verdict: RetentionVerdict, row_ids: Sequence[Any]) -> list[
     """The special-category item rows whose erasure date has come, as ``(row id, status)``;
     ``row_ids`` are the rows in the order their items were given to ``retention()``."""
     return [(row_ids[s.index], s) for s in verdict.special_category if s.due]
+
+
+# ------------------------------------------------------------------------------------------------
+# the candidate id the audit log keeps
+
+AUDIT_KEY_ENV = "POLICYKIT_AUDIT_KEY"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+
+def audit_key() -> bytes | None:
+    """The key that pseudonymises candidate ids in the audit log (POLICYKIT_AUDIT_KEY), if set."""
+    key = os.environ.get(AUDIT_KEY_ENV)
+    return key.encode("utf-8") if key else None
+
+
+def audit_id(cid: Any, key: bytes | None) -> str:
+    """The candidate's id as the audit log keeps it: an HMAC-SHA256 of it under ``key`` when one is
+    set, else the id itself (which the sweep checks to be a surrogate key before it writes it)."""
+    if key is not None:
+        return "hmac-sha256:" + hmac.new(key, str(cid).encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    return str(cid)
+
+
+def surrogate(cid: Any) -> bool:
+    """A whole number (or its digits) or a UUID: a key that names no one by itself."""
+    if isinstance(cid, int) and not isinstance(cid, bool):
+        return True
+    if isinstance(cid, uuid.UUID):
+        return True
+    return isinstance(cid, str) and ((cid.isascii() and cid.isdigit()) or _UUID.fullmatch(cid) is not None)

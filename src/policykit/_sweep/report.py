@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+
+from policykit._serial import JsonSpec, to_data
 
 if TYPE_CHECKING:
     from policykit._retention.verdict import RetentionVerdict
@@ -51,12 +53,11 @@ class SweepProblem:
     message: str
     code: str
 
+    _JSON: ClassVar[JsonSpec] = ("table", "row_id", "candidate_id", "column", "code", "message")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
-        return {
-            "table": self.table, "row_id": self.row_id, "candidate_id": self.candidate_id, "column": self.column,
-            "code": self.code, "message": self.message,
-        }
+        return cast("dict[str, Any]", to_data(self))
 
     def __str__(self) -> str:
         where = f"{self.table} row {self.row_id}" if self.row_id is not None else self.table
@@ -95,13 +96,8 @@ class CandidateAction:
     due_on: dt.date | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {
-            "candidate_id": self.candidate_id, "retention_mode": self.retention_mode, "mode_rule": self.mode_rule,
-            "rule_ids": list(self.rule_ids), "clauses": list(self.clauses), "anonymise_on": _iso(self.anonymise_on),
-            "deadline": _iso(self.deadline), "erased": list(self.erased), "deleted_rows": dict(self.deleted_rows),
-            "applied": self.applied, "action": self.action, "due_on": _iso(self.due_on),
-        }
+        """JSON-ready: its fields, in order."""
+        return cast("dict[str, Any]", to_data(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +110,7 @@ class SweepProgress:
     fraction: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SweepReport:
     """What a sweep found and did.
 
@@ -152,6 +148,20 @@ class SweepReport:
     action_sample: tuple[CandidateAction, ...] = ()
     skipped_actions: tuple[str, ...] = ()
 
+    _JSON: ClassVar[JsonSpec] = (
+        "database", "as_of", "policy_version", "applied", "preselect", "batch_size", "run_id", "candidates",
+        "already_anonymised", "examined", "due", "anonymised",
+        ("by_mode", lambda r: [
+            {"retention_mode": mode, "rule": rule, "judged": judged, "due": due}
+            for (mode, rule), (judged, due) in sorted(r.by_mode.items())
+        ]),
+        ("erases", lambda r: dict(sorted(r.erases.items()))),
+        ("actions", lambda r: {kind: r.actions.get(kind, 0) for kind in OTHER_ACTIONS}),
+        "skipped_actions", "problem_count", "problems",
+        ("seconds", lambda r: round(r.seconds, 3)),
+        "exit_status",
+    )
+
     @property
     def exit_status(self) -> int:
         """0 when every row read could be judged; 1 when some were skipped as problems."""
@@ -159,21 +169,7 @@ class SweepReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the counts, the problems and the sample."""
-        return {
-            "database": self.database, "as_of": self.as_of.isoformat(), "policy_version": self.policy_version,
-            "applied": self.applied, "preselect": self.preselect, "batch_size": self.batch_size,
-            "run_id": self.run_id, "candidates": self.candidates, "already_anonymised": self.already_anonymised,
-            "examined": self.examined, "due": self.due, "anonymised": self.anonymised,
-            "by_mode": [
-                {"retention_mode": mode, "rule": rule, "judged": judged, "due": due}
-                for (mode, rule), (judged, due) in sorted(self.by_mode.items())
-            ],
-            "erases": dict(sorted(self.erases.items())),
-            "actions": {kind: self.actions.get(kind, 0) for kind in OTHER_ACTIONS},
-            "skipped_actions": list(self.skipped_actions),
-            "problem_count": self.problem_count, "problems": [p.to_dict() for p in self.problems],
-            "seconds": round(self.seconds, 3), "exit_status": self.exit_status,
-        }
+        return cast("dict[str, Any]", to_data(self))
 
     def summary(self, *, limit: int = 20) -> str:
         """The report as a plain-text table: counts, modes and rules, the first due candidates and

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import hmac
 import json
-import os
-import re
 import time
 import uuid
 import weakref
@@ -37,11 +33,14 @@ from policykit._retention.verdict import RetentionVerdict
 from policykit._ruleset.ruleset import load_rules
 from policykit._sweep.mapping import ChildTable, SweepMapping, load_mapping
 from policykit._sweep.reading import (
+    AUDIT_KEY_ENV,
     BadRowError,
     ColumnInfo,
     FactReader,
     NowPlan,
     Plan,
+    audit_id,
+    audit_key,
     check_items,
     check_tables,
     due_special_rows,
@@ -51,6 +50,7 @@ from policykit._sweep.reading import (
     kept_record_erasures,
     now_plan,
     special_rows,
+    surrogate,
 )
 from policykit._sweep.report import (
     OTHER_ACTIONS,
@@ -334,8 +334,7 @@ class _Sweeper:
         self.tables: dict[str, sa.TableClause] = {}
         self.as_text: set[tuple[str, str]] = set()  # (table, column) read as text (PostgreSQL dates)
         # the key that pseudonymises candidate ids in the audit log (docs/security.md)
-        key = os.environ.get(AUDIT_KEY_ENV)
-        self.audit_key: bytes | None = key.encode("utf-8") if key else None
+        self.audit_key: bytes | None = audit_key()
         self.cand = self.table(self.m.candidates.table)
         # non-identifying columns, read with each row: a free-text value in one is erased all the same
         self.kept: dict[str, list[str]] = {
@@ -545,7 +544,7 @@ class _Sweeper:
                 plan = self.plans.get(cats)
                 if plan is None:
                     plan = self.plans[cats] = erase_plan(self.m, cats)
-                if self.apply and self.audit_key is None and not _surrogate(cid):
+                if self.apply and self.audit_key is None and not surrogate(cid):
                     report(SweepProblem(
                         self.m.candidates.table, None, None, self.m.candidates.id,
                         f"expected a surrogate key (a whole number or a UUID) in {self.m.candidates.id}, the id the "
@@ -660,7 +659,7 @@ class _Sweeper:
                 todo.append(self.action("review_due", k, (rule.id,), rule.clauses, due_on=review_on))
             if not todo:
                 continue
-            if self.apply and self.audit_key is None and not _surrogate(k.cid):
+            if self.apply and self.audit_key is None and not surrogate(k.cid):
                 report(self.not_surrogate())
                 continue
             actions.extend((k, a) for a in todo)
@@ -776,13 +775,9 @@ class _Sweeper:
                 conn.execute(sa.delete(t).where(t.c[sp.id].in_(chunk)))
 
     def audit_id(self, cid: Any) -> str:
-        """The candidate's id as the audit log keeps it: an HMAC-SHA256 of it under the audit key when
-        one is set (POLICYKIT_AUDIT_KEY), else the id itself, which ``judge`` has checked to be a
-        surrogate key (a whole number or a UUID), never a natural key such as an e-mail address."""
-        if self.audit_key is not None:
-            return "hmac-sha256:" + hmac.new(self.audit_key, str(cid).encode("utf-8", "surrogatepass"),
-                                             hashlib.sha256).hexdigest()
-        return str(cid)
+        """The candidate's id as the audit log keeps it (``reading.audit_id``): a keyed hash under
+        POLICYKIT_AUDIT_KEY, else the id itself, which ``judge`` has checked to be a surrogate key."""
+        return audit_id(cid, self.audit_key)
 
     def value_for(self, table: str, column: str, moment: dt.datetime) -> Any:
         """A timestamp as the column takes it: ISO text on SQLite or in a text column, else native."""
@@ -807,19 +802,6 @@ class _Sweeper:
             for cid in ids:
                 out[cid].setdefault(table, 0)
         return out
-
-
-AUDIT_KEY_ENV = "POLICYKIT_AUDIT_KEY"
-_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
-
-
-def _surrogate(cid: Any) -> bool:
-    """A whole number (or its digits) or a UUID: a key that names no one by itself."""
-    if isinstance(cid, int) and not isinstance(cid, bool):
-        return True
-    if isinstance(cid, uuid.UUID):
-        return True
-    return isinstance(cid, str) and ((cid.isascii() and cid.isdigit()) or _UUID.fullmatch(cid) is not None)
 
 
 def _erased(d: _Due) -> tuple[str, ...]:

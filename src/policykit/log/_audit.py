@@ -6,15 +6,16 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from policykit._disclosure.decision import DisclosureRequest
 from policykit._policy import Policy, load_policy
 from policykit._requests.response import DataSubjectRequest
 from policykit._retention.verdict import RetentionFacts
+from policykit._serial import JsonSpec, to_data
 from policykit.errors import DecisionLogError, PolicyKitError
 from policykit.log._log import GENESIS
 from policykit.log._record import (
@@ -84,7 +85,7 @@ def record_hash(record: dict[str, Any]) -> str:
 # verify
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """The first bad record: where it is, its sequence number (if readable), what is wrong."""
 
@@ -98,7 +99,18 @@ class Problem:
         return f"{self.where}{seq}: {self.kind}: {self.detail}"
 
 
-@dataclass
+@dataclass(slots=True)
+class _Chain:
+    """What :func:`verify` has found so far."""
+
+    records: int = 0
+    head: tuple[int, str] = (0, GENESIS)
+    problem: Problem | None = None
+    truncated: str | None = None  # an incomplete last line (a write cut short), not counted
+    versions: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyReport:
     """The result of :func:`verify`."""
 
@@ -107,7 +119,17 @@ class VerifyReport:
     head: tuple[int, str] = (0, GENESIS)
     problem: Problem | None = None
     truncated: str | None = None  # an incomplete last line (a write cut short), not counted
-    versions: Counter[str] = field(default_factory=Counter)
+    versions: Mapping[str, int] = field(default_factory=dict)
+
+    _JSON: ClassVar[JsonSpec] = (
+        "log",
+        ("intact", "ok"),
+        "records",
+        ("head", lambda r: {"seq": r.head[0], "hash": r.head[1]}),
+        ("first_bad", "problem"),
+        ("incomplete_last_line", "truncated"),
+        ("versions", lambda r: dict(sorted(r.versions.items()))),
+    )
 
     @property
     def ok(self) -> bool:
@@ -116,16 +138,7 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
-        p = self.problem
-        return {
-            "log": self.log,
-            "intact": self.ok,
-            "records": self.records,
-            "head": {"seq": self.head[0], "hash": self.head[1]},
-            "first_bad": None if p is None else {"where": p.where, "seq": p.seq, "kind": p.kind, "detail": p.detail},
-            "incomplete_last_line": self.truncated,
-            "versions": dict(sorted(self.versions.items())),
-        }
+        return cast("dict[str, Any]", to_data(self))
 
     def render(self) -> str:
         """The report as text."""
@@ -152,7 +165,13 @@ def verify(log: str | Path) -> VerifyReport:
     after it was chained to a different one), *deleted* (sequence numbers are missing), *reordered*
     (a record stands before one that precedes it), *inserted* (a record whose sequence number was
     already used)."""
-    report = VerifyReport(str(log))
+    chain = _Chain()
+    _follow(log, chain)
+    return VerifyReport(str(log), chain.records, chain.head, chain.problem, chain.truncated, chain.versions)
+
+
+def _follow(log: str | Path, report: _Chain) -> None:
+    """Follow the chain until the first bad record, counting the good ones in ``report``."""
     hashes = bytearray()  # the hash of every good record, 32 bytes each, by seq
     last_seq, last_hash, last_where = 0, GENESIS, "the start of the log"
     lines = read_log(log)
@@ -160,7 +179,7 @@ def verify(log: str | Path) -> VerifyReport:
     for where, raw in lines:
         if pending is not None:  # a line without its newline that is not the last: damage
             report.problem = Problem(pending[0], None, "edited", "the line is cut short")
-            return report
+            return
         try:
             record = _parse(raw)
         except ValueError as exc:
@@ -168,11 +187,11 @@ def verify(log: str | Path) -> VerifyReport:
                 pending = (where, raw)
                 continue
             report.problem = Problem(where, None, "edited", f"not a decision record: {exc}")
-            return report
+            return
         seq = record["seq"]
         if record_hash(record) != record["hash"]:
             report.problem = Problem(where, seq, "edited", "its content no longer matches its hash")
-            return report
+            return
         if seq == last_seq + 1:
             if record["prev"] != last_hash:
                 if last_seq == 0:
@@ -184,7 +203,7 @@ def verify(log: str | Path) -> VerifyReport:
                         f"the record after it (seq {seq}, {where}) was chained to different content: this record was "
                         "changed and given a new hash",
                     )
-                return report
+                return
         elif seq > last_seq + 1:
             missing = last_seq + 1
             later = _find_later(lines, missing)
@@ -194,7 +213,7 @@ def verify(log: str | Path) -> VerifyReport:
                                          f"it stands before {span} ({later}): records were moved")
             else:
                 report.problem = Problem(where, seq, "deleted", f"{span} missing before it (after {last_where})")
-            return report
+            return
         else:
             earlier = bytes(hashes[(seq - 1) * 32: seq * 32]).hex()
             if earlier == record["hash"]:
@@ -202,7 +221,7 @@ def verify(log: str | Path) -> VerifyReport:
             else:
                 detail = f"its seq {seq} was already used by an earlier record; this one is not part of the chain"
             report.problem = Problem(where, seq, "inserted", detail)
-            return report
+            return
         hashes += bytes.fromhex(record["hash"])
         report.records += 1
         report.versions[str(record["policy"].get("version"))] += 1
@@ -210,7 +229,6 @@ def verify(log: str | Path) -> VerifyReport:
     if pending is not None:
         report.truncated = pending[0]
     report.head = (last_seq, last_hash)
-    return report
 
 
 def _find_later(lines: Iterator[tuple[str, bytes]], seq: int) -> str | None:
@@ -243,9 +261,9 @@ def _verdict(family: str, answer: dict[str, Any]) -> str:
     return str(answer.get("outcome"))
 
 
-@dataclass
-class ReplayReport:
-    """The result of :func:`replay`."""
+@dataclass(slots=True)
+class _Replay:
+    """What :func:`replay` has found so far (the fields of :class:`ReplayReport`)."""
 
     log: str
     rules: list[dict[str, str]]
@@ -261,23 +279,49 @@ class ReplayReport:
     changed_seqs: list[int] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
 
+
+def _most_common(name: str) -> Callable[[ReplayReport], dict[str, int]]:
+    """A counter of the report as a mapping, the most common first."""
+    return lambda r: dict(getattr(r, name).most_common())
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    """The result of :func:`replay`."""
+
+    log: str
+    rules: list[dict[str, str]]
+    records: int
+    by_family: Counter[str]
+    changed: int
+    explanation_only: int  # same answer, other rules or clauses behind it
+    unanswerable: int
+    transitions: Counter[str]
+    by_rule: Counter[str]
+    by_clause: Counter[str]
+    examples: dict[str, list[dict[str, Any]]]
+    changed_seqs: list[int]
+    problems: list[dict[str, Any]]
+
+    _JSON: ClassVar[JsonSpec] = (
+        "log",
+        "rules",
+        "records",
+        ("by_family", lambda r: dict(sorted(r.by_family.items()))),
+        "changed",
+        "explanation_only",
+        "unanswerable",
+        ("transitions", _most_common("transitions")),
+        ("by_rule", _most_common("by_rule")),
+        ("by_clause", _most_common("by_clause")),
+        "examples",
+        "changed_seqs",
+        ("unanswerable_examples", "problems"),
+    )
+
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
-        return {
-            "log": self.log,
-            "rules": self.rules,
-            "records": self.records,
-            "by_family": dict(sorted(self.by_family.items())),
-            "changed": self.changed,
-            "explanation_only": self.explanation_only,
-            "unanswerable": self.unanswerable,
-            "transitions": dict(self.transitions.most_common()),
-            "by_rule": dict(self.by_rule.most_common()),
-            "by_clause": dict(self.by_clause.most_common()),
-            "examples": self.examples,
-            "changed_seqs": self.changed_seqs,
-            "unanswerable_examples": self.problems,
-        }
+        return cast("dict[str, Any]", to_data(self))
 
     def render(self) -> str:
         """The report as text."""
@@ -346,7 +390,7 @@ def replay(log: str | Path, rules: Sequence[str | Path | Policy], *, examples: i
         raise DecisionLogError("replay: expected at least one rules directory")
     policies.sort(key=lambda p: p.version)
     recorders = {id(p): Recorder(p) for p in policies}
-    report = ReplayReport(str(log), [{"directory": str(p.rules.directory), "version": p.version} for p in policies])
+    report = _Replay(str(log), [{"directory": str(p.rules.directory), "version": p.version} for p in policies])
     try:
         for where, raw in read_log(log):
             try:
@@ -394,7 +438,7 @@ def replay(log: str | Path, rules: Sequence[str | Path | Policy], *, examples: i
     finally:
         for p in owned:
             p.close()
-    return report
+    return ReplayReport(**{f.name: getattr(report, f.name) for f in fields(report)})
 
 
 # ------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,12 +45,19 @@ from policykit._sweep.reading import (
     BadRowError,
     ColumnInfo,
     FactReader,
+    NowPlan,
     Plan,
+    audit_id,
+    audit_key,
+    check_items,
     check_tables,
+    due_special_rows,
     erase_plan,
     erased_categories,
     ident,
+    now_plan,
     row_tables,
+    special_rows,
 )
 from policykit._sweep.report import OTHER_ACTIONS, CandidateAction, SweepProblem, SweepReport
 from policykit.errors import PolicyKitError, SweepError
@@ -142,23 +149,63 @@ def _struct(df: DataFrame, columns: list[str | None], prefix: str) -> Column:
 
 def _judge_batches(
     batches: Iterator[pa.RecordBatch], *, bundle: RulesBundle, mapping: SweepMapping, as_of: dt.date,
-    roles: tuple[str, ...], kept: dict[str, tuple[str, ...]], schema: pa.Schema,
+    roles: tuple[str, ...], kept: dict[str, tuple[str, ...]], schema: pa.Schema, actions: frozenset[str],
+    audit_key: bytes | None,
 ) -> Iterator[pa.RecordBatch]:
     policy = worker_policy(bundle)
     reader = FactReader(mapping, as_of, mapping.timezone or policy.rules.parameters.timezone)
     plans: dict[frozenset[str], Plan] = {}
+    now_plans: dict[frozenset[str], NowPlan] = {}
     cand = mapping.candidates
     for batch in batches:
         out = []
         for row in batch.to_pylist():
             out.append(_judge_one(row, policy, reader, mapping, plans=plans, roles=roles, kept=kept,
-                                  cand_table=cand.table))
+                                  cand_table=cand.table, actions=actions, now_plans=now_plans, audit_key=audit_key))
         yield pa.RecordBatch.from_pylist(out, schema=schema)
+
+
+def _kept_actions(
+    verdict: Any, m: SweepMapping, raw: dict[str, dict[Any, list[Sequence[Any]]]], cid: Any, *, as_of: dt.date,
+    actions: frozenset[str], now_plans: dict[frozenset[str], NowPlan],
+) -> dict[str, Any]:
+    """For a candidate judged and kept: what its verdict makes due besides anonymisation, taken as
+    the SQL sweep's ``act`` takes it. ``now_targets``: what ``erase_now`` names (columns as
+    ``c SEP table SEP key SEP column``, row deletions as ``d SEP table SEP key``), in the plan's
+    order; the driver keeps those where a value or row is still there. ``special_ids``: the
+    special-category item rows whose date has come, with the rules that fired for them.
+    ``review_on``: a relevance review due (the driver drops one the audit log already holds)."""
+    out: dict[str, Any] = {}
+    names = frozenset(verdict.erase_now)
+    if names and "erase_now" in actions:
+        plan = now_plans.get(names)
+        if plan is None:
+            plan = now_plans[names] = now_plan(m, names)
+        targets = [SEP.join(("c", t, k, c)) for t, k, c in plan.columns]
+        targets += [SEP.join(("d", t, k)) for t, k in plan.deletes]
+        out.update(now_targets=targets, trigger_date=verdict.trigger_date)
+    if m.special_category_items is not None and "special_category" in actions:
+        specials = due_special_rows(verdict, [r[1] for r in special_rows(raw, cid)])
+        if specials:
+            rules = {s.rule_id for _, s in specials}
+            fired = [r for r in verdict.outcome.rules if r.id in rules]
+            out.update(
+                special_ids=[str(row) for row, _ in specials], special_rules=[r.id for r in fired],
+                special_clauses=list(dict.fromkeys(c for r in fired for c in r.clauses)),
+                special_due_on=min(s.erase_on for _, s in specials if s.erase_on is not None),
+            )
+    review_on = verdict.review_on
+    if ("review_due" in actions and verdict.retention_mode == "indefinite_while_relevant"
+            and review_on is not None and review_on <= as_of and not verdict.legal_hold):
+        rule = verdict.outcome.mode_rule
+        out.update(review_on=review_on, review_rule=rule.id, review_clauses=list(rule.clauses))
+    return out
 
 
 def _judge_one(
     row: dict[str, Any], policy: Any, reader: FactReader, m: SweepMapping, *, plans: dict[frozenset[str], Plan],
-    roles: tuple[str, ...], kept: dict[str, tuple[str, ...]], cand_table: str,
+    roles: tuple[str, ...], kept: dict[str, tuple[str, ...]], cand_table: str, actions: frozenset[str],
+    now_plans: dict[frozenset[str], NowPlan], audit_key: bytes | None,
 ) -> dict[str, Any]:
     cid = row["_cid"]
     out: dict[str, Any] = {"_cid": cid, "status": "judged", "due": False}
@@ -185,9 +232,10 @@ def _judge_one(
     out.update(
         retention_mode=verdict.retention_mode, mode_rule=verdict.mode_rule, rule_ids=list(verdict.rule_ids),
         clauses=list(verdict.clauses), anonymise_on=verdict.anonymise_on, deadline=verdict.deadline,
-        policy_version=verdict.policy_version,
+        policy_version=verdict.policy_version, audit_id=audit_id(cid, audit_key),
     )
     if not verdict.due or verdict.legal_hold:
+        out.update(_kept_actions(verdict, m, raw, cid, as_of=reader.as_of, actions=actions, now_plans=now_plans))
         return out
     cats = erased_categories(verdict)
     plan = plans.get(cats)
@@ -219,11 +267,18 @@ def _judged_schema(id_type: T.DataType) -> T.StructType:
         T.StructField("anonymise_on", T.DateType()), T.StructField("deadline", T.DateType()),
         T.StructField("policy_version", T.StringType()), T.StructField("erase", strings),
         T.StructField("free_text", strings), T.StructField("deletes", strings), T.StructField("erased", strings),
-        T.StructField("problem", _PROBLEM),
+        T.StructField("problem", _PROBLEM), T.StructField("audit_id", T.StringType()),
+        # the other actions of a kept candidate (``_kept_actions``)
+        T.StructField("now_targets", strings), T.StructField("trigger_date", T.DateType()),
+        T.StructField("special_ids", strings), T.StructField("special_rules", strings),
+        T.StructField("special_clauses", strings), T.StructField("special_due_on", T.DateType()),
+        T.StructField("review_on", T.DateType()), T.StructField("review_rule", T.StringType()),
+        T.StructField("review_clauses", strings),
     ])
 
 
-def _judge(tables: Mapping[str, DataFrame], m: SweepMapping, bundle: RulesBundle, as_of: dt.date) -> DataFrame:
+def _judge(tables: Mapping[str, DataFrame], m: SweepMapping, bundle: RulesBundle, as_of: dt.date, *,
+           actions: frozenset[str], audit_key: bytes | None) -> DataFrame:
     cand = m.candidates
     c = tables[cand.table]
     kept = {role: tuple(col for col, spec in t.columns.items() if spec.non_identifying) for role, t in m.categorised()}
@@ -256,7 +311,7 @@ def _judge(tables: Mapping[str, DataFrame], m: SweepMapping, bundle: RulesBundle
     out = _judged_schema(c.schema[cand.id].dataType)
     job = functools.partial(
         _judge_batches, bundle=bundle, mapping=m, as_of=as_of, roles=tuple(roles), kept=kept,
-        schema=to_arrow_schema(out),
+        schema=to_arrow_schema(out), actions=actions, audit_key=audit_key,
     )
     return base.mapInArrow(job, out)
 
@@ -341,16 +396,157 @@ AUDIT_SCHEMA = T.StructType([
 ])
 
 
-def _audit(due: DataFrame, deleted: DataFrame, run_id: str, as_of: dt.date, moment: dt.datetime) -> DataFrame:
-    rows = due.join(deleted, "_cid", "left")
+def _audit(rows: DataFrame, run_id: str, as_of: dt.date, moment: dt.datetime) -> DataFrame:
+    """Audit rows, one per action taken: ``rows`` has the verdict's fields, the candidate's
+    ``audit_id``, and the action's ``action``, ``rule_ids``, ``clauses``, ``erased``,
+    ``deleted_rows`` and ``due_on``."""
     return rows.select(
         F.monotonically_increasing_id().alias("id"), F.lit(run_id).alias("run_id"),
-        F.col("_cid").cast("string").alias("candidate_id"), F.lit(as_of).alias("as_of"), "policy_version",
+        F.col("audit_id").alias("candidate_id"), F.lit(as_of).alias("as_of"), "policy_version",
         "retention_mode", "anonymise_on", "rule_ids", "clauses", "erased",
         F.col("deleted_rows").cast("map<string,bigint>").alias("deleted_rows"),
-        F.lit(moment).cast("timestamp").alias("recorded_at"), F.lit("anonymise").alias("action"),
-        F.col("anonymise_on").alias("due_on"),
+        F.lit(moment).cast("timestamp").alias("recorded_at"), "action", "due_on",
     )
+
+
+def _anonymisations(due: DataFrame, deleted: DataFrame) -> DataFrame:
+    """The audit fields of each anonymisation."""
+    return due.join(deleted, "_cid", "left").select(
+        "audit_id", "policy_version", "retention_mode", "anonymise_on", "rule_ids", "clauses", "erased",
+        "deleted_rows", F.lit("anonymise").alias("action"), F.col("anonymise_on").alias("due_on"),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# the other actions: erased at once, special-category items, relevance reviews (the SQL sweep's ``act``)
+
+_NAMES = T.ArrayType(T.StringType())
+_COUNTS = T.MapType(T.StringType(), T.LongType())
+
+
+def _nonempty(df: DataFrame, column: str) -> Column:
+    """A value is left in this column: not NULL (and not '' in a text column), as the SQL sweep says."""
+    present = F.col(column).isNotNull()
+    if isinstance(df.schema[column].dataType, T.StringType):
+        present = present & (F.col(column) != "")
+    return present
+
+
+def _now_left(tables: Mapping[str, DataFrame], kept: DataFrame) -> tuple[DataFrame | None, list[list[str]]]:
+    """Per kept candidate, what its ``erase_now`` names and the tables still hold: ``_left_erased``
+    (the columns with a value left, in the plan's order) and ``_left_rows`` (rows left per table). Also
+    the targets met in this run, split (``c, table, key, column`` or ``d, table, key``)."""
+    pairs = kept.where(F.col("now_targets").isNotNull()).select(
+        "_cid", F.posexplode("now_targets").alias("pos", "target"))
+    targets = sorted(r[0] for r in pairs.select("target").distinct().collect())
+    parts = []
+    for target in targets:
+        kind, table, key, *rest = target.split(SEP)
+        df = tables[table]
+        if kind == "c":
+            part = df.where(_nonempty(df, rest[0])).select(F.col(key).alias("_cid")).distinct().select(
+                "_cid", F.lit(target).alias("target"), F.lit(f"{table}.{rest[0]}").alias("name"),
+                F.lit(None).cast("long").alias("n"))
+        else:
+            part = df.groupBy(F.col(key).alias("_cid")).agg(F.count(F.lit(1)).alias("n")).select(
+                "_cid", F.lit(target).alias("target"), F.lit(table).alias("name"), "n")
+        parts.append(part)
+    if not parts:
+        return None, []
+    found = functools.reduce(DataFrame.unionByName, parts)
+    hits = pairs.join(found, ["_cid", "target"])
+    grouped = hits.groupBy("_cid").agg(
+        F.sort_array(F.collect_list(F.when(F.col("n").isNull(), F.struct("pos", "name")))).alias("_cols"),
+        F.collect_list(F.when(F.col("n") > 0, F.struct("name", "n"))).alias("_rows"),
+    )
+    left = grouped.select(
+        "_cid", F.transform("_cols", lambda c: c["name"]).alias("_left_erased"),
+        F.map_from_entries("_rows").cast(_COUNTS).alias("_left_rows"),
+    ).where((F.size("_left_erased") > 0) | (F.size("_left_rows") > 0))
+    return left, [t.split(SEP) for t in targets]
+
+
+def _reviews_recorded(earlier: DataFrame | None) -> DataFrame | None:
+    """The reviews an earlier audit log holds, as ``(_rid, _rdue)``."""
+    if earlier is None or not {"action", "due_on", "candidate_id"} <= set(earlier.columns):
+        return None
+    return earlier.where(F.col("action") == "review_due").select(
+        F.col("candidate_id").cast("string").alias("_rid"), F.col("due_on").cast("date").alias("_rdue"))
+
+
+def _other_actions(
+    tables: Mapping[str, DataFrame], m: SweepMapping, judged: DataFrame,
+) -> tuple[DataFrame, list[list[str]]]:
+    """One row per action due and not yet done (``_order``: its place among a candidate's actions),
+    with the audit fields; nothing left to do is no row, so a rerun finds none."""
+    kept = judged.where((F.col("status") == "judged") & ~F.col("due"))
+    verdict = [F.col(c) for c in ("_cid", "audit_id", "retention_mode", "mode_rule", "anonymise_on", "deadline",
+                                  "policy_version")]
+    none: Column = F.lit(None).cast(_NAMES)
+    left, targets = _now_left(tables, kept)
+    parts = []
+    if left is not None:
+        parts.append(kept.join(left, "_cid").select(
+            *verdict, F.lit(0).alias("_order"), F.lit("erase_now").alias("action"), "rule_ids", "clauses",
+            F.col("_left_erased").alias("erased"), F.col("_left_rows").alias("deleted_rows"),
+            F.col("trigger_date").alias("due_on"), none.alias("_special_ids")))
+    sp = m.special_category_items
+    if sp is not None:
+        parts.append(kept.where(F.col("special_ids").isNotNull()).select(
+            *verdict, F.lit(1).alias("_order"), F.lit("special_category").alias("action"),
+            F.col("special_rules").alias("rule_ids"), F.col("special_clauses").alias("clauses"),
+            F.array().cast(_NAMES).alias("erased"),
+            F.create_map(F.lit(sp.table), F.size("special_ids").cast("long")).alias("deleted_rows"),
+            F.col("special_due_on").alias("due_on"), F.col("special_ids").alias("_special_ids")))
+    reviews = kept.where(F.col("review_on").isNotNull())
+    recorded = _reviews_recorded(tables.get(m.audit_table))
+    if recorded is not None:
+        reviews = reviews.join(recorded, (F.col("audit_id") == F.col("_rid")) & (F.col("review_on") == F.col("_rdue")),
+                               "left_anti")
+    parts.append(reviews.select(
+        *verdict, F.lit(2).alias("_order"), F.lit("review_due").alias("action"),
+        F.array("review_rule").alias("rule_ids"), F.col("review_clauses").alias("clauses"),
+        F.array().cast(_NAMES).alias("erased"), F.create_map().cast(_COUNTS).alias("deleted_rows"),
+        F.col("review_on").alias("due_on"), none.alias("_special_ids")))
+    union = functools.reduce(DataFrame.unionByName, [
+        p.withColumn("deleted_rows", F.col("deleted_rows").cast(_COUNTS)) for p in parts])
+    return union, targets
+
+
+def _acted_tables(
+    tables: dict[str, DataFrame], m: SweepMapping, acts: DataFrame, targets: list[list[str]],
+) -> dict[str, DataFrame]:
+    """The tables with the other actions taken: ``erase_now`` columns emptied and rows deleted where
+    something was left, due special-category item rows deleted."""
+    out = dict(tables)
+    now = acts.where(F.col("action") == "erase_now").select(
+        F.col("_cid").alias("_now_cid"), F.col("erased").alias("_now_erased"),
+        F.col("deleted_rows").alias("_now_deleted"))
+    columns: dict[tuple[str, str], list[str]] = {}
+    for target in targets:
+        if target[0] == "c":
+            columns.setdefault((target[1], target[2]), []).append(target[3])
+    for (table, key), names in columns.items():
+        df = out[table]
+        joined = df.join(now, F.col(key) == F.col("_now_cid"), "left")
+        select = []
+        for field in df.schema.fields:
+            value = F.col(field.name)
+            if field.name in names:
+                gone = F.col("_now_cid").isNotNull() & F.array_contains("_now_erased", f"{table}.{field.name}")
+                value = F.when(gone, F.lit(None).cast(field.dataType)).otherwise(value)
+            select.append(value.alias(field.name))
+        out[table] = joined.select(*select)
+    for target in targets:
+        if target[0] == "d":
+            table, key = target[1], target[2]
+            doomed = now.where(F.col("_now_deleted")[table].isNotNull()).select("_now_cid")
+            out[table] = out[table].join(doomed, F.col(key) == F.col("_now_cid"), "left_anti")
+    sp = m.special_category_items
+    if sp is not None:
+        ids = acts.where(F.col("_special_ids").isNotNull()).select(F.explode("_special_ids").alias("_sid"))
+        out[sp.table] = out[sp.table].join(ids, F.col(sp.id).cast("string") == F.col("_sid"), "left_anti")
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -360,7 +556,7 @@ def _audit(due: DataFrame, deleted: DataFrame, run_id: str, as_of: dt.date, mome
 def anonymise(
     tables: Mapping[str, DataFrame] | str, mapping: SweepMapping | str | Path | None = None, *,
     as_of: dt.date | str | None = None, output: str | Path | None = None, rules: Any = None, keep: int = 100,
-    spark: SparkSession | None = None,
+    spark: SparkSession | None = None, actions: Collection[str] | None = None,
 ) -> AnonymisationResult:
     """Anonymise, in DataFrames, every candidate whose anonymisation date has come.
 
@@ -369,7 +565,9 @@ def anonymise(
     (default: the built-in one that fits the example schema). ``as_of`` defaults to today in the
     policy's time zone. ``output``, when given, is a directory that must not exist yet: the
     anonymised tables and the audit log are written there as Parquet, all at once (written beside
-    it, then renamed). ``keep`` due candidates are kept in the report's sample.
+    it, then renamed). ``keep`` due candidates are kept in the report's sample, and ``keep`` other
+    actions in its action sample. ``actions`` names the other actions to take, as in the SQL sweep
+    (``erase_now``, ``special_category``, ``review_due``; default: all three).
 
     Returns an :class:`AnonymisationResult`. Raises :class:`~policykit.errors.MappingError` when the
     mapping does not fit the tables, before anything is judged.
@@ -387,17 +585,8 @@ def anonymise(
     schemas = {name: df.schema for name, df in tables.items()}
     check_tables(m, schemas, lambda name: {f.name: _info(f) for f in schemas[name].fields},
                  place=f"the input {source}" if source else "the input tables")
-    policy, bundle = bundle_rules(rules)
-    try:
-        day = as_date(as_of) or policy.today()
-        if isinstance(policy, PolicyHistory):  # one date for the whole pass: ship the version in force
-            in_force = policy.at(day)
-            bundle = bundle_of(in_force)
-            version = in_force.version
-        else:
-            version = policy.version
-    finally:
-        policy.close()
+    taken = _taken(actions)
+    bundle, day, version = _in_force(rules, as_of, m)
     if output is not None:
         fs, target = _fs(spark, str(output))
         if fs.exists(target):
@@ -405,14 +594,17 @@ def anonymise(
 
     run_id = str(uuid.uuid4())
     moment = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    judged = _judge(tables, m, bundle, day).persist()
+    judged = _judge(tables, m, bundle, day, actions=taken, audit_key=audit_key()).persist()
+    acts: DataFrame | None = None
     try:
         due = judged.where(F.col("due"))
         deleted = _deleted_counts(tables, m, due)
-        audit = _audit(due, deleted, run_id, day, moment)
-        result_tables = _anonymised_tables(tables, m, due, moment)
-        report = _report(tables, m, judged, deleted, day=day, version=version, run_id=run_id, keep=keep,
-                         applied=output is not None, source=source, started=started)
+        acts, targets = _other_actions(tables, m, judged)
+        acts = acts.persist()
+        audit = _audit(_anonymisations(due, deleted).unionByName(acts.select(*_AUDITED)), run_id, day, moment)
+        result_tables = _acted_tables(_anonymised_tables(tables, m, due, moment), m, acts, targets)
+        report = _report(tables, m, judged, deleted, acts, day=day, version=version, run_id=run_id, keep=keep,
+                         applied=output is not None, source=source, started=started, taken=taken)
         earlier = tables.get(m.audit_table)
         result_tables[m.audit_table] = (
             audit if earlier is None else earlier.unionByName(audit, allowMissingColumns=True)
@@ -422,7 +614,41 @@ def anonymise(
             report = _with_seconds(report, started)
     finally:
         judged.unpersist()
+        if acts is not None:
+            acts.unpersist()
     return AnonymisationResult(result_tables, audit, report, None if output is None else str(output))
+
+
+def _in_force(rules: Any, as_of: dt.date | str | None, m: SweepMapping) -> tuple[RulesBundle, dt.date, str]:
+    """The bundle of the version in force on the pass's date, the date, and the version; the
+    mapping's items checked against its rules."""
+    policy, bundle = bundle_rules(rules)
+    try:
+        day = as_date(as_of) or policy.today()
+        if isinstance(policy, PolicyHistory):  # one date for the whole pass: ship the version in force
+            in_force = policy.at(day)
+            check_items(m, in_force.rules)
+            return bundle_of(in_force), day, in_force.version
+        check_items(m, policy.rules)
+        return bundle, day, policy.version
+    finally:
+        policy.close()
+
+
+_AUDITED = ("audit_id", "policy_version", "retention_mode", "anonymise_on", "rule_ids", "clauses", "erased",
+            "deleted_rows", "action", "due_on")
+
+
+def _taken(actions: Collection[str] | None) -> frozenset[str]:
+    """The other actions to take (all by default); anonymisation is always taken."""
+    if actions is None:
+        return frozenset(OTHER_ACTIONS)
+    if isinstance(actions, str) or not isinstance(actions, Collection):
+        raise SweepError(f"actions: expected a collection of {', '.join(OTHER_ACTIONS)}, got {actions!r}")
+    wrong = [a for a in actions if a not in OTHER_ACTIONS]
+    if wrong:
+        raise SweepError(f"actions: expected some of {', '.join(OTHER_ACTIONS)}, got {wrong[0]!r}")
+    return frozenset(actions)
 
 
 def _with_seconds(report: SweepReport, started: float) -> SweepReport:
@@ -430,8 +656,9 @@ def _with_seconds(report: SweepReport, started: float) -> SweepReport:
 
 
 def _report(
-    tables: Mapping[str, DataFrame], m: SweepMapping, judged: DataFrame, deleted: DataFrame, *, day: dt.date,
-    version: str, run_id: str, keep: int, applied: bool, source: str | None, started: float,
+    tables: Mapping[str, DataFrame], m: SweepMapping, judged: DataFrame, deleted: DataFrame, acts: DataFrame, *,
+    day: dt.date, version: str, run_id: str, keep: int, applied: bool, source: str | None, started: float,
+    taken: frozenset[str],
 ) -> SweepReport:
     cand = m.candidates
     total, already = tables[cand.table].select(F.count(F.lit(1)), F.count(cand.anonymised_at)).first() or (0, 0)
@@ -464,13 +691,24 @@ def _report(
             deadline=r["deadline"], erased=tuple(r["erased"]), deleted_rows=dict(r["deleted_rows"] or {}),
             applied=applied,
         ))
+    counts = {r["action"]: int(r["count"]) for r in acts.groupBy("action").count().collect()}
+    action_sample = tuple(
+        CandidateAction(
+            candidate_id=str(r["_cid"]), retention_mode=r["retention_mode"], mode_rule=r["mode_rule"],
+            rule_ids=tuple(r["rule_ids"]), clauses=tuple(r["clauses"]), anonymise_on=r["anonymise_on"],
+            deadline=r["deadline"], erased=tuple(r["erased"]), deleted_rows=dict(r["deleted_rows"] or {}),
+            applied=applied, action=r["action"], due_on=r["due_on"],
+        )
+        for r in acts.orderBy("_cid", "_order").limit(max(keep, 0)).collect()
+    )
     return SweepReport(
         database=f"spark: {source}" if source else "spark: DataFrames", as_of=day, policy_version=version,
         applied=applied, preselect=False, batch_size=0, run_id=run_id, candidates=int(total),
         already_anonymised=int(already), examined=examined, due=due_count, anonymised=due_count if applied else 0,
         by_mode=by_mode, problems=problems, problem_count=problem_count, sample=tuple(sample),
         seconds=time.perf_counter() - started, erases=dict(erases),
-        skipped_actions=OTHER_ACTIONS,  # not yet on Spark: docs/spark.md
+        actions={k: counts[k] for k in OTHER_ACTIONS if counts.get(k)}, action_sample=action_sample,
+        skipped_actions=tuple(k for k in OTHER_ACTIONS if k not in taken),
     )
 
 
@@ -521,7 +759,7 @@ def local_session(master: str = "local[*]", app_name: str = "policykit-sweep") -
 
 def run_sweep(
     input_dir: str, *, output: str | None, master: str, as_of: dt.date | str | None, apply: bool,
-    mapping: SweepMapping | str | Path | None, rules: Any, keep: int,
+    mapping: SweepMapping | str | Path | None, rules: Any, keep: int, actions: Collection[str] | None = None,
 ) -> SweepReport:
     """``policykit sweep --engine spark``: read the mapped tables from ``input_dir``, judge them, and
     with ``apply`` write the anonymised tables and the audit log to ``output``."""
@@ -533,7 +771,7 @@ def run_sweep(
     try:
         tables = read_tables(spark, input_dir, m)
         result = anonymise(tables, m, as_of=as_of, output=output if apply else None, rules=rules, keep=keep,
-                           spark=spark)
+                           spark=spark, actions=actions)
         return dataclasses.replace(result.report, database=f"spark ({master}): {input_dir}")
     finally:
         if existing is None:
