@@ -31,39 +31,73 @@ __all__ = ["JsonSpec", "to_data"]
 JsonSpec = tuple[Any, ...]
 
 _SCALARS = (str, int, float, bool)
+_PLAIN = frozenset((str, int, float, bool, type(None)))
 
 
 def to_data(value: Any) -> Any:
     """``value`` as JSON-ready data (see the module's text)."""
-    if value is None or isinstance(value, _SCALARS):
-        return value
-    if isinstance(value, dt.date):  # datetimes too
-        return value.isoformat()
-    spec = getattr(type(value), "_JSON", None)
+    cls = type(value)
+    convert = _CONVERTERS.get(cls)
+    if convert is None:
+        convert = _CONVERTERS[cls] = _converter(cls)
+    return convert(value)
+
+
+#: how each type met so far is serialised, worked out once per type (the types are the program's own:
+#: results, dates, scalars and containers; never anything a caller's input names)
+_CONVERTERS: dict[type, Callable[[Any], Any]] = {}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _iso(value: dt.date) -> str:
+    return value.isoformat()
+
+
+# (a plain value is its own data: the containers skip the call for it)
+def _items(value: Mapping[Any, Any]) -> dict[Any, Any]:
+    return {key: item if type(item) in _PLAIN else to_data(item) for key, item in value.items()}
+
+
+def _sequence(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    return [item if type(item) in _PLAIN else to_data(item) for item in value]
+
+
+def _converter(cls: type) -> Callable[[Any], Any]:
+    """How to serialise a value of type ``cls``."""
+    if cls is type(None) or issubclass(cls, _SCALARS):
+        return _same
+    if issubclass(cls, dt.date):  # datetimes too
+        return _iso
+    spec = getattr(cls, "_JSON", None)
     if spec is not None:
-        return _keys(value, spec)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
-        return {key: to_data(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_data(item) for item in value]
-    raise TypeError(f"cannot serialise a {type(value).__name__}")  # pragma: no cover - a type left out above
+        return _keys(spec)
+    if dataclasses.is_dataclass(cls):
+        return _keys(tuple(f.name for f in dataclasses.fields(cls)))
+    if issubclass(cls, Mapping):
+        return _items
+    if issubclass(cls, (list, tuple)):
+        return _sequence
+    raise TypeError(f"cannot serialise a {cls.__name__}")  # pragma: no cover - a type left out above
 
 
-def _keys(value: Any, spec: JsonSpec | Mapping[str, Any]) -> dict[str, Any]:
+def _keys(spec: JsonSpec | Mapping[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    """The function that writes a result's keys, each from its source."""
     entries = spec.items() if isinstance(spec, Mapping) else (
         (entry, entry) if isinstance(entry, str) else entry for entry in spec
     )
-    out: dict[str, Any] = {}
-    for key, source in entries:
-        out[key] = _value(value, source)
-    return out
+    sources = tuple((key, _source(source)) for key, source in entries)
+    return lambda value: {key: source(value) for key, source in sources}
 
 
-def _value(value: Any, source: str | Callable[[Any], Any] | Mapping[str, Any]) -> Any:
+def _source(source: str | Callable[[Any], Any] | Mapping[str, Any]) -> Callable[[Any], Any]:
     if isinstance(source, str):
-        return to_data(getattr(value, source))
+        def attribute(value: Any) -> Any:
+            item = getattr(value, source)
+            return item if type(item) in _PLAIN else to_data(item)
+        return attribute
     if isinstance(source, Mapping):
-        return _keys(value, source)
-    return to_data(source(value))
+        return _keys(source)
+    return lambda value: to_data(source(value))

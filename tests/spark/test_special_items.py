@@ -109,7 +109,7 @@ def _sweep_both(folder: Path, spark: Any) -> dict[str, Any]:
     sql = policykit.sweep(url, as_of=AS_OF, mapping=mapping, apply=True, preselect=False)
     out = folder / "out"
     spk = policykit.spark.anonymise(frames, str(mapping), as_of=AS_OF, output=str(out))
-    return {"url": url, "sql": sql, "spark": spk, "out": out, "mapping": mapping, "folder": folder}
+    return {"url": url, "sql": sql, "spark": spk, "out": out, "mapping": mapping, "folder": folder, "rows": rows}
 
 
 def _plain(value: Any) -> Any:
@@ -197,3 +197,64 @@ def test_a_rerun_on_its_own_output_changes_nothing(swept: dict[str, Any], spark:
         first = spark.read.parquet(str(swept["out"] / table))
         second = spark.read.parquet(str(tmp_path / "again" / table))
         assert sorted(map(tuple, second.collect())) == sorted(map(tuple, first.collect())), table
+
+
+NAMED = {12: "anna@example.se", 5: "berit@example.se"}  # ids that may be personal data
+
+
+def _named_frames(spark: Any, rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
+    """The same rows with text candidate ids, two of them e-mail addresses."""
+    def text(cid: Any) -> str:
+        return NAMED.get(cid, str(cid))
+
+    frames = {}
+    for name, given in rows.items():
+        types = (EXTRA_TYPES.get(name) or TYPES[name])
+        if name == "candidates":
+            types = types.replace("id long", "id string", 1)
+            data = [(text(r[0]), *r[1:]) for r in given]
+        else:
+            types = types.replace("candidate_id long", "candidate_id string")
+            data = [(r[0], text(r[1]), *r[2:]) for r in given]
+        frames[name] = spark.createDataFrame(data, types)
+    return frames
+
+
+def test_an_id_that_may_be_personal_data_is_refused_without_an_audit_key(
+    swept: dict[str, Any], spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Written without POLICYKIT_AUDIT_KEY, a candidate whose id is an e-mail address is left alone and
+    reported, as the SQL sweep does: 12 (due) is not anonymised, 5 keeps its LinkedIn column, tags and
+    health item; the others are taken as before, and no e-mail address reaches the audit log. A dry
+    run writes nothing and refuses nothing; with a key, the keyed hash goes in and 12 is anonymised."""
+    monkeypatch.delenv("POLICYKIT_AUDIT_KEY", raising=False)
+    sql = swept["sql"]
+    frames = _named_frames(spark, swept["rows"])
+    mapping = str(swept["mapping"])
+    dry = policykit.spark.anonymise(frames, mapping, as_of=AS_OF).report
+    assert (dry.due, dry.problem_count, dict(dry.actions)) == (sql.due, sql.problem_count, dict(sql.actions))
+    out = tmp_path / "out"
+    report = policykit.spark.anonymise(frames, mapping, as_of=AS_OF, output=str(out)).report
+    assert dict(report.by_mode) == dict(sql.by_mode)  # judged all the same
+    assert (report.due, report.anonymised, report.problem_count) == (0, 0, sql.problem_count + 2)
+    refused = [p for p in report.problems if "expected a surrogate key" in p.message]
+    assert [(p.table, p.column, p.code, p.message.split(". ")[-1]) for p in refused] == [  # anna, then berit
+        ("candidates", "id", "sweep.mapping", "Not anonymised."), ("candidates", "id", "sweep.mapping", "Not changed.")]
+    assert [p.to_dict() for p in report.problems if p not in refused] == [p.to_dict() for p in sql.problems]
+    assert dict(report.actions) == {"erase_now": 1, "special_category": 3, "review_due": 2}
+    people = {r["id"]: r for r in spark.read.parquet(str(out / "candidates")).collect()}
+    assert people[NAMED[12]]["anonymised_at"] is None and people[NAMED[12]]["name"] == "Person 12"
+    assert people[NAMED[5]]["linkedin_url"] is not None and people[NAMED[5]]["marketing_segment"] == "tech"
+    tags = {r["candidate_id"] for r in spark.read.parquet(str(out / "talent_pool_tags")).collect()}
+    assert NAMED[5] in tags and NAMED[12] in tags
+    items = {r["candidate_id"] for r in spark.read.parquet(str(out / "special_category_items")).collect()}
+    assert NAMED[5] in items
+    ids = {r["candidate_id"] for r in spark.read.parquet(str(out / "policykit_audit")).collect()}
+    assert ids and not ids & set(NAMED.values())
+
+    monkeypatch.setenv("POLICYKIT_AUDIT_KEY", "a secret of the controller")
+    keyed = policykit.spark.anonymise(frames, mapping, as_of=AS_OF, output=str(tmp_path / "keyed")).report
+    assert (keyed.anonymised, keyed.problem_count, dict(keyed.actions)) == (1, sql.problem_count, dict(sql.actions))
+    anna = "hmac-sha256:" + hmac.new(b"a secret of the controller", NAMED[12].encode(), hashlib.sha256).hexdigest()
+    audit = spark.read.parquet(str(tmp_path / "keyed" / "policykit_audit")).collect()
+    assert [r["action"] for r in audit if r["candidate_id"] == anna] == ["anonymise"]

@@ -349,13 +349,7 @@ def purpose_code(rules: RuleSet, purpose: str) -> str:
 
 
 def _overview(docs: Docs) -> str:
-    rules = docs.rules
-    meta = rules.meta
-    c = meta.controller
-    by_mode: dict[str, int] = {}
-    for clause in rules.clauses:
-        by_mode[clause.enforcement] = by_mode.get(clause.enforcement, 0) + 1
-    families = [f for f in FAMILIES if f.present(rules)]
+    meta = docs.rules.meta
     lines = [
         GENERATED,
         "",
@@ -365,6 +359,27 @@ def _overview(docs: Docs) -> str:
         "They show the policy as it is enforced, not as anyone remembers it: when a rule changes, the pages "
         "change with it, and CI fails while the committed pages differ from the rules (`policykit docs check`).",
         "",
+        *_policy_section(docs),
+        *_controller_section(docs),
+        *_reading_guide(),
+        *_combining(),
+        "### Steps of a disclosure decision",
+        "",
+        _steps_table(docs),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _policy_section(docs: Docs) -> list[str]:
+    """The overview's facts about the policy: version, original, clauses, rules, fingerprint."""
+    rules = docs.rules
+    meta = rules.meta
+    by_mode: dict[str, int] = {}
+    for clause in rules.clauses:
+        by_mode[clause.enforcement] = by_mode.get(clause.enforcement, 0) + 1
+    families = [f for f in FAMILIES if f.present(rules)]
+    return [
         "## The policy",
         "",
         fields(
@@ -383,6 +398,14 @@ def _overview(docs: Docs) -> str:
             ]
         ),
         "",
+    ]
+
+
+def _controller_section(docs: Docs) -> list[str]:
+    """The overview's controller: who, where, and the supervisory authority."""
+    meta = docs.rules.meta
+    c = meta.controller
+    return [
         "## The controller",
         "",
         fields(
@@ -397,6 +420,12 @@ def _overview(docs: Docs) -> str:
             ]
         ),
         "",
+    ]
+
+
+def _reading_guide() -> list[str]:
+    """The overview's guide to the pages and to a rule's parts."""
+    return [
         "## How to read these pages",
         "",
         table(
@@ -425,6 +454,12 @@ def _overview(docs: Docs) -> str:
         "condition the engine compiles. Clause ids (`P-…`) link to the clause register; interpretation ids "
         "(`A-…`) link to the register of interpretations.",
         "",
+    ]
+
+
+def _combining() -> list[str]:
+    """How disclosure decisions are combined, in the overview."""
+    return [
         "## How decisions are combined",
         "",
         "A disclosure question names an operation, one or more data categories, a recipient and a purpose. "
@@ -447,13 +482,7 @@ def _overview(docs: Docs) -> str:
         "A refusal is an answer (`allowed` is false, with reasons), never an error; a malformed question is "
         "an error, never an allow.",
         "",
-        "### Steps of a disclosure decision",
-        "",
-        _steps_table(docs),
-        "",
     ]
-    return "\n".join(lines)
-
 
 def _steps_table(docs: Docs) -> str:
     d = docs.rules.disclosure
@@ -1201,7 +1230,6 @@ def _date_rules(docs: Docs) -> list[str]:
               rows),
         "",
     ]
-
 
 
 def _rule_entry(docs: Docs, rule: Any, plain: str, items: list[tuple[str, str]], scope: str) -> list[str]:

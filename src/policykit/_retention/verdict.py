@@ -987,10 +987,9 @@ def compute_verdict(
     context: AnswerContext[RetentionVerdict],
 ) -> RetentionVerdict:
     """Compute the dates the fired rules name and assemble the verdict."""
-    vocab = rules.vocabulary
     retention = rules.retention
     as_of = reading.as_of
-    anchors: dict[str, dt.date | None] = {
+    anchors: dict[str, dt.date | None] = {  # the days a rule's dates may count from
         "latest_application": reading.latest,
         "window_anchor": reading.window_anchor,
         "trigger": reading.trigger_date,
@@ -1002,18 +1001,7 @@ def compute_verdict(
     notes = list(reading.notes)
     cited = list(reading.cited)
 
-    # bookkeeping records: a parallel track, each from the end of its own financial year
-    books: list[BookkeepingStatus] = []
-    track = outcome.tracks.get("bookkeeping")
-    if track is not None:
-        for i, rec in enumerate(facts.bookkeeping_records):
-            end, assumed = _fy_end(rec, f"bookkeeping_records[{i}]")
-            year_end: dict[str, dt.date | None] = {"bfl_year_end": dt.date(end.year, 12, 31)}
-            keep = apply_date(track.retain_until, year_end, params)
-            drop = apply_date(track.erase_on, {"retain_until": keep}, params)
-            books.append(BookkeepingStatus(i, rec.type, end, assumed, keep, drop, drop is not None and as_of >= drop))
-            if assumed:
-                notes.append(f"Bookkeeping record {i}: {assumed}.")
+    books = _bookkeeping(facts, outcome, as_of, params=params, notes=notes)
     kept = [b.retain_until for b in books if b.retain_until is not None]
     bookkeeping_until = max(kept) if kept else None
     anchors["bookkeeping_retain_until"] = bookkeeping_until
@@ -1026,48 +1014,23 @@ def compute_verdict(
     review_on = apply_date(rule.review_on, anchors, params)
     due = anonymise_on is not None and as_of >= anonymise_on
 
-    # special-category items, each by the rule of its track
-    specials: list[SpecialCategoryStatus] = []
-    for i, item in enumerate(facts.special_category_items):
-        srule = outcome.tracks.get("special_category" if item.explicit_consent else "special_category_without_consent")
-        local: dict[str, dt.date | None] = dict(anchors)
-        local["process_closed"] = item.process_closed_on or facts.process_closed_on
-        gone = apply_date(srule.erase_on, local, params) if srule is not None else None
-        specials.append(
-            SpecialCategoryStatus(
-                i, item.category, item.process_id, item.explicit_consent, gone,
-                gone is not None and as_of >= gone, srule.id if srule is not None else None,
-            )
-        )
-        if srule is not None and srule.erase_on is not None and gone is None:
-            cited.append("special_category_retention")
-            notes.append(
-                f"Special-category item {i} ({item.category}): the process has not closed, so it is kept while "
-                "relevant to the process and erased when the process ends "
-                f"({rules.citations('special_category_retention')})."
-            )
+    specials = _special_items(facts, outcome, anchors, rules=rules, params=params, notes=notes, cited=cited)
     erase_dates = [s.erase_on for s in specials if s.erase_on is not None]
     special_erase_on = min(erase_dates) if erase_dates else None
 
-    # what the rules erase at once (decided by the facts), plus the parallel tracks that are due
-    erase: list[str] = list(rule.erase_now.all)
     on_anonymisation = (
         () if anonymise_on is None
         else ("bookkeeping_record",) if rule.mode == "bookkeeping" else retention.anonymisation_erase.all
     )
-    if any(s.due for s in specials):
-        erase.append("special_category_data")
-    recordings, erase = _recorded_items(facts, reading, outcome, anchors, erase, params=params, notes=notes)
+    erase, recordings = _erase_now(facts, reading, outcome, anchors, specials=specials, books=books, params=params,
+                                   notes=notes)
     recording_dates = [rec.erase_on for rec in recordings if rec.erase_on is not None]
-    if any(b.due for b in books):
-        erase.append("bookkeeping_record")
 
     holds = any(r.legal_hold for r in outcome.rules)
     reason_parts = (
         rule, reading, outcome, notes, retain_until, anonymise_on, deadline, review_on, bookkeeping_until,
         due, as_of, on_anonymisation,
     )
-    del vocab
     return RetentionVerdict(
         _context=context,
         retention_mode=rule.mode or "",
@@ -1077,7 +1040,7 @@ def compute_verdict(
         deadline=deadline,
         review_on=review_on,
         permitted_purposes=rule.permitted_purposes or (),
-        erase_now=tuple(dict.fromkeys(erase)),
+        erase_now=erase,
         erase_on_anonymisation=on_anonymisation,
         legal_hold=holds,
         due=due,
@@ -1100,6 +1063,73 @@ def compute_verdict(
         facts=facts,
         parameters=params,
     )
+
+
+def _erase_now(
+    facts: RetentionFacts, reading: Reading, outcome: RetentionOutcome, anchors: Mapping[str, dt.date | None], *,
+    specials: Sequence[SpecialCategoryStatus], books: Sequence[BookkeepingStatus], params: Parameters,
+    notes: list[str],
+) -> tuple[tuple[str, ...], tuple[RecordingStatus, ...]]:
+    """What is erased at once: what the deciding rule erases (decided by the facts), plus the
+    parallel tracks that are due (special-category items, recordings, accounting records); and the
+    recordings, each by its own date."""
+    erase: list[str] = list(outcome.mode_rule.erase_now.all)
+    if any(s.due for s in specials):
+        erase.append("special_category_data")
+    recordings, erase = _recorded_items(facts, reading, outcome, anchors, erase, params=params, notes=notes)
+    if any(b.due for b in books):
+        erase.append("bookkeeping_record")
+    return tuple(dict.fromkeys(erase)), recordings
+
+
+def _bookkeeping(
+    facts: RetentionFacts, outcome: RetentionOutcome, as_of: dt.date, *, params: Parameters, notes: list[str],
+) -> list[BookkeepingStatus]:
+    """The accounting records: a parallel track, each kept from the end of its own financial year
+    (an assumed financial year is noted in ``notes``)."""
+    books: list[BookkeepingStatus] = []
+    track = outcome.tracks.get("bookkeeping")
+    if track is None:
+        return books
+    for i, rec in enumerate(facts.bookkeeping_records):
+        end, assumed = _fy_end(rec, f"bookkeeping_records[{i}]")
+        year_end: dict[str, dt.date | None] = {"bfl_year_end": dt.date(end.year, 12, 31)}
+        keep = apply_date(track.retain_until, year_end, params)
+        drop = apply_date(track.erase_on, {"retain_until": keep}, params)
+        books.append(BookkeepingStatus(i, rec.type, end, assumed, keep, drop, drop is not None and as_of >= drop))
+        if assumed:
+            notes.append(f"Bookkeeping record {i}: {assumed}.")
+    return books
+
+
+def _special_items(
+    facts: RetentionFacts, outcome: RetentionOutcome, anchors: Mapping[str, dt.date | None], *, rules: RuleSet,
+    params: Parameters, notes: list[str], cited: list[str],
+) -> list[SpecialCategoryStatus]:
+    """The special-category items, each by the rule of its track (an item kept while its process is
+    open is noted in ``notes``, and its citation role added to ``cited``)."""
+    as_of = anchors["as_of"]
+    assert as_of is not None
+    specials: list[SpecialCategoryStatus] = []
+    for i, item in enumerate(facts.special_category_items):
+        srule = outcome.tracks.get("special_category" if item.explicit_consent else "special_category_without_consent")
+        local: dict[str, dt.date | None] = dict(anchors)
+        local["process_closed"] = item.process_closed_on or facts.process_closed_on
+        gone = apply_date(srule.erase_on, local, params) if srule is not None else None
+        specials.append(
+            SpecialCategoryStatus(
+                i, item.category, item.process_id, item.explicit_consent, gone,
+                gone is not None and as_of >= gone, srule.id if srule is not None else None,
+            )
+        )
+        if srule is not None and srule.erase_on is not None and gone is None:
+            cited.append("special_category_retention")
+            notes.append(
+                f"Special-category item {i} ({item.category}): the process has not closed, so it is kept while "
+                "relevant to the process and erased when the process ends "
+                f"({rules.citations('special_category_retention')})."
+            )
+    return specials
 
 
 def _word_reasons(parts: tuple[Any, ...], cite: Citations) -> tuple[str, ...]:

@@ -46,6 +46,7 @@ __all__ = [
     "first_from",
     "ident",
     "kept_record_erasures",
+    "not_surrogate",
     "now_plan",
     "row_tables",
     "special_rows",
@@ -541,3 +542,15 @@ def surrogate(cid: Any) -> bool:
     if isinstance(cid, uuid.UUID):
         return True
     return isinstance(cid, str) and ((cid.isascii() and cid.isdigit()) or _UUID.fullmatch(cid) is not None)
+
+
+def not_surrogate(m: SweepMapping, outcome: str) -> SweepProblem:
+    """The problem of a candidate whose id may be personal data, left alone (``outcome``) because no
+    audit key is set to keep a keyed hash of it instead."""
+    return SweepProblem(
+        m.candidates.table, None, None, m.candidates.id,
+        f"expected a surrogate key (a whole number or a UUID) in {m.candidates.id}, the id the "
+        f"append-only audit log keeps: this one may be personal data (an e-mail address, say); set "
+        f"{AUDIT_KEY_ENV} to keep a keyed hash (HMAC-SHA256) of it instead. {outcome}",
+        MappingError.code,
+    )

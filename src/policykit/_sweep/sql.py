@@ -16,7 +16,7 @@ import time
 import uuid
 import weakref
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ from policykit._retention.verdict import RetentionVerdict
 from policykit._ruleset.ruleset import load_rules
 from policykit._sweep.mapping import ChildTable, SweepMapping, load_mapping
 from policykit._sweep.reading import (
-    AUDIT_KEY_ENV,
     BadRowError,
     ColumnInfo,
     FactReader,
@@ -48,6 +47,7 @@ from policykit._sweep.reading import (
     erased_categories,
     ident,
     kept_record_erasures,
+    not_surrogate,
     now_plan,
     special_rows,
     surrogate,
@@ -545,13 +545,7 @@ class _Sweeper:
                 if plan is None:
                     plan = self.plans[cats] = erase_plan(self.m, cats)
                 if self.apply and self.audit_key is None and not surrogate(cid):
-                    report(SweepProblem(
-                        self.m.candidates.table, None, None, self.m.candidates.id,
-                        f"expected a surrogate key (a whole number or a UUID) in {self.m.candidates.id}, the id the "
-                        f"append-only audit log keeps: this one may be personal data (an e-mail address, say); set "
-                        f"{AUDIT_KEY_ENV} to keep a keyed hash (HMAC-SHA256) of it instead. Not anonymised.",
-                        MappingError.code,
-                    ))
+                    report(not_surrogate(self.m, "Not anonymised."))
                     continue
                 d = _Due(cid, verdict, plan)
                 self.free_text(d, row, raw)
@@ -688,13 +682,7 @@ class _Sweeper:
         )
 
     def not_surrogate(self) -> SweepProblem:
-        return SweepProblem(
-            self.m.candidates.table, None, None, self.m.candidates.id,
-            f"expected a surrogate key (a whole number or a UUID) in {self.m.candidates.id}, the id the "
-            f"append-only audit log keeps: this one may be personal data (an e-mail address, say); set "
-            f"{AUDIT_KEY_ENV} to keep a keyed hash (HMAC-SHA256) of it instead. Not changed.",
-            MappingError.code,
-        )
+        return not_surrogate(self.m, "Not changed.")
 
     def find_left(self, conn: sa.Connection, kept: list[_Kept]) -> dict[Any, _Left]:
         """Per candidate, what its ``erase_now`` names and the database still holds: the columns with
@@ -898,22 +886,25 @@ def _existing_audit(engine: Engine, m: SweepMapping) -> sa.Table | None:
     return audit_table(m.audit_table, m.schema_)
 
 
-def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named ones
+_Result = tuple["_Due", Mapping[str, int], bool]  # a due candidate, the rows deleted per table, applied
+
+
+def _run(
     s: _Sweeper, audit: sa.Table | None, *, started: float, keep: int, pause: float,
     on_candidate: Callable[[CandidateAction], None] | None,
     on_problem: Callable[[SweepProblem], None] | None,
     progress: Callable[[SweepProgress], None] | None,
     on_action: Callable[[CandidateAction], None] | None = None,
 ) -> SweepReport:
-    m = s.m
-    cand = m.candidates
+    """The sweep, a batch at a time: judge, act (or count, in a dry run), report."""
     stats = _Stats()
     run_id = str(uuid.uuid4())
     c = s.cand.c
+    id_column = c[s.m.candidates.id]
     with s.engine.connect() as conn:
         total, anonymised_before, low, high = conn.execute(
-            sa.select(sa.func.count(), sa.func.count(c[cand.anonymised_at]), sa.func.min(c[cand.id]),
-                      sa.func.max(c[cand.id]))
+            sa.select(sa.func.count(), sa.func.count(c[s.m.candidates.anonymised_at]), sa.func.min(id_column),
+                      sa.func.max(id_column))
         ).one()
     numeric = isinstance(low, int) and isinstance(high, int) and high > low
 
@@ -926,50 +917,12 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
 
     after: Any = None
     while True:
-        if s.apply:
-            assert audit is not None
-            with s.engine.begin() as conn:
-                rows = conn.execute(s.page_query(after, lock=True)).all()
-                if not rows:
-                    break
-                due, kept = s.judge(conn, rows, stats, report)
-                written = s.write(conn, due, audit, run_id) if due else []
-                acted = s.act(conn, kept, audit, run_id, report)
-            # committed: only now are the candidates reported as anonymised
-            results = [(d, deleted, True) for d, deleted in written]
-            stats.anonymised += len(written)
-        else:
-            with s.engine.connect() as conn, conn.begin():
-                rows = conn.execute(s.page_query(after, lock=False)).all()
-                if not rows:
-                    break
-                due, kept = s.judge(conn, rows, stats, report)
-                counts = s.deleted_counts(conn, due) if due else {}
-                acted = s.act(conn, kept, None, run_id, report)
-            results = [(d, counts.get(d.cid, {}), False) for d in due]
+        batch = _batch(s, audit, after, stats, report=report, run_id=run_id)
+        if batch is None:
+            break
+        rows, results, acted = batch
         after = rows[-1][0]
-        stats.due += len(due)
-        for d, deleted, applied in results:
-            v = d.verdict
-            action = CandidateAction(
-                candidate_id=str(d.cid), retention_mode=v.retention_mode, mode_rule=v.mode_rule, rule_ids=v.rule_ids,
-                clauses=v.clauses, anonymise_on=v.anonymise_on, deadline=v.deadline, erased=_erased(d),
-                deleted_rows=deleted, applied=applied,
-            )
-            for name in action.erased:
-                stats.erases[name] += 1
-            for table, n in deleted.items():
-                stats.erases[f"{table} (rows deleted)"] += n
-            if len(stats.sample) < keep:
-                stats.sample.append(action)
-            if on_candidate is not None:
-                on_candidate(action)
-        for a in acted:
-            stats.actions[a.action] += 1
-            if len(stats.action_sample) < keep:
-                stats.action_sample.append(a)
-            if on_action is not None:
-                on_action(a)
+        _tally(stats, results, acted, keep=keep, on_candidate=on_candidate, on_action=on_action)
         if progress is not None:
             fraction = (after - low) / (high - low) if numeric and isinstance(after, int) else None
             progress(SweepProgress(stats.examined, stats.due, fraction))
@@ -989,4 +942,62 @@ def _run(  # noqa: PLR0915 - one sequence of steps, not yet split into named one
         erases=dict(stats.erases), actions=dict(stats.actions), action_sample=tuple(stats.action_sample),
         skipped_actions=tuple(k for k in OTHER_ACTIONS if k not in s.actions),
     )
+
+
+def _batch(
+    s: _Sweeper, audit: sa.Table | None, after: Any, stats: _Stats, *, report: Callable[[SweepProblem], None],
+    run_id: str,
+) -> tuple[Sequence[Any], list[_Result], list[CandidateAction]] | None:
+    """The next batch after ``after``, judged and, with ``apply``, anonymised and acted on in one
+    transaction: its rows, the due candidates and the other actions; ``None`` when no row is left."""
+    if s.apply:
+        assert audit is not None
+        with s.engine.begin() as conn:
+            rows = conn.execute(s.page_query(after, lock=True)).all()
+            if not rows:
+                return None
+            due, kept = s.judge(conn, rows, stats, report)
+            written = s.write(conn, due, audit, run_id) if due else []
+            acted = s.act(conn, kept, audit, run_id, report)
+        # committed: only now are the candidates reported as anonymised
+        stats.anonymised += len(written)
+        stats.due += len(due)
+        return rows, [(d, deleted, True) for d, deleted in written], acted
+    with s.engine.connect() as conn, conn.begin():
+        rows = conn.execute(s.page_query(after, lock=False)).all()
+        if not rows:
+            return None
+        due, kept = s.judge(conn, rows, stats, report)
+        counts = s.deleted_counts(conn, due) if due else {}
+        acted = s.act(conn, kept, None, run_id, report)
+    stats.due += len(due)
+    return rows, [(d, counts.get(d.cid, {}), False) for d in due], acted
+
+
+def _tally(
+    stats: _Stats, results: list[_Result], acted: list[CandidateAction], *, keep: int,
+    on_candidate: Callable[[CandidateAction], None] | None, on_action: Callable[[CandidateAction], None] | None,
+) -> None:
+    """Count a batch's due candidates and other actions, keep the first ones, and pass each on."""
+    for d, deleted, applied in results:
+        v = d.verdict
+        action = CandidateAction(
+            candidate_id=str(d.cid), retention_mode=v.retention_mode, mode_rule=v.mode_rule, rule_ids=v.rule_ids,
+            clauses=v.clauses, anonymise_on=v.anonymise_on, deadline=v.deadline, erased=_erased(d),
+            deleted_rows=deleted, applied=applied,
+        )
+        for name in action.erased:
+            stats.erases[name] += 1
+        for table, n in deleted.items():
+            stats.erases[f"{table} (rows deleted)"] += n
+        if len(stats.sample) < keep:
+            stats.sample.append(action)
+        if on_candidate is not None:
+            on_candidate(action)
+    for a in acted:
+        stats.actions[a.action] += 1
+        if len(stats.action_sample) < keep:
+            stats.action_sample.append(a)
+        if on_action is not None:
+            on_action(a)
 

@@ -55,9 +55,11 @@ from policykit._sweep.reading import (
     erase_plan,
     erased_categories,
     ident,
+    not_surrogate,
     now_plan,
     row_tables,
     special_rows,
+    surrogate,
 )
 from policykit._sweep.report import OTHER_ACTIONS, CandidateAction, SweepProblem, SweepReport
 from policykit.errors import PolicyKitError, SweepError
@@ -232,7 +234,7 @@ def _judge_one(
     out.update(
         retention_mode=verdict.retention_mode, mode_rule=verdict.mode_rule, rule_ids=list(verdict.rule_ids),
         clauses=list(verdict.clauses), anonymise_on=verdict.anonymise_on, deadline=verdict.deadline,
-        policy_version=verdict.policy_version, audit_id=audit_id(cid, audit_key),
+        policy_version=verdict.policy_version, audit_id=audit_id(cid, audit_key), surrogate=surrogate(cid),
     )
     if not verdict.due or verdict.legal_hold:
         out.update(_kept_actions(verdict, m, raw, cid, as_of=reader.as_of, actions=actions, now_plans=now_plans))
@@ -268,6 +270,7 @@ def _judged_schema(id_type: T.DataType) -> T.StructType:
         T.StructField("policy_version", T.StringType()), T.StructField("erase", strings),
         T.StructField("free_text", strings), T.StructField("deletes", strings), T.StructField("erased", strings),
         T.StructField("problem", _PROBLEM), T.StructField("audit_id", T.StringType()),
+        T.StructField("surrogate", T.BooleanType()),
         # the other actions of a kept candidate (``_kept_actions``)
         T.StructField("now_targets", strings), T.StructField("trigger_date", T.DateType()),
         T.StructField("special_ids", strings), T.StructField("special_rules", strings),
@@ -480,8 +483,8 @@ def _other_actions(
     """One row per action due and not yet done (``_order``: its place among a candidate's actions),
     with the audit fields; nothing left to do is no row, so a rerun finds none."""
     kept = judged.where((F.col("status") == "judged") & ~F.col("due"))
-    verdict = [F.col(c) for c in ("_cid", "audit_id", "retention_mode", "mode_rule", "anonymise_on", "deadline",
-                                  "policy_version")]
+    verdict = [F.col(c) for c in ("_cid", "audit_id", "surrogate", "retention_mode", "mode_rule", "anonymise_on",
+                                  "deadline", "policy_version")]
     none: Column = F.lit(None).cast(_NAMES)
     left, targets = _now_left(tables, kept)
     parts = []
@@ -594,17 +597,24 @@ def anonymise(
 
     run_id = str(uuid.uuid4())
     moment = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    judged = _judge(tables, m, bundle, day, actions=taken, audit_key=audit_key()).persist()
+    key = audit_key()
+    judged = _judge(tables, m, bundle, day, actions=taken, audit_key=key).persist()
     acts: DataFrame | None = None
     try:
-        due = judged.where(F.col("due"))
+        # written without a key, an id that may be personal data is refused, as the SQL sweep refuses it
+        refused = F.lit(output is not None and key is None) & ~F.col("surrogate")
+        due = judged.where(F.col("due") & ~refused)
         deleted = _deleted_counts(tables, m, due)
-        acts, targets = _other_actions(tables, m, judged)
-        acts = acts.persist()
+        every, targets = _other_actions(tables, m, judged)
+        acts = every.where(~refused).persist()
+        refusals = judged.where(F.col("due") & refused).select("_cid", F.lit("Not anonymised.").alias("outcome"))
+        refusals = refusals.unionByName(
+            every.where(refused).select("_cid").distinct().select("_cid", F.lit("Not changed.").alias("outcome")))
         audit = _audit(_anonymisations(due, deleted).unionByName(acts.select(*_AUDITED)), run_id, day, moment)
         result_tables = _acted_tables(_anonymised_tables(tables, m, due, moment), m, acts, targets)
-        report = _report(tables, m, judged, deleted, acts, day=day, version=version, run_id=run_id, keep=keep,
-                         applied=output is not None, source=source, started=started, taken=taken)
+        report = _report(tables, m, judged, _Found(due, deleted, acts, refusals), day=day, version=version,
+                         run_id=run_id, keep=keep, applied=output is not None, source=source, started=started,
+                         taken=taken)
         earlier = tables.get(m.audit_table)
         result_tables[m.audit_table] = (
             audit if earlier is None else earlier.unionByName(audit, allowMissingColumns=True)
@@ -655,29 +665,50 @@ def _with_seconds(report: SweepReport, started: float) -> SweepReport:
     return dataclasses.replace(report, seconds=time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class _Found:
+    """What a pass found to do: the candidates due (and their deleted rows), the other actions, and
+    the candidates refused (an id that may be personal data, no audit key) with their outcome."""
+
+    due: DataFrame
+    deleted: DataFrame
+    acts: DataFrame
+    refusals: DataFrame
+
+
+def _problems(judged: DataFrame, m: SweepMapping, refusals: DataFrame) -> tuple[tuple[SweepProblem, ...], int]:
+    """The first problems in candidate order (the rows that could not be read, the refusals), and
+    how many there are."""
+    found = [
+        (r["_cid"], SweepProblem(**{k: r["problem"][k] for k in ("table", "row_id", "candidate_id", "column",
+                                                                 "message", "code")}))
+        for r in judged.where(F.col("status") == "problem").orderBy("_cid").limit(MAX_PROBLEMS).collect()
+    ]
+    found += [(r["_cid"], not_surrogate(m, r["outcome"]))
+              for r in refusals.orderBy("_cid").limit(MAX_PROBLEMS).collect()]
+    found.sort(key=lambda pair: pair[0])
+    count = judged.where(F.col("status") == "problem").count() + refusals.count()
+    return tuple(p for _, p in found[:MAX_PROBLEMS]), count
+
+
 def _report(
-    tables: Mapping[str, DataFrame], m: SweepMapping, judged: DataFrame, deleted: DataFrame, acts: DataFrame, *,
+    tables: Mapping[str, DataFrame], m: SweepMapping, judged: DataFrame, found: _Found, *,
     day: dt.date, version: str, run_id: str, keep: int, applied: bool, source: str | None, started: float,
     taken: frozenset[str],
 ) -> SweepReport:
+    due, deleted, acts = found.due, found.deleted, found.acts
     cand = m.candidates
     total, already = tables[cand.table].select(F.count(F.lit(1)), F.count(cand.anonymised_at)).first() or (0, 0)
     by_mode: dict[tuple[str, str], tuple[int, int]] = {}
-    examined = due_count = 0
+    examined = 0
     for row in judged.groupBy("status", "retention_mode", "mode_rule").agg(
         F.count(F.lit(1)).alias("n"), F.sum(F.col("due").cast("long")).alias("due")
     ).collect():
         examined += row["n"]
         if row["status"] == "judged":
             by_mode[(row["retention_mode"], row["mode_rule"])] = (row["n"], row["due"] or 0)
-            due_count += row["due"] or 0
-    problems_df = judged.where(F.col("status") == "problem")
-    problem_count = problems_df.count()
-    problems = tuple(
-        SweepProblem(**{k: r["problem"][k] for k in ("table", "row_id", "candidate_id", "column", "message", "code")})
-        for r in problems_df.orderBy("_cid").limit(MAX_PROBLEMS).collect()
-    )
-    due = judged.where(F.col("due"))
+    due_count = due.count()  # by mode, a refused candidate counts as due, as in the SQL sweep's report
+    problems, problem_count = _problems(judged, m, found.refusals)
     erases: Counter[str] = Counter()
     for row in due.select(F.explode("erased").alias("name")).groupBy("name").count().collect():
         erases[row["name"]] += row["count"]
