@@ -142,19 +142,19 @@ class DisclosureEvaluator:
 
     def evaluate_values(self, key: tuple[Any, ...], categories: tuple[str, ...]) -> Outcome:
         """The engine's outcome for the facts' values in schema order and categories in vocabulary order."""
-        fired = tuple(
-            (r.rule_index, r.categories)
-            for r in self.engine.evaluate_values(key, categories)
-        )
+        # the outcome is a function of the set of rules that fired (combine orders them by index),
+        # the categories and two clauses: keyed by the checked mask of that set, an integer
+        mask, answer = self.engine.evaluate_masked(key, categories)
         purpose_clause = self._purpose_clauses.get(key[self._purpose_at])
         kind_clause = self._kind_clauses.get(key[self._kind_at])
-        interned = self._interned
-        combined_key = (interned.setdefault(fired, fired), interned.setdefault(categories, categories),
-                        purpose_clause, kind_clause)
+        combined_key = (mask, categories, purpose_clause, kind_clause)
         outcome = self._combined.get(combined_key)
         if outcome is None:
+            interned = self._interned
+            fired = tuple((r.rule_index, r.categories) for r in answer)
             self._combined.make_room()
             interned.make_room()
+            combined_key = (mask, interned.setdefault(categories, categories), purpose_clause, kind_clause)
             outcome = combine(
                 self.rules.disclosure.rules, fired, categories, purpose_clause, kind_clause,
                 default_deny=self._default_deny, intern=interned,

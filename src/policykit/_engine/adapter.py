@@ -335,6 +335,13 @@ class EngineRules:
         payload = self._payload(values, categories)
         return self._fire(payload, self.expected(values, categories))
 
+    def evaluate_masked(self, values: tuple[Value, ...], categories: tuple[str, ...]) -> tuple[int, list[CompiledRule]]:
+        """As :meth:`evaluate_values`, with the bit mask of the rules that fired (bit ``i`` for
+        ``rules[i]``): once the engine's answer is checked, the mask names the set of fired rules
+        exactly, so a caller may key what it derives from that set on this integer."""
+        expected = self.expected(values, categories)
+        return expected, self._fire(self._payload(values, categories), expected)
+
     def _fire(self, payload: str, expected: int) -> list[CompiledRule]:
         names: list[str] = []
         with self._lock:
