@@ -111,7 +111,7 @@ def judge(rows: list[Row]) -> None:
 
 
 def _number(value: float, unit: str) -> str:
-    if unit in ("decisions/s", "candidates/s", "calls/s"):
+    if unit in ("decisions/s", "candidates/s", "calls/s", "records/s"):
         return f"{value:,.0f}"
     if unit == "MiB":
         return f"{value:+.1f}"
