@@ -129,6 +129,17 @@ def disclosure_schema(vocab: Vocabulary, optional: Iterable[str] = ()) -> dict[s
               "the recipient does not say it acts as a controller",
               "recipient.role is controller. A processor or sub-processor, or no role given, is false: "
               "the kind then carries its usual role."),
+        *_data_facts(),
+        *_candidate_facts(),
+    ]
+    wanted = set(optional)
+    fields.extend(f for name, f in OPTIONAL_FACTS.items() if name in wanted)
+    return {f.name: f for f in fields}
+
+
+def _data_facts() -> list[Field]:
+    """The disclosure facts about the data disclosed."""
+    return [
         _bool("data.contains_special_category", "special-category data",
               "the data include special-category (Art. 9) data",
               "the data include no special-category (Art. 9) data",
@@ -149,6 +160,12 @@ def disclosure_schema(vocab: Vocabulary, optional: Iterable[str] = ()) -> dict[s
               "context beyond what identifies the candidate is disclosed",
               "only identifying context is disclosed",
               "disclosed_context holds something other than the referee identification context."),
+    ]
+
+
+def _candidate_facts() -> list[Field]:
+    """The disclosure facts about the candidate."""
+    return [
         _bool("candidate.consent_withdrawn", "the candidate's consent",
               "the candidate has withdrawn consent", "the candidate's consent is in force",
               "Withdrawn on or before as_of, and not renewed by a later application."),
@@ -164,9 +181,6 @@ def disclosure_schema(vocab: Vocabulary, optional: Iterable[str] = ()) -> dict[s
         _bool("candidate.anonymised", "anonymisation",
               "the candidate's record is anonymised", "the candidate's record is not anonymised", ""),
     ]
-    wanted = set(optional)
-    fields.extend(f for name, f in OPTIONAL_FACTS.items() if name in wanted)
-    return {f.name: f for f in fields}
 
 
 def retention_schema() -> dict[str, Field]:
