@@ -29,7 +29,7 @@ import datetime as dt
 import string
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, TypeVar, Union, get_args, get_origin
 
@@ -215,24 +215,7 @@ def malformed_disclosure_requests(policy: Policy | RuleSet | None = None) -> st.
     bad_dates = st.sampled_from(
         ["2024-02-30", "2023-13-01", "yesterday", "2024-01-01T10:00:00", "20240101", "", 20240101]
     )
-
-    def drop(path: tuple[str, ...]) -> Any:
-        def go(d: dict[str, Any]) -> dict[str, Any]:
-            d = _copy(d)
-            target = d
-            for key in path[:-1]:
-                target = target[key]
-            target.pop(path[-1], None)
-            return d
-        return go
-
-    def setter(d: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
-        d = _copy(d)
-        target = d
-        for key in path[:-1]:
-            target = target.setdefault(key, {})
-        target[path[-1]] = value
-        return d
+    drop, setter = _dropped, _set
 
     mutations: list[st.SearchStrategy[Any]] = [
         # a required field missing
@@ -284,6 +267,28 @@ def malformed_disclosure_requests(policy: Policy | RuleSet | None = None) -> st.
         st.sampled_from([None, [], "transfer", 42, 3.5, b"{}", ("operation", "transfer")]),
     ]
     return st.one_of(mutations)
+
+
+def _dropped(path: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function that gives a copy of a request without the field at ``path``."""
+    def go(d: dict[str, Any]) -> dict[str, Any]:
+        d = _copy(d)
+        target = d
+        for key in path[:-1]:
+            target = target[key]
+        target.pop(path[-1], None)
+        return d
+    return go
+
+
+def _set(d: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    """A copy of a request with ``value`` at ``path`` (its mappings made as needed)."""
+    d = _copy(d)
+    target = d
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+    return d
 
 
 def _copy(d: Any) -> Any:
