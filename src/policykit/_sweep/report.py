@@ -6,17 +6,20 @@ The sweep itself is ``_sweep.job.sweep``; ``SweepPolicy`` is what it asks of a p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from policykit._serial import JsonSpec, to_data
+from policykit.errors import SweepError
 
 if TYPE_CHECKING:
     from policykit._retention.verdict import RetentionVerdict
     from policykit._ruleset.ruleset import RuleSet
 
-__all__ = ["CandidateAction", "SweepPolicy", "SweepProblem", "SweepProgress", "SweepReport"]
+__all__ = [
+    "OTHER_ACTIONS", "CandidateAction", "SweepPolicy", "SweepProblem", "SweepProgress", "SweepReport", "chosen_actions",
+]
 
 
 class SweepPolicy(Protocol):
@@ -31,6 +34,21 @@ class SweepPolicy(Protocol):
 
 
 OTHER_ACTIONS = ("erase_now", "special_category", "review_due")
+
+
+def chosen_actions(actions: Collection[str] | None) -> frozenset[str]:
+    """The other actions a sweep takes (all by default; anonymisation is always taken), checked:
+    anything but a collection of :data:`OTHER_ACTIONS` is a :class:`SweepError`."""
+    if actions is None:
+        return frozenset(OTHER_ACTIONS)
+    if isinstance(actions, str) or not isinstance(actions, Collection):
+        raise SweepError(f"actions: expected a collection of {', '.join(OTHER_ACTIONS)}, got {actions!r}")
+    wrong = [a for a in actions if a not in OTHER_ACTIONS]
+    if wrong:
+        raise SweepError(f"actions: expected some of {', '.join(OTHER_ACTIONS)}, got {wrong[0]!r}")
+    return frozenset(actions)
+
+
 ACTION_LINES = {
     "erase_now": ("erased at once", "candidates kept as evidence or on hold: what the rules erase when consent ends"),
     "special_category": ("special-category items", "candidates with items whose own erasure date has come"),

@@ -59,6 +59,7 @@ from policykit._sweep.report import (
     SweepProblem,
     SweepProgress,
     SweepReport,
+    chosen_actions,
 )
 from policykit.errors import (
     DatabaseUnreachableError,
@@ -835,7 +836,7 @@ def run_sweep(
         rules = load_rules()
         policy = RetentionEvaluator(rules, Clock(rules.parameters.timezone))
     day = _as_of(as_of, policy)
-    taken = _actions(actions)
+    taken = chosen_actions(actions)
     m = mapping if isinstance(mapping, SweepMapping) else load_mapping(mapping)
     check_items(m, policy.rules)
     engine = open_engine(db, write=apply)
@@ -861,17 +862,6 @@ def run_sweep(
         if owned:
             engine.dispose()
 
-
-def _actions(actions: Collection[str] | None) -> frozenset[str]:
-    """The other actions to take (all by default); anonymisation is always taken."""
-    if actions is None:
-        return frozenset(OTHER_ACTIONS)
-    if isinstance(actions, str) or not isinstance(actions, Collection):
-        raise SweepError(f"actions: expected a collection of {', '.join(OTHER_ACTIONS)}, got {actions!r}")
-    wrong = [a for a in actions if a not in OTHER_ACTIONS]
-    if wrong:
-        raise SweepError(f"actions: expected some of {', '.join(OTHER_ACTIONS)}, got {wrong[0]!r}")
-    return frozenset(actions)
 
 
 def _existing_audit(engine: Engine, m: SweepMapping) -> sa.Table | None:

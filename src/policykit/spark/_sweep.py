@@ -61,7 +61,7 @@ from policykit._sweep.reading import (
     special_rows,
     surrogate,
 )
-from policykit._sweep.report import OTHER_ACTIONS, CandidateAction, SweepProblem, SweepReport
+from policykit._sweep.report import OTHER_ACTIONS, CandidateAction, SweepProblem, SweepReport, chosen_actions
 from policykit.errors import PolicyKitError, SweepError
 from policykit.spark._rules import RulesBundle, bundle_of, bundle_rules, worker_policy
 from policykit.spark._schema import as_date
@@ -588,7 +588,7 @@ def anonymise(
     schemas = {name: df.schema for name, df in tables.items()}
     check_tables(m, schemas, lambda name: {f.name: _info(f) for f in schemas[name].fields},
                  place=f"the input {source}" if source else "the input tables")
-    taken = _taken(actions)
+    taken = chosen_actions(actions)
     bundle, day, version = _in_force(rules, as_of, m)
     if output is not None:
         fs, target = _fs(spark, str(output))
@@ -648,17 +648,6 @@ def _in_force(rules: Any, as_of: dt.date | str | None, m: SweepMapping) -> tuple
 _AUDITED = ("audit_id", "policy_version", "retention_mode", "anonymise_on", "rule_ids", "clauses", "erased",
             "deleted_rows", "action", "due_on")
 
-
-def _taken(actions: Collection[str] | None) -> frozenset[str]:
-    """The other actions to take (all by default); anonymisation is always taken."""
-    if actions is None:
-        return frozenset(OTHER_ACTIONS)
-    if isinstance(actions, str) or not isinstance(actions, Collection):
-        raise SweepError(f"actions: expected a collection of {', '.join(OTHER_ACTIONS)}, got {actions!r}")
-    wrong = [a for a in actions if a not in OTHER_ACTIONS]
-    if wrong:
-        raise SweepError(f"actions: expected some of {', '.join(OTHER_ACTIONS)}, got {wrong[0]!r}")
-    return frozenset(actions)
 
 
 def _with_seconds(report: SweepReport, started: float) -> SweepReport:
