@@ -48,7 +48,9 @@ __all__ = [
     "kept_record_erasures",
     "not_surrogate",
     "now_plan",
+    "review_due_on",
     "row_tables",
+    "special_grounds",
     "special_rows",
     "surrogate",
 ]
@@ -512,6 +514,27 @@ def due_special_rows(verdict: RetentionVerdict, row_ids: Sequence[Any]) -> list[
     """The special-category item rows whose erasure date has come, as ``(row id, status)``;
     ``row_ids`` are the rows in the order their items were given to ``retention()``."""
     return [(row_ids[s.index], s) for s in verdict.special_category if s.due]
+
+
+def special_grounds(verdict: RetentionVerdict, specials: Sequence[tuple[Any, Any]]) -> tuple[
+        tuple[str, ...], tuple[str, ...], dt.date]:
+    """What the audit row of a special-category deletion cites (``specials`` from
+    :func:`due_special_rows`, not empty): the rules that fired for those items, in the verdict's
+    order, their clauses, and the earliest erasure date among them."""
+    ids = {s.rule_id for _, s in specials}
+    fired = [r for r in verdict.outcome.rules if r.id in ids]
+    clauses = tuple(dict.fromkeys(c for r in fired for c in r.clauses))
+    return tuple(r.id for r in fired), clauses, min(s.erase_on for _, s in specials if s.erase_on is not None)
+
+
+def review_due_on(verdict: RetentionVerdict, as_of: dt.date) -> dt.date | None:
+    """The day a relevance review (A-33) of an active candidate fell due, if it has by ``as_of`` and
+    no legal hold stands; ``None`` otherwise."""
+    review_on = verdict.review_on
+    if (verdict.retention_mode == "indefinite_while_relevant" and review_on is not None
+            and review_on <= as_of and not verdict.legal_hold):
+        return review_on
+    return None
 
 
 # ------------------------------------------------------------------------------------------------

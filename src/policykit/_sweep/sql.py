@@ -49,6 +49,8 @@ from policykit._sweep.reading import (
     kept_record_erasures,
     not_surrogate,
     now_plan,
+    review_due_on,
+    special_grounds,
     special_rows,
     surrogate,
 )
@@ -639,17 +641,12 @@ class _Sweeper:
             wanted = sp is not None and "special_category" in self.actions
             specials = due_special_rows(v, k.special_ids) if wanted else []
             if specials and sp is not None:
-                rules = {s.rule_id for _, s in specials}
-                fired = [r for r in v.outcome.rules if r.id in rules]
-                clauses = tuple(dict.fromkeys(c for r in fired for c in r.clauses))
+                rule_ids, clauses, due_on = special_grounds(v, specials)
                 todo.append(self.action(
-                    "special_category", k, tuple(r.id for r in fired), clauses, deleted={sp.table: len(specials)},
-                    due_on=min(s.erase_on for _, s in specials if s.erase_on is not None),
+                    "special_category", k, rule_ids, clauses, deleted={sp.table: len(specials)}, due_on=due_on,
                 ))
-            review_on = v.review_on
-            if ("review_due" in self.actions and v.retention_mode == "indefinite_while_relevant"
-                    and review_on is not None and review_on <= self.as_of
-                    and not v.legal_hold and (self.audit_id(k.cid), review_on) not in recorded):
+            review_on = review_due_on(v, self.as_of) if "review_due" in self.actions else None
+            if review_on is not None and (self.audit_id(k.cid), review_on) not in recorded:
                 rule = v.outcome.mode_rule
                 todo.append(self.action("review_due", k, (rule.id,), rule.clauses, due_on=review_on))
             if not todo:

@@ -254,7 +254,7 @@ class Recorder:
             name, default, key_text, nested = field
             if nested:
                 if scalars:
-                    text = self._scalars(scalars)
+                    text = self._scalars(scalars, type(request))
                     if text is None:
                         return None
                     members.extend(text)
@@ -264,7 +264,7 @@ class Recorder:
             else:
                 scalars.append((field, value))
         if scalars:
-            text = self._scalars(scalars)
+            text = self._scalars(scalars, type(request))
             if text is None:
                 return None
             members.extend(text)
@@ -272,13 +272,13 @@ class Recorder:
             return ",".join(members)
         return tuple(members)
 
-    def _scalars(self, fields: list[tuple[Any, Any]]) -> list[str] | None:
+    def _scalars(self, fields: list[tuple[Any, Any]], model: type) -> list[str] | None:
         """The written members of plain fields ((name, default, key, nested), value), defaults left
         out; ``None`` if a value is not written."""
         out: list[str] = []
         for (name, default, key_text, _nested), value in fields:
             if name == "as_of" or default is _REQUIRED or value != default:
-                piece = self._value(name, value, DisclosureRequest)
+                piece = self._value(name, value, model)
                 if piece is None:
                     return None
                 out.append(key_text + piece)

@@ -57,7 +57,9 @@ from policykit._sweep.reading import (
     ident,
     not_surrogate,
     now_plan,
+    review_due_on,
     row_tables,
+    special_grounds,
     special_rows,
     surrogate,
 )
@@ -189,16 +191,13 @@ def _kept_actions(
     if m.special_category_items is not None and "special_category" in actions:
         specials = due_special_rows(verdict, [r[1] for r in special_rows(raw, cid)])
         if specials:
-            rules = {s.rule_id for _, s in specials}
-            fired = [r for r in verdict.outcome.rules if r.id in rules]
+            rule_ids, clauses, due_on = special_grounds(verdict, specials)
             out.update(
-                special_ids=[str(row) for row, _ in specials], special_rules=[r.id for r in fired],
-                special_clauses=list(dict.fromkeys(c for r in fired for c in r.clauses)),
-                special_due_on=min(s.erase_on for _, s in specials if s.erase_on is not None),
+                special_ids=[str(row) for row, _ in specials], special_rules=list(rule_ids),
+                special_clauses=list(clauses), special_due_on=due_on,
             )
-    review_on = verdict.review_on
-    if ("review_due" in actions and verdict.retention_mode == "indefinite_while_relevant"
-            and review_on is not None and review_on <= as_of and not verdict.legal_hold):
+    review_on = review_due_on(verdict, as_of) if "review_due" in actions else None
+    if review_on is not None:
         rule = verdict.outcome.mode_rule
         out.update(review_on=review_on, review_rule=rule.id, review_clauses=list(rule.clauses))
     return out
