@@ -31,6 +31,7 @@ from benchmarks.measure import Stats, peak_rss_mb, rss_mb, run_python, stats
 from benchmarks.report import Row
 from benchmarks.workload import to_typed, workload
 from policykit.log import JsonLinesSink
+from policykit.log._writer import Chain, Decoder, Encoder, store_for
 
 __all__ = ["measure", "probe"]
 
@@ -72,6 +73,18 @@ def _paired(plain: policykit.Policy, logged: policykit.Policy, typed: list[Any],
     return stats(rates[0]), stats(rates[1]), stats([a / b for a, b in zip(*rates, strict=True)])
 
 
+def _queued(typed: list[Any], path: Path) -> list[Any]:
+    """The queued records of a logged policy that answered ``typed`` (nothing written yet)."""
+    decision_log = policykit.DecisionLog(path, batch_size=1_000_000, flush_seconds=3600, writer="inline")
+    with policykit.load_policy(decision_log=decision_log) as logged:
+        for r in typed:
+            logged.decide(r)
+        batch = list(decision_log._pending)
+        decision_log._pending.clear()
+    decision_log.close()
+    return batch
+
+
 def _floor(typed: list[Any], repeats: int, min_time: float, work: Path) -> list[Row]:
     """What any logged warm decide must add on the caller's thread, whatever the code around it: (a)
     appending finished record lines to the file (batches of 1,000, as the batch mode writes them) and
@@ -80,14 +93,8 @@ def _floor(typed: list[Any], repeats: int, min_time: float, work: Path) -> list[
     warm decide: unlogged + (a) + (b), as a ratio to the unlogged rate of the same round."""
     target = work / "floor"
     target.mkdir()
-    decision_log = policykit.DecisionLog(target / "source.jsonl", batch_size=1_000_000, flush_seconds=3600)
-    with policykit.load_policy(decision_log=decision_log) as logged:
-        for r in typed[:1000]:
-            logged.decide(r)
-        batch = list(decision_log._pending)
-        decision_log._pending.clear()
-        records = decision_log._finish(batch)  # the records exactly as the log would store them
-    decision_log.close()
+    batch = _queued(typed[:1000], target / "source.jsonl")
+    records = Chain(None).finish(batch)  # the records exactly as the log would store them
     messages = [body[1] + context[1] + b"%d\n%s" % (r[0], r[1]) for (_t, body, context), r in
                 zip(batch, records, strict=True)]
     sink = JsonLinesSink(target / "floor.jsonl")
@@ -149,6 +156,59 @@ def _floor(typed: list[Any], repeats: int, min_time: float, work: Path) -> list[
     ]
 
 
+def _writer(typed: list[Any], repeats: int, min_time: float, work: Path) -> Row:
+    """The writer process's own rate: its loop (decode a batch as the answering process sends it,
+    number, timestamp, chain and format the records, append the lines to the file) timed in one
+    process, in alternating rounds with an unlogged warm decide. With a writer process a logged warm
+    decide can go no faster than this loop; on two cores its ratio to the unlogged warm decide is the
+    bound on the logged warm ratio."""
+    target = work / "writer"
+    target.mkdir()
+    batch = _queued(typed[:1000], target / "source.jsonl")
+    encoder, decoder = Encoder(), Decoder()
+    decoder.decode(encoder.encode(batch))
+    data = encoder.encode(batch)  # as sent once the writer holds the bodies (a warm decide's case)
+    sink = JsonLinesSink(target / "writer.jsonl")
+    store = store_for(sink, Chain(None))
+    decode = decoder.decode
+    clock = time.perf_counter
+    n = len(batch)
+
+    def loop_rate() -> float:
+        done, began = 0, clock()
+        while clock() - began < min_time:
+            for _ in range(50):
+                store(decode(data))
+            os.ftruncate(sink._fd, 0)
+            done += 50 * n
+        return done / (clock() - began)
+
+    chunks = [typed[i : i + 1000] for i in range(0, len(typed), 1000)]
+    rates: tuple[list[float], list[float]] = ([], [])
+    with policykit.load_policy() as plain:
+        for r in typed:
+            plain.decide(r)
+        gc.collect()
+        start = 0
+        for _ in range(repeats):
+            rate, start = _rate(plain.decide, chunks, start, min_time)
+            rates[0].append(rate)
+            rates[1].append(loop_rate())
+    sink.close()
+    shutil.rmtree(target, ignore_errors=True)
+    peer = stats(rates[0])
+    ratio = stats([w / d for d, w in zip(*rates, strict=True)])
+    result = stats(rates[1])
+    return Row(
+        "log_writer_rate", "the writer process's loop: decode a batch, chain, format and append its records",
+        "records/s", result,
+        note=f"{1e6 / result.median:.2f} µs a record; ÷ the unlogged warm decide of the same rounds "
+             f"({peer.median:,.0f}/s): {ratio.median:.2f} ({ratio.low:.2f}–{ratio.high:.2f}), the bound on a "
+             "logged warm decide with a writer process",
+        extra={"unlogged_peer": peer.to_dict(), "paired_ratio": ratio.to_dict()},
+    )
+
+
 def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, memory_checkpoint: int,
             *, log: Callable[[str], None]) -> list[Row]:
     """The decision-log rows of the benchmark table."""
@@ -185,6 +245,8 @@ def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, 
             shutil.rmtree(target)
         log("timing: the floor of a logged warm decide (writing lines, the chain) ...")
         rows += _floor(typed, repeats, min_time, work)
+        log("timing: the writer process's loop ...")
+        rows.append(_writer(typed, repeats, min_time, work))
         # the memo and the log's caches fill during the first pass through the workload; the growth is
         # measured after it
         memory_checkpoint = max(memory_checkpoint, min(memory_total // 2, 2 * len(typed)))

@@ -5,14 +5,11 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
-import datetime as dt
-import hashlib
 import os
 import secrets
 import threading
 import time
 import weakref
-from binascii import hexlify
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,20 +20,18 @@ from policykit._policy import set_log_hook
 from policykit._retention.verdict import RetentionFacts
 from policykit.errors import DecisionLogError, PolicyKitError
 from policykit.log._record import NULL, Body, Part, Recorder, _bound, context_part
-from policykit.log._sinks import JsonLinesSink, LoggingSink, Sink, SqlSink, StoredRecord
+from policykit.log._sinks import JsonLinesSink, LoggingSink, Sink, SqlSink
+from policykit.log._writer import GENESIS, Chain, ProcessWriter
 
 if TYPE_CHECKING:
     from policykit._policy import Policy
 
 __all__ = ["GENESIS", "DecisionLog", "attach", "open_log"]
 
-GENESIS = "0" * 64  # the "previous hash" of the first record
 Durability = Literal["batch", "record"]
+Writer = Literal["process", "inline"]
 KEY_ENV = "POLICYKIT_LOG_KEY"
-_TS = b"%s.%06dZ"  # a record's time: the second (ISO 8601, UTC), then the microseconds
-# a stored line: one JSON object on one line (the body's members follow the context; see ``_finish``)
-_LINE = b'{"seq":%d,"ts":"%s","prev":"%s","hash":"%s","context":%s,%s}\n'
-_MESSAGE = b"%s%s%s%d\n%s"  # what a record's hash is taken over (``_record.record_digest``)
+WRITER_ENV = "POLICYKIT_LOG_WRITER"  # the default of ``writer=`` when it is not given
 
 _LIVE: weakref.WeakSet[DecisionLog] = weakref.WeakSet()
 
@@ -60,8 +55,22 @@ class DecisionLog:
       process loses nothing it answered. Add ``fsync=True`` on the sink to survive an operating
       system crash too.
 
-    A sink that fails raises :class:`~policykit.errors.DecisionLogError`; the log then refuses every
-    further record (the answers that cannot be logged are not given) until it is closed.
+    Writer:
+
+    * ``writer="process"`` (the default for a ``.jsonl`` path or a database URL in batch mode): a
+      writer process owns the sink. The answering process queues each record and ships every batch
+      to it; the writer numbers, timestamps, chains, formats and writes the records (the same bytes
+      as the inline writer). :meth:`flush` waits until the writer has written everything queued
+      before it. A writer that falls behind makes the shipping block: memory stays bounded.
+    * ``writer="inline"``: the thread that ships a batch chains and writes it itself. Always so for
+      ``durability="record"``, the logging adapter and a sink object (which cannot move to another
+      process). The environment variable ``POLICYKIT_LOG_WRITER`` (``process`` or ``inline``) sets
+      the default.
+
+    A sink that fails raises :class:`~policykit.errors.DecisionLogError` (with a writer process: at
+    the next batch, flush or close after it failed); the log then refuses every further record (the
+    answers that cannot be logged are not given) until it is closed. A writer process that ends
+    unexpectedly is such a failure, named as one.
 
     ``subject_key`` (bytes, at least 16) keys the HMAC under which a context's ``subject_ref`` is
     stored; by default it is read from the environment variable ``POLICYKIT_LOG_KEY``. Without a key, a
@@ -77,6 +86,7 @@ class DecisionLog:
         batch_size: int = 1_000,
         flush_seconds: float = 1.0,
         subject_key: bytes | str | None = None,
+        writer: Writer | None = None,
     ) -> None:
         if durability not in ("batch", "record"):
             raise DecisionLogError(f"durability: expected 'batch' or 'record', got {durability!r}")
@@ -84,15 +94,16 @@ class DecisionLog:
             raise DecisionLogError(f"batch_size: expected a whole number from 1 to 1,000,000, got {batch_size!r}")
         if not 0.001 <= float(flush_seconds) <= 3600:
             raise DecisionLogError(f"flush_seconds: expected 0.001 to 3600 seconds, got {flush_seconds!r}")
-        self.sink = sink if isinstance(sink, Sink) else _sink_for(sink)
-        self.durability = durability
-        self.batch_size = 1 if durability == "record" else batch_size
-        self.flush_seconds = float(flush_seconds)
         key = subject_key if subject_key is not None else os.environ.get(KEY_ENV)
         if isinstance(key, str):
             key = key.encode()
         if key is not None and len(key) < 16:
             raise DecisionLogError("subject_key: expected at least 16 bytes")
+        spec = None if isinstance(sink, Sink) else _spec_for(sink)
+        self.writer: Writer = _writer_for(writer, spec, durability)
+        self.durability = durability
+        self.batch_size = 1 if durability == "record" else batch_size
+        self.flush_seconds = float(flush_seconds)
         self._key: bytes = key if key is not None else secrets.token_bytes(32)
         self.keyed = key is not None
         self._pending: collections.deque[tuple[Any, ...]] = collections.deque()
@@ -100,23 +111,46 @@ class DecisionLog:
         self._error: DecisionLogError | None = None
         self._closed = False
         self._refusing = False  # failed or closed: every further record is refused
-        tail = self.sink.tail()
-        self._seq, self._prev = tail if tail is not None else (0, GENESIS)
-        self._prev_raw = bytes.fromhex(self._prev)
-        self._prefixes: dict[int, bytes] = {}  # the ISO 8601 text of recent seconds
+        self._clock: Callable[[], float] = time.time  # a record's time (a test may fix it)
         self._wake = threading.Event()
         self._flusher: threading.Thread | None = None
-        self.records_written = 0
+        self.sink: Sink | None = None  # the sink, when this process writes it (writer="inline")
+        self._chain: Chain | None = None
+        self._process: ProcessWriter | None = None
+        if self.writer == "process":
+            assert spec is not None
+            self._process = ProcessWriter(spec, spec[1])
+            self.sink_name = spec[0]
+            # a log dropped without close(): its writer ends (at exit, _flush_all closes it first)
+            weakref.finalize(self, self._process.stop).atexit = False
+        else:
+            self.sink = sink if isinstance(sink, Sink) else _sink_for(sink)
+            self.sink_name = self.sink.name
+            self._chain = Chain(self.sink.tail())
         _LIVE.add(self)
 
     def __repr__(self) -> str:
-        return f"<DecisionLog {self.sink.name} seq={self._seq} durability={self.durability}>"
+        seq = self._chain.seq if self._chain is not None else self._process.head[0] if self._process else 0
+        return f"<DecisionLog {self.sink_name} seq={seq} durability={self.durability} writer={self.writer}>"
 
     def __enter__(self) -> DecisionLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's id (``None`` with ``writer="inline"``)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def records_written(self) -> int:
+        """How many records this log has written (with a writer process: as of the last flush)."""
+        if self._process is not None:
+            return self._process.written
+        assert self._chain is not None
+        return self._chain.written
 
     # ---------------------------------------------------------------------------------------
     def context(self, context: Mapping[str, Any] | None) -> Part:
@@ -129,9 +163,9 @@ class DecisionLog:
         if self._refusing:
             self._refuse()
         pending = self._pending
-        pending.append((time.time(), body, context))
+        pending.append((self._clock(), body, context))
         if len(pending) >= self.batch_size:
-            self.flush()
+            self.ship()
         elif self._flusher is None:
             self._start_flusher()
 
@@ -141,61 +175,52 @@ class DecisionLog:
         assert self._error is not None
         raise DecisionLogError(f"the decision log failed earlier and records nothing more: {self._error.message}")
 
-    def flush(self) -> None:
-        """Write every waiting record. Raises :class:`~policykit.errors.DecisionLogError` if the sink
-        fails (and then refuses every later record)."""
+    def _take(self) -> list[tuple[Any, ...]]:
+        pending = self._pending
+        pop = pending.popleft
+        return [pop() for _ in range(len(pending))]
+
+    def ship(self) -> None:
+        """Write the waiting records (with a writer process: send them to it, without waiting for
+        them to be written). Raises :class:`~policykit.errors.DecisionLogError` if the sink failed."""
         with self._lock:
             if self._error is not None:
                 self._refuse()
-            pending = self._pending
-            n = len(pending)
-            if not n:
-                return
-            pop = pending.popleft
-            batch = [pop() for _ in range(n)]
-            try:
-                self.sink.write(self._finish(batch))
-            except DecisionLogError as exc:
-                self._error = exc
-                self._refusing = True
-                raise
-            except Exception as exc:  # a sink of the caller's own
-                self._error = DecisionLogError(f"the decision log sink failed: {type(exc).__name__}: {exc}")
-                self._refusing = True
-                raise self._error from exc
+            batch = self._take()
+            if self._process is not None:
+                self._failing(self._process.ship, batch)
+            elif batch:
+                self._failing(self._write, batch)
 
-    def _finish(self, batch: list[tuple[Any, ...]]) -> list[StoredRecord]:
-        """Number, timestamp and chain a batch: the records exactly as stored.
+    def flush(self) -> None:
+        """Write every waiting record, and wait until it is written. Raises
+        :class:`~policykit.errors.DecisionLogError` if the sink fails (and then refuses every later
+        record)."""
+        with self._lock:
+            if self._error is not None:
+                self._refuse()
+            batch = self._take()
+            if self._process is not None:
+                self._failing(self._process.sync, batch)
+            elif batch:
+                self._failing(self._write, batch)
 
-        A record's hash is SHA-256 over the previous hash (32 bytes), its body's digest, its context's
-        digest and ``"{seq}\\n{ts}"`` (``_record.record_digest``); the line is one JSON object
-        (``_LINE``). One pass: each hash needs the one before."""
-        times, bodies, contexts = zip(*batch, strict=True)
-        seconds = list(map(int, times))
-        prefixes = self._prefixes
-        if len(prefixes) > 4096:
-            prefixes.clear()
-        for second in set(seconds).difference(prefixes):
-            prefixes[second] = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
-        stamps = [_TS % (prefixes[s], (t - s) * 1e6) for t, s in zip(times, seconds, strict=True)]
-        sha = hashlib.sha256
-        line = _LINE.__mod__
-        prev = self._prev_raw
-        prev_hex = self._prev.encode()
-        seq = self._seq
-        out: list[StoredRecord] = []
-        append = out.append
-        for stamp, body, context in zip(stamps, bodies, contexts, strict=True):
-            seq += 1
-            prev = sha(_MESSAGE % (prev, body[1], context[1], seq, stamp)).digest()
-            digest = hexlify(prev)
-            append((seq, stamp, body[2], body[3], digest, line((seq, stamp, prev_hex, digest, context[0], body[0]))))
-            prev_hex = digest
-        self._seq = seq
-        self._prev = prev_hex.decode()
-        self._prev_raw = prev
-        self.records_written += len(out)
-        return out
+    def _write(self, batch: list[Any]) -> None:
+        assert self.sink is not None
+        assert self._chain is not None
+        self.sink.write(self._chain.finish(batch))
+
+    def _failing(self, step: Callable[[list[Any]], None], batch: list[Any]) -> None:
+        try:
+            step(batch)
+        except DecisionLogError as exc:
+            self._error = exc
+            self._refusing = True
+            raise
+        except Exception as exc:  # a sink of the caller's own
+            self._error = DecisionLogError(f"the decision log sink failed: {type(exc).__name__}: {exc}")
+            self._refusing = True
+            raise self._error from exc
 
     def _start_flusher(self) -> None:
         with self._lock:
@@ -207,25 +232,41 @@ class DecisionLog:
             thread.start()
 
     def close(self) -> None:
-        """Write every waiting record, then release the sink. Safe to call twice."""
+        """Write every waiting record, then release the sink (and end the writer process). Safe to
+        call twice."""
         if self._closed:
             return
         try:
             if self._error is None:
-                self.flush()
+                with self._lock:
+                    batch = self._take()
+                    if self._process is not None:
+                        self._failing(lambda b: self._process.sync(b, last=True), batch)  # type: ignore[union-attr]
+                    elif batch:
+                        self._failing(self._write, batch)
         finally:
             self._closed = True
             self._refusing = True
             self._wake.set()
-            self.sink.close()
+            if self._process is not None:
+                self._process.stop()
+            else:
+                assert self.sink is not None
+                self.sink.close()
             _LIVE.discard(self)
         if self._error is not None:
             raise self._error
 
     @property
     def head(self) -> tuple[int, str]:
-        """The last written record's sequence number and hash (publish it to anchor the chain)."""
-        return self._seq, self._prev
+        """The last written record's sequence number and hash (publish it to anchor the chain). With a
+        writer process, this flushes first."""
+        if self._process is not None:
+            if not self._closed and self._error is None:
+                self.flush()
+            return self._process.head
+        assert self._chain is not None
+        return self._chain.seq, self._chain.prev
 
 
 def _flush_loop(ref: weakref.ref[DecisionLog]) -> None:
@@ -239,9 +280,10 @@ def _flush_loop(ref: weakref.ref[DecisionLog]) -> None:
         log = ref()
         if log is None or log._closed:
             return
-        if log._pending and log._error is None:
+        if log._error is None and (log._pending or log._process is not None):
+            # with a writer process, shipping nothing still collects an error it reported
             with contextlib.suppress(DecisionLogError):  # kept in log._error: the next answer raises it
-                log.flush()
+                log.ship()
         del log
 
 
@@ -249,21 +291,51 @@ def _flush_loop(ref: weakref.ref[DecisionLog]) -> None:
 def _flush_all() -> None:
     for log in list(_LIVE):
         with contextlib.suppress(DecisionLogError):
-            log.flush()
+            if log._process is not None:
+                log.close()
+            else:
+                log.flush()
 
 
-def _sink_for(spec: str | os.PathLike[str]) -> Sink:
+def _spec_for(spec: str | os.PathLike[str]) -> tuple[str, str]:
+    """What a sink argument names: ``("logging", logger)``, ``("sql", url)`` or ``("jsonl", path)``."""
     text = os.fspath(spec)
     if text.startswith("logging:"):
-        return LoggingSink(text.removeprefix("logging:") or "policykit.decisions")
+        return "logging", text.removeprefix("logging:") or "policykit.decisions"
     if "://" in text:
-        return SqlSink(text)
+        return "sql", text
     if Path(text).suffix == ".jsonl":
-        return JsonLinesSink(text)
+        return "jsonl", text
     raise DecisionLogError(
         f"decision_log: expected a path ending in .jsonl, a database URL such as sqlite:///decisions.db, "
         f"'logging:LOGGER' or a DecisionLog, got {text!r}"
     )
+
+
+def _writer_for(writer: str | None, spec: tuple[str, str] | None, durability: str) -> Writer:
+    """The writer a log gets: the one asked for (or ``POLICYKIT_LOG_WRITER``'s, or ``process``), but
+    inline where a writer process cannot serve (see :class:`DecisionLog`)."""
+    asked = writer if writer is not None else os.environ.get(WRITER_ENV) or "process"
+    if asked not in ("process", "inline"):
+        source = "writer" if writer is not None else WRITER_ENV
+        raise DecisionLogError(f"{source}: expected 'process' or 'inline', got {asked!r}")
+    if asked == "inline":
+        return "inline"
+    movable = spec is not None and spec[0] in ("jsonl", "sql")
+    if movable and durability == "batch":
+        return "process"
+    if writer == "process":
+        why = ("durability='record' writes each record before the answer returns" if durability == "record" else
+               "a sink object or the logging adapter stays in the answering process")
+        raise DecisionLogError(f"writer='process': not with this log ({why}); use writer='inline'")
+    return "inline"
+
+
+def _sink_for(spec: str | os.PathLike[str]) -> Sink:
+    kind, target = _spec_for(spec)
+    if kind == "logging":
+        return LoggingSink(target)
+    return SqlSink(target) if kind == "sql" else JsonLinesSink(target)
 
 
 def open_log(spec: DecisionLog | Sink | str | os.PathLike[str]) -> tuple[DecisionLog, bool]:
@@ -310,7 +382,7 @@ def _decide_hook(policy: Policy, log: DecisionLog, recorder: Recorder) -> Callab
     """The logged ``decide`` (see :func:`attach`)."""
     pending = log._pending
     batch_size = log.batch_size
-    clock = time.time
+    clock = log._clock
     no_context = NULL
     evaluate: Callable[[Any], Any] = policy._disclosure.decide  # what Policy.decide calls (and guards, as here)
     today = policy._clock.today  # the day the evaluators judge a question without as_of on
@@ -337,14 +409,17 @@ def _decide_hook(policy: Policy, log: DecisionLog, recorder: Recorder) -> Callab
         if type(request) is DisclosureRequest:
             entry = entries(id(request))
             # an entry holds (the request, weakly; its outcome; until when its body holds; the body)
-            if entry is None or entry[1] is not outcome or now >= entry[2] or entry[0]() is not request:
+            # (an outcome the engine gave afresh, equal to the one kept, has the same answer: an
+            # Outcome compares every field its answer is written from)
+            if (entry is None or (entry[1] is not outcome and entry[1] != outcome) or now >= entry[2]
+                    or entry[0]() is not request):
                 entry = entry_of(request, outcome, today())
             body = entry[3]
         else:
             body = _mapping_body(decision, outcome, now)
         pending.append((now, body, ctx))
         if len(pending) >= batch_size:
-            log.flush()
+            log.ship()
         elif log._flusher is None:
             log._start_flusher()
         return decision

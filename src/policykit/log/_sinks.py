@@ -184,6 +184,12 @@ class JsonLinesSink(Sink):
         if chunk:
             self._write(b"".join(chunk))
 
+    def write_lines(self, data: bytes) -> None:
+        """Append complete record lines (the bytes of :meth:`write`'s lines, joined), without rotation:
+        for a sink without ``max_bytes``."""
+        if data:
+            self._write(data)
+
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
         try:
