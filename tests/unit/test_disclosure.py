@@ -219,6 +219,9 @@ def test_the_integer_memo_key_round_trips_through_the_generic_encoding(request_:
     key = normaliser.key(request_, today)
     assert normaliser.decode(key) == (values, categories)
     assert key == normaliser.encode(values, categories)
+    # the cold path reads the key as the engine's number of the facts and the category bits
+    assert normaliser.categories_of(key) == categories
+    assert policy._disclosure.engine.evaluate_radix(key >> normaliser.category_bits, categories)[2] == values
 
 
 _POLICY = policykit.load_policy()

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, cast
 from pydantic import (
     BeforeValidator,
     Field,
-    PrivateAttr,
     StrictBool,
     StrictInt,
     ValidationInfo,
@@ -150,13 +149,13 @@ class DisclosureRequest(InputModel):
     as_of: AsOf | None = None
     recipient: Recipient
     candidate: CandidateStatus = CandidateStatus()
-    # the field dict this instance had when it was validated: an instance made without validation
-    # (model_construct) has none, and a copy (model_copy, copy.copy) has a new field dict
-    _checked: Any = PrivateAttr(default=None)
-
     @model_validator(mode="after")
     def _mark_validated(self) -> DisclosureRequest:
-        self._checked = self.__dict__
+        # the field dict this instance had when it was validated, kept where pydantic keeps private
+        # state: an instance made without validation (model_construct) has none, and a copy
+        # (model_copy, copy.copy) has a new field dict. Set directly rather than declared as a
+        # private attribute, whose initialisation would cost every validation about a microsecond.
+        object.__setattr__(self, "__pydantic_private__", {"_checked": self.__dict__})
         return self
 
     @classmethod
@@ -611,6 +610,8 @@ class Normaliser:
         self._jurisdiction_index = self._index[12]
         self._unlisted = self._purpose_index[UNLISTED_PURPOSE]
         self._category_bits = len(self.categories)
+        self.category_bits = self._category_bits
+        self._categories_of: dict[int, tuple[str, ...]] = {}
 
     def check(self, request: DisclosureRequest) -> None:
         """Refuse unknown terms with a "did you mean"."""
@@ -716,6 +717,16 @@ class Normaliser:
             bits |= self._bit[category]
         return (k << self._category_bits) | bits
 
+
+    def categories_of(self, key: int) -> tuple[str, ...]:
+        """The categories (in vocabulary order) of a memo key; kept per category set (at most 4,096)."""
+        bits = key & ((1 << self._category_bits) - 1)
+        found = self._categories_of.get(bits)
+        if found is None:
+            found = tuple(c for c in self.categories if bits & self._bit[c])
+            if len(self._categories_of) < 4096:
+                self._categories_of[bits] = found
+        return found
 
     def decode(self, key: int) -> tuple[tuple[Any, ...], tuple[str, ...]]:
         """The facts (in ``fact_names`` order) and categories (in vocabulary order) of a memo key."""

@@ -56,6 +56,10 @@ class DisclosureEvaluator:
             vocab.ids("data_categories"),
         )
         self._categories = vocab.ids("data_categories")
+        if self.engine.field_names != self.fact_names or any(
+            f.domain != disclosure.facts[name].domain for f, name in zip(self.engine._fields, self.fact_names, strict=True)
+        ):  # pragma: no cover - both are read from the same schema
+            raise AssertionError("the engine's facts and the memo key's disagree")
         self._default_deny = rules.citations.of("default_deny")
         self._purpose_clauses = {p.id: p.clause for p in vocab.purposes}
         self._kind_clauses = {k.id: k.clause for k in vocab.recipient_kinds}
@@ -123,7 +127,7 @@ class DisclosureEvaluator:
         outcome = self._memo.get(key)
         if outcome is None:
             self._misses += 1
-            outcome = self.evaluate_values(*normaliser.decode(key))
+            outcome = self.evaluate_key(key)
             self._memo.put(key, outcome)
         else:
             self._hits += 1
@@ -140,11 +144,21 @@ class DisclosureEvaluator:
         wanted = set(categories)
         return self.evaluate_values(key, tuple(c for c in self._categories if c in wanted))
 
+    def evaluate_key(self, key: int) -> Outcome:
+        """The engine's outcome for a memo key (``Normaliser.key``): its facts part is the engine's
+        mixed-radix number of the facts (the same fields and domains, in the same order)."""
+        categories = self.normaliser.categories_of(key)
+        mask, answer, values = self.engine.evaluate_radix(key >> self.normaliser.category_bits, categories)
+        return self._outcome(mask, answer, values, categories)
+
     def evaluate_values(self, key: tuple[Any, ...], categories: tuple[str, ...]) -> Outcome:
         """The engine's outcome for the facts' values in schema order and categories in vocabulary order."""
+        mask, answer = self.engine.evaluate_masked(key, categories)
+        return self._outcome(mask, answer, key, categories)
+
+    def _outcome(self, mask: int, answer: list[Any], key: tuple[Any, ...], categories: tuple[str, ...]) -> Outcome:
         # the outcome is a function of the set of rules that fired (combine orders them by index),
         # the categories and two clauses: keyed by the checked mask of that set, an integer
-        mask, answer = self.engine.evaluate_masked(key, categories)
         purpose_clause = self._purpose_clauses.get(key[self._purpose_at])
         kind_clause = self._kind_clauses.get(key[self._kind_at])
         combined_key = (mask, categories, purpose_clause, kind_clause)

@@ -210,16 +210,19 @@ class EngineRules:
         keymap = dict(zip(self.field_names, self._keys, strict=True))
         # JSON text of every value of every field (domains are finite), and the fact's template
         self._json_values = tuple({v: json.dumps(v) for v in f.domain} for f in self._fields)
-        self._template = (
-            json.dumps({"sid": _SID, "id": "q", _MARKER: 1})[:-1]
-            + "".join(f', "{key}": %s' for key in self._keys)
-        )
+        self._prefix = json.dumps({"sid": _SID, "id": "q", _MARKER: 1})[:-1]
+        self._template = self._prefix + "".join(f', "{key}": %s' for key in self._keys)
         self._group_json: dict[tuple[str, ...], str] = {}
         self.rules, self._groups = _compile(conditions, schema, categories)
         self._by_name = {r.name: r for r in self.rules}
         self._bit_of = {r.name: 1 << i for i, r in enumerate(self.rules)}
         self._value_masks, self._group_masks = self._masks()
         self._group_mask: dict[tuple[str, ...], int] = {}
+        # the facts as one mixed-radix integer (see evaluate_radix): built on first use
+        self._radix: tuple[tuple[int, tuple[tuple[tuple[Value, ...], int, str], ...]], ...] | None = None
+        self._radix_size = 1
+        for f in self._fields:
+            self._radix_size *= len(f.domain)
         definition: dict[str, Any] = {}
         for priority, rule in enumerate(self.rules):
             tests = _cube_json(dict(rule.cube), self._schema, _GroupKeys(keymap))
@@ -270,17 +273,7 @@ class EngineRules:
                 mask &= masks[v]
         except (KeyError, ValueError) as exc:
             raise EngineError(f"a fact value is outside its field's domain: {exc}") from exc
-        if self._groups:
-            groups = self._group_mask.get(categories)
-            if groups is None:
-                chosen = frozenset(categories)
-                groups = (1 << len(self.rules)) - 1
-                for group, (off, on) in zip(self._groups, self._group_masks, strict=True):
-                    groups &= off if chosen.isdisjoint(group) else on
-                if len(self._group_mask) < 65_536:
-                    self._group_mask[categories] = groups
-            mask &= groups
-        return mask
+        return mask & self._group_bits(categories)
 
     def _create(self) -> None:
         """Create the engine ruleset under a name no other ruleset in the process has."""
@@ -313,13 +306,7 @@ class EngineRules:
         return self._payload(tuple(facts[name] for name in self.field_names), tuple(categories))
 
     def _payload(self, values: tuple[Value, ...], categories: tuple[str, ...]) -> str:
-        groups = self._group_json.get(categories)
-        if groups is None:
-            chosen = frozenset(categories)
-            flags = {_GROUP + str(i): not chosen.isdisjoint(g) for i, g in enumerate(self._groups)}
-            groups = json.dumps(flags)[1:-1]
-            if len(self._group_json) < 65_536:
-                self._group_json[categories] = groups
+        groups = self._group_text(categories)
         try:
             fact = self._template % tuple([m[v] for m, v in zip(self._json_values, values, strict=True)])
         except (KeyError, ValueError) as exc:
@@ -341,6 +328,85 @@ class EngineRules:
         exactly, so a caller may key what it derives from that set on this integer."""
         expected = self.expected(values, categories)
         return expected, self._fire(self._payload(values, categories), expected)
+
+    def evaluate_radix(
+        self, number: int, categories: tuple[str, ...]
+    ) -> tuple[int, list[CompiledRule], tuple[Value, ...]]:
+        """As :meth:`evaluate_masked`, with the facts given as one integer: each field's value as its
+        index in the field's domain, in mixed radix (the first field most significant, as
+        ``number = number * len(domain) + index`` field after field writes it). Returns the mask, the
+        fired rules and the facts' values in ``field_names`` order.
+
+        The fields are read a few at a time: for each run of consecutive fields whose domains multiply
+        to at most 256, a table gives, per combined index, the run's values, the AND of their rule
+        masks and their part of the fact's JSON. A question then costs a handful of ``divmod`` and
+        table lookups instead of one dictionary lookup per field for the mask and another for the
+        fact; the result is the same (a property test compares the two)."""
+        tables = self._radix if self._radix is not None else self._radix_tables()
+        if not 0 <= number < self._radix_size:
+            raise EngineError(f"a fact number {number} is outside the fields' domains (0 to {self._radix_size - 1})")
+        mask = self._group_bits(categories)
+        runs: list[tuple[Value, ...]] = []
+        parts: list[str] = []
+        for radix, table in tables:  # the last (least significant) run first
+            number, digit = divmod(number, radix)
+            values, run_mask, text = table[digit]
+            mask &= run_mask
+            runs.append(values)
+            parts.append(text)
+        runs.reverse()
+        parts.reverse()
+        groups = self._group_text(categories)
+        payload = self._prefix + "".join(parts) + (f", {groups}}}" if groups else "}")
+        return mask, self._fire(payload, mask), sum(runs, ())
+
+    def _radix_tables(self) -> tuple[tuple[int, tuple[tuple[tuple[Value, ...], int, str], ...]], ...]:
+        """The run tables of :meth:`evaluate_radix`, the last run first."""
+        every = (1 << len(self.rules)) - 1
+        fields = list(zip(self._fields, self._keys, self._value_masks, self._json_values, strict=True))
+        tables: list[tuple[int, tuple[tuple[tuple[Value, ...], int, str], ...]]] = []
+        end = len(fields)
+        while end > 0:
+            start, radix = end - 1, len(fields[end - 1][0].domain)
+            while start > 0 and radix * len(fields[start - 1][0].domain) <= 256:
+                start -= 1
+                radix *= len(fields[start][0].domain)
+            table: list[tuple[tuple[Value, ...], int, str]] = [((), every, "")]
+            for field, key, masks, texts in fields[start:end]:  # the first field of the run most significant
+                table = [
+                    ((*values, v), mask & masks[v], f'{text}, "{key}": {texts[v]}')
+                    for values, mask, text in table
+                    for v in field.domain
+                ]
+            tables.append((radix, tuple(table)))
+            end = start
+        self._radix = tuple(tables)
+        return self._radix
+
+    def _group_bits(self, categories: tuple[str, ...]) -> int:
+        """The AND of the category-group flags' rule masks for these categories."""
+        if not self._groups:
+            return (1 << len(self.rules)) - 1
+        groups = self._group_mask.get(categories)
+        if groups is None:
+            chosen = frozenset(categories)
+            groups = (1 << len(self.rules)) - 1
+            for group, (off, on) in zip(self._groups, self._group_masks, strict=True):
+                groups &= off if chosen.isdisjoint(group) else on
+            if len(self._group_mask) < 65_536:
+                self._group_mask[categories] = groups
+        return groups
+
+    def _group_text(self, categories: tuple[str, ...]) -> str:
+        """The category-group flags of the fact's JSON for these categories (empty without groups)."""
+        groups = self._group_json.get(categories)
+        if groups is None:
+            chosen = frozenset(categories)
+            flags = {_GROUP + str(i): not chosen.isdisjoint(g) for i, g in enumerate(self._groups)}
+            groups = json.dumps(flags)[1:-1]
+            if len(self._group_json) < 65_536:
+                self._group_json[categories] = groups
+        return groups
 
     def _fire(self, payload: str, expected: int) -> list[CompiledRule]:
         names: list[str] = []
