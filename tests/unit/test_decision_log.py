@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -243,8 +244,9 @@ def test_verify_command_exit_status_names_the_record(tmp_path: Path) -> None:
 # durability, failures, reopening, rotation, threads
 
 
-def test_batch_mode_writes_when_the_batch_is_full_and_record_mode_at_once(tmp_path: Path) -> None:
-    batch = DecisionLog(tmp_path / "b.jsonl", batch_size=5, flush_seconds=3600)
+@pytest.mark.parametrize("writer", ["inline", "process"])
+def test_batch_mode_writes_when_the_batch_is_full_and_record_mode_at_once(tmp_path: Path, writer: Any) -> None:
+    batch = DecisionLog(tmp_path / "b.jsonl", batch_size=5, flush_seconds=3600, writer=writer)
     each = DecisionLog(tmp_path / "r.jsonl", durability="record")
     with policykit.load_policy(decision_log=batch) as p1, policykit.load_policy(decision_log=each) as p2:
         for _ in range(4):
@@ -253,6 +255,11 @@ def test_batch_mode_writes_when_the_batch_is_full_and_record_mode_at_once(tmp_pa
         assert (tmp_path / "b.jsonl").read_text() == ""
         assert len(lines(tmp_path / "r.jsonl")) == 4
         p1.decide(SWISS_SHOW)
+        # inline: written before the answer returns; a writer process writes the shipped batch at once
+        # too, but on its own time
+        deadline = time.monotonic() + (10 if writer == "process" else 0)
+        while len(lines(tmp_path / "b.jsonl")) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert len(lines(tmp_path / "b.jsonl")) == 5
         p1.decide(SWISS_SHOW)
     assert len(lines(tmp_path / "b.jsonl")) == 6  # close() flushed

@@ -184,8 +184,10 @@ class DecisionLog:
         """Write the waiting records (with a writer process: send them to it, without waiting for
         them to be written). Raises :class:`~policykit.errors.DecisionLogError` if the sink failed."""
         with self._lock:
-            if self._error is not None:
+            if self._error is not None or (self._closed and self._pending):
                 self._refuse()
+            if self._closed:
+                return  # nothing waits: nothing to write
             batch = self._take()
             if self._process is not None:
                 self._failing(self._process.ship, batch)
@@ -197,8 +199,10 @@ class DecisionLog:
         :class:`~policykit.errors.DecisionLogError` if the sink fails (and then refuses every later
         record)."""
         with self._lock:
-            if self._error is not None:
+            if self._error is not None or (self._closed and self._pending):
                 self._refuse()
+            if self._closed:
+                return  # nothing waits: nothing to write
             batch = self._take()
             if self._process is not None:
                 self._failing(self._process.sync, batch)
