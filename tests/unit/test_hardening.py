@@ -120,7 +120,7 @@ def test_unexpected_exceptions_become_internal_errors(monkeypatch: pytest.Monkey
         def broken(*_: Any) -> Any:
             raise KeyError("secret input")
 
-        monkeypatch.setattr(policy._disclosure, "evaluate_values", broken)
+        monkeypatch.setattr(policy._disclosure, "evaluate_key", broken)
         with pytest.raises(InternalError) as info:
             policy.decide(ALLOWED)
         assert isinstance(info.value.__cause__, KeyError)

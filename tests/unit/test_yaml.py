@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from policykit._ruleset.reading import load_yaml
+from policykit._ruleset.reading import _Loader, load_yaml
 from policykit.errors import RuleFileError
 
 
@@ -48,3 +49,32 @@ def test_non_utf8_files_are_refused(tmp_path: Path) -> None:
     path.write_bytes(b"a: \xff\xfe\n")
     with pytest.raises(RuleFileError, match="UTF-8"):
         load_yaml(path)
+
+
+_SCALARS = [
+    "plain", "NO", "yes", "on", "off", "true", "True", "TRUE", "false", "FALSE", "tRUE", "null", "Null", "NULL",
+    "~", "", "0", "-1", "+12", "0x1F", "0o17", "017", "1_000", "3.14", "-.5", "1e3", "6.8e-3", ".inf", "-.Inf",
+    ".NaN", "2023-02-28", "2023-02-28T10:00:00Z", "2023-02-28 10:00:00.5 +01:00", "P-TP-4b", "SE", "a b",
+    "'quoted 1'", '"2023-02-28"', "'true'", "12:30:00", "190:20:30",
+]
+
+
+def _reference_loader() -> type:
+    """PyYAML's own pure-Python SafeLoader with the rule files' resolvers (YAML 1.2 booleans): what
+    policykit's faster scalar resolution must agree with."""
+    class Reference(yaml.SafeLoader):
+        pass
+
+    Reference.yaml_implicit_resolvers = {k: list(v) for k, v in _Loader.yaml_implicit_resolvers.items()}
+    return Reference
+
+
+def test_scalars_resolve_as_pyyaml_resolves_them(tmp_path: Path) -> None:
+    """Every kind of plain and quoted scalar (numbers, dates, nulls, YAML 1.1 words) reads
+    as PyYAML's own resolver reads it, twice (the second time from the resolved-text cache)."""
+    text = "values:\n" + "".join(f"  - {s}\n" for s in _SCALARS) + "mapping:\n" + "".join(
+        f"  k{i}: {s}\n" for i, s in enumerate(_SCALARS) if s
+    )
+    expected = yaml.load(text, Loader=_reference_loader())
+    for _ in range(2):
+        assert load_yaml(write(tmp_path, text)).data == expected

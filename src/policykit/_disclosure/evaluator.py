@@ -56,9 +56,10 @@ class DisclosureEvaluator:
             vocab.ids("data_categories"),
         )
         self._categories = vocab.ids("data_categories")
-        if self.engine.field_names != self.fact_names or any(
-            f.domain != disclosure.facts[name].domain for f, name in zip(self.engine._fields, self.fact_names, strict=True)
-        ):  # pragma: no cover - both are read from the same schema
+        engine_domains = [f.domain for f in self.engine._fields]
+        if self.engine.field_names != self.fact_names or engine_domains != [
+            disclosure.facts[name].domain for name in self.fact_names
+        ]:  # pragma: no cover - both are read from the same schema
             raise AssertionError("the engine's facts and the memo key's disagree")
         self._default_deny = rules.citations.of("default_deny")
         self._purpose_clauses = {p.id: p.clause for p in vocab.purposes}

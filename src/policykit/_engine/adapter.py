@@ -240,29 +240,27 @@ class EngineRules:
         """Per field (in ``field_names`` order) and value, and per category group and flag value
         (False, True), the bit mask of the compiled rules whose cube admits that value."""
         every = (1 << len(self.rules)) - 1
-        values: list[dict[Value, int]] = []
-        for f in self._fields:
-            masks = dict.fromkeys(f.domain, every)
-            for i, rule in enumerate(self.rules):
-                allowed = dict(rule.cube).get(f.name)
-                if allowed is not None:
-                    for v in f.domain:
+        values = [dict.fromkeys(f.domain, every) for f in self._fields]
+        by_name = {f.name: (f, masks) for f, masks in zip(self._fields, values, strict=True)}
+        groups = [[every, every] for _ in self._groups]  # (off, on) per group flag
+        for i, rule in enumerate(self.rules):
+            clear = ~(1 << i)
+            for name, allowed in rule.cube:  # a field the cube does not name admits every value
+                field = by_name.get(name)
+                if field is not None:
+                    masks = field[1]
+                    for v in field[0].domain:
                         if v not in allowed:
-                            masks[v] &= ~(1 << i)
-            values.append(masks)
-        groups: list[tuple[int, int]] = []
-        for g in range(len(self._groups)):
-            flag = _GROUP + str(g)
-            off = on = every
-            for i, rule in enumerate(self.rules):
-                allowed = dict(rule.cube).get(flag)
-                if allowed is not None:
+                            masks[v] &= clear
+                elif name.startswith(_GROUP):
+                    pair = groups[int(name[len(_GROUP):])]
                     if False not in allowed:
-                        off &= ~(1 << i)
+                        pair[0] &= clear
                     if True not in allowed:
-                        on &= ~(1 << i)
-            groups.append((off, on))
-        return tuple(values), tuple(groups)
+                        pair[1] &= clear
+                else:  # pragma: no cover - the compiler names only schema fields and group flags
+                    raise EngineError(f"compiled rule {rule.name} tests an unknown field {name!r}")
+        return tuple(values), tuple((off, on) for off, on in groups)
 
     def expected(self, values: tuple[Value, ...], categories: tuple[str, ...]) -> int:
         """The bit mask (bit ``i`` for ``rules[i]``) of the compiled rules whose cube contains the

@@ -52,6 +52,38 @@ _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class _Loader(_Base):  # type: ignore[valid-type,misc]
     """A safe loader whose booleans are YAML 1.2's: ``true`` and ``false`` only."""
 
+    # the implicit tag of a plain scalar depends on its text alone (this class has no path
+    # resolvers): kept per class by text, at most 16,384 texts, as libyaml asks for every scalar
+    _resolved: dict[str, str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._resolved = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        # BaseResolver.resolve for a scalar, without path resolvers (this class has none): a plain
+        # scalar's tag is the first implicit resolver that matches it, any other scalar is a string
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:  # pragma: no cover - not in rule files
+            return super().resolve(kind, value, implicit)
+        if not implicit[0]:
+            return self.DEFAULT_SCALAR_TAG
+        cache = type(self)._resolved
+        tag = cache.get(value)
+        if tag is None:
+            table = self.yaml_implicit_resolvers
+            tag = self.DEFAULT_SCALAR_TAG
+            for candidate, regexp in [*table.get(value[0] if value else "", ()), *table.get(None, ())]:
+                if regexp.match(value):
+                    tag = candidate
+                    break
+            if len(cache) >= 16_384:
+                cache.clear()
+            cache[value] = tag
+        return tag
+
+
+_Loader._resolved = {}
+
 
 _Loader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
@@ -117,7 +149,7 @@ class _Budget:
                 f"expected mappings and lists nested at most {limits.max_depth} deep (the max_depth limit)",
                 line=node.start_mark.line + 1,
             )
-        if isinstance(node, yaml.ScalarNode):
+        if type(node) is yaml.ScalarNode:
             return
         key = id(node)
         if key in self.path:
@@ -144,22 +176,26 @@ def _scalar(node: yaml.Node, loader: _Loader) -> Any:
         ) from None
 
 
+_STR = "tag:yaml.org,2002:str"  # a string scalar is its own value (what SafeConstructor returns for it)
+
+
 def _walk(node: yaml.Node, loader: _Loader, path: Path_, lines: dict[Path_, int], budget: _Budget,
           *, depth: int = 1) -> Any:
     budget.enter(node, depth)
     lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.ScalarNode):
-        return _scalar(node, loader)
+    if type(node) is yaml.ScalarNode:
+        return node.value if node.tag == _STR else _scalar(node, loader)
     key_id = id(node)
     budget.path.add(key_id)
+    scalar = yaml.ScalarNode
     try:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
+                if type(key_node) is not scalar:
                     raise RuleFileError("expected a string key, got a mapping or a list",
                                         line=key_node.start_mark.line + 1)
-                key = _scalar(key_node, loader)
+                key = key_node.value if key_node.tag == _STR else _scalar(key_node, loader)
                 if not isinstance(key, (str, int, bool)) or key is None:
                     raise RuleFileError(
                         f"expected a string key, got {short_repr(key)}", line=key_node.start_mark.line + 1
@@ -168,7 +204,12 @@ def _walk(node: yaml.Node, loader: _Loader, path: Path_, lines: dict[Path_, int]
                     raise RuleFileError(
                         f"duplicate key {short_repr(key)} in one mapping", line=key_node.start_mark.line + 1
                     )
-                result[key] = _walk(value_node, loader, (*path, key), lines, budget, depth=depth + 1)
+                if type(value_node) is scalar:  # the common leaf, without a call of its own
+                    budget.enter(value_node, depth + 1)
+                    lines[(*path, key)] = value_node.start_mark.line + 1
+                    result[key] = value_node.value if value_node.tag == _STR else _scalar(value_node, loader)
+                else:
+                    result[key] = _walk(value_node, loader, (*path, key), lines, budget, depth=depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
             return [
