@@ -1,8 +1,11 @@
 """The decision log's cost, side by side with the unlogged figures of the same run.
 
 ``measure()`` times ``decide()`` on the workload's typed requests with a JSON lines log in batch mode
-(the default durability), warm and cold, the same with ``durability="record"``, and with a SQL log on
-SQLite. Each logged measurement alternates, round by round, with its unlogged peer (the same policy
+(the default durability, written by a writer process, the default writer), warm and cold, the same
+with ``durability="record"`` (written inline), and with a SQL log on SQLite. The floor rows time what
+an inline writer adds on the answering thread; the writer row times the writer process's own loop,
+the bound on a logged warm decide with a writer process. Each logged measurement alternates, round by
+round, with its unlogged peer (the same policy
 options, the same questions): the row keeps the per-round ratios (``paired_ratio``), on which the
 targets are judged; the report also gives each row as a ratio to the unlogged rows of the table.
 
@@ -216,12 +219,13 @@ def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, 
     work = Path(tempfile.mkdtemp(prefix="policykit-log-bench-"))
     try:
         cases: list[tuple[str, str, dict[str, Any], Any, bool]] = [
-            ("log_warm_typed", "decide(), warm, typed, logged: JSON lines, batches (the default)", {},
+            ("log_warm_typed", "decide(), warm, typed, logged: JSON lines, batches, writer process (the defaults)", {},
              "jsonl", True),
-            ("log_cold_typed", "decide(), cold, typed, logged: JSON lines, batches", {"memo_size": 0}, "jsonl", False),
+            ("log_cold_typed", "decide(), cold, typed, logged: JSON lines, batches, writer process", {"memo_size": 0},
+             "jsonl", False),
             ("log_warm_typed_record", "decide(), warm, typed, logged: JSON lines, each record written at once", {},
              "record", True),
-            ("log_sql_sqlite", "decide(), warm, typed, logged: SQL table on SQLite, batches", {}, "sqlite", True),
+            ("log_sql_sqlite", "decide(), warm, typed, logged: SQL table on SQLite, batches, writer process", {}, "sqlite", True),
         ]
         for row_id, label, options, sink, fill in cases:
             log(f"timing: {label} ...")

@@ -3,6 +3,7 @@ none of the free text the questions carried (only vocabulary ids, booleans, numb
 
 from __future__ import annotations
 
+import copy as copying
 import datetime as dt
 import json
 from pathlib import Path
@@ -131,6 +132,10 @@ def test_records_written_directly_equal_the_general_path(question: dict[str, Any
     assert json.loads(recorder.disclosure_question(request, day))["as_of"] == (request.as_of or day).isoformat()
 
 
+def clone(outcome: Any) -> Any:
+    return copying.copy(outcome)
+
+
 SHARED = Recorder(POLICY)  # its tables of written parts fill across examples, as in a service
 
 
@@ -150,6 +155,13 @@ def test_parts_kept_by_content_equal_the_general_path(questions: list[dict[str, 
         assert SHARED.disclosure_question(request, day) == SHARED.general_question(request, day)
         copy = DisclosureRequest.parse(question)
         assert SHARED.disclosure_question(copy, day) == SHARED.general_question(request, day)
+        # an answer, and an equal outcome that is another object (as an engine without a memo gives
+        # one): written once, then found by value
+        outcome = POLICY.decide(request).outcome
+        assert SHARED.disclosure_answer(outcome) == SHARED.general_answer(outcome)
+        twin = clone(outcome)
+        assert twin is not outcome and twin == outcome
+        assert SHARED.disclosure_answer(twin) == SHARED.general_answer(twin)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from policykit._disclosure.decision import CandidateStatus, DisclosureRequest, Recipient
+from policykit._disclosure.decision import CandidateStatus, DisclosureRequest, Outcome, Recipient
 from policykit._requests.response import DataSubjectRequest
 from policykit._retention.verdict import RetentionFacts
 from policykit.errors import RequestValidationError, short_repr
@@ -130,6 +130,7 @@ class Recorder:
         self.version = rules.meta.version
         self._tokens: frozenset[str] | None = None
         self._answers: dict[int, tuple[Any, Part]] = {}
+        self._answers_by_value: dict[Outcome, Part] = {}
         self._zone = ZoneInfo(rules.parameters.timezone)
         self._day = dt.date.min
         self._day_until = 0.0
@@ -366,9 +367,16 @@ class Recorder:
         hit = self._answers.get(id(outcome))
         if hit is not None and hit[0] is outcome:
             return hit[1]
-        # outcomes the engine gives afresh (no memo) are new objects: written directly
-        text = self._answer_text(outcome)
-        out = (text, hashlib.sha256(text).digest()) if text is not None else self.general_answer(outcome)
+        # outcomes the engine gives afresh (no memo) are new objects; one equal to an outcome seen
+        # before has its answer (an Outcome compares every field the answer is written from)
+        by_value = self._answers_by_value if type(outcome) is Outcome else None
+        out = by_value.get(outcome) if by_value is not None else None
+        if out is None:
+            text = self._answer_text(outcome)
+            out = (text, hashlib.sha256(text).digest()) if text is not None else self.general_answer(outcome)
+            if by_value is not None:
+                _bound(by_value)
+                by_value[outcome] = out
         _bound(self._answers)
         self._answers[id(outcome)] = (outcome, out)
         return out
