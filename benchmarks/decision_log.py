@@ -5,9 +5,8 @@
 with ``durability="record"`` (written inline), and with a SQL log on SQLite. The floor rows time what
 an inline writer adds on the answering thread; the writer row times the writer process's own loop,
 the bound on a logged warm decide with a writer process. Each logged measurement alternates, round by
-round, with its unlogged peer (the same policy
-options, the same questions): the row keeps the per-round ratios (``paired_ratio``), on which the
-targets are judged; the report also gives each row as a ratio to the unlogged rows of the table.
+round, with its unlogged peer (the same policy options, the same questions): the row keeps the
+per-round ratios (``paired_ratio``), on which the targets are judged; the report also gives each row as a ratio to the unlogged rows of the table.
 
 ``python -m benchmarks.decision_log --total N --checkpoint C`` (run in a fresh process by
 ``measure()``) answers N questions with a JSON lines log, cycling through the workload's typed
@@ -225,7 +224,8 @@ def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, 
              "jsonl", False),
             ("log_warm_typed_record", "decide(), warm, typed, logged: JSON lines, each record written at once", {},
              "record", True),
-            ("log_sql_sqlite", "decide(), warm, typed, logged: SQL table on SQLite, batches, writer process", {}, "sqlite", True),
+            ("log_sql_sqlite", "decide(), warm, typed, logged: SQL table on SQLite, batches, writer process", {},
+             "sqlite", True),
         ]
         for row_id, label, options, sink, fill in cases:
             log(f"timing: {label} ...")
