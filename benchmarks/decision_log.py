@@ -6,7 +6,8 @@ with ``durability="record"`` (written inline), and with a SQL log on SQLite. The
 an inline writer adds on the answering thread; the writer row times the writer process's own loop,
 the bound on a logged warm decide with a writer process. Each logged measurement alternates, round by
 round, with its unlogged peer (the same policy options, the same questions): the row keeps the
-per-round ratios (``paired_ratio``), on which the targets are judged; the report also gives each row as a ratio to the unlogged rows of the table.
+per-round ratios (``paired_ratio``), on which the targets are judged; the report also gives each row
+as a ratio to the unlogged rows of the table.
 
 ``python -m benchmarks.decision_log --total N --checkpoint C`` (run in a fresh process by
 ``measure()``) answers N questions with a JSON lines log, cycling through the workload's typed
