@@ -32,7 +32,7 @@ from typing import Any
 import policykit
 from benchmarks.measure import Stats, peak_rss_mb, rss_mb, run_python, stats
 from benchmarks.report import Row
-from benchmarks.workload import to_typed, workload
+from benchmarks.workload import sample, to_typed, workload
 from policykit.log import JsonLinesSink
 from policykit.log._writer import Chain, Decoder, Encoder, store_for
 
@@ -212,13 +212,59 @@ def _writer(typed: list[Any], repeats: int, min_time: float, work: Path) -> Row:
     )
 
 
+def _logged(case: tuple[str, str, dict[str, Any], str, bool], typed: list[Any], repeats: int, min_time: float,
+            work: Path, *, writer: str | None = None) -> Row:
+    """One logged row: the logged policy timed in alternating rounds with its unlogged peer. ``case``:
+    (row id, label, the policy's options, the sink, whether the memo is filled first)."""
+    row_id, label, options, sink, fill = case
+    target = work / row_id
+    target.mkdir()
+    if sink == "sqlite":
+        decision_log = policykit.DecisionLog(f"sqlite:///{target / 'decisions.db'}", writer=writer)  # type: ignore[arg-type]
+    else:
+        decision_log = policykit.DecisionLog(target / "decisions.jsonl", writer=writer,  # type: ignore[arg-type]
+                                             durability="record" if sink == "record" else "batch")
+    with policykit.load_policy(decision_log=decision_log, **options) as policy, \
+            policykit.load_policy(**options) as plain:
+        result, peer, ratio = _paired(plain, policy, typed, repeats, min_time, fill_memo=fill)
+    decision_log.close()
+    shutil.rmtree(target)
+    return Row(
+        row_id, f"policykit {label}", "decisions/s", result,
+        note=f"{decision_log.records_written:,} records written; ÷ its unlogged peer timed in the same "
+             f"rounds ({peer.median:,.0f}/s): {ratio.median:.2f} ({ratio.low:.2f}–{ratio.high:.2f})",
+        extra={"unlogged_peer": peer.to_dict(), "paired_ratio": ratio.to_dict()},
+    )
+
+
+def writers(repeats: int, min_time: float) -> list[str]:
+    """``--writers``: the warm and cold logged ratios with each writer, the writer process's loop and
+    the floor of the inline writer, as lines of text (with the load average before and after)."""
+    typed = [to_typed(q) for q in sample(workload(), None, seed=11)]
+    out = [f"load average {os.getloadavg()[0]:.2f} at the start"]
+    work = Path(tempfile.mkdtemp(prefix="policykit-log-writers-"))
+    try:
+        for writer in ("process", "inline"):
+            for name, options, fill in (("warm", {}, True), ("cold", {"memo_size": 0}, False)):
+                row = _logged((f"{name}-{writer}", f"{name}, writer={writer}", options, "jsonl", fill), typed,
+                              repeats, min_time, work, writer=writer)
+                out.append(f"{row.label}: {row.note}")
+        for row in (_writer(typed, repeats, min_time, work), *_floor(typed, repeats, min_time, work)):
+            assert row.stats is not None
+            out.append(f"{row.id}: {row.stats.median:,.0f} {row.unit}; {row.note}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    out.append(f"load average {os.getloadavg()[0]:.2f} at the end")
+    return out
+
+
 def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, memory_checkpoint: int,
             *, log: Callable[[str], None]) -> list[Row]:
     """The decision-log rows of the benchmark table."""
     rows: list[Row] = []
     work = Path(tempfile.mkdtemp(prefix="policykit-log-bench-"))
     try:
-        cases: list[tuple[str, str, dict[str, Any], Any, bool]] = [
+        cases: list[tuple[str, str, dict[str, Any], str, bool]] = [
             ("log_warm_typed", "decide(), warm, typed, logged: JSON lines, batches, writer process (the defaults)", {},
              "jsonl", True),
             ("log_cold_typed", "decide(), cold, typed, logged: JSON lines, batches, writer process", {"memo_size": 0},
@@ -228,26 +274,9 @@ def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, 
             ("log_sql_sqlite", "decide(), warm, typed, logged: SQL table on SQLite, batches, writer process", {},
              "sqlite", True),
         ]
-        for row_id, label, options, sink, fill in cases:
-            log(f"timing: {label} ...")
-            target = work / row_id
-            target.mkdir()
-            if sink == "sqlite":
-                decision_log = policykit.DecisionLog(f"sqlite:///{target / 'decisions.db'}")
-            else:
-                decision_log = policykit.DecisionLog(target / "decisions.jsonl",
-                                                     durability="record" if sink == "record" else "batch")
-            with policykit.load_policy(decision_log=decision_log, **options) as policy, \
-                    policykit.load_policy(**options) as plain:
-                result, peer, ratio = _paired(plain, policy, typed, repeats, min_time, fill_memo=fill)
-            decision_log.close()
-            rows.append(Row(
-                row_id, f"policykit {label}", "decisions/s", result,
-                note=f"{decision_log.records_written:,} records written; ÷ its unlogged peer timed in the same "
-                     f"rounds ({peer.median:,.0f}/s): {ratio.median:.2f} ({ratio.low:.2f}–{ratio.high:.2f})",
-                extra={"unlogged_peer": peer.to_dict(), "paired_ratio": ratio.to_dict()},
-            ))
-            shutil.rmtree(target)
+        for case in cases:
+            log(f"timing: {case[1]} ...")
+            rows.append(_logged(case, typed, repeats, min_time, work))
         log("timing: the floor of a logged warm decide (writing lines, the chain) ...")
         rows += _floor(typed, repeats, min_time, work)
         log("timing: the writer process's loop ...")
@@ -314,13 +343,22 @@ def probe(total: int, checkpoint: int, directory: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: print the memory probe's result as JSON."""
+    """Command line: print the memory probe's result as JSON (``--dir``), or, with ``--writers``, the
+    rows that compare the writers (a few minutes; the full table is ``benchmarks/run.py``'s)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--total", type=int, default=1_000_000)
     parser.add_argument("--checkpoint", type=int, default=10_000)
-    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--dir", type=Path)
+    parser.add_argument("--writers", action="store_true")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--min-time", type=float, default=1.0)
     args = parser.parse_args(argv)
-    print(json.dumps(probe(args.total, args.checkpoint, args.dir)))
+    if args.writers:
+        print("\n".join(writers(args.repeats, args.min_time)))
+    elif args.dir is None:
+        parser.error("--dir is required for the memory probe")
+    else:
+        print(json.dumps(probe(args.total, args.checkpoint, args.dir)))
 
 
 if __name__ == "__main__":
