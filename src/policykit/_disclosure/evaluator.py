@@ -21,7 +21,7 @@ from policykit._engine.adapter import EngineRules
 from policykit._engine.context import AnswerContext
 from policykit._engine.memo import Memo
 from policykit._engine.snapshot import snapshot
-from policykit._input import DEFAULT_LIMITS, Limits, check_value
+from policykit._input import DEFAULT_LIMITS, Limits, check_value, parse_input
 from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["DisclosureEvaluator"]
@@ -47,6 +47,7 @@ class DisclosureEvaluator:
         disclosure = rules.disclosure
         self._context: AnswerContext[Decision] = AnswerContext(rules, clock.today, explain_decision)
         self._zone = rules.parameters.timezone
+        self._parse_context = {"timezone": self._zone}  # read by the validators, never changed
         self.normaliser = Normaliser(rules)
         self.fact_names = self.normaliser.fact_names
         self.engine = EngineRules(
@@ -116,7 +117,11 @@ class DisclosureEvaluator:
                             self._hits += 1
                             return Decision(outcome, None, self._context, (request, snap))
             check_value(request, self.limits)  # size, depth and string length, before anything expands
-            req = DisclosureRequest.parse(request, timezone=self._zone)
+            if type(request) is dict:  # what DisclosureRequest.parse does for a dict, with the context made once
+                req = parse_input(DisclosureRequest, request, what="disclosure request",
+                                  expected="a DisclosureRequest", context=self._parse_context)
+            else:
+                req = DisclosureRequest.parse(request, timezone=self._zone)
             # remembered only if the mapping held, after validation, the value that was validated
             if snap is not None and snapshot(request) != snap:
                 snap = None
