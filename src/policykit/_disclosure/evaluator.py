@@ -90,13 +90,14 @@ class DisclosureEvaluator:
 
     def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision:
         """The decision for ``request`` (see ``Policy.decide``)."""
+        if type(request) is DisclosureRequest:
+            entry = self._by_id.get(id(request))
+            if entry is not None and entry[0]() is request and (entry[1] is None or entry[1] == self.clock.today()):
+                self._hits += 1
+                return Decision(entry[2], request, self._context)
         today = self.clock.today
         snap = None
         if type(request) is DisclosureRequest:
-            entry = self._by_id.get(id(request))
-            if entry is not None and entry[0]() is request and (entry[1] is None or entry[1] == today()):
-                self._hits += 1
-                return Decision(entry[2], request, self._context)
             # a request made without validation (model_construct, model_copy(update=...)) is
             # validated now, and only the validated copy is remembered
             req = request if is_validated(request) else DisclosureRequest.parse(request, timezone=self._zone)
