@@ -21,7 +21,7 @@ from policykit._engine.adapter import EngineRules
 from policykit._engine.context import AnswerContext
 from policykit._engine.memo import Memo
 from policykit._engine.snapshot import snapshot
-from policykit._input import DEFAULT_LIMITS, Limits, check_value
+from policykit._input import DEFAULT_LIMITS, Limits, check_value, parse_input
 from policykit._ruleset.ruleset import RuleSet
 
 __all__ = ["DisclosureEvaluator"]
@@ -47,6 +47,7 @@ class DisclosureEvaluator:
         disclosure = rules.disclosure
         self._context: AnswerContext[Decision] = AnswerContext(rules, clock.today, explain_decision)
         self._zone = rules.parameters.timezone
+        self._parse_context = {"timezone": self._zone}  # read by the validators, never changed
         self.normaliser = Normaliser(rules)
         self.fact_names = self.normaliser.fact_names
         self.engine = EngineRules(
@@ -89,13 +90,14 @@ class DisclosureEvaluator:
 
     def decide(self, request: DisclosureRequest | Mapping[str, Any]) -> Decision:
         """The decision for ``request`` (see ``Policy.decide``)."""
+        if type(request) is DisclosureRequest:
+            entry = self._by_id.get(id(request))
+            if entry is not None and entry[0]() is request and (entry[1] is None or entry[1] == self.clock.today()):
+                self._hits += 1
+                return Decision(entry[2], request, self._context)
         today = self.clock.today
         snap = None
         if type(request) is DisclosureRequest:
-            entry = self._by_id.get(id(request))
-            if entry is not None and entry[0]() is request and (entry[1] is None or entry[1] == today()):
-                self._hits += 1
-                return Decision(entry[2], request, self._context)
             # a request made without validation (model_construct, model_copy(update=...)) is
             # validated now, and only the validated copy is remembered
             req = request if is_validated(request) else DisclosureRequest.parse(request, timezone=self._zone)
@@ -116,7 +118,11 @@ class DisclosureEvaluator:
                             self._hits += 1
                             return Decision(outcome, None, self._context, (request, snap))
             check_value(request, self.limits)  # size, depth and string length, before anything expands
-            req = DisclosureRequest.parse(request, timezone=self._zone)
+            if type(request) is dict:  # what DisclosureRequest.parse does for a dict, with the context made once
+                req = parse_input(DisclosureRequest, request, what="disclosure request",
+                                  expected="a DisclosureRequest", context=self._parse_context)
+            else:
+                req = DisclosureRequest.parse(request, timezone=self._zone)
             # remembered only if the mapping held, after validation, the value that was validated
             if snap is not None and snapshot(request) != snap:
                 snap = None

@@ -104,6 +104,7 @@ _MARKER = "q_"
 _SENTINEL = "pk_sentinel"
 _SID = "0"
 _GROUP = "g"
+_COMPACT = (",", ":")  # the fact's JSON without spaces: the engine parses every character of it
 _counter = itertools.count()
 
 
@@ -210,8 +211,8 @@ class EngineRules:
         keymap = dict(zip(self.field_names, self._keys, strict=True))
         # JSON text of every value of every field (domains are finite), and the fact's template
         self._json_values = tuple({v: json.dumps(v) for v in f.domain} for f in self._fields)
-        self._prefix = json.dumps({"sid": _SID, "id": "q", _MARKER: 1})[:-1]
-        self._template = self._prefix + "".join(f', "{key}": %s' for key in self._keys)
+        self._prefix = json.dumps({"sid": _SID, "id": "q", _MARKER: 1}, separators=_COMPACT)[:-1]
+        self._template = self._prefix + "".join(f',"{key}":%s' for key in self._keys)
         self._group_json: dict[tuple[str, ...], str] = {}
         self.rules, self._groups = _compile(conditions, schema, categories)
         self._by_name = {r.name: r for r in self.rules}
@@ -309,7 +310,7 @@ class EngineRules:
             fact = self._template % tuple([m[v] for m, v in zip(self._json_values, values, strict=True)])
         except (KeyError, ValueError) as exc:
             raise EngineError(f"a fact value is outside its field's domain: {exc}") from exc
-        return f"{fact}, {groups}}}" if groups else fact + "}"
+        return f"{fact},{groups}}}" if groups else fact + "}"
 
     def evaluate(self, facts: Mapping[str, Value], categories: Sequence[str]) -> list[CompiledRule]:
         """Ask the engine: the compiled rules that fire for these facts, in priority order."""
@@ -355,7 +356,7 @@ class EngineRules:
         runs.reverse()
         parts.reverse()
         groups = self._group_text(categories)
-        payload = self._prefix + "".join(parts) + (f", {groups}}}" if groups else "}")
+        payload = self._prefix + "".join(parts) + (f",{groups}}}" if groups else "}")
         return mask, self._fire(payload, mask), sum(runs, ())
 
     def _radix_tables(self) -> tuple[tuple[int, tuple[tuple[tuple[Value, ...], int, str], ...]], ...]:
@@ -372,7 +373,7 @@ class EngineRules:
             table: list[tuple[tuple[Value, ...], int, str]] = [((), every, "")]
             for field, key, masks, texts in fields[start:end]:  # the first field of the run most significant
                 table = [
-                    ((*values, v), mask & masks[v], f'{text}, "{key}": {texts[v]}')
+                    ((*values, v), mask & masks[v], f'{text},"{key}":{texts[v]}')
                     for values, mask, text in table
                     for v in field.domain
                 ]
@@ -401,7 +402,7 @@ class EngineRules:
         if groups is None:
             chosen = frozenset(categories)
             flags = {_GROUP + str(i): not chosen.isdisjoint(g) for i, g in enumerate(self._groups)}
-            groups = json.dumps(flags)[1:-1]
+            groups = json.dumps(flags, separators=_COMPACT)[1:-1]
             if len(self._group_json) < 65_536:
                 self._group_json[categories] = groups
         return groups

@@ -262,9 +262,9 @@ def evaluate(cond: Condition, facts: Mapping[str, Value]) -> bool:
 def _all(items: Iterable[Condition]) -> Condition:
     out: list[Condition] = []
     for c in items:
-        if c == FALSE:
-            return FALSE
-        if c == TRUE:
+        if type(c) is Const:  # FALSE ends it, TRUE drops out (a type test: cheaper than ==)
+            if not c.value:
+                return FALSE
             continue
         out.extend(c.items if isinstance(c, All) else (c,))
     if not out:
@@ -275,9 +275,9 @@ def _all(items: Iterable[Condition]) -> Condition:
 def _any(items: Iterable[Condition]) -> Condition:
     out: list[Condition] = []
     for c in items:
-        if c == TRUE:
-            return TRUE
-        if c == FALSE:
+        if type(c) is Const:  # TRUE ends it, FALSE drops out
+            if c.value:
+                return TRUE
             continue
         out.extend(c.items if isinstance(c, Any) else (c,))
     if not out:
@@ -292,9 +292,11 @@ def partial(
     whole domain becomes a constant."""
     if isinstance(cond, Test):
         if cond.field in known:
-            return Const((known[cond.field] in cond.values) != cond.negated)
-        if schema is not None and set(schema[cond.field].domain) <= cond.values:
-            return Const(not cond.negated)
+            return TRUE if (known[cond.field] in cond.values) != cond.negated else FALSE
+        if schema is not None:
+            domain = schema[cond.field].domain
+            if len(cond.values) >= len(domain) and cond.values.issuperset(domain):
+                return FALSE if cond.negated else TRUE
         return cond
     if isinstance(cond, All):
         return _all(partial(c, known, schema) for c in cond.items)
@@ -303,7 +305,7 @@ def partial(
     if isinstance(cond, Not):
         inner = partial(cond.item, known, schema)
         if isinstance(inner, Const):
-            return Const(not inner.value)
+            return FALSE if inner.value else TRUE
         if isinstance(inner, Not):
             return inner.item
         return Not(inner)
