@@ -249,3 +249,36 @@ def test_interpreter_exit_flushes_through_the_writer(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-c", script, str(path)], check=True, timeout=120)
     report = verify(path)
     assert report.ok and report.records == 25
+
+
+FORK = """
+import os, sys, policykit
+from policykit.errors import DecisionLogError
+log = policykit.DecisionLog(sys.argv[1])
+pid = os.fork()  # before any answer: no other thread runs yet
+if pid == 0:
+    try:
+        log.flush()
+    except DecisionLogError as exc:
+        os.write(1, (str(exc) + "\\n").encode())
+        os._exit(3)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 3
+with policykit.load_policy(decision_log=log) as policy:
+    policy.decide({"operation": "show", "data_categories": ["name"], "purpose": "sell_recruitment_services",
+                   "recipient": {"kind": "recruitment_client", "country": "SE",
+                                 "relevant_to_candidate_competence": True}})
+log.close()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_process_is_refused_the_log_and_leaves_the_writer_to_its_owner(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    done = subprocess.run([sys.executable, "-c", FORK, str(path)], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "a process forked from it must open its own log" in done.stdout
+    report = verify(path)
+    assert report.ok and report.records == 1

@@ -285,10 +285,11 @@ class ProcessWriter:
         self.label = label
         if not sys.executable:  # pragma: no cover - an embedded interpreter
             raise DecisionLogError("a writer process needs sys.executable; use writer='inline'")
+        self._owner = os.getpid()
         ours, theirs = socket.socketpair()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, _ROOT, str(theirs.fileno())],
+                [sys.executable, "-P", "-c", _BOOT, _ROOT, str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             )
         except OSError as exc:
@@ -344,13 +345,22 @@ class ProcessWriter:
             reply = self._reply()
             raise DecisionLogError(reply[1])
 
+    def _mine(self) -> None:
+        if os.getpid() != self._owner:  # a fork of the process that opened the log: the pipe is not its own
+            raise DecisionLogError(
+                f"this decision log was opened by process {self._owner}; a process forked from it must "
+                "open its own log"
+            )
+
     def ship(self, batch: list[Queued]) -> None:
         """Send a batch to be written (blocks while the writer is a pipe's worth behind)."""
+        self._mine()
         self.check()
         self._send(b"B", batch)
 
     def sync(self, batch: list[Queued], *, last: bool = False) -> None:
         """Send a batch (possibly empty) and wait until the writer has written everything before it."""
+        self._mine()
         self.check()
         self._send(b"Q" if last else b"S", batch)
         reply = self._reply()
@@ -371,6 +381,9 @@ class ProcessWriter:
         if self._ended:
             return
         self._ended = True
+        if os.getpid() != self._owner:  # a fork's copy: closing it leaves the owner's writer running
+            self.conn.close()
+            return
         stop_process(self.conn, self.process)
 
 
