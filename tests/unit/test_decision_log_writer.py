@@ -110,6 +110,24 @@ def test_a_sink_failing_in_the_writer_raises_and_refuses_later_answers(tmp_path:
     assert log.writer_pid is not None and _gone(log.writer_pid, 5)
 
 
+def test_a_sink_failure_reported_in_the_background_stops_the_next_answer(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    path = tmp_path / "full.jsonl"
+    path.symlink_to("/dev/full")
+    log = DecisionLog(path, batch_size=2, flush_seconds=0.02)
+    policy = policykit.load_policy(decision_log=log)
+    policy.decide(SHOW)
+    policy.decide(SHOW)  # ships the batch; the writer fails on it and says so
+    deadline = time.monotonic() + 10
+    while log._error is None and time.monotonic() < deadline:  # the background thread collects the report
+        time.sleep(0.01)
+    with pytest.raises(DecisionLogError, match="cannot write to the decision log"):
+        policy.decide(SHOW)  # no flush: the answer itself is refused
+    with pytest.raises(DecisionLogError):
+        log.close()
+
+
 def test_a_writer_that_dies_is_named_and_the_log_refuses_later_answers(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     log = DecisionLog(path, batch_size=1000, flush_seconds=3600)

@@ -356,7 +356,8 @@ class ProcessWriter:
         """Send a batch to be written (blocks while the writer is a pipe's worth behind)."""
         self._mine()
         self.check()
-        self._send(b"B", batch)
+        if batch:
+            self._send(b"B", batch)
 
     def sync(self, batch: list[Queued], *, last: bool = False) -> None:
         """Send a batch (possibly empty) and wait until the writer has written everything before it."""
