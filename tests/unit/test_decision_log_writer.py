@@ -300,3 +300,26 @@ def test_a_forked_process_is_refused_the_log_and_leaves_the_writer_to_its_owner(
     assert "a process forked from it must open its own log" in done.stdout
     report = verify(path)
     assert report.ok and report.records == 1
+
+
+def test_bodies_sent_by_number_decode_to_the_batch_across_a_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body goes to the writer once, then as its number; after the bound both sides start again. What
+    the writer decodes is the batch as queued, whatever was sent before."""
+    from policykit.log import _writer  # noqa: PLC0415 - the module's bound is patched for this test
+
+    monkeypatch.setattr(_writer, "_BODIES", 3)
+    bodies = [(b'"n":%d' % i, bytes([i]) * 32, "disclosure", "2022-06-22") for i in range(7)]
+    context = (b"null", b"\0" * 32)
+    encoder, decoder = _writer.Encoder(), _writer.Decoder()
+    sizes = []
+    for round_ in range(6):
+        batch = [(1768467600.0 + i, bodies[(i * (round_ + 1)) % 7], context) for i in range(9)]
+        data = encoder.encode(batch)
+        sizes.append(len(data))
+        assert list(decoder.decode(data)) == batch
+    big = (b'"n":"' + b"x" * 4000 + b'"', b"\1" * 32, "disclosure", "2022-06-22")
+    again = [(1.0, big, context)] * 50
+    first, second = encoder.encode(again), encoder.encode(again)
+    assert len(first) - len(second) > 4000  # once known, the body is sent as a number, not as its bytes
+    assert list(decoder.decode(first)) == again and list(decoder.decode(second)) == again
+    assert len(encoder._kept) <= 3 + 9  # bounded: reset once past the bound (plus one batch's new bodies)
