@@ -323,3 +323,18 @@ def test_bodies_sent_by_number_decode_to_the_batch_across_a_reset(monkeypatch: p
     assert len(first) - len(second) > 4000  # once known, the body is sent as a number, not as its bytes
     assert list(decoder.decode(first)) == again and list(decoder.decode(second)) == again
     assert len(encoder._kept) <= 3 + 9  # bounded: reset once past the bound (plus one batch's new bodies)
+
+
+def test_the_writer_process_loads_the_writing_code_only() -> None:
+    """The writer process runs the log's writing code, not the policy (it starts fast and small)."""
+    from policykit.log import _writer  # noqa: PLC0415
+
+    probe = _writer._BOOT.replace(
+        "serve(int(sys.argv[2]))",
+        "import json; print(json.dumps(sorted(m for m in sys.modules if m.startswith('policykit'))))",
+    )
+    done = subprocess.run([sys.executable, "-P", "-c", probe, _writer._ROOT, "-1"], capture_output=True, text=True,
+                          timeout=60, check=True)
+    loaded = set(json.loads(done.stdout))
+    assert loaded == {"policykit", "policykit.log", "policykit.log._writer", "policykit.log._sinks",
+                      "policykit._append_only", "policykit.errors"}
