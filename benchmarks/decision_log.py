@@ -297,12 +297,25 @@ def measure(typed: list[Any], repeats: int, min_time: float, memory_total: int, 
             "after a pass through the workload fills the caches)",
             "MiB", Stats(growth, growth, growth, (growth,)), extra={"log_memory": result},
             note=f"RSS {result['rss_at_checkpoint_mb']:.0f} → {result['rss_at_end_mb']:.0f} MiB, peak "
-                 f"{result['peak_rss_mb']:.0f} MiB; {result['records']:,} records, "
+                 f"{result['peak_rss_mb']:.0f} MiB; the writer process +{result['writer_growth_mb']:.1f} MiB "
+                 f"(counted in the growth); {result['records']:,} records, "
                  f"{result['log_bytes'] / 1e6:,.0f} MB of log; {result['decisions_per_second']:,.0f} decisions/s",
         ))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return rows
+
+
+def _rss_of(pid: int) -> float:
+    """Another process's resident set size now, in MiB (0 where /proc cannot tell)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return float(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def probe(total: int, checkpoint: int, directory: Path) -> dict[str, Any]:
@@ -317,14 +330,19 @@ def probe(total: int, checkpoint: int, directory: Path) -> dict[str, Any]:
     gc.collect()
     start = time.perf_counter()
     n = len(typed)
+    writer = log.writer_pid  # the writer process's memory counts too
+    writer_samples: list[tuple[int, float]] = []
     for i in range(1, total + 1):
         decide(typed[i % n])
         if i in marks:
             samples.append((i, rss_mb()))
+            if writer is not None:
+                writer_samples.append((i, _rss_of(writer)))
     policy.close()
     log.close()
     elapsed = time.perf_counter() - start
     at = dict(samples)
+    at_writer = dict(writer_samples) if writer_samples else {checkpoint: 0.0, total: 0.0}
     size = path.stat().st_size
     path.unlink()
     return {
@@ -334,9 +352,12 @@ def probe(total: int, checkpoint: int, directory: Path) -> dict[str, Any]:
         "checkpoint": checkpoint,
         "rss_at_checkpoint_mb": at[checkpoint],
         "rss_at_end_mb": at[total],
-        "growth_mb": at[total] - at[checkpoint],
+        # the answering process's growth and the writer process's
+        "growth_mb": at[total] - at[checkpoint] + at_writer[total] - at_writer[checkpoint],
         "peak_rss_mb": peak_rss_mb(),
         "rss_samples_mb": samples,
+        "writer_rss_samples_mb": writer_samples,
+        "writer_growth_mb": at_writer[total] - at_writer[checkpoint],
         "seconds": elapsed,
         "decisions_per_second": total / elapsed,
     }
