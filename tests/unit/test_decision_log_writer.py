@@ -3,6 +3,7 @@ killed parent, and a chain that continues across writers."""
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import os
@@ -338,3 +339,12 @@ def test_the_writer_process_loads_the_writing_code_only() -> None:
     loaded = set(json.loads(done.stdout))
     assert loaded == {"policykit", "policykit.log", "policykit.log._writer", "policykit.log._sinks",
                       "policykit._append_only", "policykit.errors"}
+
+
+def test_a_log_dropped_without_close_ends_its_writer(tmp_path: Path) -> None:
+    log = DecisionLog(tmp_path / "d.jsonl")
+    pid = log.writer_pid
+    assert pid is not None
+    del log
+    gc.collect()
+    assert _gone(pid, 5), "the writer process of a dropped log kept running"
