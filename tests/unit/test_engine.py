@@ -246,3 +246,43 @@ def test_a_fact_number_outside_the_domains_is_an_engine_error() -> None:
         for number in (size, -1):
             with pytest.raises(EngineError, match="outside the fields' domains"):
                 engine.evaluate_radix(number, cats)
+
+
+def test_pieces_of_one_rule_share_their_answer_bit() -> None:
+    """A policy rule compiled into several pieces (cubes) gives every piece the bit of its (rule,
+    categories) pair, and different pairs different bits: the evaluator keys its combined answers by
+    the OR of these bits, so questions that fire different pieces of the same rules share one answer."""
+    with policykit.load_policy(memo_size=0) as policy:
+        rules = policy._disclosure.engine.rules
+        pairs: dict[tuple[int, Any], set[int]] = {}
+        for r in rules:
+            pairs.setdefault((r.rule_index, r.categories), set()).add(r.answer_bit)
+        assert all(len(bits) == 1 for bits in pairs.values())
+        bits = [next(iter(b)) for b in pairs.values()]
+        assert len(set(bits)) == len(bits) and all(b and b & (b - 1) == 0 for b in bits)
+        assert any(sum(1 for r in rules if (r.rule_index, r.categories) == p) > 1 for p in pairs)
+
+
+def test_questions_firing_other_pieces_of_the_same_rules_share_one_outcome() -> None:
+    """Two questions whose fired pieces differ but whose (rule, categories) pairs are the same get the
+    same Outcome object from the combined cache: combine runs once for both."""
+    rng = random.Random(3)
+    with policykit.load_policy(memo_size=0) as policy:
+        evaluator = policy._disclosure
+        engine = evaluator.engine
+        domains = [f.domain for f in engine._fields]
+        category = (policy.rules.vocabulary.ids("data_categories")[0],)
+        seen: dict[tuple[Any, ...], tuple[frozenset[str], Any]] = {}
+        for _ in range(3000):
+            values = tuple(rng.choice(d) for d in domains)
+            fired = engine.evaluate_values(values, category)
+            pairs = tuple(sorted((r.rule_index, str(r.categories)) for r in fired))
+            names = frozenset(r.name for r in fired)
+            clauses = (values[evaluator._purpose_at], values[evaluator._kind_at])
+            outcome = evaluator.evaluate_values(values, category)
+            earlier = seen.get((pairs, clauses))
+            if earlier is not None and earlier[0] != names:
+                assert earlier[1] is outcome
+                return
+            seen.setdefault((pairs, clauses), (names, outcome))
+        pytest.fail("no two questions fired different pieces of the same rules")

@@ -117,6 +117,10 @@ class CompiledRule:
     rule_index: int
     categories: frozenset[str] | None
     cube: tuple[tuple[str, frozenset[Value]], ...]
+    #: the bit of this rule's (policy rule, categories) pair. The pieces of one policy rule for the
+    #: same categories share it, so the OR over the rules that fired names exactly what an answer
+    #: built from ``(rule_index, categories)`` depends on, however many pieces there are.
+    answer_bit: int = 0
 
 
 def _cube_json(cube: Cube, schema: Mapping[str, Field], keys: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -142,6 +146,7 @@ def _compile(
     per question), and list the category groups the rules guard on."""
     compiled: list[CompiledRule] = []
     groups_seen: dict[frozenset[str], int] = {}
+    answer_bits: dict[tuple[int, frozenset[str] | None], int] = {}
     for index, condition in enumerate(conditions):
         scoped: list[tuple[Condition, frozenset[str] | None]]
         if "category" not in fields_of(condition):
@@ -164,8 +169,9 @@ def _compile(
                 guard = {flag: frozenset((True,))}
             for k, cube in enumerate(to_cubes(residual, schema)):
                 full = {**cube, **guard}
+                bit = answer_bits.setdefault((index, scope), 1 << len(answer_bits))
                 compiled.append(
-                    CompiledRule(f"r{index}_{g}_{k}", index, scope, tuple(sorted(full.items())))
+                    CompiledRule(f"r{index}_{g}_{k}", index, scope, tuple(sorted(full.items())), bit)
                 )
     return compiled, list(groups_seen)
 
