@@ -118,11 +118,16 @@ def rules_chain(directory: Path, bundled: Callable[[], Path]) -> tuple[Path, ...
     return tuple(_chain(directory, bundled))
 
 
-def _chain(directory: Path, bundled: Callable[[], Path]) -> list[Path]:
-    """The directories from the first base to ``directory``; a cycle or a chain too long is refused."""
+def _chain(directory: Path, bundled: Callable[[], Path],
+           read: dict[Path, LocatedYaml] | None = None) -> list[Path]:
+    """The directories from the first base to ``directory``; a cycle or a chain too long is refused.
+    ``read`` receives each directory's ``policy.yaml`` as it was read (so it is not read again)."""
     chain = [directory.resolve()]
+    place = directory  # the first directory as given (its files are named as given in errors)
     while True:
-        base, _ = _read_extends(chain[0], bundled)
+        base, doc = _read_extends(place, bundled)
+        if read is not None:
+            read[place] = doc
         if base is None:
             return chain
         if base in chain:
@@ -137,6 +142,7 @@ def _chain(directory: Path, bundled: Callable[[], Path]) -> list[Path]:
                 file=chain[0] / "policy.yaml",
             )
         chain.insert(0, base)
+        place = base
 
 
 class _Merger:
@@ -299,8 +305,14 @@ def resolve_rules(directory: Path, names: Sequence[str], bundled: Callable[[], P
     of a plain directory is the hash it always had (each file's name and bytes, in ``names`` order).
     """
     top = directory.resolve()
-    chain = _chain(directory, bundled)
+    policy_files: dict[Path, LocatedYaml] = {}  # each directory's policy.yaml, read once by _chain
+    chain = _chain(directory, bundled, policy_files)
     optional = set(optional)
+
+    def load(layer: Path, name: str) -> LocatedYaml:
+        known = policy_files.get(layer) if name == "policy.yaml" else None
+        return known if known is not None else load_yaml(layer / name)
+
     digest = hashlib.sha256()
     docs: dict[str, LocatedYaml] = {}
     for name in names:
@@ -308,7 +320,7 @@ def resolve_rules(directory: Path, names: Sequence[str], bundled: Callable[[], P
             file = directory / name
             if name in optional and not file.is_file():
                 continue
-            docs[name] = load_yaml(file)
+            docs[name] = load(directory, name)
             digest.update(name.encode())
             digest.update(file.read_bytes())
             continue
@@ -320,7 +332,7 @@ def resolve_rules(directory: Path, names: Sequence[str], bundled: Callable[[], P
                 continue
             if depth == 0 and name in optional and not file.is_file():
                 continue
-            doc = load_yaml(file)
+            doc = load(layer, name)
             digest.update(name.encode())
             digest.update(file.read_bytes())
             merger.apply(doc, layer, first=not found)

@@ -188,6 +188,9 @@ def _walk(node: yaml.Node, loader: _Loader, path: Path_, lines: dict[Path_, int]
     key_id = id(node)
     budget.path.add(key_id)
     scalar = yaml.ScalarNode
+    # a scalar child is counted here rather than through budget.enter (which raises, if a bound is passed)
+    leaf_ok = depth < budget.limits.max_depth
+    max_items = budget.limits.max_items
     try:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
@@ -205,16 +208,28 @@ def _walk(node: yaml.Node, loader: _Loader, path: Path_, lines: dict[Path_, int]
                         f"duplicate key {short_repr(key)} in one mapping", line=key_node.start_mark.line + 1
                     )
                 if type(value_node) is scalar:  # the common leaf, without a call of its own
-                    budget.enter(value_node, depth + 1)
+                    budget.items += 1
+                    if budget.items > max_items or not leaf_ok:
+                        budget.items -= 1
+                        budget.enter(value_node, depth + 1)
                     lines[(*path, key)] = value_node.start_mark.line + 1
                     result[key] = value_node.value if value_node.tag == _STR else _scalar(value_node, loader)
                 else:
                     result[key] = _walk(value_node, loader, (*path, key), lines, budget, depth=depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
-            return [
-                _walk(item, loader, (*path, i), lines, budget, depth=depth + 1) for i, item in enumerate(node.value)
-            ]
+            items: list[Any] = []
+            for i, item in enumerate(node.value):
+                if type(item) is scalar:  # as for a mapping's scalar values
+                    budget.items += 1
+                    if budget.items > max_items or not leaf_ok:
+                        budget.items -= 1
+                        budget.enter(item, depth + 1)
+                    lines[(*path, i)] = item.start_mark.line + 1
+                    items.append(item.value if item.tag == _STR else _scalar(item, loader))
+                else:
+                    items.append(_walk(item, loader, (*path, i), lines, budget, depth=depth + 1))
+            return items
         return _scalar(node, loader)  # pragma: no cover - every node is a scalar, mapping or sequence
     finally:
         budget.path.discard(key_id)
