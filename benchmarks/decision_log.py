@@ -88,6 +88,25 @@ def _queued(typed: list[Any], path: Path) -> list[Any]:
     return batch
 
 
+def _beside_warm(typed: list[Any], repeats: int, min_time: float,
+                 others: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Per round, the rate of an unlogged warm decide on ``typed`` (under ``"decide"``), then each of
+    ``others`` (timed right after it, so that each round's ratio compares like with like)."""
+    chunks = [typed[i : i + 1000] for i in range(0, len(typed), 1000)]
+    rates: dict[str, list[float]] = {"decide": [], **{name: [] for name in others}}
+    with policykit.load_policy() as plain:
+        for r in typed:
+            plain.decide(r)
+        gc.collect()
+        start = 0
+        for _ in range(repeats):
+            rate, start = _rate(plain.decide, chunks, start, min_time)
+            rates["decide"].append(rate)
+            for name, measure in others.items():
+                rates[name].append(measure())
+    return rates
+
+
 def _floor(typed: list[Any], repeats: int, min_time: float, work: Path) -> list[Row]:
     """What any logged warm decide must add on the caller's thread, whatever the code around it: (a)
     appending finished record lines to the file (batches of 1,000, as the batch mode writes them) and
@@ -123,18 +142,7 @@ def _floor(typed: list[Any], repeats: int, min_time: float, work: Path) -> list[
             done += n
         return done / (clock() - began)
 
-    chunks = [typed[i : i + 1000] for i in range(0, len(typed), 1000)]
-    rates: dict[str, list[float]] = {"decide": [], "write": [], "chain": []}
-    with policykit.load_policy() as plain:
-        for r in typed:
-            plain.decide(r)
-        gc.collect()
-        start = 0
-        for _ in range(repeats):
-            rate, start = _rate(plain.decide, chunks, start, min_time)
-            rates["decide"].append(rate)
-            rates["write"].append(write_rate())
-            rates["chain"].append(chain_rate())
+    rates = _beside_warm(typed, repeats, min_time, {"write": write_rate, "chain": chain_rate})
     sink.close()
     shutil.rmtree(target, ignore_errors=True)
     bound = [1 / (1 / d + 1 / w + 1 / c) for d, w, c in zip(rates["decide"], rates["write"], rates["chain"],
@@ -186,17 +194,8 @@ def _writer(typed: list[Any], repeats: int, min_time: float, work: Path) -> Row:
             done += 50 * n
         return done / (clock() - began)
 
-    chunks = [typed[i : i + 1000] for i in range(0, len(typed), 1000)]
-    rates: tuple[list[float], list[float]] = ([], [])
-    with policykit.load_policy() as plain:
-        for r in typed:
-            plain.decide(r)
-        gc.collect()
-        start = 0
-        for _ in range(repeats):
-            rate, start = _rate(plain.decide, chunks, start, min_time)
-            rates[0].append(rate)
-            rates[1].append(loop_rate())
+    by_name = _beside_warm(typed, repeats, min_time, {"loop": loop_rate})
+    rates = (by_name["decide"], by_name["loop"])
     sink.close()
     shutil.rmtree(target, ignore_errors=True)
     peer = stats(rates[0])

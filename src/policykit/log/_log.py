@@ -183,21 +183,16 @@ class DecisionLog:
     def ship(self) -> None:
         """Write the waiting records (with a writer process: send them to it, without waiting for
         them to be written). Raises :class:`~policykit.errors.DecisionLogError` if the sink failed."""
-        with self._lock:
-            if self._error is not None or (self._closed and self._pending):
-                self._refuse()
-            if self._closed:
-                return  # nothing waits: nothing to write
-            batch = self._take()
-            if self._process is not None:
-                self._failing(self._process.ship, batch)
-            elif batch:
-                self._failing(self._write, batch)
+        self._send(wait=False)
 
     def flush(self) -> None:
         """Write every waiting record, and wait until it is written. Raises
         :class:`~policykit.errors.DecisionLogError` if the sink fails (and then refuses every later
         record)."""
+        self._send(wait=True)
+
+    def _send(self, *, wait: bool) -> None:
+        """What :meth:`ship` (``wait`` false) and :meth:`flush` do."""
         with self._lock:
             if self._error is not None or (self._closed and self._pending):
                 self._refuse()
@@ -205,7 +200,7 @@ class DecisionLog:
                 return  # nothing waits: nothing to write
             batch = self._take()
             if self._process is not None:
-                self._failing(self._process.sync, batch)
+                self._failing(self._process.sync if wait else self._process.ship, batch)
             elif batch:
                 self._failing(self._write, batch)
 

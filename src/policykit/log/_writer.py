@@ -67,40 +67,16 @@ class Chain:
         A record's hash is SHA-256 over the previous hash (32 bytes), its body's digest, its context's
         digest and ``"{seq}\\n{ts}"`` (``_record.record_digest``); the line is one JSON object
         (``_LINE``). One pass: each hash needs the one before."""
-        prefixes = self._prefixes
-        if len(prefixes) > 4096:
-            prefixes.clear()
-        sha = hashlib.sha256
-        line = _LINE.__mod__
-        message = _MESSAGE.__mod__
-        stamp_of = _TS.__mod__
-        prev = self._prev_raw
-        prev_hex = self.prev.encode()
-        seq = self.seq
-        out: list[StoredRecord] = []
-        append = out.append
-        last_second = -1
-        prefix = b""
-        for t, body, context in batch:
-            second = int(t)
-            if second != last_second:
-                prefix = prefixes.get(second) or self._prefix(second)
-                last_second = second
-            stamp = stamp_of((prefix, (t - second) * 1e6))
-            seq += 1
-            prev = sha(message((prev, body[1], context[1], seq, stamp))).digest()
-            digest = hexlify(prev)
-            append((seq, stamp, body[2], body[3], digest, line((seq, stamp, prev_hex, digest, context[0], body[0]))))
-            prev_hex = digest
-        self.seq = seq
-        self.prev = prev_hex.decode()
-        self._prev_raw = prev
-        self.written += len(out)
-        return out
+        return self._run(batch, records=True)
 
     def lines(self, batch: Iterable[Queued]) -> bytes:
         """The same records as :meth:`finish`, as the bytes of their lines only (what a JSON lines
         file gets): the writer process's loop, without the fields only a SQL table needs."""
+        return b"".join(self._run(batch, records=False))
+
+    def _run(self, batch: Iterable[Queued], *, records: bool) -> list[Any]:
+        """The loop of :meth:`finish` (``records``: each record as stored) and :meth:`lines` (each
+        record's line only)."""
         prefixes = self._prefixes
         if len(prefixes) > 4096:
             prefixes.clear()
@@ -111,7 +87,7 @@ class Chain:
         prev = self._prev_raw
         prev_hex = self.prev.encode()
         seq = start = self.seq
-        out: list[bytes] = []
+        out: list[Any] = []
         append = out.append
         last_second = -1
         prefix = b""
@@ -124,13 +100,14 @@ class Chain:
             seq += 1
             prev = sha(message((prev, body[1], context[1], seq, stamp))).digest()
             digest = hexlify(prev)
-            append(line((seq, stamp, prev_hex, digest, context[0], body[0])))
+            text = line((seq, stamp, prev_hex, digest, context[0], body[0]))
+            append((seq, stamp, body[2], body[3], digest, text) if records else text)
             prev_hex = digest
         self.seq = seq
         self.prev = prev_hex.decode()
         self._prev_raw = prev
         self.written += seq - start
-        return b"".join(out)
+        return out
 
     def _prefix(self, second: int) -> bytes:
         text = dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
