@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from policykit._ruleset.ruleset import RuleSet
 
 __all__ = [
+    "PARSE_EXPECTED",
+    "PARSE_WHAT",
     "CandidateStatus",
     "Decision",
     "DisclosureRequest",
@@ -166,9 +168,11 @@ class DisclosureRequest(InputModel):
         ``as_of`` becomes its date in ``timezone`` (the policy's)."""
         if isinstance(data, DisclosureRequest) and is_validated(data):
             return data
-        return parse_input(
-            cls, data, what="disclosure request", expected="a DisclosureRequest", context={"timezone": timezone}
-        )
+        return parse_input(cls, data, what=PARSE_WHAT, expected=PARSE_EXPECTED, context={"timezone": timezone})
+
+
+#: how a disclosure request is named in the errors of its parsing (``parse_input``'s ``what``, ``expected``)
+PARSE_WHAT, PARSE_EXPECTED = "disclosure request", "a DisclosureRequest"
 
 
 def is_validated(request: DisclosureRequest) -> bool:
@@ -609,8 +613,7 @@ class Normaliser:
         self._kind_index = self._index[2]
         self._jurisdiction_index = self._index[12]
         self._unlisted = self._purpose_index[UNLISTED_PURPOSE]
-        self._category_bits = len(self.categories)
-        self.category_bits = self._category_bits
+        self.category_bits = len(self.categories)  # the low bits of a memo key: one per category
         self._categories_of: dict[int, tuple[str, ...]] = {}
 
     def check(self, request: DisclosureRequest) -> None:
@@ -704,7 +707,7 @@ class Normaliser:
         bit = self._bit
         for category in request.data_categories:
             bits |= bit[category]
-        return (k << self._category_bits) | bits
+        return (k << self.category_bits) | bits
 
 
     def encode(self, values: tuple[Any, ...], categories: tuple[str, ...]) -> int:
@@ -715,12 +718,12 @@ class Normaliser:
         bits = 0
         for category in categories:
             bits |= self._bit[category]
-        return (k << self._category_bits) | bits
+        return (k << self.category_bits) | bits
 
 
     def categories_of(self, key: int) -> tuple[str, ...]:
         """The categories (in vocabulary order) of a memo key; kept per category set (at most 4,096)."""
-        bits = key & ((1 << self._category_bits) - 1)
+        bits = key & ((1 << self.category_bits) - 1)
         found = self._categories_of.get(bits)
         if found is None:
             found = tuple(c for c in self.categories if bits & self._bit[c])
@@ -730,8 +733,8 @@ class Normaliser:
 
     def decode(self, key: int) -> tuple[tuple[Any, ...], tuple[str, ...]]:
         """The facts (in ``fact_names`` order) and categories (in vocabulary order) of a memo key."""
-        bits = key & ((1 << self._category_bits) - 1)
-        k = key >> self._category_bits
+        bits = key & ((1 << self.category_bits) - 1)
+        k = key >> self.category_bits
         values: list[Any] = []
         for domain in reversed(self._domains):
             k, i = divmod(k, len(domain))

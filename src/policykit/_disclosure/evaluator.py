@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from policykit._dates import Clock
-from policykit._disclosure.decision import Decision, DisclosureRequest, Normaliser, Outcome, combine, is_validated
+from policykit._disclosure.decision import (
+    PARSE_EXPECTED,
+    PARSE_WHAT,
+    Decision,
+    DisclosureRequest,
+    Normaliser,
+    Outcome,
+    combine,
+    is_validated,
+)
 from policykit._disclosure.explain import explain_decision
 from policykit._engine.adapter import EngineRules
 from policykit._engine.context import AnswerContext
@@ -119,8 +128,8 @@ class DisclosureEvaluator:
                             return Decision(outcome, None, self._context, (request, snap))
             check_value(request, self.limits)  # size, depth and string length, before anything expands
             if type(request) is dict:  # what DisclosureRequest.parse does for a dict, with the context made once
-                req = parse_input(DisclosureRequest, request, what="disclosure request",
-                                  expected="a DisclosureRequest", context=self._parse_context)
+                req = parse_input(DisclosureRequest, request, what=PARSE_WHAT, expected=PARSE_EXPECTED,
+                                  context=self._parse_context)
             else:
                 req = DisclosureRequest.parse(request, timezone=self._zone)
             # remembered only if the mapping held, after validation, the value that was validated

@@ -40,6 +40,7 @@ import contextlib
 import ctypes
 import itertools
 import json
+import math
 import os
 import sys
 import threading
@@ -227,9 +228,7 @@ class EngineRules:
         self._group_mask: dict[tuple[str, ...], int] = {}
         # the facts as one mixed-radix integer (see evaluate_radix): built on first use
         self._radix: tuple[tuple[int, tuple[tuple[tuple[Value, ...], int, str], ...]], ...] | None = None
-        self._radix_size = 1
-        for f in self._fields:
-            self._radix_size *= len(f.domain)
+        self._radix_size = math.prod(len(f.domain) for f in self._fields)
         definition: dict[str, Any] = {}
         for priority, rule in enumerate(self.rules):
             tests = _cube_json(dict(rule.cube), self._schema, _GroupKeys(keymap))

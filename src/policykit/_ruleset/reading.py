@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
@@ -179,6 +179,19 @@ def _scalar(node: yaml.Node, loader: _Loader) -> Any:
 _STR = "tag:yaml.org,2002:str"  # a string scalar is its own value (what SafeConstructor returns for it)
 
 
+def _key(node: yaml.Node, loader: _Loader, seen: set[Any]) -> Any:
+    """A mapping key: a scalar (a string, a whole number or a boolean) not among the keys ``seen``."""
+    if type(node) is not yaml.ScalarNode:
+        raise RuleFileError("expected a string key, got a mapping or a list", line=node.start_mark.line + 1)
+    key = node.value if node.tag == _STR else _scalar(node, loader)
+    if not isinstance(key, (str, int, bool)) or key is None:
+        raise RuleFileError(f"expected a string key, got {short_repr(key)}", line=node.start_mark.line + 1)
+    if key in seen:
+        raise RuleFileError(f"duplicate key {short_repr(key)} in one mapping", line=node.start_mark.line + 1)
+    seen.add(key)
+    return key
+
+
 def _walk(node: yaml.Node, loader: _Loader, path: Path_, lines: dict[Path_, int], budget: _Budget,
           *, depth: int = 1) -> Any:
     budget.enter(node, depth)
@@ -192,45 +205,29 @@ def _walk(node: yaml.Node, loader: _Loader, path: Path_, lines: dict[Path_, int]
     leaf_ok = depth < budget.limits.max_depth
     max_items = budget.limits.max_items
     try:
-        if isinstance(node, yaml.MappingNode):
-            result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                if type(key_node) is not scalar:
-                    raise RuleFileError("expected a string key, got a mapping or a list",
-                                        line=key_node.start_mark.line + 1)
-                key = key_node.value if key_node.tag == _STR else _scalar(key_node, loader)
-                if not isinstance(key, (str, int, bool)) or key is None:
-                    raise RuleFileError(
-                        f"expected a string key, got {short_repr(key)}", line=key_node.start_mark.line + 1
-                    )
-                if key in result:
-                    raise RuleFileError(
-                        f"duplicate key {short_repr(key)} in one mapping", line=key_node.start_mark.line + 1
-                    )
-                if type(value_node) is scalar:  # the common leaf, without a call of its own
-                    budget.items += 1
-                    if budget.items > max_items or not leaf_ok:
-                        budget.items -= 1
-                        budget.enter(value_node, depth + 1)
-                    lines[(*path, key)] = value_node.start_mark.line + 1
-                    result[key] = value_node.value if value_node.tag == _STR else _scalar(value_node, loader)
-                else:
-                    result[key] = _walk(value_node, loader, (*path, key), lines, budget, depth=depth + 1)
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            items: list[Any] = []
-            for i, item in enumerate(node.value):
-                if type(item) is scalar:  # as for a mapping's scalar values
-                    budget.items += 1
-                    if budget.items > max_items or not leaf_ok:
-                        budget.items -= 1
-                        budget.enter(item, depth + 1)
-                    lines[(*path, i)] = item.start_mark.line + 1
-                    items.append(item.value if item.tag == _STR else _scalar(item, loader))
-                else:
-                    items.append(_walk(item, loader, (*path, i), lines, budget, depth=depth + 1))
-            return items
-        return _scalar(node, loader)  # pragma: no cover - every node is a scalar, mapping or sequence
+        is_mapping = isinstance(node, yaml.MappingNode)
+        if not is_mapping and not isinstance(node, yaml.SequenceNode):  # pragma: no cover - no other node kind
+            return _scalar(node, loader)
+        keys: list[Any] = []
+        seen: set[Any] = set()
+        values: list[Any] = []
+        pairs: Iterable[tuple[Any, yaml.Node]] = node.value if is_mapping else enumerate(node.value)
+        for place, child in pairs:
+            if is_mapping:  # place is the key's node
+                key = _key(place, loader, seen)
+                keys.append(key)
+            else:  # place is the index
+                key = place
+            if type(child) is scalar:  # the common leaf, without a call of its own
+                budget.items += 1
+                if budget.items > max_items or not leaf_ok:
+                    budget.items -= 1
+                    budget.enter(child, depth + 1)
+                lines[(*path, key)] = child.start_mark.line + 1
+                values.append(child.value if child.tag == _STR else _scalar(child, loader))
+            else:
+                values.append(_walk(child, loader, (*path, key), lines, budget, depth=depth + 1))
+        return dict(zip(keys, values, strict=True)) if is_mapping else values
     finally:
         budget.path.discard(key_id)
 

@@ -191,8 +191,9 @@ class DecisionLog:
         record)."""
         self._send(wait=True)
 
-    def _send(self, *, wait: bool) -> None:
-        """What :meth:`ship` (``wait`` false) and :meth:`flush` do."""
+    def _send(self, *, wait: bool, last: bool = False) -> None:
+        """What :meth:`ship` (``wait`` false), :meth:`flush` and :meth:`close` (``last``: the writer
+        process ends after this batch) do."""
         with self._lock:
             if self._error is not None or (self._closed and self._pending):
                 self._refuse()
@@ -200,7 +201,8 @@ class DecisionLog:
                 return  # nothing waits: nothing to write
             batch = self._take()
             if self._process is not None:
-                self._failing(self._process.sync if wait else self._process.ship, batch)
+                process = self._process
+                self._failing(lambda b: process.sync(b, last=last) if wait else process.ship(b), batch)
             elif batch:
                 self._failing(self._write, batch)
 
@@ -237,12 +239,7 @@ class DecisionLog:
             return
         try:
             if self._error is None:
-                with self._lock:
-                    batch = self._take()
-                    if self._process is not None:
-                        self._failing(lambda b: self._process.sync(b, last=True), batch)  # type: ignore[union-attr]
-                    elif batch:
-                        self._failing(self._write, batch)
+                self._send(wait=True, last=True)
         finally:
             self._closed = True
             self._refusing = True
