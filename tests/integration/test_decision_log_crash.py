@@ -24,6 +24,7 @@ path, durability, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sink = f"sqlite:///{path}" if path.endswith(".db") else path  # SQLite: WAL, synchronous=NORMAL
 log = policykit.DecisionLog(sink, durability=durability, batch_size=batch, flush_seconds=3600)
 policy = policykit.load_policy(decision_log=log)
+print(f"writer {log.writer_pid or 0}", flush=True)
 questions = [
     {"operation": "show", "data_categories": ["name"], "purpose": "sell_recruitment_services",
      "recipient": {"kind": "recruitment_client", "country": country, "relevant_to_candidate_competence": True}}
@@ -44,6 +45,7 @@ def run_and_kill(path: Path, durability: str, batch: int, answers: int) -> int:
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), durability, str(batch)],
                              stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
+    writer = int(child.stdout.readline().split()[1])  # the writer process (0: the child writes the log)
     seen = 0
     deadline = time.monotonic() + 120
     while seen < answers and time.monotonic() < deadline:
@@ -54,7 +56,21 @@ def run_and_kill(path: Path, durability: str, batch: int, answers: int) -> int:
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     child.stdout.close()
+    # a writer process writes what it received, then ends (within 3 s): what the log holds is read after
+    ends = time.monotonic() + 10
+    while writer and _running(writer) and time.monotonic() < ends:
+        time.sleep(0.01)
+    assert not writer or not _running(writer), "the writer process outlived its owner by 10 s"
     return seen
+
+
+def _running(pid: int) -> bool:
+    """Whether a process runs (a zombie, ended but not yet reaped by its new parent, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.mark.parametrize(("durability", "batch", "name"), [

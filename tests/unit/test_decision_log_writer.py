@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 import policykit
+from policykit import DisclosureRequest
 from policykit.errors import DecisionLogError
 from policykit.log import DecisionLog, JsonLinesSink, verify
 
@@ -272,6 +273,7 @@ def test_interpreter_exit_flushes_through_the_writer(tmp_path: Path) -> None:
 
 FORK = """
 import os, sys, policykit
+from policykit import DisclosureRequest
 from policykit.errors import DecisionLogError
 log = policykit.DecisionLog(sys.argv[1])
 pid = os.fork()  # before any answer: no other thread runs yet
@@ -326,19 +328,38 @@ def test_bodies_sent_by_number_decode_to_the_batch_across_a_reset(monkeypatch: p
     assert len(encoder._kept) <= 3 + 9  # bounded: reset once past the bound (plus one batch's new bodies)
 
 
-def test_the_writer_process_loads_the_writing_code_only() -> None:
-    """The writer process runs the log's writing code, not the policy (it starts fast and small)."""
+def test_the_writer_process_loads_the_writing_code_only(tmp_path: Path) -> None:
+    """The writer process runs the log's writing code, not the policy (it starts fast and small): also
+    once it has decoded a batch that describes disclosure records (their values, and the policy's
+    question spec) and written their bodies."""
     from policykit.log import _writer  # noqa: PLC0415
 
+    log = DecisionLog(tmp_path / "d.jsonl", batch_size=1_000, flush_seconds=3600)
+    with policykit.load_policy(decision_log=log) as policy:
+        policy.decide(DisclosureRequest.parse(SHOW))
+        policy.decide(SWEDISH)
+        batch = list(log._pending)
+        assert [body[0] for _t, body, _c in batch] == [None, None]  # both queued described
+        data = _writer.Encoder()
+        data.add_spec(policy.decision_log._process._encoder._specs[0])  # type: ignore[union-attr]
+        (tmp_path / "batch").write_bytes(data.encode(batch))
     probe = _writer._BOOT.replace(
         "serve(int(sys.argv[2]))",
-        "import json; print(json.dumps(sorted(m for m in sys.modules if m.startswith('policykit'))))",
+        "from policykit.log._writer import Decoder\n"
+        "bodies = [body for _t, body, _c in Decoder().decode(open(sys.argv[3], 'rb').read())]\n"
+        "import json; print(json.dumps([sorted(m for m in sys.modules if m.startswith(('policykit', 'pydantic'))),"
+        " [body[0].decode() for body in bodies]]))",
     )
-    done = subprocess.run([sys.executable, "-P", "-c", probe, _writer._ROOT, "-1"], capture_output=True, text=True,
-                          timeout=60, check=True)
-    loaded = set(json.loads(done.stdout))
-    assert loaded == {"policykit", "policykit.log", "policykit.log._writer", "policykit.log._sinks",
-                      "policykit._append_only", "policykit.errors"}
+    done = subprocess.run([sys.executable, "-P", "-c", probe, _writer._ROOT, "-1", str(tmp_path / "batch")],
+                          capture_output=True, text=True, timeout=60, check=True)
+    loaded, texts = json.loads(done.stdout)
+    assert set(loaded) == {"policykit", "policykit.log", "policykit.log._writer", "policykit.log._sinks",
+                           "policykit.log._question", "policykit._append_only", "policykit.errors"}
+    # the bodies it wrote are the ones the log holds
+    assert [json.loads("{" + t + "}") for t in texts] == [
+        {k: v for k, v in json.loads(line).items() if k in ("answer", "family", "policy", "question")}
+        for line in (tmp_path / "d.jsonl").read_text().splitlines()
+    ]
 
 
 def test_a_log_dropped_without_close_ends_its_writer(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ from policykit._guard import unexpected
 from policykit._policy import set_log_hook
 from policykit._retention.verdict import RetentionFacts
 from policykit.errors import DecisionLogError, PolicyKitError
-from policykit.log._record import NULL, Body, Part, Recorder, _bound, context_part
+from policykit.log._question import Body, QuestionSpec
+from policykit.log._record import NULL, Part, Recorder, _bound, context_part
 from policykit.log._sinks import JsonLinesSink, LoggingSink, Sink, SqlSink
 from policykit.log._writer import GENESIS, Chain, ProcessWriter
 
@@ -156,6 +157,15 @@ class DecisionLog:
     def context(self, context: Mapping[str, Any] | None) -> Part:
         """The stored form of a caller's context (``subject_ref`` as a keyed HMAC)."""
         return context_part(context, self._key)
+
+    def describe(self, spec: QuestionSpec) -> int | None:
+        """With a writer process: the number under which it holds a policy's question spec, so that
+        disclosure records can be queued described (their values), for the writer to write; ``None``
+        when this process writes the log."""
+        if self._process is None:
+            return None
+        with self._lock:
+            return self._process.add_spec(spec)
 
     def add(self, body: Body, context: Part) -> None:
         """Queue one record: its body (question, answer, family, policy) and its context. The chain
@@ -382,8 +392,16 @@ def _decide_hook(policy: Policy, log: DecisionLog, recorder: Recorder) -> Callab
     no_context = NULL
     evaluate: Callable[[Any], Any] = policy._disclosure.decide  # what Policy.decide calls (and guards, as here)
     today = policy._clock.today  # the day the evaluators judge a question without as_of on
-    entry_of = recorder.disclosure_entry
     entries = recorder.entries.get
+    described: list[int | None] = []  # the number of the recorder's question spec in the writer process
+
+    def entry_of(request: Any, outcome: Any, day: Any) -> Any:
+        # with a writer process, a new question's body is queued described (its values) and written
+        # there: the answering thread does not write it
+        if not described:
+            described.append(log.describe(recorder.question_spec()) if log.writer == "process" else None)
+        return recorder.disclosure_entry(request, outcome, day, described[0])
+
     # a plain-dict request answered from the memo, by its value snapshot: (outcome, valid until, body)
     by_snapshot: dict[Any, tuple[Any, float, Body]] = {}
 
@@ -431,7 +449,8 @@ def _decide_hook(policy: Policy, log: DecisionLog, recorder: Recorder) -> Callab
         if snap is not None:
             _bound(by_snapshot)
             by_snapshot[snap] = (outcome, entry[2], entry[3])
-        return entry[3]
+        body: Body = entry[3]
+        return body
 
     return logged_decide
 

@@ -23,19 +23,17 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
-
-from policykit._disclosure.decision import CandidateStatus, DisclosureRequest, Outcome, Recipient
+from policykit._disclosure.decision import CandidateStatus, DisclosureRequest, Outcome, Recipient, is_validated
 from policykit._requests.response import DataSubjectRequest
 from policykit._retention.verdict import RetentionFacts
 from policykit.errors import RequestValidationError, short_repr
+from policykit.log._question import DESCRIBED, TEXT, Body, Field, QuestionSpec, QuestionWriter, Values, make_body
 
 if TYPE_CHECKING:
     from policykit._policy import Policy
 
 __all__ = ["TEXT", "Recorder", "canonical"]
 
-TEXT = "~text"  # what any free text becomes in a record
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # identifier-like strings of the rule files: snake_case ids, upper-case codes, hyphenated clause and rule ids
 _TOKEN = re.compile(r"[a-z][A-Za-z0-9_]*|[A-Z][A-Z0-9_]*|[A-Z][A-Z0-9]*(?:-[A-Za-z0-9]+)+")
@@ -62,12 +60,6 @@ def part(value: Any) -> Part:
 NULL: Part = part(None)
 
 
-def body_of(family: str, policy: bytes, question: bytes, answer: bytes) -> bytes:
-    """The body of a record: the canonical JSON of its ``answer``, ``family``, ``policy`` and
-    ``question`` (one object, keys in sorted order), from the canonical JSON of each."""
-    return b'{"answer":%s,"family":"%s","policy":%s,"question":%s}' % (answer, family.encode(), policy, question)
-
-
 def record_digest(prev: str, body_digest: bytes, context_digest: bytes, seq: int, ts: str) -> str:
     """A record's hash: SHA-256 over the previous record's hash (its 32 bytes), the SHA-256 of the
     record's body (:func:`body_of`), the SHA-256 of its context's canonical JSON, and then
@@ -75,17 +67,6 @@ def record_digest(prev: str, body_digest: bytes, context_digest: bytes, seq: int
     return hashlib.sha256(
         bytes.fromhex(prev) + body_digest + context_digest + b"%d\n%s" % (seq, ts.encode())
     ).hexdigest()
-
-
-# A record's body as the log keeps it between answers: (the canonical JSON of the body without its
-# braces, the SHA-256 of the whole body, the family, the policy version).
-Body = tuple[bytes, bytes, str, str]
-
-
-def make_body(family: str, policy: bytes, version: str, question: bytes, answer: bytes) -> Body:
-    """A :data:`Body` from the parts' canonical JSON."""
-    text = body_of(family, policy, question, answer)
-    return text[1:-1], hashlib.sha256(text).digest(), family, version
 
 
 def _literals(tp: Any, out: set[str]) -> None:
@@ -137,8 +118,9 @@ class Recorder:
         # record bodies by request identity; an entry goes when its request does
         self.entries: dict[int, Entry] = {}
         self._entries = self.entries
-        self._plans: dict[type, Any] | None = None
-        self._texts: dict[Any, Any] = {}  # nested models' text by content (see _question_text)
+        self._spec: QuestionSpec | None = None
+        self._getters: tuple[Callable[[Any], tuple[Any, ...]], ...] | None = None
+        self._writer: QuestionWriter | None = None  # writes the questions of validated requests
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -173,12 +155,55 @@ class Recorder:
 
     # ---------------------------------------------------------------------------------------
     # disclosure
+    def question_spec(self) -> QuestionSpec:
+        """What a :class:`QuestionWriter` needs of this policy, as plain data (see ``_question``)."""
+        if self._spec is None:
+            request = DisclosureRequest.model_fields
+            kinds = {"recipient": 1, "candidate": 2}
+            vocabulary = self.policy.rules.vocabulary
+            # what vocabulary.country reads: an alias first, then a code
+            codes = {c.code for c in vocabulary.countries}
+            countries = {code: code for code in codes}
+            for alias, code in vocabulary.country_aliases.items():
+                if code in codes:
+                    countries[alias] = code
+                else:
+                    countries.pop(alias, None)
+            self._spec = QuestionSpec(
+                request=tuple((name, *_field(request[name], name not in kinds), f'"{name}":', kinds.get(name, 0))
+                              for name in sorted(request)),
+                recipient=_fields(Recipient),
+                candidate=_fields(CandidateStatus),
+                tokens=self.tokens,
+                countries=countries,
+                policy=self.policy_part[0],
+                version=self.version,
+            )
+        return self._spec
+
+    def values(self, request: Any, day: dt.date) -> Values | None:
+        """A request's :data:`~._question.Values` (judged on ``day``), or ``None`` for one the
+        direct writer does not take: a request not built by validation, whose fields may hold anything."""
+        if (type(request) is not DisclosureRequest or not is_validated(request)
+                or type(request.recipient) is not Recipient or type(request.candidate) is not CandidateStatus):
+            return None
+        if self._getters is None:
+            spec = self.question_spec()
+            plain = [name for name, _required, _default, _key, kind in spec.request if not kind]
+            self._getters = (_getter(plain), _getter([f[0] for f in spec.recipient]),
+                             _getter([f[0] for f in spec.candidate]))
+        request_of, recipient_of, candidate_of = self._getters
+        return request_of(request), recipient_of(request.recipient), candidate_of(request.candidate), day
+
     def disclosure_question(self, request: Any, day: dt.date) -> bytes:
         """The canonical JSON of a disclosure request's question, as judged on ``day`` (the day a
         request without ``as_of`` was answered on)."""
-        text = self._question_text(request, day)
-        # a value the direct writer does not know (never a validated request's): the general path
-        return text if text is not None else self.general_question(request, day)
+        values = self.values(request, day)
+        if values is None:  # not a validated request: the general path
+            return self.general_question(request, day)
+        if self._writer is None:
+            self._writer = QuestionWriter(self.question_spec())
+        return self._writer.question(values)
 
     def general_question(self, request: Any, day: dt.date) -> bytes:
         """The question's canonical JSON the general way: ``model_dump``, then scrub, then
@@ -195,172 +220,6 @@ class Recorder:
     def _country(self, value: str) -> str:
         country = self.policy.rules.vocabulary.country(value)
         return country.code if country is not None else TEXT
-
-    def _question_text(self, request: Any, day: dt.date) -> bytes | None:
-        """The question's canonical JSON written directly from the request's fields (sorted; only the
-        fields that differ from their defaults, as ``model_dump(exclude_defaults=True)`` gives them;
-        every string scrubbed): the same bytes as the general path, several times faster. ``None``
-        for a value of a type it does not write.
-
-        Written once per content: a nested model's text (the recipient, the candidate) is kept by the
-        tuple of its field values and their types, and so are the request's other members (with
-        ``as_of`` as judged); never by a repr, in bounded tables."""
-        if self._plans is None:
-            self._plans = {m: _plan(m) for m in (type(request), Recipient, CandidateStatus)}
-        plan = self._plans.get(type(request))
-        if plan is None:
-            return None
-        values = plan[1](request)
-        if request.as_of is None:
-            values = (*values[:plan[2]], day, *values[plan[2] + 1:])
-        scalars = plan[3](values)  # the nested models' members are looked up by their own content
-        key: Any = (type(request), scalars, tuple(map(type, scalars)))
-        try:
-            members: Any = self._texts.get(key)
-        except TypeError:  # a value that cannot be a key (a model built without validation)
-            key, members = None, None
-        if members is None:
-            members = self._members(request, values)
-            if members is None:
-                return None
-            if key is not None:
-                _bound(self._texts)
-                self._texts[key] = members
-        if type(members) is str:
-            return ("{" + members + "}").encode()
-        parts = []
-        for member in members:
-            if type(member) is str:
-                parts.append(member)
-                continue
-            name, key_text, skip_default = member
-            text = self._nested(getattr(request, name))
-            if text is None:
-                return None
-            if not (skip_default and text == "{}"):
-                parts.append(key_text + text)
-        return ("{" + ",".join(parts) + "}").encode()
-
-    def _members(self, request: Any, values: tuple[Any, ...]) -> Any:
-        """The members of a request's text (see :meth:`_question_text`): each either written
-        (``"key":value``) or, for a nested model, ``(name, '"key":', whether it is left out when it
-        is the default)``; or one string when the request has no nested model. ``None`` if a value
-        is not written."""
-        plans = self._plans
-        assert plans is not None
-        fields = plans[type(request)][0]
-        members: list[Any] = []
-        scalars: list[tuple[Any, Any]] = []
-        for field, value in zip(fields, values, strict=True):
-            name, default, key_text, nested = field
-            if nested:
-                if scalars:
-                    text = self._scalars(scalars, type(request))
-                    if text is None:
-                        return None
-                    members.extend(text)
-                    scalars = []
-                same_kind = default is not _REQUIRED and type(value) is type(default)
-                members.append((name, key_text, same_kind))
-            else:
-                scalars.append((field, value))
-        if scalars:
-            text = self._scalars(scalars, type(request))
-            if text is None:
-                return None
-            members.extend(text)
-        if all(type(m) is str for m in members):
-            return ",".join(members)
-        return tuple(members)
-
-    def _scalars(self, fields: list[tuple[Any, Any]], model: type) -> list[str] | None:
-        """The written members of plain fields ((name, default, key, nested), value), defaults left
-        out; ``None`` if a value is not written."""
-        out: list[str] = []
-        for (name, default, key_text, _nested), value in fields:
-            if name == "as_of" or default is _REQUIRED or value != default:
-                piece = self._value(name, value, model)
-                if piece is None:
-                    return None
-                out.append(key_text + piece)
-        return out
-
-    def _nested(self, model: Any) -> str | None:
-        """The text of a nested model (see :meth:`_question_text`), or ``None`` if it is not written."""
-        plans = self._plans
-        assert plans is not None
-        plan = plans.get(type(model))
-        if plan is None:
-            return None
-        values = plan[1](model)
-        key: Any = (type(model), values, tuple(map(type, values)))
-        try:
-            text = self._texts.get(key)
-        except TypeError:  # a value that cannot be a key (a model built without validation)
-            key, text = None, None
-        if text is None:
-            out: list[str] = []
-            if not self._write(model, out, values):
-                return None
-            text = "".join(out)
-            if key is not None:
-                _bound(self._texts)
-                self._texts[key] = text
-        return text
-
-    def _write(self, model: Any, out: list[str], values: tuple[Any, ...]) -> bool:
-        """Write a nested model's members (defaults left out) into ``out``; ``False`` if a value is
-        not written."""
-        plans = self._plans
-        assert plans is not None
-        fields = plans[type(model)][0]
-        members: list[str] = []
-        for (name, default, key_text, nested), value in zip(fields, values, strict=True):
-            if nested:
-                text = self._nested(value)
-                if text is None:
-                    return False
-                if default is not _REQUIRED and text == "{}" and type(value) is type(default):
-                    continue  # the default model (every field at its default), left out as model_dump does
-                members.append(key_text + text)
-                continue
-            if default is not _REQUIRED and value == default:
-                continue
-            piece = self._value(name, value, type(model))
-            if piece is None:
-                return False
-            members.append(key_text + piece)
-        out.append("{" + ",".join(members) + "}")
-        return True
-
-    def _value(self, name: str, value: Any, model: type) -> str | None:
-        """The canonical JSON of one field's value, scrubbed; ``None`` for a value it does not write."""
-        if name == "country" and model is Recipient:
-            value = self._country(value)
-        elif name == "legal_obligation_jurisdiction" and isinstance(value, str):
-            value = value.strip().upper() or None
-        tokens = self.tokens
-        kind = type(value)
-        if kind is str:
-            return f'"{value}"' if value in tokens or _DATE.fullmatch(value) else f'"{TEXT}"'
-        if kind is bool:
-            return "true" if value else "false"
-        if value is None:
-            return "null"
-        if kind is int:
-            return str(value)
-        if kind is dt.date:
-            return f'"{value.isoformat()}"'
-        if kind is dt.datetime:
-            return f'"{value.date().isoformat()}"'
-        if kind is tuple or kind is list:
-            items = []
-            for item in value:
-                if type(item) is not str:
-                    return None
-                items.append(f'"{item}"' if item in tokens or _DATE.fullmatch(item) else f'"{TEXT}"')
-            return "[" + ",".join(items) + "]"
-        return None
 
     def disclosure_answer(self, outcome: Any) -> Part:
         """The answer part of a disclosure outcome (cached per outcome)."""
@@ -406,16 +265,30 @@ class Recorder:
             f'"obligations":{lists[1]},"reasons":{lists[2]},"rule_ids":{lists[3]}}}'
         ).encode()
 
-    def disclosure_entry(self, request: Any, outcome: Any, day: dt.date) -> Entry:
+    def disclosure_entry(self, request: Any, outcome: Any, day: dt.date, described: int | None = None) -> Entry:
         """The record body of a disclosure request answered with ``outcome`` on ``day``, kept while the
         request lives (the log looks it up by the request's identity): ``(weak reference to the
-        request, the outcome, the Unix time until which the body holds, the body)``."""
+        request, the outcome, the Unix time until which the body holds, the body)``.
+
+        With ``described`` (the number under which the log's writer process holds this recorder's
+        :meth:`question_spec`), the body of a validated request is described rather than written:
+        ``(DESCRIBED, described, its values, the answer's JSON)``, and the writer process writes it
+        (the same bytes)."""
         # a request without as_of is recorded with the day it was answered on: its body holds until
         # that day ends in the policy's zone
         until = self._end_of(day) if request.as_of is None else math.inf
-        question = self.disclosure_question(request, day)
-        body = make_body("disclosure", self.policy_part[0], self.version, question,
-                         self.disclosure_answer(outcome)[0])
+        answer = self.disclosure_answer(outcome)[0]
+        values = self.values(request, day)
+        body: Any
+        if values is None:
+            body = make_body("disclosure", self.policy_part[0], self.version,
+                             self.general_question(request, day), answer)
+        elif described is not None:
+            body = (DESCRIBED, described, values, answer)
+        else:
+            if self._writer is None:
+                self._writer = QuestionWriter(self.question_spec())
+            body = self._writer.body(values, answer)
         key = id(request)
         entries = self._entries
         # one callback for every entry: the reference carries the key (no closure per record)
@@ -465,27 +338,25 @@ class Recorder:
         return part(self.scrub(request_answer(response)))
 
 
-_REQUIRED = object()
 
 
-def _plan(model: Any) -> tuple[list[tuple[str, Any, str, bool]], Callable[[Any], tuple[Any, ...]], int,
-                              Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
-    """A model's fields in sorted order: (name, default or ``_REQUIRED``, the JSON key with its colon,
-    whether the field holds a nested model); a function giving its values in that order; the
-    position of ``as_of`` (-1 without one); and a function taking, from those values, the plain
-    fields' (all but the nested models)."""
+def _fields(model: Any) -> tuple[Field, ...]:
+    """A nested model's fields for a :class:`QuestionSpec`: (name, required, default, JSON key), sorted."""
     fields = model.model_fields
-    names = sorted(fields)
-    plan = []
-    for name in names:
-        annotation = fields[name].annotation
-        nested = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        default = _REQUIRED if fields[name].is_required() else fields[name].default
-        plan.append((name, default, f'"{name}":', nested))
-    getter = operator.attrgetter(*names)
-    plain = [i for i, field in enumerate(plan) if not field[3]]
-    take = operator.itemgetter(*plain) if len(plain) > 1 else lambda values: tuple(values[i] for i in plain)
-    return plan, getter, names.index("as_of") if "as_of" in names else -1, take
+    return tuple((name, *_field(fields[name]), f'"{name}":') for name in sorted(fields))
+
+
+def _field(info: Any, plain: bool = True) -> tuple[bool, Any]:
+    """Whether a field is required, and its default (``None`` for a required field and for one that
+    holds a model: the spec holds plain values only)."""
+    required = info.is_required()
+    return required, None if required or not plain else info.default
+
+
+def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function giving an object's attributes ``names`` as a tuple (one name too)."""
+    get = operator.attrgetter(*names)
+    return get if len(names) > 1 else lambda obj: (get(obj),)
 
 
 def _bound(table: dict[Any, Any]) -> None:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from policykit.errors import DecisionLogError
+from policykit.log._question import DESCRIBED, QuestionSpec, QuestionWriter
 from policykit.log._sinks import JsonLinesSink, Sink, SqlSink, StoredRecord
 
 __all__ = ["GENESIS", "Chain", "Decoder", "Encoder", "ProcessWriter", "serve", "store_for"]
@@ -48,8 +49,10 @@ _LINE = b'{"seq":%d,"ts":"%s","prev":"%s","hash":"%s","context":%s,%s}\n'
 _MESSAGE = b"%s%s%s%d\n%s"  # what a record's hash is taken over (``_record.record_digest``)
 _BODIES = 16_384  # the most record bodies a writer process keeps for reuse (see ``ProcessWriter._encode``)
 
-# A queued record: (time.time() when answered, its Body, its context Part); see ``_record``.
-Queued = tuple[float, tuple[bytes, bytes, str, str], tuple[bytes, bytes]]
+# A queued record: (time.time() when answered, its Body, its context Part); see ``_record``. Queued
+# for a writer process, a disclosure record's body may be described instead (``_question.DESCRIBED``):
+# the writer process writes it.
+Queued = tuple[float, Any, tuple[bytes, bytes]]
 
 
 class Chain:
@@ -123,11 +126,22 @@ class Encoder:
     """A batch as sent to a writer process: each body the writer has not had yet is sent once, with a
     number; a body it has is sent as its number (a warm decide's record reuses its request's body
     object, which would otherwise be pickled again in every batch). Bounded: after :data:`_BODIES`
-    bodies both sides start again."""
+    bodies both sides start again.
+
+    A described body (``(DESCRIBED, spec, values, answer)``, see ``_question``) is sent as it is; the
+    writer writes its body once, when it arrives. The :class:`~._question.QuestionSpec` it names is
+    sent with the first batch after :meth:`add_spec`."""
 
     def __init__(self) -> None:
         self._numbers: dict[int, int] = {}  # id(body) -> its number, for the bodies the writer holds
         self._kept: list[Any] = []  # the numbered bodies: kept alive, so that their ids are not reused
+        self._specs: list[QuestionSpec] = []
+        self._specs_sent = 0
+
+    def add_spec(self, spec: QuestionSpec) -> int:
+        """Number a policy's question spec (sent with the next batch); described bodies name it."""
+        self._specs.append(spec)
+        return len(self._specs) - 1
 
     def encode(self, batch: list[Queued]) -> bytes:
         times, bodies, contexts = zip(*batch, strict=True)
@@ -147,21 +161,26 @@ class Encoder:
                         kept.append(body)
                         new.append(body)
                     refs[i] = number
-        return pickle.dumps((reset, new, times, refs, contexts), protocol=pickle.HIGHEST_PROTOCOL)
+        specs = self._specs[self._specs_sent:]
+        self._specs_sent = len(self._specs)
+        return pickle.dumps((reset, new, times, refs, contexts, specs), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class Decoder:
-    """The writer process's side of :class:`Encoder`."""
+    """The writer process's side of :class:`Encoder`: it writes the bodies of described records."""
 
     def __init__(self) -> None:
         self._bodies: list[Any] = []
+        self._writers: list[QuestionWriter] = []
 
     def decode(self, data: bytes | memoryview) -> Iterable[Queued]:
-        reset, new, times, refs, contexts = pickle.loads(data)
+        reset, new, times, refs, contexts, specs = pickle.loads(data)
+        writers = self._writers
+        writers.extend(map(QuestionWriter, specs))
         bodies = self._bodies
         if reset:
             bodies.clear()
-        bodies.extend(new)
+        bodies.extend(body if body[0] is not DESCRIBED else writers[body[1]].body(body[2], body[3]) for body in new)
         return zip(times, map(bodies.__getitem__, refs), contexts, strict=True)
 
 
@@ -293,6 +312,10 @@ class ProcessWriter:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def add_spec(self, spec: QuestionSpec) -> int:
+        """Number a policy's question spec: the writer writes the bodies that name it."""
+        return self._encoder.add_spec(spec)
 
     def _died(self) -> DecisionLogError:
         code = self.process.poll()
