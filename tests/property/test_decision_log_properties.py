@@ -132,6 +132,34 @@ def test_records_written_directly_equal_the_general_path(question: dict[str, Any
     assert json.loads(recorder.disclosure_question(request, day))["as_of"] == (request.as_of or day).isoformat()
 
 
+# spellings of a country as a caller may send them: codes, aliases, case and spaces, Unicode that folds
+# to a code, codes of no country, free text
+COUNTRY_SPELLINGS = ["SE", "se", " se\t", "SE\n", "\x0bno", "UK", "uk", "EL", "GR", "gb ", "\u017fe", "SE\u3000", "XX", "", "Sverige"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(country=st.sampled_from(COUNTRY_SPELLINGS) | st.text(max_size=4), jurisdiction=st.none() | st.text(max_size=4),
+       day=dates)
+def test_a_recipients_country_is_recorded_as_the_vocabulary_reads_it(
+    country: str, jurisdiction: str | None, day: dt.date
+) -> None:
+    """The question writer reads a country from plain tables (it runs without the policy in the writer
+    process): a code, an alias, a lower-case or padded code, text that folds to a code under Unicode
+    and text that is no code are recorded exactly as the general path records them, which asks the
+    vocabulary."""
+    recipient: dict[str, Any] = {"kind": "authority", "country": country, "legal_obligation": True}
+    if jurisdiction is not None:
+        recipient["legal_obligation_jurisdiction"] = jurisdiction
+    try:
+        request = DisclosureRequest.parse({"operation": "share", "data_categories": ["name"],
+                                           "purpose": "comply_with_law", "recipient": recipient})
+    except QueryError:
+        return
+    recorder = Recorder(POLICY)
+    assert recorder.values(request, day) is not None  # the direct writer, not the general path
+    assert recorder.disclosure_question(request, day) == recorder.general_question(request, day)
+
+
 def clone(outcome: Any) -> Any:
     return copying.copy(outcome)
 

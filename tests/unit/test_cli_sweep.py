@@ -16,7 +16,7 @@ from click.testing import CliRunner
 import policykit
 from policykit.cli import main
 from policykit.errors import DecisionLogError
-from policykit.log import DecisionLog, Sink
+from policykit.log import DecisionLog, Sink, subject_hmac
 from tests.sweep_support import Person, add_people, audit_rows
 
 UTC = dt.UTC
@@ -133,9 +133,13 @@ def test_without_the_sweep_extra_the_error_names_it(tmp_path: Path) -> None:
     assert "pip install 'policykit[sweep]'" in done.stderr and done.stderr.count("\n") == 1
 
 
-def test_log_records_every_retention_answer_of_the_sweep(db: str, tmp_path: Path) -> None:
-    """--log: one retention record per candidate judged, with the sweep's date, and a chain that
-    verifies; the due candidates of the report are the answers whose anonymisation date has come."""
+def test_log_records_every_retention_answer_of_the_sweep(db: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """--log: one retention record per candidate judged, with the sweep's date, the sweep as the
+    service and the candidate's id as the subject (as a keyed HMAC only), and a chain that verifies;
+    the due candidates of the report are the answers whose anonymisation date has come."""
+    key = "k" * 32
+    monkeypatch.setenv("POLICYKIT_LOG_KEY", key)
     log = tmp_path / "decisions.jsonl"
     code, out, _ = run("--db", db, "--as-of", "2026-11-29", "--json", "--apply", "--log", str(log))
     lines = [json.loads(line) for line in out.splitlines()]
@@ -145,6 +149,9 @@ def test_log_records_every_retention_answer_of_the_sweep(db: str, tmp_path: Path
     assert len(records) == summary["examined"]
     assert {r["family"] for r in records} == {"retention"}
     assert {r["question"]["as_of"] for r in records} == {"2026-11-29"}
+    assert {r["context"]["service"] for r in records} == {"policykit-sweep"}
+    assert sorted(r["context"]["subject_ref"] for r in records) == sorted(
+        subject_hmac(str(p.id), key.encode()) for p in PEOPLE)
     due = [r for r in records if r["answer"]["due"] and not r["answer"]["legal_hold"]]
     anonymised = [a for a in audit_rows(db) if a.get("action", "anonymise") == "anonymise"]
     assert len(due) == summary["due"] == len(anonymised) == 2

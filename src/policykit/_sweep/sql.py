@@ -318,6 +318,9 @@ class _Stats:
     action_sample: list[CandidateAction] = field(default_factory=list)
 
 
+SWEEP_SERVICE = "policykit-sweep"  # the service a sweep's decision-log records name
+
+
 class _Sweeper:
     def __init__(self, engine: Engine, schema: Schema, policy: SweepPolicy, as_of: dt.date, *, apply: bool,
                  batch_size: int, preselect: bool, audit_read: sa.Table | None = None,
@@ -352,6 +355,9 @@ class _Sweeper:
         self.audit_read = audit_read
         self.actions = actions
         self.review_days = int(policy.rules.parameters.review_interval_months) * 28 - 2
+        # a policy with a decision log records each answer with the sweep as the service and the
+        # candidate's id as the subject (stored as a keyed HMAC, see docs/decision-log.md)
+        self.logged = getattr(policy, "decision_log", None) is not None
 
     # -- table constructs: untyped columns, so values come back exactly as the driver gives them
     def table(self, name: str) -> sa.TableClause:
@@ -529,7 +535,8 @@ class _Sweeper:
             stats.examined += 1
             try:
                 facts = self.facts(cid, row[closed_at] if closed_at else None, raw)
-                verdict = self.policy.retention(facts)
+                verdict = (self.policy.retention(facts, context={"service": SWEEP_SERVICE, "subject_ref": str(cid)})  # type: ignore[call-arg]
+                           if self.logged else self.policy.retention(facts))
             except BadRowError as bad:
                 report(bad.problem)
                 continue

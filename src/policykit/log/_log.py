@@ -425,10 +425,10 @@ def _decide_hook(policy: Policy, log: DecisionLog, recorder: Recorder) -> Callab
             # an entry holds (the request, weakly; its outcome; until when its body holds; the body)
             # (an outcome the engine gave afresh, equal to the one kept, has the same answer: an
             # Outcome compares every field its answer is written from)
-            if (entry is None or (entry[1] is not outcome and entry[1] != outcome) or now >= entry[2]
-                    or entry[0]() is not request):
+            if (entry is None or (entry.outcome is not outcome and entry.outcome != outcome) or now >= entry.until
+                    or entry() is not request):
                 entry = entry_of(request, outcome, today())
-            body = entry[3]
+            body = entry.body
         else:
             body = _mapping_body(decision, outcome, now)
         pending.append((now, body, ctx))
@@ -448,8 +448,8 @@ def _decide_hook(policy: Policy, log: DecisionLog, recorder: Recorder) -> Callab
         entry = entry_of(decision.request, outcome, today())
         if snap is not None:
             _bound(by_snapshot)
-            by_snapshot[snap] = (outcome, entry[2], entry[3])
-        body: Body = entry[3]
+            by_snapshot[snap] = (outcome, entry.until, entry.body)
+        body: Body = entry.body
         return body
 
     return logged_decide

@@ -21,7 +21,7 @@ __all__ = ["DESCRIBED", "QuestionSpec", "QuestionWriter", "Values", "body_of", "
 
 TEXT = "~text"  # what any free text becomes in a record
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_CACHE = 65_536
+TABLE_SIZE = 65_536  # the most entries a table of the log keeps (record bodies by request, texts by content)
 
 # A record's body as the log keeps it between answers: (the canonical JSON of the body without its
 # braces, the SHA-256 of the whole body, the family, the policy version).
@@ -127,7 +127,7 @@ class QuestionWriter:
                 written = value.strip().upper() or None
             members.append(key + self._value(written))
         text = "{" + ",".join(members) + "}"
-        if len(table) >= _CACHE:
+        if len(table) >= TABLE_SIZE:
             table.clear()
         table[values] = text
         return text

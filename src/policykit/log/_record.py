@@ -27,7 +27,17 @@ from policykit._disclosure.decision import CandidateStatus, DisclosureRequest, O
 from policykit._requests.response import DataSubjectRequest
 from policykit._retention.verdict import RetentionFacts
 from policykit.errors import RequestValidationError, short_repr
-from policykit.log._question import DESCRIBED, TEXT, Body, Field, QuestionSpec, QuestionWriter, Values, make_body
+from policykit.log._question import (
+    DESCRIBED,
+    TABLE_SIZE,
+    TEXT,
+    Body,
+    Field,
+    QuestionSpec,
+    QuestionWriter,
+    Values,
+    make_body,
+)
 
 if TYPE_CHECKING:
     from policykit._policy import Policy
@@ -38,7 +48,6 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # identifier-like strings of the rule files: snake_case ids, upper-case codes, hyphenated clause and rule ids
 _TOKEN = re.compile(r"[a-z][A-Za-z0-9_]*|[A-Z][A-Z0-9_]*|[A-Z][A-Z0-9]*(?:-[A-Za-z0-9]+)+")
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
-_CACHE = 65_536
 
 
 def canonical(value: Any) -> bytes:
@@ -48,7 +57,20 @@ def canonical(value: Any) -> bytes:
 
 
 Part = tuple[bytes, bytes]  # a record part: its canonical JSON, and the SHA-256 digest of that JSON
-Entry = tuple[Any, Any, float, "Body"]
+
+
+class Entry(weakref.ref):  # type: ignore[type-arg]
+    """The record body of a disclosure request, kept while the request lives: a weak reference to the
+    request (called, it gives the request, or ``None`` once it is gone) that carries the log's table
+    key, the outcome the body was written for, the Unix time until which the body holds and the body.
+    One object per request (a reference and a tuple beside it would be two for the collector to
+    track)."""
+
+    __slots__ = ("body", "key", "outcome", "until")  # set by Recorder.disclosure_entry
+    body: Any
+    key: int
+    outcome: Any
+    until: float
 
 
 def part(value: Any) -> Part:
@@ -118,6 +140,7 @@ class Recorder:
         # record bodies by request identity; an entry goes when its request does
         self.entries: dict[int, Entry] = {}
         self._entries = self.entries
+        self._forget_entry = self._forget  # one bound method for every entry's callback
         self._spec: QuestionSpec | None = None
         self._getters: tuple[Callable[[Any], tuple[Any, ...]], ...] | None = None
         self._writer: QuestionWriter | None = None  # writes the questions of validated requests
@@ -184,8 +207,13 @@ class Recorder:
     def values(self, request: Any, day: dt.date) -> Values | None:
         """A request's :data:`~._question.Values` (judged on ``day``), or ``None`` for one the
         direct writer does not take: a request not built by validation, whose fields may hold anything."""
-        if (type(request) is not DisclosureRequest or not is_validated(request)
-                or type(request.recipient) is not Recipient or type(request.candidate) is not CandidateStatus):
+        if type(request) is not DisclosureRequest or not is_validated(request):
+            return None
+        # a validated request's fields (and its nested models', validated with it: the models are
+        # frozen and validate a model given as a field again) are read from the instances' dicts
+        fields = request.__dict__
+        recipient, candidate = fields["recipient"], fields["candidate"]
+        if type(recipient) is not Recipient or type(candidate) is not CandidateStatus:
             return None
         if self._getters is None:
             spec = self.question_spec()
@@ -193,7 +221,7 @@ class Recorder:
             self._getters = (_getter(plain), _getter([f[0] for f in spec.recipient]),
                              _getter([f[0] for f in spec.candidate]))
         request_of, recipient_of, candidate_of = self._getters
-        return request_of(request), recipient_of(request.recipient), candidate_of(request.candidate), day
+        return request_of(fields), recipient_of(recipient.__dict__), candidate_of(candidate.__dict__), day
 
     def disclosure_question(self, request: Any, day: dt.date) -> bytes:
         """The canonical JSON of a disclosure request's question, as judged on ``day`` (the day a
@@ -267,8 +295,7 @@ class Recorder:
 
     def disclosure_entry(self, request: Any, outcome: Any, day: dt.date, described: int | None = None) -> Entry:
         """The record body of a disclosure request answered with ``outcome`` on ``day``, kept while the
-        request lives (the log looks it up by the request's identity): ``(weak reference to the
-        request, the outcome, the Unix time until which the body holds, the body)``.
+        request lives (the log looks it up by the request's identity): an :class:`Entry`.
 
         With ``described`` (the number under which the log's writer process holds this recorder's
         :meth:`question_spec`), the body of a validated request is described rather than written:
@@ -292,15 +319,15 @@ class Recorder:
         key = id(request)
         entries = self._entries
         # one callback for every entry: the reference carries the key (no closure per record)
-        entry = (weakref.KeyedRef(request, self._forget, key), outcome, until, body)
+        entry = Entry(request, self._forget_entry)
+        entry.key, entry.outcome, entry.until, entry.body = key, outcome, until, body
         _bound(entries)
         entries[key] = entry
         return entry
 
-    def _forget(self, ref: weakref.KeyedRef[Any, Any]) -> None:
+    def _forget(self, ref: Entry) -> None:
         """Drop the entry of a request that is gone (unless its identity was reused since)."""
-        entry = self._entries.get(ref.key)
-        if entry is not None and entry[0] is ref:
+        if self._entries.get(ref.key) is ref:
             del self._entries[ref.key]
 
     def _end_of(self, day: dt.date) -> float:
@@ -354,15 +381,15 @@ def _field(info: Any, plain: bool = True) -> tuple[bool, Any]:
 
 
 def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function giving an object's attributes ``names`` as a tuple (one name too)."""
-    get = operator.attrgetter(*names)
-    return get if len(names) > 1 else lambda obj: (get(obj),)
+    """A function giving a mapping's values under ``names`` as a tuple (one name too)."""
+    get = operator.itemgetter(*names)
+    return get if len(names) > 1 else lambda mapping: (get(mapping),)
 
 
 def _bound(table: dict[Any, Any]) -> None:
     """Make room in a cache: drop its oldest tenth when it is full."""
-    if len(table) >= _CACHE:
-        for old in list(table)[: _CACHE // 10]:
+    if len(table) >= TABLE_SIZE:
+        for old in list(table)[: TABLE_SIZE // 10]:
             del table[old]
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from policykit.errors import DecisionLogError
-from policykit.log._question import DESCRIBED, QuestionSpec, QuestionWriter
+from policykit.log._question import DESCRIBED, TABLE_SIZE, QuestionSpec, QuestionWriter
 from policykit.log._sinks import JsonLinesSink, Sink, SqlSink, StoredRecord
 
 __all__ = ["GENESIS", "Chain", "Decoder", "Encoder", "ProcessWriter", "serve", "store_for"]
@@ -47,7 +47,11 @@ _TS = b"%s.%06dZ"  # a record's time: the second (ISO 8601, UTC), then the micro
 # a stored line: one JSON object on one line (the body's members follow the context; see ``Chain.finish``)
 _LINE = b'{"seq":%d,"ts":"%s","prev":"%s","hash":"%s","context":%s,%s}\n'
 _MESSAGE = b"%s%s%s%d\n%s"  # what a record's hash is taken over (``_record.record_digest``)
-_BODIES = 16_384  # the most record bodies a writer process keeps for reuse (see ``ProcessWriter._encode``)
+# the most record bodies a writer process keeps for reuse (see ``Encoder``): as many as the answering side
+# keeps by request (``_record``), so that a request asked again finds its body in the writer too (with
+# fewer, a service cycling through more requests than that would have every body sent, and written,
+# again)
+_BODIES = TABLE_SIZE
 
 # A queued record: (time.time() when answered, its Body, its context Part); see ``_record``. Queued
 # for a writer process, a disclosure record's body may be described instead (``_question.DESCRIBED``):
