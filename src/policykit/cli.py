@@ -611,11 +611,9 @@ def sweep(
     failing).
     """
     day = _as_of(as_of)
-    if engine == "spark" and log_sink is not None:
-        _fail("--log goes with the SQL sweep; --engine spark does not record its answers in a decision log yet")
     if engine == "spark":
         _spark_sweep(input_dir, output_dir, master=master, db=db, as_of=day, apply=apply, mapping=mapping,
-                     as_json=as_json, limit=limit, rules_dirs=tuple(rules_dir),
+                     as_json=as_json, limit=limit, rules_dirs=tuple(rules_dir), log_sink=log_sink,
                      actions=[k for k in ("erase_now", "special_category", "review_due") if k not in skip])
         return
     if db is None:
@@ -660,7 +658,7 @@ def sweep(
 def _spark_sweep(
     input_dir: str | None, output_dir: str | None, *, master: str, db: str | None, as_of: str | None,
     apply: bool, mapping: Path | None, as_json: bool, limit: int, rules_dirs: tuple[Path, ...],
-    actions: list[str],
+    actions: list[str], log_sink: str | None = None,
 ) -> None:
     if db is not None:
         _fail("--db goes with the SQL sweep; --engine spark reads the tables from --input DIR")
@@ -670,11 +668,27 @@ def _spark_sweep(
         from policykit.spark._sweep import run_sweep  # noqa: PLC0415 - pyspark only when asked for
     except PolicyKitError as exc:
         _fail(str(exc))
+    logged: policykit.Policy | None = None
+    on_judged = None
+    if log_sink is not None:
+        # the pass's answers go to the log through a logged policy of the same rules, asked again on
+        # the driver with the facts each verdict was given for (the log's chain is written in one place)
+        loaded = _load(rules_dirs or None, log_sink)
+        assert isinstance(loaded, policykit.Policy)  # --log takes one rules directory (_load)
+        logged = loaded
+
+        def on_judged(candidate_id: Any, facts: dict[str, Any]) -> None:
+            logged.retention(facts, context={"service": "policykit-sweep", "subject_ref": str(candidate_id)})
     try:
         report = run_sweep(input_dir, output=output_dir, master=master, as_of=as_of, apply=apply, mapping=mapping,
-                           rules=rules_dirs or None, keep=limit, actions=actions)
+                           rules=rules_dirs or None, keep=limit, actions=actions, on_judged=on_judged)
     except PolicyKitError as exc:
+        if logged is not None:
+            with contextlib.suppress(PolicyKitError):
+                logged.close()
         _fail(str(exc))
+    if logged is not None:
+        _close(logged)  # the report is shown only once the decision log holds every answer
     if as_json:
         for p in report.problems:
             click.echo(json.dumps({"type": "problem", **p.to_dict()}, ensure_ascii=False))

@@ -238,3 +238,46 @@ def test_the_command_line_sweeps_parquet_files(swept: dict[str, Any], spark: Any
     alone = policykit.spark.anonymise(str(source), as_of=AS_OF, rules=revision, spark=spark).report
     assert in_force["policy_version"] == alone.policy_version == "2026-07-01"
     assert in_force["due"] == alone.due and in_force["examined"] == alone.examined
+
+
+def test_the_command_line_logs_the_passes_answers_as_the_sql_sweep_does(
+    swept: dict[str, Any], spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--engine spark --log``: one retention record per candidate judged, the same records (question,
+    answer, context: the sweep as the service, the candidate's id as a keyed HMAC) as the SQL sweep's
+    ``--log`` gives for the same population, and a chain that verifies. A candidate the pass cannot
+    judge (the unreadable objection) has no record, in either."""
+    from click.testing import CliRunner  # noqa: PLC0415
+
+    from policykit.cli import main  # noqa: PLC0415
+    from policykit.log import verify  # noqa: PLC0415
+
+    monkeypatch.setenv("POLICYKIT_LOG_KEY", "a key of at least sixteen bytes")
+    source = tmp_path / "in"
+    for name, rows in swept["pop"].tables():
+        spark.createDataFrame(rows, TYPES[name]).write.parquet(str(source / name))
+    url = f"sqlite:///{tmp_path / 'candidates.db'}"
+    engine = sa.create_engine(url)
+    create_schema(engine)
+    with engine.begin() as conn:
+        write(conn, swept["pop"])
+    engine.dispose()
+    runner = CliRunner()
+    logs = {"sql": tmp_path / "sql.jsonl", "spark": tmp_path / "spark.jsonl"}
+    sql = runner.invoke(main, ["sweep", "--db", url, "--as-of", str(AS_OF), "--no-preselect", "--json",
+                               "--log", str(logs["sql"])])
+    on_spark = runner.invoke(main, ["sweep", "--engine", "spark", "--input", str(source), "--as-of", str(AS_OF),
+                                    "--master", "local[2]", "--json", "--log", str(logs["spark"])])
+    assert sql.exit_code == on_spark.exit_code == 1, on_spark.output  # the unreadable objection
+    examined = json.loads(on_spark.stdout.splitlines()[-1])["examined"]
+
+    def records(path: Path) -> dict[str, tuple[Any, ...]]:
+        lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        assert verify(path).ok
+        return {r["context"]["subject_ref"]: (r["family"], r["question"], r["answer"], r["context"]["service"])
+                for r in lines}
+
+    on_sql, by_spark = records(logs["sql"]), records(logs["spark"])
+    assert len(by_spark) == examined - 1 == len(on_sql)  # one per candidate judged, each candidate once
+    assert by_spark == on_sql
+    assert {r[3] for r in by_spark.values()} == {"policykit-sweep"}

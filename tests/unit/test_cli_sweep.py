@@ -178,6 +178,11 @@ def test_a_log_that_cannot_be_written_stops_the_sweep(db: str) -> None:
     assert audit_rows(db) == []
 
 
-def test_log_goes_with_the_sql_sweep_and_one_rules_directory(tmp_path: Path) -> None:
-    code, _, err = run("--engine", "spark", "--input", str(tmp_path), "--log", str(tmp_path / "d.jsonl"))
-    assert code == 2 and "--log goes with the SQL sweep" in err
+def test_log_takes_one_rules_directory_with_either_engine(tmp_path: Path) -> None:
+    """A decision log records the answers of one policy: with two rules directories (a history) --log
+    is refused before anything is judged, by either engine (the Spark pass's log: tests/spark)."""
+    rules = ["--rules", str(policykit.bundled_rules_dir()), "--rules", str(policykit.bundled_rules_dir())]
+    for engine in (["--engine", "spark", "--input", str(tmp_path)], ["--db", f"sqlite:///{tmp_path / 'c.db'}"]):
+        code, _, err = run(*engine, *rules, "--log", str(tmp_path / "d.jsonl"))
+        assert code == 2 and "--log records the answers of one rules directory" in err, err
+    assert not (tmp_path / "d.jsonl").exists()

@@ -27,7 +27,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,7 +154,7 @@ def _struct(df: DataFrame, columns: list[str | None], prefix: str) -> Column:
 def _judge_batches(
     batches: Iterator[pa.RecordBatch], *, bundle: RulesBundle, mapping: SweepMapping, as_of: dt.date,
     roles: tuple[str, ...], kept: dict[str, tuple[str, ...]], schema: pa.Schema, actions: frozenset[str],
-    audit_key: bytes | None,
+    audit_key: bytes | None, with_facts: bool = False,
 ) -> Iterator[pa.RecordBatch]:
     policy = worker_policy(bundle)
     reader = FactReader(mapping, as_of, mapping.timezone or policy.rules.parameters.timezone)
@@ -164,8 +164,12 @@ def _judge_batches(
     for batch in batches:
         out = []
         for row in batch.to_pylist():
-            out.append(_judge_one(row, policy, reader, mapping, plans=plans, roles=roles, kept=kept,
-                                  cand_table=cand.table, actions=actions, now_plans=now_plans, audit_key=audit_key))
+            judged = _judge_one(row, policy, reader, mapping, plans=plans, roles=roles, kept=kept,
+                                cand_table=cand.table, actions=actions, now_plans=now_plans, audit_key=audit_key)
+            if with_facts and "_facts" in judged:
+                judged["facts"] = json.dumps(judged["_facts"], default=_iso, separators=(",", ":"))
+            judged.pop("_facts", None)
+            out.append(judged)
         yield pa.RecordBatch.from_pylist(out, schema=schema)
 
 
@@ -231,6 +235,7 @@ def _judge_one(
         problem = SweepProblem(cand_table, ident(cid), ident(cid), None, exc.message, exc.code)
         return {**out, "status": "problem", "problem": problem.to_dict()}
     out.update(
+        _facts=facts,
         retention_mode=verdict.retention_mode, mode_rule=verdict.mode_rule, rule_ids=list(verdict.rule_ids),
         clauses=list(verdict.clauses), anonymise_on=verdict.anonymise_on, deadline=verdict.deadline,
         policy_version=verdict.policy_version, audit_id=audit_id(cid, audit_key), surrogate=surrogate(cid),
@@ -255,6 +260,13 @@ def _judge_one(
     return out
 
 
+def _iso(value: Any) -> str:
+    """A date of the facts as JSON takes it (ISO 8601, as ``policy.retention()`` reads it)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"a retention fact holds a {type(value).__name__}")
+
+
 _PROBLEM = T.StructType([T.StructField(n, T.StringType()) for n in
                          ("table", "row_id", "candidate_id", "column", "code", "message")])
 
@@ -276,11 +288,13 @@ def _judged_schema(id_type: T.DataType) -> T.StructType:
         T.StructField("special_clauses", strings), T.StructField("special_due_on", T.DateType()),
         T.StructField("review_on", T.DateType()), T.StructField("review_rule", T.StringType()),
         T.StructField("review_clauses", strings),
+        # the facts a verdict was given for, as JSON (when the pass's answers go to a decision log)
+        T.StructField("facts", T.StringType()),
     ])
 
 
 def _judge(tables: Mapping[str, DataFrame], m: SweepMapping, bundle: RulesBundle, as_of: dt.date, *,
-           actions: frozenset[str], audit_key: bytes | None) -> DataFrame:
+           actions: frozenset[str], audit_key: bytes | None, with_facts: bool = False) -> DataFrame:
     cand = m.candidates
     c = tables[cand.table]
     kept = {role: tuple(col for col, spec in t.columns.items() if spec.non_identifying) for role, t in m.categorised()}
@@ -313,7 +327,7 @@ def _judge(tables: Mapping[str, DataFrame], m: SweepMapping, bundle: RulesBundle
     out = _judged_schema(c.schema[cand.id].dataType)
     job = functools.partial(
         _judge_batches, bundle=bundle, mapping=m, as_of=as_of, roles=tuple(roles), kept=kept,
-        schema=to_arrow_schema(out), actions=actions, audit_key=audit_key,
+        schema=to_arrow_schema(out), actions=actions, audit_key=audit_key, with_facts=with_facts,
     )
     return base.mapInArrow(job, out)
 
@@ -559,6 +573,7 @@ def anonymise(
     tables: Mapping[str, DataFrame] | str, mapping: SweepMapping | str | Path | None = None, *,
     as_of: dt.date | str | None = None, output: str | Path | None = None, rules: Any = None, keep: int = 100,
     spark: SparkSession | None = None, actions: Collection[str] | None = None,
+    on_judged: Callable[[Any, dict[str, Any]], None] | None = None,
 ) -> AnonymisationResult:
     """Anonymise, in DataFrames, every candidate whose anonymisation date has come.
 
@@ -570,6 +585,12 @@ def anonymise(
     it, then renamed). ``keep`` due candidates are kept in the report's sample, and ``keep`` other
     actions in its action sample. ``actions`` names the other actions to take, as in the SQL sweep
     (``erase_now``, ``special_category``, ``review_due``; default: all three).
+
+    ``on_judged``, when given, is called on the driver with each candidate judged (not those reported
+    as problems), in the order of their ids, before anything is written: the candidate's id and the
+    retention facts its verdict was given for (a mapping as ``policy.retention()`` takes it). The
+    command line's ``--log`` asks a logged policy again with them, so that the pass's answers go to
+    its decision log; an exception it raises stops the pass and nothing is written.
 
     Returns an :class:`AnonymisationResult`. Raises :class:`~policykit.errors.MappingError` when the
     mapping does not fit the tables, before anything is judged.
@@ -597,7 +618,7 @@ def anonymise(
     run_id = str(uuid.uuid4())
     moment = dt.datetime.now(dt.UTC).replace(microsecond=0)
     key = audit_key()
-    judged = _judge(tables, m, bundle, day, actions=taken, audit_key=key).persist()
+    judged = _judge(tables, m, bundle, day, actions=taken, audit_key=key, with_facts=on_judged is not None).persist()
     acts: DataFrame | None = None
     try:
         # written without a key, an id that may be personal data is refused, as the SQL sweep refuses it
@@ -614,6 +635,10 @@ def anonymise(
         report = _report(tables, m, judged, _Found(due, deleted, acts, refusals), day=day, version=version,
                          run_id=run_id, keep=keep, applied=output is not None, source=source, started=started,
                          taken=taken)
+        if on_judged is not None:
+            rows = judged.where(F.col("status") == "judged").select("_cid", "facts").orderBy("_cid")
+            for row in rows.toLocalIterator():
+                on_judged(row["_cid"], json.loads(row["facts"]))
         earlier = tables.get(m.audit_table)
         result_tables[m.audit_table] = (
             audit if earlier is None else earlier.unionByName(audit, allowMissingColumns=True)
@@ -779,6 +804,7 @@ def local_session(master: str = "local[*]", app_name: str = "policykit-sweep") -
 def run_sweep(
     input_dir: str, *, output: str | None, master: str, as_of: dt.date | str | None, apply: bool,
     mapping: SweepMapping | str | Path | None, rules: Any, keep: int, actions: Collection[str] | None = None,
+    on_judged: Callable[[Any, dict[str, Any]], None] | None = None,
 ) -> SweepReport:
     """``policykit sweep --engine spark``: read the mapped tables from ``input_dir``, judge them, and
     with ``apply`` write the anonymised tables and the audit log to ``output``."""
@@ -790,7 +816,7 @@ def run_sweep(
     try:
         tables = read_tables(spark, input_dir, m)
         result = anonymise(tables, m, as_of=as_of, output=output if apply else None, rules=rules, keep=keep,
-                           spark=spark, actions=actions)
+                           spark=spark, actions=actions, on_judged=on_judged)
         return dataclasses.replace(result.report, database=f"spark ({master}): {input_dir}")
     finally:
         if existing is None:
