@@ -44,6 +44,7 @@ from policykit._input import (
     read_text_file,
 )
 from policykit._ruleset.reading import load_yaml_text
+from policykit._sweep.report import sweep_context
 from policykit.errors import PolicyKitError, RuleFileError, did_you_mean, short_repr
 from policykit.log import replay as replay_log
 from policykit.log import stats as log_counts
@@ -678,7 +679,7 @@ def _spark_sweep(
         logged = loaded
 
         def on_judged(candidate_id: Any, facts: dict[str, Any]) -> None:
-            logged.retention(facts, context={"service": "policykit-sweep", "subject_ref": str(candidate_id)})
+            logged.retention(facts, context=sweep_context(candidate_id))
     try:
         report = run_sweep(input_dir, output=output_dir, master=master, as_of=as_of, apply=apply, mapping=mapping,
                            rules=rules_dirs or None, keep=limit, actions=actions, on_judged=on_judged)

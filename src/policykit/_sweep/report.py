@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OTHER_ACTIONS", "CandidateAction", "SweepPolicy", "SweepProblem", "SweepProgress", "SweepReport", "chosen_actions",
+    "sweep_context",
 ]
 
 
@@ -34,6 +35,12 @@ class SweepPolicy(Protocol):
 
 
 OTHER_ACTIONS = ("erase_now", "special_category", "review_due")
+
+
+def sweep_context(candidate_id: Any) -> dict[str, str]:
+    """The caller's context of a sweep's retention question in a decision log (either engine): the
+    sweep as the service, the candidate's id as the subject (the log stores it as a keyed HMAC)."""
+    return {"service": "policykit-sweep", "subject_ref": str(candidate_id)}
 
 
 def chosen_actions(actions: Collection[str] | None) -> frozenset[str]:

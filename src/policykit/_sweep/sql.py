@@ -62,6 +62,7 @@ from policykit._sweep.report import (
     SweepProgress,
     SweepReport,
     chosen_actions,
+    sweep_context,
 )
 from policykit.errors import (
     DatabaseUnreachableError,
@@ -318,9 +319,6 @@ class _Stats:
     action_sample: list[CandidateAction] = field(default_factory=list)
 
 
-SWEEP_SERVICE = "policykit-sweep"  # the service a sweep's decision-log records name
-
-
 class _Sweeper:
     def __init__(self, engine: Engine, schema: Schema, policy: SweepPolicy, as_of: dt.date, *, apply: bool,
                  batch_size: int, preselect: bool, audit_read: sa.Table | None = None,
@@ -535,7 +533,7 @@ class _Sweeper:
             stats.examined += 1
             try:
                 facts = self.facts(cid, row[closed_at] if closed_at else None, raw)
-                verdict = (self.policy.retention(facts, context={"service": SWEEP_SERVICE, "subject_ref": str(cid)})  # type: ignore[call-arg]
+                verdict = (self.policy.retention(facts, context=sweep_context(cid))  # type: ignore[call-arg]
                            if self.logged else self.policy.retention(facts))
             except BadRowError as bad:
                 report(bad.problem)

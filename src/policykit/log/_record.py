@@ -84,7 +84,7 @@ NULL: Part = part(None)
 
 def record_digest(prev: str, body_digest: bytes, context_digest: bytes, seq: int, ts: str) -> str:
     """A record's hash: SHA-256 over the previous record's hash (its 32 bytes), the SHA-256 of the
-    record's body (:func:`body_of`), the SHA-256 of its context's canonical JSON, and then
+    record's body (``_question.body_of``), the SHA-256 of its context's canonical JSON, and then
     ``"{seq}\n{ts}"`` in ASCII."""
     return hashlib.sha256(
         bytes.fromhex(prev) + body_digest + context_digest + b"%d\n%s" % (seq, ts.encode())
@@ -229,9 +229,13 @@ class Recorder:
         values = self.values(request, day)
         if values is None:  # not a validated request: the general path
             return self.general_question(request, day)
+        return self._question_writer().question(values)
+
+    def _question_writer(self) -> QuestionWriter:
+        """The writer of this policy's questions on the answering side (made on first use)."""
         if self._writer is None:
             self._writer = QuestionWriter(self.question_spec())
-        return self._writer.question(values)
+        return self._writer
 
     def general_question(self, request: Any, day: dt.date) -> bytes:
         """The question's canonical JSON the general way: ``model_dump``, then scrub, then
@@ -313,9 +317,7 @@ class Recorder:
         elif described is not None:
             body = (DESCRIBED, described, values, answer)
         else:
-            if self._writer is None:
-                self._writer = QuestionWriter(self.question_spec())
-            body = self._writer.body(values, answer)
+            body = self._question_writer().body(values, answer)
         key = id(request)
         entries = self._entries
         # one callback for every entry: the reference carries the key (no closure per record)
@@ -363,8 +365,6 @@ class Recorder:
     def request_answer(self, response: Any) -> Part:
         """The answer part of a data-subject request's response."""
         return part(self.scrub(request_answer(response)))
-
-
 
 
 def _fields(model: Any) -> tuple[Field, ...]:
